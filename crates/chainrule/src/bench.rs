@@ -1,0 +1,86 @@
+//! The standard workloads behind `chainrule bench` and `cargo bench`.
+//!
+//! Each workload is one iteration of a fixed job (for example forward and backward through a
+//! chain of a million scalar operations). [`measure`] runs it repeatedly and reports the median
+//! time of one iteration, which is what `BENCHMARKS.md` records.
+
+use std::hint::black_box;
+use std::time::{Duration, Instant};
+
+use crate::graph::Graph;
+
+/// A named job that can be timed.
+pub struct Workload {
+    /// The name used on the command line (`scalar-chain-1m`).
+    pub name: &'static str,
+    /// What one iteration does.
+    pub description: &'static str,
+    /// Prepares the job and returns the closure that runs one iteration.
+    pub setup: fn() -> Box<dyn FnMut()>,
+}
+
+/// The result of timing a workload.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Measurement {
+    /// The workload's name.
+    pub name: String,
+    /// The median time of one iteration, in microseconds.
+    pub median_us: f64,
+    /// How many iterations were timed.
+    pub iterations: usize,
+}
+
+/// Number of nodes in the `scalar-chain-1m` workload.
+pub const CHAIN_NODES: usize = 1_000_000;
+
+/// Forward and backward through a chain of `n` scalar nodes (`y = y·1.0001 + 0.0001`, repeated,
+/// as PyTorch's scalar benchmark does); returns `dy/dx`.
+pub fn scalar_chain(n: usize) -> f64 {
+    let g = Graph::with_capacity(n);
+    let x = g.var(black_box(0.5));
+    let mut y = x;
+    for i in 1..n {
+        y = if i % 2 == 1 { y * 1.0001 } else { y + 0.0001 };
+    }
+    g.grad(y, &[x])[0]
+}
+
+/// Every standard workload, in the order `chainrule bench` lists them.
+pub fn workloads() -> Vec<Workload> {
+    vec![Workload {
+        name: "scalar-chain-1m",
+        description: "forward and backward through a chain of 1,000,000 scalar operations",
+        setup: || {
+            Box::new(|| {
+                black_box(scalar_chain(CHAIN_NODES));
+            })
+        },
+    }]
+}
+
+/// Times `workload`: one warm-up iteration, then iterations until both `min_iterations` and
+/// `min_time` are reached (at most 1,000), and the median of them.
+pub fn measure(workload: &Workload, min_iterations: usize, min_time: Duration) -> Measurement {
+    let mut run = (workload.setup)();
+    run();
+    let mut times = Vec::new();
+    let start = Instant::now();
+    while times.len() < min_iterations.max(1) || (start.elapsed() < min_time && times.len() < 1000)
+    {
+        let t = Instant::now();
+        run();
+        times.push(t.elapsed().as_secs_f64() * 1e6);
+    }
+    times.sort_by(f64::total_cmp);
+    let mid = times.len() / 2;
+    let median_us = if times.len() % 2 == 1 {
+        times[mid]
+    } else {
+        (times[mid - 1] + times[mid]) / 2.0
+    };
+    Measurement {
+        name: workload.name.to_string(),
+        median_us,
+        iterations: times.len(),
+    }
+}

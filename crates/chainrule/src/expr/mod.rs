@@ -1,0 +1,416 @@
+//! The expression language: `3*x^2 + 1`, `sigmoid(w*x + b)`, `max(a, b)^2`.
+//!
+//! Numbers (`2`, `0.5`, `1e-3`), variables (`x`, `w1`, `y_hat`), `+ - * / ^` (also `**`),
+//! parentheses, unary minus and the functions `exp ln log sqrt sin cos tan tanh sigmoid relu abs`
+//! and `max(a, b)`, `min(a, b)`. Precedence is Python's, with `^` as the power operator: `^` binds
+//! tighter than unary minus and groups to the right (`-x^2` is `-(x^2)`, `2^3^2` is 512).
+//!
+//! A parsed [`Expr`] is an arena of nodes (like the graph), so evaluating, building and dropping it
+//! never recurses. [`Expr::build`] records it on a [`Graph`] with the operations of [`crate::ops`].
+//!
+//! ```
+//! use chainrule::{Bindings, Expr, Graph};
+//!
+//! let e = Expr::parse("(w*x - y)^2").unwrap();
+//! let at: Bindings = "w=1, x=2, y=5".parse().unwrap();
+//! let g = Graph::new();
+//! let built = e.build(&g, &at).unwrap();
+//! assert_eq!(built.output.value(), 9.0);
+//! let grads = g.grad(built.output, &built.inputs);
+//! assert_eq!(grads[0], -12.0); // dL/dw
+//! ```
+
+mod lexer;
+mod parser;
+
+use std::fmt;
+use std::str::FromStr;
+
+use crate::graph::{Graph, Var};
+use crate::ops::{fmt_exact, Binary, Unary};
+
+pub use parser::MAX_DEPTH;
+
+/// A node of a parsed expression; children are indices of earlier nodes.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum ExprNode {
+    /// A literal number.
+    Num(f64),
+    /// A variable, by its index in [`Expr::variables`].
+    Var(usize),
+    /// An operation of one input.
+    Unary(Unary, usize),
+    /// An operation of two inputs.
+    Binary(Binary, usize, usize),
+}
+
+/// A parsed expression.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Expr {
+    source: String,
+    nodes: Vec<ExprNode>,
+    root: usize,
+    variables: Vec<String>,
+}
+
+/// An expression that could not be parsed: what was expected, and where.
+///
+/// Its `Display` echoes the input with a caret under the offending column:
+///
+/// ```
+/// use chainrule::Expr;
+///
+/// let err = Expr::parse("3 * (x + 1").unwrap_err();
+/// assert_eq!(err.column(), 11);
+/// assert_eq!(
+///     err.to_string(),
+///     "expected ')' to close the '(' at column 5, found the end of the input (column 11)\n  3 * (x + 1\n            ^"
+/// );
+/// ```
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParseError {
+    input: String,
+    col: usize,
+    message: String,
+}
+
+impl ParseError {
+    fn new(input: &str, col: usize, message: String) -> Self {
+        ParseError {
+            input: input.to_string(),
+            col,
+            message,
+        }
+    }
+
+    /// The 1-based column (in characters) where the problem is.
+    pub fn column(&self) -> usize {
+        self.col + 1
+    }
+
+    /// What was wrong, without the position.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Tabs and newlines would shift the caret; show them as spaces.
+        let shown: String = self
+            .input
+            .chars()
+            .map(|c| if c.is_whitespace() { ' ' } else { c })
+            .collect();
+        write!(
+            f,
+            "{} (column {})\n  {}\n  {}^",
+            self.message,
+            self.column(),
+            shown,
+            " ".repeat(self.col)
+        )
+    }
+}
+
+impl std::error::Error for ParseError {}
+
+/// Why an expression could not be evaluated.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EvalError {
+    /// A variable of the expression has no value.
+    MissingVariable(String),
+}
+
+impl fmt::Display for EvalError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            EvalError::MissingVariable(v) => write!(f, "no value given for the variable '{v}'"),
+        }
+    }
+}
+
+impl std::error::Error for EvalError {}
+
+/// An expression recorded on a graph: its output and one leaf per variable.
+#[derive(Clone, Debug)]
+pub struct Built<'g> {
+    /// The node holding the expression's value.
+    pub output: Var<'g>,
+    /// The variables' leaves, in the order of [`Expr::variables`].
+    pub inputs: Vec<Var<'g>>,
+}
+
+impl Expr {
+    fn empty(source: &str) -> Self {
+        Expr {
+            source: source.to_string(),
+            nodes: Vec::new(),
+            root: 0,
+            variables: Vec::new(),
+        }
+    }
+
+    /// Parses an expression.
+    pub fn parse(input: &str) -> Result<Expr, ParseError> {
+        parser::parse(input)
+    }
+
+    /// The text the expression was parsed from.
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// The variables, in order of first appearance.
+    pub fn variables(&self) -> &[String] {
+        &self.variables
+    }
+
+    /// The nodes, children before parents.
+    pub fn nodes(&self) -> &[ExprNode] {
+        &self.nodes
+    }
+
+    /// The index of the node holding the whole expression.
+    pub fn root(&self) -> usize {
+        self.root
+    }
+
+    fn variable_index(&mut self, name: &str) -> usize {
+        match self.variables.iter().position(|v| v == name) {
+            Some(i) => i,
+            None => {
+                self.variables.push(name.to_string());
+                self.variables.len() - 1
+            }
+        }
+    }
+
+    /// The values of the variables, in order, taken from `at`.
+    pub fn values_from(&self, at: &Bindings) -> Result<Vec<f64>, EvalError> {
+        self.variables
+            .iter()
+            .map(|v| {
+                at.get(v)
+                    .ok_or_else(|| EvalError::MissingVariable(v.clone()))
+            })
+            .collect()
+    }
+
+    /// Evaluates the expression with `values[i]` for the i-th variable, by the same forward rules
+    /// the graph uses.
+    ///
+    /// # Panics
+    /// If `values` is shorter than [`Expr::variables`].
+    pub fn eval(&self, values: &[f64]) -> f64 {
+        let mut v = Vec::with_capacity(self.nodes.len());
+        for node in &self.nodes {
+            let x = match *node {
+                ExprNode::Num(c) => c,
+                ExprNode::Var(i) => values[i],
+                ExprNode::Unary(op, a) => op.apply(v[a]),
+                ExprNode::Binary(op, a, b) => op.apply(v[a], v[b]),
+            };
+            v.push(x);
+        }
+        v[self.root]
+    }
+
+    /// Records the expression on `graph` with the variables' values from `at`.
+    ///
+    /// Each variable becomes one named leaf, however often it appears; numbers become constants.
+    pub fn build<'g>(&self, graph: &'g Graph, at: &Bindings) -> Result<Built<'g>, EvalError> {
+        let values = self.values_from(at)?;
+        Ok(self.build_with(graph, &values))
+    }
+
+    /// Like [`Expr::build`], with the variables' values given in order.
+    ///
+    /// # Panics
+    /// If `values` is shorter than [`Expr::variables`].
+    pub fn build_with<'g>(&self, graph: &'g Graph, values: &[f64]) -> Built<'g> {
+        let inputs: Vec<Var<'g>> = self
+            .variables
+            .iter()
+            .zip(values)
+            .map(|(name, &v)| graph.var_named(name, v))
+            .collect();
+        let mut vars: Vec<Var<'g>> = Vec::with_capacity(self.nodes.len());
+        for node in &self.nodes {
+            let v = match *node {
+                ExprNode::Num(c) => graph.constant(c),
+                ExprNode::Var(i) => inputs[i],
+                ExprNode::Unary(op, a) => vars[a].apply_unary(op),
+                ExprNode::Binary(op, a, b) => vars[a].apply_binary(op, vars[b]),
+            };
+            vars.push(v);
+        }
+        Built {
+            output: vars[self.root],
+            inputs,
+        }
+    }
+}
+
+impl FromStr for Expr {
+    type Err = ParseError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Expr::parse(s)
+    }
+}
+
+/// Values for named variables, as written on a command line: `x=2, y=-0.5`.
+///
+/// ```
+/// use chainrule::Bindings;
+///
+/// let at: Bindings = "x=2,y=1e-3".parse().unwrap();
+/// assert_eq!(at.get("y"), Some(0.001));
+/// assert!("x=2,x=3".parse::<Bindings>().is_err());
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Bindings {
+    pairs: Vec<(String, f64)>,
+}
+
+/// A `name=value` list that could not be read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BindingsError(String);
+
+impl fmt::Display for BindingsError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BindingsError {}
+
+impl Bindings {
+    /// No values.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Sets `name` to `value`, replacing an earlier value.
+    pub fn set(&mut self, name: &str, value: f64) {
+        match self.pairs.iter_mut().find(|(n, _)| n == name) {
+            Some(p) => p.1 = value,
+            None => self.pairs.push((name.to_string(), value)),
+        }
+    }
+
+    /// The value of `name`, if given.
+    pub fn get(&self, name: &str) -> Option<f64> {
+        self.pairs.iter().find(|(n, _)| n == name).map(|p| p.1)
+    }
+
+    /// The names, in the order given.
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.pairs.iter().map(|(n, _)| n.as_str())
+    }
+
+    /// Whether no value is given.
+    pub fn is_empty(&self) -> bool {
+        self.pairs.is_empty()
+    }
+}
+
+impl FromStr for Bindings {
+    type Err = BindingsError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let mut b = Bindings::new();
+        if s.trim().is_empty() {
+            return Err(BindingsError(
+                "expected name=value pairs such as x=2,y=3, found nothing".into(),
+            ));
+        }
+        for part in s.split(',') {
+            let part = part.trim();
+            let Some((name, value)) = part.split_once('=') else {
+                return Err(BindingsError(format!(
+                    "'{part}' is not of the form name=value"
+                )));
+            };
+            let (name, value) = (name.trim(), value.trim());
+            let valid_name = name
+                .chars()
+                .next()
+                .is_some_and(|c| c.is_alphabetic() || c == '_')
+                && name.chars().all(|c| c.is_alphanumeric() || c == '_');
+            if !valid_name {
+                return Err(BindingsError(format!(
+                    "'{name}' in '{part}' is not a variable name"
+                )));
+            }
+            let v: f64 = value.parse().map_err(|_| {
+                BindingsError(format!("the value of '{name}', '{value}', is not a number"))
+            })?;
+            if b.get(name).is_some() {
+                return Err(BindingsError(format!("'{name}' is given more than once")));
+            }
+            b.set(name, v);
+        }
+        Ok(b)
+    }
+}
+
+impl fmt::Display for Expr {
+    /// Prints the expression with only the parentheses it needs; the text parses back to the
+    /// same expression.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Render bottom-up into strings with their binding strength; no recursion.
+        const ATOM: u8 = 5;
+        let mut text: Vec<(String, u8)> = Vec::with_capacity(self.nodes.len());
+        for node in &self.nodes {
+            let wrap = |(s, p): &(String, u8), min: u8| {
+                if *p < min {
+                    format!("({s})")
+                } else {
+                    s.clone()
+                }
+            };
+            let item = match *node {
+                ExprNode::Num(c) if c < 0.0 => (fmt_exact(c), 2),
+                ExprNode::Num(c) => (fmt_exact(c), ATOM),
+                ExprNode::Var(i) => (self.variables[i].clone(), ATOM),
+                ExprNode::Unary(Unary::Neg, a) => (format!("-{}", wrap(&text[a], 3)), 2),
+                ExprNode::Unary(op @ (Unary::Powi(_) | Unary::Powf(_)), a) => {
+                    let p = match op {
+                        Unary::Powi(n) => n as f64,
+                        Unary::Powf(p) => p,
+                        _ => unreachable!(),
+                    };
+                    let exp = if p < 0.0 {
+                        format!("({})", fmt_exact(p))
+                    } else {
+                        fmt_exact(p)
+                    };
+                    (format!("{}^{exp}", wrap(&text[a], ATOM)), 3)
+                }
+                ExprNode::Unary(op @ Unary::AddConst(_), a) => (op.describe(&wrap(&text[a], 0)), 0),
+                ExprNode::Unary(op @ Unary::MulConst(_), a) => (op.describe(&wrap(&text[a], 2)), 1),
+                ExprNode::Unary(op, a) => (op.describe(&text[a].0), ATOM),
+                ExprNode::Binary(op @ (Binary::Max | Binary::Min), a, b) => {
+                    (op.describe(&text[a].0, &text[b].0), ATOM)
+                }
+                ExprNode::Binary(Binary::Pow, a, b) => {
+                    (format!("{}^{}", wrap(&text[a], ATOM), wrap(&text[b], 2)), 3)
+                }
+                ExprNode::Binary(op, a, b) => {
+                    let (p, right_min) = match op {
+                        Binary::Add => (0, 0),
+                        Binary::Sub => (0, 1),
+                        Binary::Mul => (1, 2),
+                        _ => (1, 2),
+                    };
+                    (
+                        op.describe(&wrap(&text[a], p), &wrap(&text[b], right_min)),
+                        p,
+                    )
+                }
+            };
+            text.push(item);
+        }
+        f.write_str(&text[self.root].0)
+    }
+}

@@ -1,0 +1,430 @@
+//! The operations and their derivative rules: the one place where calculus is written down.
+//!
+//! Every operation appears here exactly once, with its forward rule (`apply`) beside its local
+//! derivative (`backward`). The backward rule receives the operation's inputs, its output and the
+//! incoming adjoint `g = d out / d node`, and returns `g` times the local derivative for each
+//! input: one factor of the chain rule.
+//!
+//! The rules are generic over [`Real`], the algebra of values they compute with. The engine
+//! instantiates them with `f64`; anything else that can add, multiply and take an exponential can
+//! reuse them unchanged, which is how the explanation, the drawing and the gradient all come from
+//! the same rule.
+//!
+//! Conventions at kinks follow PyTorch:
+//! - `relu'(0) = 0` (the gradient flows only where the input is strictly positive);
+//! - `abs'(0) = 0` (the derivative is `sign(x)`);
+//! - `max(a, b)` and `min(a, b)` at a tie `a == b` send half of the gradient to each input;
+//! - `pow(a, b)` sends zero gradient to the base where `b == 0`, and zero gradient to the
+//!   exponent where `a == 0` and `b >= 0`;
+//! - `powi(x, 0)` and `powf(x, 0)` have derivative 0 everywhere.
+
+use std::fmt;
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+/// The algebra the derivative rules compute in.
+///
+/// `f64` and `f32` implement it; the rules in this module are written once against it.
+pub trait Real:
+    Copy
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + Div<Output = Self>
+    + Neg<Output = Self>
+{
+    /// The plain number, for decisions such as "is the input positive?".
+    fn value(self) -> f64;
+    /// A zero of the same kind as `self` (an exact zero, not `self * 0`).
+    fn zero(self) -> Self;
+    /// `self + c` for a constant `c`.
+    fn add_c(self, c: f64) -> Self;
+    /// `self * c` for a constant `c`.
+    fn mul_c(self, c: f64) -> Self;
+    /// `e^self`.
+    fn exp(self) -> Self;
+    /// The natural logarithm.
+    fn ln(self) -> Self;
+    /// The square root.
+    fn sqrt(self) -> Self;
+    /// The sine.
+    fn sin(self) -> Self;
+    /// The cosine.
+    fn cos(self) -> Self;
+    /// The tangent.
+    fn tan(self) -> Self;
+    /// The hyperbolic tangent.
+    fn tanh(self) -> Self;
+    /// The absolute value.
+    fn abs(self) -> Self;
+    /// `self` raised to an integer power.
+    fn powi(self, n: i32) -> Self;
+    /// `self` raised to a constant real power.
+    fn powf_c(self, p: f64) -> Self;
+    /// `self` raised to the power `p`.
+    fn pow(self, p: Self) -> Self;
+}
+
+macro_rules! real_for_float {
+    ($t:ty) => {
+        impl Real for $t {
+            #[inline(always)]
+            fn value(self) -> f64 {
+                self as f64
+            }
+            #[inline(always)]
+            fn zero(self) -> Self {
+                0.0
+            }
+            #[inline(always)]
+            fn add_c(self, c: f64) -> Self {
+                self + c as $t
+            }
+            #[inline(always)]
+            fn mul_c(self, c: f64) -> Self {
+                self * c as $t
+            }
+            #[inline(always)]
+            fn exp(self) -> Self {
+                <$t>::exp(self)
+            }
+            #[inline(always)]
+            fn ln(self) -> Self {
+                <$t>::ln(self)
+            }
+            #[inline(always)]
+            fn sqrt(self) -> Self {
+                <$t>::sqrt(self)
+            }
+            #[inline(always)]
+            fn sin(self) -> Self {
+                <$t>::sin(self)
+            }
+            #[inline(always)]
+            fn cos(self) -> Self {
+                <$t>::cos(self)
+            }
+            #[inline(always)]
+            fn tan(self) -> Self {
+                <$t>::tan(self)
+            }
+            #[inline(always)]
+            fn tanh(self) -> Self {
+                <$t>::tanh(self)
+            }
+            #[inline(always)]
+            fn abs(self) -> Self {
+                <$t>::abs(self)
+            }
+            #[inline(always)]
+            fn powi(self, n: i32) -> Self {
+                <$t>::powi(self, n)
+            }
+            #[inline(always)]
+            fn powf_c(self, p: f64) -> Self {
+                <$t>::powf(self, p as $t)
+            }
+            #[inline(always)]
+            fn pow(self, p: Self) -> Self {
+                <$t>::powf(self, p)
+            }
+        }
+    };
+}
+real_for_float!(f64);
+real_for_float!(f32);
+
+/// The logistic function `1 / (1 + e^-x)`, computed without overflow for any `x`.
+#[inline(always)]
+fn sigmoid_stable<T: Real>(x: T) -> T {
+    if x.value() >= 0.0 {
+        let e = (-x).exp();
+        e.zero().add_c(1.0) / e.add_c(1.0)
+    } else {
+        let e = x.exp();
+        e / e.add_c(1.0)
+    }
+}
+
+/// An operation of one input.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Unary {
+    /// `-x`
+    Neg,
+    /// `e^x`
+    Exp,
+    /// The natural logarithm `ln x`.
+    Ln,
+    /// `√x`
+    Sqrt,
+    /// `sin x`
+    Sin,
+    /// `cos x`
+    Cos,
+    /// `tan x`
+    Tan,
+    /// `tanh x`
+    Tanh,
+    /// The logistic function `1 / (1 + e^-x)`.
+    Sigmoid,
+    /// `max(x, 0)`
+    Relu,
+    /// `|x|`
+    Abs,
+    /// `x + c` for a constant `c`.
+    AddConst(f64),
+    /// `c · x` for a constant `c`.
+    MulConst(f64),
+    /// `x^n` for a constant integer `n`.
+    Powi(i32),
+    /// `x^p` for a constant real `p`.
+    Powf(f64),
+}
+
+impl Unary {
+    /// The forward rule: the operation's value at `x`.
+    #[inline(always)]
+    pub fn apply<T: Real>(self, x: T) -> T {
+        match self {
+            Unary::Neg => -x,
+            Unary::Exp => x.exp(),
+            Unary::Ln => x.ln(),
+            Unary::Sqrt => x.sqrt(),
+            Unary::Sin => x.sin(),
+            Unary::Cos => x.cos(),
+            Unary::Tan => x.tan(),
+            Unary::Tanh => x.tanh(),
+            Unary::Sigmoid => sigmoid_stable(x),
+            Unary::Relu => {
+                if x.value() > 0.0 {
+                    x
+                } else {
+                    x.zero()
+                }
+            }
+            Unary::Abs => x.abs(),
+            Unary::AddConst(c) => x.add_c(c),
+            Unary::MulConst(c) => x.mul_c(c),
+            Unary::Powi(n) => x.powi(n),
+            Unary::Powf(p) => x.powf_c(p),
+        }
+    }
+
+    /// The backward rule: `g · dy/dx`, given the input `x`, the output `y = apply(x)` and the
+    /// adjoint `g` of the output.
+    #[inline(always)]
+    pub fn backward<T: Real>(self, x: T, y: T, g: T) -> T {
+        match self {
+            Unary::Neg => -g,
+            Unary::Exp => g * y,
+            Unary::Ln => g / x,
+            Unary::Sqrt => g.mul_c(0.5) / y,
+            Unary::Sin => g * x.cos(),
+            Unary::Cos => -(g * x.sin()),
+            Unary::Tan => g * (y * y).add_c(1.0),
+            Unary::Tanh => g * (-(y * y)).add_c(1.0),
+            Unary::Sigmoid => g * y * (-y).add_c(1.0),
+            Unary::Relu => {
+                if x.value() > 0.0 {
+                    g
+                } else {
+                    g.zero()
+                }
+            }
+            Unary::Abs => match x.value() {
+                v if v > 0.0 => g,
+                v if v < 0.0 => -g,
+                _ => g.zero(),
+            },
+            Unary::AddConst(_) => g,
+            Unary::MulConst(c) => g.mul_c(c),
+            Unary::Powi(0) => g.zero(),
+            Unary::Powi(n) => g * x.powi(n - 1).mul_c(n as f64),
+            Unary::Powf(p) if p == 0.0 => g.zero(),
+            Unary::Powf(p) => g * x.powf_c(p - 1.0).mul_c(p),
+        }
+    }
+
+    /// The function's name as the expression language spells it (`exp`, `relu`, ...), or `None`
+    /// for operators written with symbols.
+    pub fn function_name(self) -> Option<&'static str> {
+        Some(match self {
+            Unary::Exp => "exp",
+            Unary::Ln => "ln",
+            Unary::Sqrt => "sqrt",
+            Unary::Sin => "sin",
+            Unary::Cos => "cos",
+            Unary::Tan => "tan",
+            Unary::Tanh => "tanh",
+            Unary::Sigmoid => "sigmoid",
+            Unary::Relu => "relu",
+            Unary::Abs => "abs",
+            _ => return None,
+        })
+    }
+
+    /// Writes the operation applied to an input called `x`, as the expression language would.
+    pub fn describe(self, x: &str) -> String {
+        match self {
+            Unary::Neg => format!("-{x}"),
+            Unary::AddConst(c) if c < 0.0 => format!("{x} - {}", fmt_num(-c)),
+            Unary::AddConst(c) => format!("{x} + {}", fmt_num(c)),
+            Unary::MulConst(c) => format!("{} * {x}", fmt_num_paren(c)),
+            Unary::Powi(n) if n < 0 => format!("{x}^({n})"),
+            Unary::Powi(n) => format!("{x}^{n}"),
+            Unary::Powf(p) => format!("{x}^{}", fmt_num_paren(p)),
+            f => format!("{}({x})", f.function_name().unwrap_or("?")),
+        }
+    }
+}
+
+/// An operation of two inputs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Binary {
+    /// `a + b`
+    Add,
+    /// `a - b`
+    Sub,
+    /// `a · b`
+    Mul,
+    /// `a / b`
+    Div,
+    /// `a^b`, differentiable in both the base and the exponent.
+    Pow,
+    /// The larger of `a` and `b`.
+    Max,
+    /// The smaller of `a` and `b`.
+    Min,
+}
+
+impl Binary {
+    /// The forward rule: the operation's value at `(a, b)`.
+    #[inline(always)]
+    pub fn apply<T: Real>(self, a: T, b: T) -> T {
+        match self {
+            Binary::Add => a + b,
+            Binary::Sub => a - b,
+            Binary::Mul => a * b,
+            Binary::Div => a / b,
+            Binary::Pow => a.pow(b),
+            Binary::Max => {
+                if a.value() >= b.value() {
+                    a
+                } else {
+                    b
+                }
+            }
+            Binary::Min => {
+                if a.value() <= b.value() {
+                    a
+                } else {
+                    b
+                }
+            }
+        }
+    }
+
+    /// The backward rule: `(g · ∂y/∂a, g · ∂y/∂b)`, given the inputs, the output
+    /// `y = apply(a, b)` and the adjoint `g` of the output.
+    #[inline(always)]
+    pub fn backward<T: Real>(self, a: T, b: T, y: T, g: T) -> (T, T) {
+        match self {
+            Binary::Add => (g, g),
+            Binary::Sub => (g, -g),
+            Binary::Mul => (g * b, g * a),
+            Binary::Div => (g / b, -(g * y) / b),
+            Binary::Pow => {
+                let da = if b.value() == 0.0 {
+                    g.zero()
+                } else {
+                    g * b * a.pow(b.add_c(-1.0))
+                };
+                let db = if a.value() == 0.0 && b.value() >= 0.0 {
+                    g.zero()
+                } else {
+                    g * y * a.ln()
+                };
+                (da, db)
+            }
+            Binary::Max | Binary::Min => {
+                let (av, bv) = (a.value(), b.value());
+                let a_wins = if self == Binary::Max {
+                    av > bv
+                } else {
+                    av < bv
+                };
+                if av == bv {
+                    (g.mul_c(0.5), g.mul_c(0.5))
+                } else if a_wins {
+                    (g, g.zero())
+                } else {
+                    (g.zero(), g)
+                }
+            }
+        }
+    }
+
+    /// The operator symbol (`+`, `^`, ...) or function name (`max`, `min`).
+    pub fn symbol(self) -> &'static str {
+        match self {
+            Binary::Add => "+",
+            Binary::Sub => "-",
+            Binary::Mul => "*",
+            Binary::Div => "/",
+            Binary::Pow => "^",
+            Binary::Max => "max",
+            Binary::Min => "min",
+        }
+    }
+
+    /// Writes the operation applied to inputs called `a` and `b`, as the expression language would.
+    pub fn describe(self, a: &str, b: &str) -> String {
+        match self {
+            Binary::Max | Binary::Min => format!("{}({a}, {b})", self.symbol()),
+            Binary::Pow => format!("{a}^{b}"),
+            op => format!("{a} {} {b}", op.symbol()),
+        }
+    }
+}
+
+/// Formats a number the way a person would read it, to six significant digits: `3`, `0.5`,
+/// `0.204082`, `1.5e-8`. (JSON output keeps every bit; this is for text meant to be read.)
+pub fn fmt_num(v: f64) -> String {
+    if v.is_nan() {
+        return "NaN".into();
+    }
+    if v.is_infinite() {
+        return if v > 0.0 { "inf".into() } else { "-inf".into() };
+    }
+    if v == v.trunc() && v.abs() < 1e15 {
+        return format!("{}", v as i64);
+    }
+    let sci = format!("{v:.5e}");
+    let (mantissa, exp) = sci.split_once('e').expect("exponent format");
+    let exp: i32 = exp.parse().expect("integer exponent");
+    let trim = |s: &str| s.trim_end_matches('0').trim_end_matches('.').to_string();
+    if (-4..15).contains(&exp) {
+        let decimals = (5 - exp).max(0) as usize;
+        trim(&format!("{v:.decimals$}"))
+    } else {
+        format!("{}e{exp}", trim(mantissa))
+    }
+}
+
+/// Formats a number so that it parses back to exactly the same `f64`: `3`, `0.1`, `1e-300`.
+pub fn fmt_exact(v: f64) -> String {
+    if v == v.trunc() && v.abs() < 1e15 {
+        format!("{}", v as i64)
+    } else {
+        format!("{v:?}")
+    }
+}
+
+/// Like [`fmt_num`], with parentheses around negative numbers.
+fn fmt_num_paren(v: f64) -> String {
+    let s = fmt_num(v);
+    if s.starts_with('-') {
+        format!("({s})")
+    } else {
+        s
+    }
+}
