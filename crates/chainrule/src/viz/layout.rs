@@ -101,8 +101,12 @@ pub struct Layout {
     pub height: f64,
 }
 
-/// Horizontal room between two columns, for the curves.
-const COLUMN_GAP: f64 = 30.0;
+/// Horizontal room between two columns, for the curves...
+const COLUMN_GAP: f64 = 26.0;
+/// ... plus this much per unit of the largest vertical distance a curve covers there...
+const STEEPNESS_ROOM: f64 = 0.2;
+/// ... up to this much.
+const MAX_COLUMN_GAP: f64 = 80.0;
 /// Vertical room between two boxes of the same column.
 const BOX_GAP: f64 = 22.0;
 /// Vertical room between a box and an edge passing by it.
@@ -127,6 +131,8 @@ struct Item {
     width: f64,
     height: f64,
     kind: Kind,
+    /// For a dummy, the edge it belongs to.
+    edge: Option<usize>,
     up: Vec<usize>,
     down: Vec<usize>,
 }
@@ -157,13 +163,14 @@ pub fn layered(boxes: &[BoxSpec], edges: &[EdgeSpec]) -> Layout {
             width: b.width,
             height: b.height,
             kind: Kind::Box(i),
+            edge: None,
             up: Vec::new(),
             down: Vec::new(),
         })
         .collect();
     let mut chains: Vec<Vec<usize>> = Vec::with_capacity(edges.len());
     let mut label_items = Vec::with_capacity(edges.len());
-    for e in edges {
+    for (k, e) in edges.iter().enumerate() {
         let (lu, lv) = (layers[e.from], layers[e.to]);
         let label_rank = if (lu + lv) % 2 == 1 {
             lu + lv
@@ -184,6 +191,7 @@ pub fn layered(boxes: &[BoxSpec], edges: &[EdgeSpec]) -> Layout {
                     EDGE_THICKNESS
                 },
                 kind: if is_label { Kind::Label } else { Kind::Pass },
+                edge: Some(k),
                 up: vec![prev],
                 down: Vec::new(),
             });
@@ -205,20 +213,31 @@ pub fn layered(boxes: &[BoxSpec], edges: &[EdgeSpec]) -> Layout {
         ranks[it.rank].push(i);
     }
     order_ranks(&items, &mut ranks);
-    let ys = vertical_positions(&items, &ranks);
+    let ys = vertical_positions(&items, &ranks, &chains);
 
     // Columns.
     let col_width: Vec<f64> = ranks
         .iter()
         .map(|r| r.iter().map(|&i| items[i].width).fold(0.0, f64::max))
         .collect();
+    // The gap after each column grows with the steepest curve crossing it, so that fans of
+    // edges stay apart.
+    let mut steepest = vec![0.0f64; rank_count];
+    for (i, it) in items.iter().enumerate() {
+        for &j in &it.down {
+            steepest[it.rank] = steepest[it.rank].max((ys[i] - ys[j]).abs());
+        }
+    }
     let mut col_left = Vec::with_capacity(rank_count);
     let mut x = 0.0;
-    for w in &col_width {
+    for (r, w) in col_width.iter().enumerate() {
         col_left.push(x);
-        x += w + COLUMN_GAP;
+        x += w;
+        if r + 1 < rank_count {
+            x += (COLUMN_GAP + STEEPNESS_ROOM * steepest[r]).min(MAX_COLUMN_GAP);
+        }
     }
-    let width = (x - COLUMN_GAP).max(0.0);
+    let width = x;
 
     let top = items
         .iter()
@@ -361,7 +380,7 @@ fn order_ranks(items: &[Item], ranks: &mut [Vec<usize>]) {
     let mut best = ranks.to_vec();
     let mut best_crossings = crossings(items, ranks, &pos);
     // Large graphs get fewer sweeps; the drawing of a huge graph is not meant to be read anyway.
-    let rounds = if items.len() > 5_000 { 2 } else { 12 };
+    let rounds = if items.len() > 5_000 { 2 } else { 16 };
     for round in 0..rounds {
         if best_crossings == 0 {
             break;
@@ -395,6 +414,9 @@ fn order_ranks(items: &[Item], ranks: &mut [Vec<usize>]) {
                 pos[i] = j;
             }
         }
+        // Swapping neighbours whose swap changes nothing lets the next ranks improve: allowed
+        // every other round (the best order is kept anyway).
+        transpose(items, ranks, &mut pos, 4, round % 2 == 1);
         let c = crossings(items, ranks, &pos);
         if c < best_crossings {
             best_crossings = c;
@@ -402,6 +424,46 @@ fn order_ranks(items: &[Item], ranks: &mut [Vec<usize>]) {
         }
     }
     ranks.clone_from_slice(&best);
+    set_pos(ranks, &mut pos);
+    transpose(items, ranks, &mut pos, 8, false);
+}
+
+/// Swaps neighbours within a rank wherever that removes crossings (or, with `ties`, does not add
+/// any), for at most `max_rounds` rounds or until nothing changes.
+fn transpose(
+    items: &[Item],
+    ranks: &mut [Vec<usize>],
+    pos: &mut [usize],
+    max_rounds: usize,
+    ties: bool,
+) {
+    // Crossings among the segments of `a` and `b` when `a` is just above `b`.
+    let cross = |pos: &[usize], a: usize, b: usize| -> usize {
+        let side = |na: &[usize], nb: &[usize]| {
+            na.iter()
+                .map(|&x| nb.iter().filter(|&&y| pos[x] > pos[y]).count())
+                .sum::<usize>()
+        };
+        side(&items[a].up, &items[b].up) + side(&items[a].down, &items[b].down)
+    };
+    for _ in 0..max_rounds {
+        let mut improved = false;
+        for rank in ranks.iter_mut() {
+            for j in 0..rank.len().saturating_sub(1) {
+                let (a, b) = (rank[j], rank[j + 1]);
+                let (now, swapped) = (cross(pos, a, b), cross(pos, b, a));
+                if swapped < now || (ties && swapped == now && now > 0) {
+                    rank.swap(j, j + 1);
+                    pos[a] = j + 1;
+                    pos[b] = j;
+                    improved = true;
+                }
+            }
+        }
+        if !improved {
+            break;
+        }
+    }
 }
 
 /// The number of pairs of edge segments that cross between adjacent ranks.
@@ -446,7 +508,7 @@ fn gap(items: &[Item], a: usize, b: usize) -> f64 {
 }
 
 /// Vertical centres of every item, keeping each rank's order.
-fn vertical_positions(items: &[Item], ranks: &[Vec<usize>]) -> Vec<f64> {
+fn vertical_positions(items: &[Item], ranks: &[Vec<usize>], chains: &[Vec<usize>]) -> Vec<f64> {
     let mut ys = vec![0.0; items.len()];
     // Start with every rank stacked and centred on 0.
     for r in ranks {
@@ -465,10 +527,18 @@ fn vertical_positions(items: &[Item], ranks: &[Vec<usize>]) -> Vec<f64> {
         (!nb.is_empty()).then(|| nb.iter().map(|&j| ys[j]).sum::<f64>() / nb.len() as f64)
     };
     let passes = if items.len() > 5_000 { 2 } else { 10 };
-    for pass in 0..2 * passes {
-        // First pull each item towards one side's neighbours, alternately; then towards both.
+    let mut chain_mean = vec![0.0; chains.len()];
+    for pass in 0..3 * passes {
+        // First pull each item towards one side's neighbours, alternately; then towards both;
+        // last, pull the dummies of each long edge towards one level, so that it runs straight.
         let downward = pass % 2 == 0;
         let both = pass >= passes;
+        let straighten = pass >= 2 * passes;
+        if straighten {
+            for (m, chain) in chain_mean.iter_mut().zip(chains) {
+                *m = chain.iter().map(|&i| ys[i]).sum::<f64>() / chain.len() as f64;
+            }
+        }
         let order: Vec<usize> = if downward {
             (0..ranks.len()).collect()
         } else {
@@ -479,7 +549,9 @@ fn vertical_positions(items: &[Item], ranks: &[Vec<usize>]) -> Vec<f64> {
                 .iter()
                 .map(|&i| {
                     let it = &items[i];
-                    let want = if both {
+                    let want = if let (true, Some(k)) = (straighten, it.edge) {
+                        Some(chain_mean[k])
+                    } else if both {
                         let all: Vec<usize> = it.up.iter().chain(&it.down).copied().collect();
                         mean(&ys, &all)
                     } else if downward {
