@@ -10,7 +10,10 @@ use chainrule::viz::svg::to_svg;
 use chainrule::Graph;
 
 fn main() -> std::io::Result<()> {
-    let dir = PathBuf::from(std::env::args().nth(1).unwrap_or_else(|| "graphs".into()));
+    let Some(dir) = std::env::args().nth(1).map(PathBuf::from) else {
+        eprintln!("usage: draw_graph DIRECTORY   (writes a few example drawings there as SVG)");
+        std::process::exit(2);
+    };
     std::fs::create_dir_all(&dir)?;
     let mut written = Vec::new();
     let mut save = |name: &str, svg: String| -> std::io::Result<()> {

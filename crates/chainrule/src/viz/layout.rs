@@ -624,3 +624,112 @@ fn place(items: &[Item], rank: &[usize], desired: &[f64], ys: &mut [f64]) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn boxed(n: usize) -> Vec<BoxSpec> {
+        vec![
+            BoxSpec {
+                width: 40.0,
+                height: 30.0,
+                hug_user: false,
+            };
+            n
+        ]
+    }
+
+    fn edge(from: usize, to: usize) -> EdgeSpec {
+        EdgeSpec {
+            from,
+            to,
+            label_width: 30.0,
+            label_height: 14.0,
+        }
+    }
+
+    fn item(rank: usize, kind: Kind) -> Item {
+        Item {
+            rank,
+            width: 10.0,
+            height: 10.0,
+            kind,
+            edge: None,
+            up: Vec::new(),
+            down: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn crossings_are_counted() {
+        // Two items above, two below, linked crosswise: one crossing; straight: none.
+        let mut items: Vec<Item> = (0..4).map(|i| item(i / 2, Kind::Box(i))).collect();
+        items[0].down = vec![3];
+        items[1].down = vec![2];
+        let ranks = vec![vec![0, 1], vec![2, 3]];
+        assert_eq!(crossings(&items, &ranks, &[0, 1, 0, 1]), 1);
+        let ranks = vec![vec![0, 1], vec![3, 2]];
+        assert_eq!(crossings(&items, &ranks, &[0, 1, 1, 0]), 0);
+    }
+
+    #[test]
+    fn placement_keeps_order_and_room() {
+        let items: Vec<Item> = (0..3).map(|i| item(0, Kind::Box(i))).collect();
+        let mut ys = vec![0.0; 3];
+        // All three want the same spot: they are spread around it, in order.
+        place(&items, &[0, 1, 2], &[5.0, 5.0, 5.0], &mut ys);
+        assert_eq!(ys[1], 5.0);
+        assert_eq!(ys[1] - ys[0], 10.0 + BOX_GAP);
+        assert_eq!(ys[2] - ys[1], 10.0 + BOX_GAP);
+        // Items far enough apart get exactly what they want.
+        place(&items, &[0, 1, 2], &[0.0, 100.0, 200.0], &mut ys);
+        assert_eq!(ys, vec![0.0, 100.0, 200.0]);
+    }
+
+    #[test]
+    fn layers_are_longest_paths_and_hugging_leaves_move_right() {
+        // 0 -> 3 -> 4 -> 5, and 0 -> 5; leaf 1 hugs its user 5, leaf 2 does not.
+        let mut boxes = boxed(6);
+        boxes[1].hug_user = true;
+        let edges = [
+            edge(0, 3),
+            edge(3, 4),
+            edge(4, 5),
+            edge(0, 5),
+            edge(1, 5),
+            edge(2, 5),
+        ];
+        let lay = layered(&boxes, &edges);
+        assert_eq!(lay.layers, vec![0, 2, 0, 1, 2, 3]);
+        // The long edge 0 -> 3 passes between boxes, through its label.
+        let long = &lay.edges[3];
+        assert!(long.points.len() > 4);
+        for r in &lay.nodes {
+            assert!(!r.overlaps(&long.label));
+        }
+    }
+
+    #[test]
+    fn an_empty_layout_is_empty() {
+        let lay = layered(&[], &[]);
+        assert_eq!((lay.width, lay.height), (0.0, 0.0));
+        let one = layered(&boxed(1), &[]);
+        assert_eq!(
+            one.nodes[0],
+            Rect {
+                x: 0.0,
+                y: 0.0,
+                width: 40.0,
+                height: 30.0
+            }
+        );
+        assert_eq!((one.width, one.height), (40.0, 30.0));
+    }
+
+    #[test]
+    #[should_panic(expected = "does not go forward")]
+    fn backward_edges_are_refused() {
+        layered(&boxed(2), &[edge(1, 0)]);
+    }
+}
