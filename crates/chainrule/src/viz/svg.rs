@@ -333,6 +333,9 @@ pub fn drawing_to_svg(d: &Drawing) -> String {
             num(stroke_width)
         );
         let text = box_text(d, i);
+        // A tooltip with the whole box in one line, for viewers that show one.
+        let tip: Vec<&str> = text.lines.iter().map(|l| l.0.as_str()).collect();
+        let _ = writeln!(s, "<title>{}</title>", escape(&tip.join(", ")));
         for (k, (line, size, bold)) in text.lines.iter().enumerate() {
             let baseline = r.y + oy + PAD_Y + k as f64 * LINE_HEIGHT + LINE_HEIGHT * 0.75;
             let (weight, colour) = match (bold, line.starts_with("grad ")) {
