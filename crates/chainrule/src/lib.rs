@@ -33,7 +33,9 @@ pub mod check;
 pub mod demo;
 pub mod explain;
 pub mod expr;
+pub mod files;
 pub mod graph;
+pub mod model_file;
 pub mod ops;
 pub mod viz;
 
