@@ -165,7 +165,7 @@ impl ModelFile {
             });
         }
         // Files store tensors sorted by offset; present them in a stable, readable order.
-        tensors.sort_by(|a, b| natural_key(&a.name).cmp(&natural_key(&b.name)));
+        tensors.sort_by_cached_key(|t| natural_key(&t.name));
         Ok(ModelFile { tensors, metadata })
     }
 
