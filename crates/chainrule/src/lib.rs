@@ -34,6 +34,7 @@ pub mod explain;
 pub mod expr;
 pub mod graph;
 pub mod ops;
+pub mod optim;
 pub mod viz;
 
 pub use backward::Gradients;
