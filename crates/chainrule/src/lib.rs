@@ -30,6 +30,7 @@
 pub mod backward;
 pub mod bench;
 pub mod check;
+pub mod descend;
 pub mod explain;
 pub mod expr;
 pub mod graph;
