@@ -195,7 +195,9 @@ fn divergence(x: &[f64], value: f64, grad: &[f64], names: &[String], bound: f64)
         return Some("the value is NaN".to_string());
     }
     if value.is_infinite() || value.abs() > bound {
-        return Some(format!("the value {value:e} is beyond the bound {bound:e}"));
+        return Some(format!(
+            "the value {value:.3e} is beyond the bound {bound:e}"
+        ));
     }
     if let Some(i) = grad.iter().position(|g| !g.is_finite()) {
         return Some(format!("the gradient in {} is {}", names[i], grad[i]));
