@@ -321,8 +321,8 @@ where
     // The function on a grid of cells of a few pixels each.
     let (pw, ph) = chart.plotting_area().dim_in_pixel();
     let cell_px = match format {
-        Format::Png => 4,
-        Format::Svg => 8,
+        Format::Png => 2,
+        Format::Svg => 6,
     };
     let (nx, ny) = (
         (pw / cell_px).max(20) as usize,
@@ -354,6 +354,19 @@ where
             })
         }))
         .map_err(err)?;
+    // Thin lines along the band boundaries, so that the level sets read as contours.
+    let z: Vec<f64> = grid.iter().map(|&f| levels.z(f)).collect();
+    let line = BLACK.mix(0.22).stroke_width(1);
+    for k in 1..BANDS {
+        let level = levels.zmin + (levels.zmax - levels.zmin) * k as f64 / BANDS as f64;
+        let segments = contour_segments(&z, nx, ny, level);
+        chart
+            .draw_series(segments.into_iter().map(|[(ia, ja), (ib, jb)]| {
+                let at = |i: f64, j: f64| (x0 + (i + 0.5) * dx, y0 + (j + 0.5) * dy);
+                PathElement::new(vec![at(ia, ja), at(ib, jb)], line)
+            }))
+            .map_err(err)?;
+    }
 
     chart
         .configure_mesh()
@@ -371,6 +384,50 @@ where
     draw_paths(&mut chart, runs, &|p: &Vec<f64>| (p[0], p[1]), &inside)?;
     legend(&mut chart)?;
     colorbar(&bar, &levels, BANDS)
+}
+
+/// The segments of the level set `z = level` of values on a grid (`z[j * nx + i]`), by marching
+/// squares, in fractional grid coordinates `(i, j)`. Cells with a non-finite corner are skipped.
+fn contour_segments(z: &[f64], nx: usize, ny: usize, level: f64) -> Vec<[(f64, f64); 2]> {
+    let mut out = Vec::new();
+    for j in 0..ny.saturating_sub(1) {
+        for i in 0..nx.saturating_sub(1) {
+            // Corners counter-clockwise from the lower left.
+            let corners = [
+                (i as f64, j as f64, z[j * nx + i]),
+                ((i + 1) as f64, j as f64, z[j * nx + i + 1]),
+                ((i + 1) as f64, (j + 1) as f64, z[(j + 1) * nx + i + 1]),
+                (i as f64, (j + 1) as f64, z[(j + 1) * nx + i]),
+            ];
+            if corners.iter().any(|c| !c.2.is_finite()) {
+                continue;
+            }
+            let mut crossings: Vec<(f64, f64)> = Vec::with_capacity(4);
+            for e in 0..4 {
+                let (a, b) = (corners[e], corners[(e + 1) % 4]);
+                if (a.2 >= level) != (b.2 >= level) {
+                    let t = (level - a.2) / (b.2 - a.2);
+                    crossings.push((a.0 + t * (b.0 - a.0), a.1 + t * (b.1 - a.1)));
+                }
+            }
+            match crossings.len() {
+                2 => out.push([crossings[0], crossings[1]]),
+                // A saddle cell: pair the crossings by the centre's side.
+                4 => {
+                    let centre = corners.iter().map(|c| c.2).sum::<f64>() / 4.0;
+                    if (centre >= level) == (corners[0].2 >= level) {
+                        out.push([crossings[0], crossings[3]]);
+                        out.push([crossings[1], crossings[2]]);
+                    } else {
+                        out.push([crossings[0], crossings[1]]);
+                        out.push([crossings[2], crossings[3]]);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    out
 }
 
 /// Tick labels without float noise: `0.3`, not `0.30000000000000004`.
@@ -396,14 +453,18 @@ fn draw_paths<'a, DB: DrawingBackend + 'a>(
 where
     DB::ErrorType: 'static,
 {
-    for (i, run) in runs.iter().enumerate() {
+    // Earlier runs are drawn wider, so that a path another one follows still shows at its edges.
+    let n = runs.len();
+    let layer = |i: usize| (n - 1 - i).min(3) as u32;
+    let paths: Vec<Vec<(f64, f64)>> = runs
+        .iter()
+        .map(|r| drawable(r.trajectory, inside).iter().map(to_xy).collect())
+        .collect();
+    for (i, (run, pts)) in runs.iter().zip(&paths).enumerate() {
         let c = color(i);
-        let pts: Vec<(f64, f64)> = drawable(run.trajectory, inside).iter().map(to_xy).collect();
-        if pts.is_empty() {
-            continue;
-        }
+        let width = 2 + layer(i);
         chart
-            .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(2)))
+            .draw_series(LineSeries::new(pts.iter().copied(), c.stroke_width(width)))
             .map_err(err)?
             .label(run.label.as_str())
             .legend(move |(x, y)| {
@@ -413,34 +474,40 @@ where
             });
         // At most about 40 markers, so the steps can be seen where they are far apart.
         let every = pts.len().div_ceil(40).max(1);
+        let radius = 3 + layer(i) / 2;
         chart
             .draw_series(
                 pts.iter()
                     .step_by(every)
-                    .map(|&p| Circle::new(p, 3, c.filled())),
+                    .map(|&p| Circle::new(p, radius, c.filled())),
             )
             .map_err(err)?;
-        let start = pts[0];
-        let end = *pts.last().expect("not empty");
+    }
+    for (i, (run, pts)) in runs.iter().zip(&paths).enumerate() {
+        let (Some(&start), Some(&end)) = (pts.first(), pts.last()) else {
+            continue;
+        };
+        let c = color(i);
         chart
             .draw_series([
                 Circle::new(start, 7, WHITE.filled()),
                 Circle::new(start, 7, BLACK.stroke_width(2)),
             ])
             .map_err(err)?;
+        let size = 7 + 3 * layer(i) as i32;
         if matches!(run.trajectory.stop, StopReason::Diverged { .. }) {
             // Where the run leaves the picture (or blows up): a cross, not an end.
             chart
                 .draw_series([
-                    Cross::new(end, 9, WHITE.stroke_width(5)),
-                    Cross::new(end, 8, c.stroke_width(3)),
+                    Cross::new(end, size + 1, WHITE.stroke_width(5)),
+                    Cross::new(end, size, c.stroke_width(3)),
                 ])
                 .map_err(err)?;
         } else {
             chart
                 .draw_series([
-                    TriangleMarker::new(end, 9, WHITE.filled()),
-                    TriangleMarker::new(end, 7, c.filled()),
+                    TriangleMarker::new(end, size + 2, WHITE.filled()),
+                    TriangleMarker::new(end, size, c.filled()),
                 ])
                 .map_err(err)?;
         }
