@@ -790,3 +790,63 @@ where
     }
     legend(&mut chart)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contours_of_a_cone_are_circles() {
+        // z = distance from the centre of a 41 × 41 grid; the level 10 is the circle of radius 10.
+        let n = 41;
+        let z: Vec<f64> = (0..n * n)
+            .map(|k| {
+                let (i, j) = ((k % n) as f64 - 20.0, (k / n) as f64 - 20.0);
+                (i * i + j * j).sqrt()
+            })
+            .collect();
+        let segments = contour_segments(&z, n, n, 10.0);
+        assert!(segments.len() > 40, "{}", segments.len());
+        for [a, b] in segments {
+            for (i, j) in [a, b] {
+                let r = ((i - 20.0).powi(2) + (j - 20.0).powi(2)).sqrt();
+                assert!((r - 10.0).abs() < 0.1, "a point at radius {r}");
+            }
+        }
+        assert!(contour_segments(&z, n, n, 100.0).is_empty());
+    }
+
+    #[test]
+    fn narrow_valleys_get_a_log_scale() {
+        let valley: Vec<f64> = (0..100)
+            .map(|k| if k < 95 { k as f64 * 0.01 } else { 1000.0 })
+            .collect();
+        assert!(Levels::new(&valley).log);
+        let bowl: Vec<f64> = (0..100).map(|k| k as f64).collect();
+        let levels = Levels::new(&bowl);
+        assert!(!levels.log);
+        assert_eq!(levels.band(0.0, 10), 0.05);
+        assert_eq!(levels.band(99.0, 10), 0.95);
+        let log = Levels::new(&valley);
+        assert!((log.f(log.z(3.5)) - 3.5).abs() < 1e-9);
+    }
+
+    #[test]
+    fn ranges_are_padded_and_never_empty() {
+        assert_eq!(padded([0.0, 10.0].into_iter(), 0.1), (-1.0, 11.0));
+        let (lo, hi) = padded([5.0, 5.0].into_iter(), 0.1);
+        assert!(lo < 5.0 && hi > 5.0);
+        assert_eq!(padded(std::iter::empty(), 0.1), (-1.0, 1.0));
+        assert_eq!(padded([f64::NAN, 1.0, 3.0].into_iter(), 0.5), (0.0, 4.0));
+    }
+
+    #[test]
+    fn formats_come_from_the_extension() {
+        assert_eq!(Format::from_path(Path::new("a/b.PNG")), Ok(Format::Png));
+        assert_eq!(Format::from_path(Path::new("b.svg")), Ok(Format::Svg));
+        assert!(Format::from_path(Path::new("b")).is_err());
+        let tmp = temporary_path(Path::new("out/pic.png"), Format::Png);
+        assert_eq!(tmp.parent(), Some(Path::new("out")));
+        assert!(tmp.to_string_lossy().ends_with(".tmp.png"));
+    }
+}
