@@ -371,7 +371,7 @@ pub fn run(args: &DescendArgs) -> Result<(), CliError> {
         let plot_runs: Vec<plot::Run> = runs
             .iter()
             .map(|r| plot::Run {
-                label: format!("{}: {}", r.label(), r.trajectory.stop),
+                label: format!("{}: {}", r.label(), short_stop(&r.trajectory.stop)),
                 trajectory: &r.trajectory,
             })
             .collect();
@@ -539,6 +539,15 @@ fn stop_text(t: &Trajectory, options: &DescendOptions) -> String {
             num(options.tol)
         ),
         StopReason::Diverged { step, why } => format!("DIVERGED at step {step}: {why}"),
+    }
+}
+
+/// Why a run stopped, in a few words for a legend.
+fn short_stop(stop: &StopReason) -> String {
+    match stop {
+        StopReason::Converged { step } => format!("converged at step {step}"),
+        StopReason::MaxSteps => "reached the step limit".to_string(),
+        StopReason::Diverged { step, .. } => format!("diverged at step {step}"),
     }
 }
 

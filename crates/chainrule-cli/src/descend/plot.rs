@@ -381,8 +381,8 @@ where
         .map_err(err)?;
 
     let inside = |p: &[f64]| p[0] >= x0 && p[0] <= x1 && p[1] >= y0 && p[1] <= y1;
-    draw_paths(&mut chart, runs, &|p: &Vec<f64>| (p[0], p[1]), &inside)?;
-    legend(&mut chart)?;
+    let occupied = draw_paths(&mut chart, runs, &|p: &Vec<f64>| (p[0], p[1]), &inside)?;
+    legend(&mut chart, &occupied, (x0, x1), (y0, y1))?;
     colorbar(&bar, &levels, BANDS)
 }
 
@@ -449,7 +449,7 @@ fn draw_paths<'a, DB: DrawingBackend + 'a>(
     runs: &[Run],
     to_xy: &dyn Fn(&Vec<f64>) -> (f64, f64),
     inside: &dyn Fn(&[f64]) -> bool,
-) -> DrawResult
+) -> Result<Vec<(f64, f64)>, String>
 where
     DB::ErrorType: 'static,
 {
@@ -541,21 +541,59 @@ where
                 EmptyElement::at((x + 8, y)) + Cross::new((0, 0), 6, BLACK.stroke_width(3))
             });
     }
-    Ok(())
+    Ok(paths.iter().flat_map(|p| densify(p)).collect())
 }
 
-fn legend<'a, DB: DrawingBackend + 'a>(chart: &mut ChartContext<'a, DB, Xy>) -> DrawResult
+/// The legend, in the corner of the chart where it hides the fewest of the `occupied` points.
+fn legend<'a, DB: DrawingBackend + 'a>(
+    chart: &mut ChartContext<'a, DB, Xy>,
+    occupied: &[(f64, f64)],
+    (x0, x1): (f64, f64),
+    (y0, y1): (f64, f64),
+) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
+    // The legend covers about this share of the chart's width and height.
+    let (w, h) = (0.5 * (x1 - x0), 0.3 * (y1 - y0));
+    let corners = [
+        (SeriesLabelPosition::UpperRight, x1 - w, x1, y1 - h, y1),
+        (SeriesLabelPosition::UpperLeft, x0, x0 + w, y1 - h, y1),
+        (SeriesLabelPosition::LowerRight, x1 - w, x1, y0, y0 + h),
+        (SeriesLabelPosition::LowerLeft, x0, x0 + w, y0, y0 + h),
+    ];
+    let hidden = |&(_, xa, xb, ya, yb): &(SeriesLabelPosition, f64, f64, f64, f64)| {
+        occupied
+            .iter()
+            .filter(|&&(x, y)| x >= xa && x <= xb && y >= ya && y <= yb)
+            .count()
+    };
+    let best = corners
+        .iter()
+        .min_by_key(|c| hidden(c))
+        .map_or(SeriesLabelPosition::UpperRight, |c| c.0.clone());
     chart
         .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
+        .position(best)
         .background_style(WHITE.mix(0.85))
         .border_style(BLACK.mix(0.6))
         .label_font((FONT, 15))
         .draw()
         .map_err(err)
+}
+
+/// The points of a polyline and eight more along each of its segments.
+fn densify(pts: &[(f64, f64)]) -> Vec<(f64, f64)> {
+    let mut out = Vec::with_capacity(pts.len() * 9);
+    for w in pts.windows(2) {
+        let ((xa, ya), (xb, yb)) = (w[0], w[1]);
+        for k in 0..9 {
+            let t = k as f64 / 9.0;
+            out.push((xa + t * (xb - xa), ya + t * (yb - ya)));
+        }
+    }
+    out.extend(pts.last());
+    out
 }
 
 /// The colour scale beside the contours, labelled with values of f.
@@ -678,13 +716,14 @@ where
         let y = expr.eval(p);
         p[0] >= x0 && p[0] <= x1 && y >= y0 && y <= y1
     };
-    draw_paths(
+    let mut occupied = draw_paths(
         &mut chart,
         runs,
         &|p: &Vec<f64>| (p[0], expr.eval(p)),
         &inside,
     )?;
-    legend(&mut chart)
+    occupied.extend(samples.iter().filter(|s| s.1.is_finite()));
+    legend(&mut chart, &occupied, (x0, x1), (y0, y1))
 }
 
 /// Value and gradient norm against step, one above the other, for three variables or more.
@@ -774,6 +813,7 @@ where
         .y_label_formatter(&|v| short(if log { 10f64.powf(*v) } else { *v }))
         .draw()
         .map_err(err)?;
+    let mut occupied = Vec::new();
     for (i, (y, run)) in ys.iter().zip(runs).enumerate() {
         let c = color(i);
         let pts: Vec<(f64, f64)> = y
@@ -782,13 +822,14 @@ where
             .map(|(k, &v)| (k as f64, tr(v)))
             .take_while(|(_, v)| v.is_finite() && *v >= y0 && *v <= y1)
             .collect();
+        occupied.extend(densify(&pts));
         chart
             .draw_series(LineSeries::new(pts, c.stroke_width(2)))
             .map_err(err)?
             .label(run.label.as_str())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
     }
-    legend(&mut chart)
+    legend(&mut chart, &occupied, (0.0, steps as f64), (y0, y1))
 }
 
 #[cfg(test)]
