@@ -606,9 +606,9 @@ where
     DB::ErrorType: 'static,
 {
     let desc = if levels.log { "f (log scale)" } else { "f" };
-    let mut bar = ChartBuilder::on(area)
-        .caption(desc, (FONT, 15))
-        .margin_top(14)
+    let area = area.titled(desc, (FONT, 15)).map_err(err)?;
+    let mut bar = ChartBuilder::on(&area)
+        .margin_top(18)
         .margin_bottom(57)
         .margin_right(4)
         .set_label_area_size(LabelAreaPosition::Right, 62)
