@@ -10,6 +10,9 @@
 //! - [`graph`]: the arena of recorded nodes and the [`Var`] handle with its operators;
 //! - [`expr`]: the expression language (`3*x^2 + 1`), parsed with errors that point at the column;
 //! - [`check`]: central finite differences to check any gradient;
+//! - [`optim`]: optimizers (SGD, Adam, AdamW) with PyTorch's formulas, learning-rate schedules
+//!   and gradient clipping, for `f64` and `f32` parameters;
+//! - [`descend`]: gradient descent on an expression, recording the path taken;
 //! - [`explain`] and [`viz`]: the chain rule in words, and the graph as DOT or SVG;
 //! - [`bench`]: the standard workloads behind `chainrule bench`.
 //!
@@ -31,12 +34,14 @@ pub mod backward;
 pub mod bench;
 pub mod check;
 pub mod demo;
+pub mod descend;
 pub mod explain;
 pub mod expr;
 pub mod files;
 pub mod graph;
 pub mod model_file;
 pub mod ops;
+pub mod optim;
 pub mod viz;
 
 pub use backward::Gradients;
