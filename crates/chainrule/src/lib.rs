@@ -11,6 +11,7 @@
 //! - [`expr`]: the expression language (`3*x^2 + 1`), parsed with errors that point at the column;
 //! - [`check`]: central finite differences to check any gradient;
 //! - [`explain`] and [`viz`]: the chain rule in words, and the graph as DOT or SVG;
+//! - [`tensor`]: n-dimensional tensors with broadcasting, matrix products and `gradcheck`;
 //! - [`bench`]: the standard workloads behind `chainrule bench`.
 //!
 //! The seed example, `y = x²`, `z = 3y + 1`, at `x = 2`:
@@ -34,6 +35,7 @@ pub mod explain;
 pub mod expr;
 pub mod graph;
 pub mod ops;
+pub mod tensor;
 pub mod viz;
 
 pub use backward::Gradients;
@@ -41,3 +43,4 @@ pub use check::{check_gradient, GradCheck, GradCheckOptions};
 pub use expr::{Bindings, Expr};
 pub use graph::{Graph, Node, NodeId, Op, Var};
 pub use ops::{Binary, Real, Unary};
+pub use tensor::{gradcheck, Array, Tape, Tensor, TensorError};
