@@ -8,6 +8,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use crate::graph::Graph;
+use crate::tensor::{Array, Tape};
 
 /// A named job that can be timed.
 pub struct Workload {
@@ -51,18 +52,90 @@ pub fn scalar_chain_in(g: &mut Graph, n: usize) -> f64 {
     g.grad(y, &[x])[0]
 }
 
+/// Number of elements in the `add-10m` and `mul-10m` workloads.
+pub const ELEMENTWISE_LEN: usize = 10_000_000;
+
+/// A job that records one f32 tensor operation per iteration on a reused tape: `op` receives
+/// the two inputs (already on the tape) and returns the result. Clearing the tape first returns
+/// the previous result's buffer for reuse, as a training loop would.
+fn tensor_job(
+    a: Array<f32>,
+    b: Array<f32>,
+    op: fn(crate::tensor::Tensor<'_, f32>, crate::tensor::Tensor<'_, f32>) -> usize,
+) -> Box<dyn FnMut()> {
+    let mut tape = Tape::<f32>::new();
+    Box::new(move || {
+        tape.clear();
+        let (x, y) = (tape.constant(a.clone()), tape.constant(b.clone()));
+        black_box(op(x, y));
+    })
+}
+
+/// One f32 `n × n` matrix product per iteration.
+fn matmul_job(n: usize) -> Box<dyn FnMut()> {
+    tensor_job(
+        Array::randn(&[n, n], 1),
+        Array::randn(&[n, n], 2),
+        |a, b| a.matmul(b).expect("square matrices").id(),
+    )
+}
+
 /// Every standard workload, in the order `chainrule bench` lists them.
 pub fn workloads() -> Vec<Workload> {
-    vec![Workload {
-        name: "scalar-chain-1m",
-        description: "forward and backward through a chain of 1,000,000 scalar operations",
-        setup: || {
-            let mut g = Graph::with_capacity(CHAIN_NODES);
-            Box::new(move || {
-                black_box(scalar_chain_in(&mut g, CHAIN_NODES));
-            })
+    vec![
+        Workload {
+            name: "scalar-chain-1m",
+            description: "forward and backward through a chain of 1,000,000 scalar operations",
+            setup: || {
+                let mut g = Graph::with_capacity(CHAIN_NODES);
+                Box::new(move || {
+                    black_box(scalar_chain_in(&mut g, CHAIN_NODES));
+                })
+            },
         },
-    }]
+        Workload {
+            name: "matmul-256",
+            description: "one f32 256x256 matrix product",
+            setup: || matmul_job(256),
+        },
+        Workload {
+            name: "matmul-512",
+            description: "one f32 512x512 matrix product",
+            setup: || matmul_job(512),
+        },
+        Workload {
+            name: "matmul-1024",
+            description: "one f32 1024x1024 matrix product",
+            setup: || matmul_job(1024),
+        },
+        Workload {
+            name: "matmul-2048",
+            description: "one f32 2048x2048 matrix product",
+            setup: || matmul_job(2048),
+        },
+        Workload {
+            name: "add-10m",
+            description: "element-wise sum of two f32 tensors of 10,000,000 elements",
+            setup: || {
+                tensor_job(
+                    Array::rand(&[ELEMENTWISE_LEN], 1),
+                    Array::rand(&[ELEMENTWISE_LEN], 2),
+                    |a, b| (a + b).id(),
+                )
+            },
+        },
+        Workload {
+            name: "mul-10m",
+            description: "element-wise product of two f32 tensors of 10,000,000 elements",
+            setup: || {
+                tensor_job(
+                    Array::rand(&[ELEMENTWISE_LEN], 1),
+                    Array::rand(&[ELEMENTWISE_LEN], 2),
+                    |a, b| (a * b).id(),
+                )
+            },
+        },
+    ]
 }
 
 /// Times `workload`: one warm-up iteration, then iterations until both `min_iterations` and

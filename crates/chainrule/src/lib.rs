@@ -14,6 +14,7 @@
 //!   and gradient clipping, for `f64` and `f32` parameters;
 //! - [`descend`]: gradient descent on an expression, recording the path taken;
 //! - [`explain`] and [`viz`]: the chain rule in words, and the graph as DOT or SVG;
+//! - [`tensor`]: n-dimensional tensors with broadcasting, matrix products and `gradcheck`;
 //! - [`bench`]: the standard workloads behind `chainrule bench`.
 //!
 //! The seed example, `y = x²`, `z = 3y + 1`, at `x = 2`:
@@ -42,6 +43,7 @@ pub mod graph;
 pub mod model_file;
 pub mod ops;
 pub mod optim;
+pub mod tensor;
 pub mod viz;
 
 pub use backward::Gradients;
@@ -49,6 +51,7 @@ pub use check::{check_gradient, GradCheck, GradCheckOptions};
 pub use expr::{Bindings, Expr};
 pub use graph::{Graph, Node, NodeId, Op, Var};
 pub use ops::{Binary, Real, Unary};
+pub use tensor::{gradcheck, Array, Tape, Tensor, TensorError};
 
 /// The README's Rust examples, run as doctests so they never go stale.
 #[cfg(doctest)]

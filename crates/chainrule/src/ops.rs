@@ -18,7 +18,11 @@
 //!   exponent where `a == 0` and `b >= 0`;
 //! - `powi(x, 0)` and `powf(x, 0)` have derivative 0 everywhere.
 
+use std::f64::consts::{FRAC_1_SQRT_2, FRAC_2_SQRT_PI};
 use std::ops::{Add, Div, Mul, Neg, Sub};
+
+/// `1/√(2π)`, the standard normal density at 0.
+const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 
 /// The algebra the derivative rules compute in.
 ///
@@ -53,6 +57,8 @@ pub trait Real:
     fn tan(self) -> Self;
     /// The hyperbolic tangent.
     fn tanh(self) -> Self;
+    /// The error function `erf x = 2/√π ∫₀ˣ e^(-t²) dt`.
+    fn erf(self) -> Self;
     /// The absolute value.
     fn abs(self) -> Self;
     /// `self` raised to an integer power.
@@ -64,7 +70,13 @@ pub trait Real:
 }
 
 macro_rules! real_for_float {
-    ($t:ty) => {
+    (@erf f64, $x:expr) => {
+        libm::erf($x)
+    };
+    (@erf f32, $x:expr) => {
+        libm::erff($x)
+    };
+    ($t:tt) => {
         impl Real for $t {
             #[inline(always)]
             fn value(self) -> f64 {
@@ -109,6 +121,10 @@ macro_rules! real_for_float {
             #[inline(always)]
             fn tanh(self) -> Self {
                 <$t>::tanh(self)
+            }
+            #[inline(always)]
+            fn erf(self) -> Self {
+                real_for_float!(@erf $t, self)
             }
             #[inline(always)]
             fn abs(self) -> Self {
@@ -167,6 +183,11 @@ pub enum Unary {
     Sigmoid,
     /// `max(x, 0)`
     Relu,
+    /// The Gaussian error linear unit `x · Φ(x) = x/2 · (1 + erf(x/√2))`, exact (PyTorch's
+    /// default, not the tanh approximation).
+    Gelu,
+    /// The error function `erf x`.
+    Erf,
     /// `|x|`
     Abs,
     /// `x + c` for a constant `c`.
@@ -200,6 +221,8 @@ impl Unary {
                     x.zero()
                 }
             }
+            Unary::Gelu => x * (x.mul_c(FRAC_1_SQRT_2).erf().add_c(1.0)).mul_c(0.5),
+            Unary::Erf => x.erf(),
             Unary::Abs => x.abs(),
             Unary::AddConst(c) => x.add_c(c),
             Unary::MulConst(c) => x.mul_c(c),
@@ -234,6 +257,13 @@ impl Unary {
                 v if v < 0.0 => -g,
                 _ => g.zero(),
             },
+            Unary::Gelu => {
+                // Φ(x) + x·φ(x), with φ the standard normal density.
+                let cdf = x.mul_c(FRAC_1_SQRT_2).erf().add_c(1.0).mul_c(0.5);
+                let pdf = (-(x * x).mul_c(0.5)).exp().mul_c(FRAC_1_SQRT_2PI);
+                g * (cdf + x * pdf)
+            }
+            Unary::Erf => g * (-(x * x)).exp().mul_c(FRAC_2_SQRT_PI),
             Unary::AddConst(_) => g,
             Unary::MulConst(c) => g.mul_c(c),
             Unary::Powi(0) => g.zero(),
@@ -257,6 +287,8 @@ impl Unary {
             Unary::Sigmoid => "sigmoid",
             Unary::Relu => "relu",
             Unary::Abs => "abs",
+            Unary::Gelu => "gelu",
+            Unary::Erf => "erf",
             _ => return None,
         })
     }

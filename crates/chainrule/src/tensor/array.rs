@@ -1,0 +1,433 @@
+//! Storage: [`Array`], a row-major block of numbers with a shape, and the [`Element`] types it
+//! holds. Arrays are values (no gradient); the [`Tape`](super::Tape) records operations on them.
+
+use std::fmt;
+use std::sync::Arc;
+
+use super::shape::{fmt_shape, numel, strides, Result, TensorError};
+use crate::ops::Real;
+
+/// A number type tensors can hold: `f32` (the default) or `f64`.
+pub trait Element:
+    Real + Send + Sync + 'static + PartialOrd + Default + fmt::Display + fmt::Debug
+{
+    /// Zero.
+    const ZERO: Self;
+    /// One.
+    const ONE: Self;
+    /// The name printed for non-default element types (`f64`).
+    const NAME: &'static str;
+    /// Converts from `f64`, rounding if needed.
+    fn from_f64(v: f64) -> Self;
+    /// Negative infinity (the identity of `max`).
+    fn neg_infinity() -> Self;
+}
+
+impl Element for f32 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    const NAME: &'static str = "f32";
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        v as f32
+    }
+    fn neg_infinity() -> Self {
+        f32::NEG_INFINITY
+    }
+}
+
+impl Element for f64 {
+    const ZERO: Self = 0.0;
+    const ONE: Self = 1.0;
+    const NAME: &'static str = "f64";
+    #[inline(always)]
+    fn from_f64(v: f64) -> Self {
+        v
+    }
+    fn neg_infinity() -> Self {
+        f64::NEG_INFINITY
+    }
+}
+
+/// An n-dimensional block of values in row-major order with a shape.
+///
+/// The data is shared: cloning an array, reshaping it, or recording it on a tape copies no
+/// numbers.
+///
+/// ```
+/// use chainrule::tensor::Array;
+///
+/// let a = Array::<f32>::from_vec(vec![1.0, 2.0, 3.0, 4.0, 5.0, 6.0], &[2, 3]).unwrap();
+/// assert_eq!(a.shape(), &[2, 3]);
+/// assert_eq!(a.get(&[1, 0]), 4.0);
+/// assert_eq!(a.reshape(&[3, 2]).unwrap().get(&[2, 1]), 6.0);
+/// ```
+#[derive(Clone, PartialEq)]
+pub struct Array<T = f32> {
+    shape: Vec<usize>,
+    data: Arc<Vec<T>>,
+}
+
+impl<T> Array<T> {
+    /// An array from data in row-major order; an error if the length does not match the shape.
+    pub fn from_vec(data: Vec<T>, shape: &[usize]) -> Result<Self> {
+        if data.len() != numel(shape) {
+            return Err(TensorError::new(
+                "from_vec",
+                format!(
+                    "{} values cannot fill shape {} ({} elements)",
+                    data.len(),
+                    fmt_shape(shape),
+                    numel(shape)
+                ),
+            ));
+        }
+        Ok(Array {
+            shape: shape.to_vec(),
+            data: Arc::new(data),
+        })
+    }
+
+    /// A one-dimensional array holding `data`.
+    pub fn from_slice(data: &[T]) -> Self
+    where
+        T: Clone,
+    {
+        Array {
+            shape: vec![data.len()],
+            data: Arc::new(data.to_vec()),
+        }
+    }
+
+    pub(crate) fn from_parts(data: Vec<T>, shape: Vec<usize>) -> Self {
+        debug_assert_eq!(data.len(), numel(&shape));
+        Array {
+            shape,
+            data: Arc::new(data),
+        }
+    }
+
+    pub(crate) fn into_buffer(self) -> Option<Vec<T>> {
+        Arc::try_unwrap(self.data).ok()
+    }
+
+    /// The size of each dimension.
+    pub fn shape(&self) -> &[usize] {
+        &self.shape
+    }
+
+    /// The number of dimensions.
+    pub fn ndim(&self) -> usize {
+        self.shape.len()
+    }
+
+    /// The number of elements.
+    pub fn numel(&self) -> usize {
+        self.data.len()
+    }
+
+    /// The elements in row-major order.
+    pub fn data(&self) -> &[T] {
+        &self.data
+    }
+
+    /// The same data seen with another shape of as many elements (no copy).
+    pub fn reshape(&self, shape: &[usize]) -> Result<Self> {
+        if numel(shape) != self.numel() {
+            return Err(TensorError::new(
+                "reshape",
+                format!(
+                    "cannot view {} as {}: {} and {} elements",
+                    fmt_shape(&self.shape),
+                    fmt_shape(shape),
+                    self.numel(),
+                    numel(shape)
+                ),
+            ));
+        }
+        Ok(Array {
+            shape: shape.to_vec(),
+            data: self.data.clone(),
+        })
+    }
+
+    pub(crate) fn with_shape(&self, shape: Vec<usize>) -> Self {
+        debug_assert_eq!(numel(&shape), self.numel());
+        Array {
+            shape,
+            data: self.data.clone(),
+        }
+    }
+
+    /// The element at a multi-index.
+    ///
+    /// # Panics
+    /// If the index has the wrong length or is out of bounds.
+    pub fn get(&self, index: &[usize]) -> T
+    where
+        T: Copy,
+    {
+        assert_eq!(index.len(), self.ndim(), "index length");
+        let s = strides(&self.shape);
+        let mut off = 0;
+        for ((&i, &d), &st) in index.iter().zip(&self.shape).zip(&s) {
+            assert!(i < d, "index {i} out of bounds for dimension of size {d}");
+            off += i * st;
+        }
+        self.data[off]
+    }
+
+    /// The elements as a vector, in row-major order.
+    pub fn to_vec(&self) -> Vec<T>
+    where
+        T: Clone,
+    {
+        self.data.to_vec()
+    }
+}
+
+impl<T: Element> Array<T> {
+    /// A scalar (shape `[]`).
+    pub fn scalar(v: T) -> Self {
+        Array::from_parts(vec![v], vec![])
+    }
+
+    /// An array filled with `value`.
+    pub fn full(shape: &[usize], value: T) -> Self {
+        Array::from_parts(vec![value; numel(shape)], shape.to_vec())
+    }
+
+    /// An array of zeros.
+    pub fn zeros(shape: &[usize]) -> Self {
+        Self::full(shape, T::ZERO)
+    }
+
+    /// An array of ones.
+    pub fn ones(shape: &[usize]) -> Self {
+        Self::full(shape, T::ONE)
+    }
+
+    /// `[start, start + step, ...]` up to but excluding `end`, like `torch.arange`.
+    pub fn arange(start: f64, end: f64, step: f64) -> Self {
+        assert!(step != 0.0, "arange: step must not be zero");
+        let n = ((end - start) / step).ceil().max(0.0) as usize;
+        let data = (0..n)
+            .map(|i| T::from_f64(start + i as f64 * step))
+            .collect();
+        Array::from_parts(data, vec![n])
+    }
+
+    /// The `n × n` identity matrix.
+    pub fn eye(n: usize) -> Self {
+        let mut data = vec![T::ZERO; n * n];
+        for i in 0..n {
+            data[i * n + i] = T::ONE;
+        }
+        Array::from_parts(data, vec![n, n])
+    }
+
+    /// Values drawn uniformly from `[0, 1)`, reproducibly from `seed`.
+    pub fn rand(shape: &[usize], seed: u64) -> Self {
+        let mut rng = Rng::new(seed);
+        let data = (0..numel(shape))
+            .map(|_| T::from_f64(rng.uniform()))
+            .collect();
+        Array::from_parts(data, shape.to_vec())
+    }
+
+    /// Values drawn from the standard normal distribution, reproducibly from `seed`.
+    pub fn randn(shape: &[usize], seed: u64) -> Self {
+        let mut rng = Rng::new(seed);
+        let data = (0..numel(shape))
+            .map(|_| T::from_f64(rng.normal()))
+            .collect();
+        Array::from_parts(data, shape.to_vec())
+    }
+
+    /// The only element of a one-element array.
+    ///
+    /// # Panics
+    /// If the array has more than one element.
+    pub fn item(&self) -> T {
+        assert_eq!(self.numel(), 1, "item() needs exactly one element");
+        self.data[0]
+    }
+
+    /// The elements converted to `f64`.
+    pub fn to_f64(&self) -> Array<f64> {
+        Array::from_parts(
+            self.data.iter().map(|v| v.value()).collect(),
+            self.shape.clone(),
+        )
+    }
+}
+
+/// A small, fast, reproducible generator (xoshiro256**, seeded by splitmix64).
+struct Rng([u64; 4]);
+
+impl Rng {
+    fn new(seed: u64) -> Self {
+        let mut z = seed;
+        let mut next = || {
+            z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+            let mut x = z;
+            x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+            x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+            x ^ (x >> 31)
+        };
+        Rng([next(), next(), next(), next()])
+    }
+
+    fn next_u64(&mut self) -> u64 {
+        let s = &mut self.0;
+        let result = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
+        let t = s[1] << 17;
+        s[2] ^= s[0];
+        s[3] ^= s[1];
+        s[1] ^= s[2];
+        s[0] ^= s[3];
+        s[2] ^= t;
+        s[3] = s[3].rotate_left(45);
+        result
+    }
+
+    fn uniform(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
+    }
+
+    fn normal(&mut self) -> f64 {
+        // Box–Muller; 1 - u keeps the logarithm finite.
+        let u = 1.0 - self.uniform();
+        let v = self.uniform();
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
+    }
+}
+
+/// Above this many elements, [`Display`](fmt::Display) shows the first and last three entries of
+/// each dimension only (as PyTorch does).
+pub const PRINT_THRESHOLD: usize = 1000;
+
+impl<T: Element> fmt::Display for Array<T> {
+    /// Prints like PyTorch: `tensor([[1., 2.], [3., 4.]])` laid out over lines, four decimals
+    /// unless every value is an integer, scientific notation for wide ranges, and `...` in place
+    /// of the middle of large tensors.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let summarize = self.numel() > PRINT_THRESHOLD;
+        let values: Vec<f64> = self.data.iter().map(|v| v.value()).collect();
+        let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+        let ints = finite.iter().all(|v| v.fract() == 0.0);
+        let (mut lo, mut hi) = (f64::INFINITY, 0.0f64);
+        for v in finite.iter().map(|v| v.abs()).filter(|&v| v != 0.0) {
+            lo = lo.min(v);
+            hi = hi.max(v);
+        }
+        let sci = hi > 1e8 || (hi > 0.0 && (hi / lo > 1000.0 || lo < 1e-4));
+        let fmt1 = |v: f64| -> String {
+            if v.is_nan() {
+                "nan".into()
+            } else if v.is_infinite() {
+                if v > 0.0 { "inf" } else { "-inf" }.into()
+            } else if sci && !(ints && hi < 1e8) {
+                format!("{v:.4e}")
+            } else if ints {
+                format!("{v}.")
+            } else {
+                format!("{v:.4}")
+            }
+        };
+        let width = values.iter().map(|&v| fmt1(v).len()).max().unwrap_or(0);
+        let mut out = String::from("tensor(");
+        if self.ndim() == 0 {
+            out.push_str(&fmt1(values[0]));
+        } else {
+            let st = strides(&self.shape);
+            write_nested(
+                &mut out,
+                &values,
+                &self.shape,
+                &st,
+                0,
+                0,
+                summarize,
+                width,
+                &fmt1,
+            );
+        }
+        if T::NAME != "f32" {
+            out.push_str(&format!(", dtype={}", T::NAME));
+        }
+        out.push(')');
+        f.write_str(&out)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn write_nested(
+    out: &mut String,
+    values: &[f64],
+    shape: &[usize],
+    st: &[usize],
+    dim: usize,
+    offset: usize,
+    summarize: bool,
+    width: usize,
+    fmt1: &dyn Fn(f64) -> String,
+) {
+    let n = shape[dim];
+    let indices: Vec<Option<usize>> = if summarize && n > 6 {
+        (0..3)
+            .map(Some)
+            .chain(std::iter::once(None))
+            .chain((n - 3..n).map(Some))
+            .collect()
+    } else {
+        (0..n).map(Some).collect()
+    };
+    out.push('[');
+    let indent = " ".repeat("tensor(".len() + dim + 1);
+    for (j, i) in indices.iter().enumerate() {
+        if j > 0 {
+            if dim + 1 == shape.len() {
+                out.push_str(", ");
+            } else {
+                out.push(',');
+                out.push_str(&"\n".repeat(shape.len() - dim - 1));
+                out.push_str(&indent);
+            }
+        }
+        match i {
+            None => out.push_str("..."),
+            Some(i) if dim + 1 == shape.len() => {
+                out.push_str(&format!("{:>width$}", fmt1(values[offset + i * st[dim]])))
+            }
+            Some(i) => write_nested(
+                out,
+                values,
+                shape,
+                st,
+                dim + 1,
+                offset + i * st[dim],
+                summarize,
+                width,
+                fmt1,
+            ),
+        }
+    }
+    out.push(']');
+}
+
+impl<T: fmt::Debug> fmt::Debug for Array<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        const SHOWN: usize = 16;
+        write!(
+            f,
+            "Array(shape={}, data={:?}",
+            fmt_shape(&self.shape),
+            &self.data[..self.data.len().min(SHOWN)]
+        )?;
+        if self.data.len() > SHOWN {
+            write!(f, " and {} more", self.data.len() - SHOWN)?;
+        }
+        write!(f, ")")
+    }
+}

@@ -1,0 +1,696 @@
+//! The loops: element-wise maps (with broadcasting), reductions, copies between layouts,
+//! matrix products through `gemm`, and softmax. No autograd here, only numbers.
+//!
+//! Element-wise kernels take the derivative rules of [`crate::ops`] as closures chosen by one
+//! `match` outside the loop (see [`with_unary!`] and [`with_binary!`]), so each rule is inlined
+//! into its own tight loop. Contiguous inputs take a fast path over slices; above
+//! [`PAR_MIN`] elements the work is split across threads with rayon.
+
+use rayon::prelude::*;
+
+use super::array::Element;
+use super::shape::{numel, strides};
+
+/// Element-wise work is split across threads only above this many elements; below it, starting
+/// threads costs more than it saves.
+pub const PAR_MIN: usize = 1 << 17;
+
+/// Elements per rayon task in element-wise loops.
+const CHUNK: usize = 1 << 15;
+
+/// Runs `$body` with `$f` bound to a closure computing `$op`'s forward rule; the `match` picks
+/// a monomorphised copy of `$body` for each operation.
+macro_rules! with_unary {
+    ($op:expr, $T:ty, |$f:ident| $body:expr) => {{
+        use $crate::ops::Unary as U;
+        match $op {
+            U::Neg => {
+                let $f = |x: $T| U::Neg.apply(x);
+                $body
+            }
+            U::Exp => {
+                let $f = |x: $T| U::Exp.apply(x);
+                $body
+            }
+            U::Ln => {
+                let $f = |x: $T| U::Ln.apply(x);
+                $body
+            }
+            U::Sqrt => {
+                let $f = |x: $T| U::Sqrt.apply(x);
+                $body
+            }
+            U::Tanh => {
+                let $f = |x: $T| U::Tanh.apply(x);
+                $body
+            }
+            U::Sigmoid => {
+                let $f = |x: $T| U::Sigmoid.apply(x);
+                $body
+            }
+            U::Relu => {
+                let $f = |x: $T| U::Relu.apply(x);
+                $body
+            }
+            U::Gelu => {
+                let $f = |x: $T| U::Gelu.apply(x);
+                $body
+            }
+            U::Abs => {
+                let $f = |x: $T| U::Abs.apply(x);
+                $body
+            }
+            U::AddConst(c) => {
+                let $f = move |x: $T| U::AddConst(c).apply(x);
+                $body
+            }
+            U::MulConst(c) => {
+                let $f = move |x: $T| U::MulConst(c).apply(x);
+                $body
+            }
+            U::Powf(p) => {
+                let $f = move |x: $T| U::Powf(p).apply(x);
+                $body
+            }
+            op => {
+                let $f = move |x: $T| op.apply(x);
+                $body
+            }
+        }
+    }};
+}
+
+/// Like [`with_unary!`], binding `$f` to the backward rule `(x, y, g) -> g · dy/dx`.
+macro_rules! with_unary_backward {
+    ($op:expr, $T:ty, |$f:ident| $body:expr) => {{
+        use $crate::ops::Unary as U;
+        match $op {
+            U::Neg => {
+                let $f = |x: $T, y: $T, g: $T| U::Neg.backward(x, y, g);
+                $body
+            }
+            U::Exp => {
+                let $f = |x: $T, y: $T, g: $T| U::Exp.backward(x, y, g);
+                $body
+            }
+            U::Ln => {
+                let $f = |x: $T, y: $T, g: $T| U::Ln.backward(x, y, g);
+                $body
+            }
+            U::Sqrt => {
+                let $f = |x: $T, y: $T, g: $T| U::Sqrt.backward(x, y, g);
+                $body
+            }
+            U::Tanh => {
+                let $f = |x: $T, y: $T, g: $T| U::Tanh.backward(x, y, g);
+                $body
+            }
+            U::Sigmoid => {
+                let $f = |x: $T, y: $T, g: $T| U::Sigmoid.backward(x, y, g);
+                $body
+            }
+            U::Relu => {
+                let $f = |x: $T, y: $T, g: $T| U::Relu.backward(x, y, g);
+                $body
+            }
+            U::Gelu => {
+                let $f = |x: $T, y: $T, g: $T| U::Gelu.backward(x, y, g);
+                $body
+            }
+            U::Abs => {
+                let $f = |x: $T, y: $T, g: $T| U::Abs.backward(x, y, g);
+                $body
+            }
+            U::MulConst(c) => {
+                let $f = move |x: $T, y: $T, g: $T| U::MulConst(c).backward(x, y, g);
+                $body
+            }
+            op => {
+                let $f = move |x: $T, y: $T, g: $T| op.backward(x, y, g);
+                $body
+            }
+        }
+    }};
+}
+
+/// Runs `$body` with `$f` bound to `$op`'s forward rule `(a, b) -> y`.
+macro_rules! with_binary {
+    ($op:expr, $T:ty, |$f:ident| $body:expr) => {{
+        use $crate::ops::Binary as B;
+        match $op {
+            B::Add => {
+                let $f = |a: $T, b: $T| B::Add.apply(a, b);
+                $body
+            }
+            B::Sub => {
+                let $f = |a: $T, b: $T| B::Sub.apply(a, b);
+                $body
+            }
+            B::Mul => {
+                let $f = |a: $T, b: $T| B::Mul.apply(a, b);
+                $body
+            }
+            B::Div => {
+                let $f = |a: $T, b: $T| B::Div.apply(a, b);
+                $body
+            }
+            B::Pow => {
+                let $f = |a: $T, b: $T| B::Pow.apply(a, b);
+                $body
+            }
+            B::Max => {
+                let $f = |a: $T, b: $T| B::Max.apply(a, b);
+                $body
+            }
+            B::Min => {
+                let $f = |a: $T, b: $T| B::Min.apply(a, b);
+                $body
+            }
+        }
+    }};
+}
+
+/// Runs `$body` with `$f` bound to `$op`'s backward rule `(a, b, y, g) -> (ga, gb)`.
+macro_rules! with_binary_backward {
+    ($op:expr, $T:ty, |$f:ident| $body:expr) => {{
+        use $crate::ops::Binary as B;
+        match $op {
+            B::Add => {
+                let $f = |a: $T, b: $T, y: $T, g: $T| B::Add.backward(a, b, y, g);
+                $body
+            }
+            B::Sub => {
+                let $f = |a: $T, b: $T, y: $T, g: $T| B::Sub.backward(a, b, y, g);
+                $body
+            }
+            B::Mul => {
+                let $f = |a: $T, b: $T, y: $T, g: $T| B::Mul.backward(a, b, y, g);
+                $body
+            }
+            B::Div => {
+                let $f = |a: $T, b: $T, y: $T, g: $T| B::Div.backward(a, b, y, g);
+                $body
+            }
+            B::Pow => {
+                let $f = |a: $T, b: $T, y: $T, g: $T| B::Pow.backward(a, b, y, g);
+                $body
+            }
+            B::Max => {
+                let $f = |a: $T, b: $T, y: $T, g: $T| B::Max.backward(a, b, y, g);
+                $body
+            }
+            B::Min => {
+                let $f = |a: $T, b: $T, y: $T, g: $T| B::Min.backward(a, b, y, g);
+                $body
+            }
+        }
+    }};
+}
+
+pub(crate) use {with_binary, with_binary_backward, with_unary, with_unary_backward};
+
+/// `out[i] = f(x[i])`.
+#[inline]
+pub fn map1<T: Element>(x: &[T], out: &mut [T], f: impl Fn(T) -> T + Sync) {
+    assert_eq!(x.len(), out.len());
+    let run = |x: &[T], out: &mut [T]| {
+        for (o, &v) in out.iter_mut().zip(x) {
+            *o = f(v);
+        }
+    };
+    if out.len() >= PAR_MIN {
+        out.par_chunks_mut(CHUNK)
+            .zip(x.par_chunks(CHUNK))
+            .for_each(|(o, x)| run(x, o));
+    } else {
+        run(x, out);
+    }
+}
+
+/// `out[i] = f(a[i], b[i], c[i])` over three slices of one length.
+#[inline]
+pub fn map3<T: Element>(a: &[T], b: &[T], c: &[T], out: &mut [T], f: impl Fn(T, T, T) -> T + Sync) {
+    let n = out.len();
+    assert!(a.len() == n && b.len() == n && c.len() == n);
+    let run = |a: &[T], b: &[T], c: &[T], out: &mut [T]| {
+        for (((o, &a), &b), &c) in out.iter_mut().zip(a).zip(b).zip(c) {
+            *o = f(a, b, c);
+        }
+    };
+    if n >= PAR_MIN {
+        out.par_chunks_mut(CHUNK)
+            .zip(a.par_chunks(CHUNK))
+            .zip(b.par_chunks(CHUNK).zip(c.par_chunks(CHUNK)))
+            .for_each(|((o, a), (b, c))| run(a, b, c, o));
+    } else {
+        run(a, b, c, out);
+    }
+}
+
+/// How to read an input of a broadcast operation row by row: the offset of each row of the
+/// output's last dimension, and whether the row is read (stride 1) or repeated (stride 0).
+pub struct Broadcast {
+    out_shape: Vec<usize>,
+    /// Strides of each input in the output's dimensions (0 where broadcast).
+    strides: Vec<Vec<usize>>,
+}
+
+impl Broadcast {
+    /// The plan for reading inputs of the given shapes at `out_shape`.
+    pub fn new(out_shape: &[usize], inputs: &[&[usize]]) -> Self {
+        Broadcast {
+            out_shape: out_shape.to_vec(),
+            strides: inputs
+                .iter()
+                .map(|s| super::shape::broadcast_strides(s, out_shape))
+                .collect(),
+        }
+    }
+
+    /// Length of a row (the last output dimension; 1 for a scalar).
+    pub fn row_len(&self) -> usize {
+        self.out_shape.last().copied().unwrap_or(1)
+    }
+
+    /// The inner stride (0 or 1) of input `k`.
+    pub fn inner(&self, k: usize) -> usize {
+        self.strides[k].last().copied().unwrap_or(0)
+    }
+
+    /// The offset into input `k` of output row `r`.
+    #[inline]
+    pub fn row_offset(&self, k: usize, mut r: usize) -> usize {
+        let st = &self.strides[k];
+        let nd = self.out_shape.len();
+        let mut off = 0;
+        if nd < 2 {
+            return 0;
+        }
+        for d in (0..nd - 1).rev() {
+            let size = self.out_shape[d];
+            off += (r % size) * st[d];
+            r /= size;
+        }
+        off
+    }
+}
+
+/// `out = f(a, b)` with `a` and `b` broadcast to `out_shape`.
+pub fn binary<T: Element>(
+    a: &[T],
+    a_shape: &[usize],
+    b: &[T],
+    b_shape: &[usize],
+    out_shape: &[usize],
+    out: &mut [T],
+    f: impl Fn(T, T) -> T + Sync + Copy,
+) {
+    let n = out.len();
+    if a.len() == n && b.len() == n {
+        let run = |a: &[T], b: &[T], out: &mut [T]| {
+            for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
+                *o = f(x, y);
+            }
+        };
+        if n >= PAR_MIN {
+            out.par_chunks_mut(CHUNK)
+                .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
+                .for_each(|(o, (a, b))| run(a, b, o));
+        } else {
+            run(a, b, out);
+        }
+        return;
+    }
+    if b.len() == 1 && a.len() == n {
+        let s = b[0];
+        return map1(a, out, move |x| f(x, s));
+    }
+    if a.len() == 1 && b.len() == n {
+        let s = a[0];
+        return map1(b, out, move |y| f(s, y));
+    }
+    let plan = Broadcast::new(out_shape, &[a_shape, b_shape]);
+    let len = plan.row_len();
+    let (ia, ib) = (plan.inner(0), plan.inner(1));
+    let row = |r: usize, o: &mut [T]| {
+        let (oa, ob) = (plan.row_offset(0, r), plan.row_offset(1, r));
+        match (ia, ib) {
+            (1, 1) => {
+                for ((o, &x), &y) in o.iter_mut().zip(&a[oa..oa + len]).zip(&b[ob..ob + len]) {
+                    *o = f(x, y);
+                }
+            }
+            (1, _) => {
+                let y = b[ob];
+                for (o, &x) in o.iter_mut().zip(&a[oa..oa + len]) {
+                    *o = f(x, y);
+                }
+            }
+            (_, 1) => {
+                let x = a[oa];
+                for (o, &y) in o.iter_mut().zip(&b[ob..ob + len]) {
+                    *o = f(x, y);
+                }
+            }
+            _ => o.fill(f(a[oa], b[ob])),
+        }
+    };
+    if len == 0 {
+        return;
+    }
+    if n >= PAR_MIN {
+        out.par_chunks_mut(len)
+            .enumerate()
+            .for_each(|(r, o)| row(r, o));
+    } else {
+        out.chunks_mut(len).enumerate().for_each(|(r, o)| row(r, o));
+    }
+}
+
+/// Copies `x` of shape `shape` broadcast to `out_shape` into `out`.
+pub fn expand<T: Element>(x: &[T], shape: &[usize], out_shape: &[usize], out: &mut [T]) {
+    if x.len() == out.len() {
+        out.copy_from_slice(x);
+        return;
+    }
+    let plan = Broadcast::new(out_shape, &[shape]);
+    let len = plan.row_len();
+    if len == 0 {
+        return;
+    }
+    let inner = plan.inner(0);
+    for (r, o) in out.chunks_mut(len).enumerate() {
+        let off = plan.row_offset(0, r);
+        if inner == 1 {
+            o.copy_from_slice(&x[off..off + len]);
+        } else {
+            o.fill(x[off]);
+        }
+    }
+}
+
+/// The kind of a reduction.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reduce {
+    /// Sum.
+    Sum,
+    /// Largest element.
+    Max,
+    /// Smallest element.
+    Min,
+}
+
+impl Reduce {
+    fn identity<T: Element>(self) -> T {
+        match self {
+            Reduce::Sum => T::ZERO,
+            Reduce::Max => T::neg_infinity(),
+            Reduce::Min => -T::neg_infinity(),
+        }
+    }
+}
+
+/// Whether `v` is NaN (the only value not comparable with itself); NaN wins in max and min, as
+/// in PyTorch.
+#[inline(always)]
+fn is_nan<T: PartialOrd>(v: T) -> bool {
+    v.partial_cmp(&v).is_none()
+}
+
+#[inline(always)]
+fn fold_slice<T: Element>(kind: Reduce, x: &[T]) -> T {
+    match kind {
+        Reduce::Sum => {
+            // Eight independent accumulators: vectorisable and more accurate than one.
+            let mut acc = [T::ZERO; 8];
+            let mut chunks = x.chunks_exact(8);
+            for c in &mut chunks {
+                for k in 0..8 {
+                    acc[k] = acc[k] + c[k];
+                }
+            }
+            let mut s = T::ZERO;
+            for &v in chunks.remainder() {
+                s = s + v;
+            }
+            let pairs = [
+                acc[0] + acc[4],
+                acc[1] + acc[5],
+                acc[2] + acc[6],
+                acc[3] + acc[7],
+            ];
+            s + ((pairs[0] + pairs[2]) + (pairs[1] + pairs[3]))
+        }
+        Reduce::Max => x.iter().fold(
+            T::neg_infinity(),
+            |m, &v| if v > m || is_nan(v) { v } else { m },
+        ),
+        Reduce::Min => x.iter().fold(
+            -T::neg_infinity(),
+            |m, &v| if v < m || is_nan(v) { v } else { m },
+        ),
+    }
+}
+
+#[inline(always)]
+fn combine<T: Element>(kind: Reduce, a: T, b: T) -> T {
+    match kind {
+        Reduce::Sum => a + b,
+        Reduce::Max => {
+            if b > a || is_nan(b) {
+                b
+            } else {
+                a
+            }
+        }
+        Reduce::Min => {
+            if b < a || is_nan(b) {
+                b
+            } else {
+                a
+            }
+        }
+    }
+}
+
+/// Reduces `x` of shape `shape` over the axes in `mask` into `out`, laid out in the kept-dimension
+/// shape (reduced axes of size 1).
+pub fn reduce<T: Element>(kind: Reduce, x: &[T], shape: &[usize], mask: u64, out: &mut [T]) {
+    if out.len() == 1 {
+        out[0] = if x.len() >= PAR_MIN {
+            x.par_chunks(CHUNK)
+                .map(|c| fold_slice(kind, c))
+                .reduce(|| kind.identity(), |a, b| combine(kind, a, b))
+        } else {
+            fold_slice(kind, x)
+        };
+        return;
+    }
+    out.fill(kind.identity());
+    if x.is_empty() {
+        return;
+    }
+    let nd = shape.len();
+    let kept: Vec<usize> = shape
+        .iter()
+        .enumerate()
+        .map(|(i, &d)| if mask & (1 << i) != 0 { 1 } else { d })
+        .collect();
+    let plan = Broadcast::new(shape, &[&kept]);
+    let len = shape[nd - 1];
+    let last_reduced = mask & (1 << (nd - 1)) != 0;
+    for (r, row) in x.chunks(len).enumerate() {
+        let off = plan.row_offset(0, r);
+        if last_reduced {
+            out[off] = combine(kind, out[off], fold_slice(kind, row));
+        } else {
+            for (o, &v) in out[off..off + len].iter_mut().zip(row) {
+                *o = combine(kind, *o, v);
+            }
+        }
+    }
+}
+
+/// Sums `g` of shape `g_shape` down to `shape` (the shape it was broadcast from): the gradient
+/// of a broadcast input. Returns `None` when the shapes have as many elements (nothing to sum).
+pub fn sum_to_shape<T: Element>(g: &[T], g_shape: &[usize], shape: &[usize], out: &mut [T]) {
+    if g.len() == out.len() {
+        out.copy_from_slice(g);
+        return;
+    }
+    let lead = g_shape.len() - shape.len();
+    let mut mask = 0u64;
+    for (i, &d) in g_shape.iter().enumerate() {
+        if i < lead || (shape[i - lead] == 1 && d != 1) {
+            mask |= 1 << i;
+        }
+    }
+    reduce(Reduce::Sum, g, g_shape, mask, out);
+}
+
+/// Copies `x` of shape `shape` into `out` with its axes permuted: output axis `i` is input
+/// axis `perm[i]`.
+pub fn permute<T: Element>(x: &[T], shape: &[usize], perm: &[usize], out: &mut [T]) {
+    let st = strides(shape);
+    let out_shape: Vec<usize> = perm.iter().map(|&p| shape[p]).collect();
+    let in_st: Vec<usize> = perm.iter().map(|&p| st[p]).collect();
+    let nd = out_shape.len();
+    if nd == 0 || out.is_empty() {
+        out.copy_from_slice(x);
+        return;
+    }
+    let len = out_shape[nd - 1];
+    let inner = in_st[nd - 1];
+    for (r, o) in out.chunks_mut(len).enumerate() {
+        let mut rem = r;
+        let mut off = 0;
+        for d in (0..nd - 1).rev() {
+            off += (rem % out_shape[d]) * in_st[d];
+            rem /= out_shape[d];
+        }
+        if inner == 1 {
+            o.copy_from_slice(&x[off..off + len]);
+        } else {
+            for (j, v) in o.iter_mut().enumerate() {
+                *v = x[off + j * inner];
+            }
+        }
+    }
+}
+
+/// Splits a shape around `axis` into `(outer, size, inner)` element counts.
+pub fn around(shape: &[usize], axis: usize) -> (usize, usize, usize) {
+    (
+        numel(&shape[..axis]),
+        shape[axis],
+        numel(&shape[axis + 1..]),
+    )
+}
+
+/// One matrix product through `gemm`: `dst (+)= lhs · rhs`, each matrix given by a pointer and
+/// its row and column strides (in elements), `m × k` by `k × n`.
+///
+/// # Safety
+/// The pointers must address matrices of the given sizes and strides, and `dst` must not
+/// overlap `lhs` or `rhs`.
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn gemm<T: Element>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut T,
+    dst_rs: isize,
+    dst_cs: isize,
+    accumulate: bool,
+    lhs: *const T,
+    lhs_rs: isize,
+    lhs_cs: isize,
+    rhs: *const T,
+    rhs_rs: isize,
+    rhs_cs: isize,
+) {
+    let par = if m * n * k >= 64 * 64 * 64 {
+        gemm::Parallelism::Rayon(0)
+    } else {
+        gemm::Parallelism::None
+    };
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        dst_cs,
+        dst_rs,
+        accumulate,
+        lhs,
+        lhs_cs,
+        lhs_rs,
+        rhs,
+        rhs_cs,
+        rhs_rs,
+        T::ONE,
+        T::ONE,
+        false,
+        false,
+        false,
+        par,
+    );
+}
+
+/// Softmax (or log-softmax) of `x` along the middle dimension of `(outer, n, inner)`,
+/// subtracting the maximum first so that large logits stay finite.
+pub fn softmax<T: Element>(x: &[T], dims: (usize, usize, usize), log: bool, out: &mut [T]) {
+    let (outer, n, inner) = dims;
+    let row = |xs: &[T], os: &mut [T], inner_i: usize| {
+        let at = |j: usize| j * inner + inner_i;
+        let mut m = T::neg_infinity();
+        for j in 0..n {
+            if xs[at(j)] > m {
+                m = xs[at(j)];
+            }
+        }
+        let mut s = T::ZERO;
+        for j in 0..n {
+            let e = (xs[at(j)] - m).exp();
+            os[at(j)] = e;
+            s = s + e;
+        }
+        if log {
+            let ls = s.ln();
+            for j in 0..n {
+                os[at(j)] = xs[at(j)] - m - ls;
+            }
+        } else {
+            let inv = T::ONE / s;
+            for j in 0..n {
+                os[at(j)] = os[at(j)] * inv;
+            }
+        }
+    };
+    let block = n * inner;
+    if block == 0 {
+        return;
+    }
+    for (xs, os) in x.chunks(block).zip(out.chunks_mut(block)).take(outer) {
+        for i in 0..inner {
+            row(xs, os, i);
+        }
+    }
+}
+
+/// The gradient of softmax (`y · (g − Σ g·y)`) or log-softmax (`g − e^y · Σ g`) along the middle
+/// dimension of `(outer, n, inner)`, given the output `y` and its adjoint `g`.
+pub fn softmax_backward<T: Element>(
+    y: &[T],
+    g: &[T],
+    dims: (usize, usize, usize),
+    log: bool,
+    out: &mut [T],
+) {
+    let (_, n, inner) = dims;
+    let block = n * inner;
+    if block == 0 {
+        return;
+    }
+    for ((ys, gs), os) in y
+        .chunks(block)
+        .zip(g.chunks(block))
+        .zip(out.chunks_mut(block))
+    {
+        for i in 0..inner {
+            let at = |j: usize| j * inner + i;
+            let mut s = T::ZERO;
+            for j in 0..n {
+                s = s + if log {
+                    gs[at(j)]
+                } else {
+                    gs[at(j)] * ys[at(j)]
+                };
+            }
+            for j in 0..n {
+                let (y, g) = (ys[at(j)], gs[at(j)]);
+                os[at(j)] = if log { g - y.exp() * s } else { y * (g - s) };
+            }
+        }
+    }
+}

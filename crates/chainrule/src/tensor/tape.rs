@@ -1,0 +1,441 @@
+//! The tape: an arena of tensor nodes addressed by index, the [`Tensor`] handle, and the
+//! backward sweep.
+//!
+//! This is the scalar engine's design ([`crate::graph`], [`crate::backward`]) with arrays in the
+//! nodes: creation order is a topological order, so backward is one reverse loop over the arena,
+//! adding each node's contribution into its inputs' gradients (which is how gradients sum over
+//! paths). The rule each node applies lives in [`super::backward`].
+
+use std::cell::{Cell, Ref, RefCell};
+use std::fmt;
+
+use super::array::{Array, Element};
+use super::shape::{fmt_shape, Result, TensorError};
+use crate::ops::{Binary, Unary};
+
+/// Which operation made a node, with its inputs (indices into the arena) and what its backward
+/// rule needs besides the input and output values.
+#[derive(Clone, Debug)]
+pub(crate) enum Op {
+    /// An input whose gradient is wanted.
+    Variable,
+    /// A fixed value: made by [`Tape::constant`], under [`Tape::no_grad`], or by
+    /// [`Tensor::detach`].
+    Constant,
+    Unary(Unary, usize),
+    Binary(Binary, usize, usize),
+    Matmul(usize, usize),
+    /// Sum, max or min over the axes in the mask; the output has the kept-dimension layout.
+    Reduce(super::kernels::Reduce, usize, u64),
+    /// Reshape, squeeze, unsqueeze: the same data, another shape.
+    Reshape(usize),
+    Permute(usize, Vec<usize>),
+    /// Elements `start..start + len` along an axis.
+    Slice {
+        x: usize,
+        axis: usize,
+        start: usize,
+    },
+    Concat(Vec<usize>, usize),
+    Softmax {
+        x: usize,
+        axis: usize,
+        log: bool,
+    },
+    Gather(usize, usize, Array<usize>),
+    IndexSelect(usize, usize, Vec<usize>),
+    Where(Array<bool>, usize, usize),
+    Clamp(usize, f64, f64),
+}
+
+/// One recorded tensor.
+pub(crate) struct Node<T> {
+    pub value: Array<T>,
+    pub op: Op,
+    pub requires_grad: bool,
+}
+
+/// Buffers kept for reuse: after [`Tape::clear`], the next step's operations take their output
+/// buffers from here instead of the allocator, so a training loop runs in flat memory.
+const POOL_MAX: usize = 512;
+
+/// An arena of recorded tensor operations, with the accumulated gradients of its variables.
+///
+/// ```
+/// use chainrule::tensor::{Array, Tape};
+///
+/// let tape = Tape::<f32>::new();
+/// let w = tape.var(Array::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap());
+/// let x = tape.constant(Array::from_vec(vec![1.0, 1.0], &[2]).unwrap());
+/// let y = w.matmul(x).unwrap().sum_all(); // (w·x) summed: 1+2+3+4
+/// y.backward().unwrap();
+/// assert_eq!(y.item(), 10.0);
+/// assert_eq!(w.grad().unwrap().to_vec(), vec![1.0, 1.0, 1.0, 1.0]);
+/// ```
+pub struct Tape<T: Element = f32> {
+    pub(crate) nodes: RefCell<Vec<Node<T>>>,
+    grads: RefCell<Vec<Option<Array<T>>>>,
+    pool: RefCell<Vec<Vec<T>>>,
+    grad_enabled: Cell<bool>,
+}
+
+impl<T: Element> Default for Tape<T> {
+    fn default() -> Self {
+        Tape {
+            nodes: RefCell::new(Vec::new()),
+            grads: RefCell::new(Vec::new()),
+            pool: RefCell::new(Vec::new()),
+            grad_enabled: Cell::new(true),
+        }
+    }
+}
+
+impl<T: Element> fmt::Debug for Tape<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Tape").field("nodes", &self.len()).finish()
+    }
+}
+
+impl<T: Element> Tape<T> {
+    /// An empty tape.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// A variable: a leaf whose gradient [`Tensor::backward`] accumulates.
+    pub fn var(&self, value: Array<T>) -> Tensor<'_, T> {
+        self.push(value, Op::Variable, true)
+    }
+
+    /// A constant: a leaf through which no gradient flows.
+    pub fn constant(&self, value: Array<T>) -> Tensor<'_, T> {
+        self.push(value, Op::Constant, false)
+    }
+
+    /// A constant scalar.
+    pub fn scalar(&self, value: T) -> Tensor<'_, T> {
+        self.constant(Array::scalar(value))
+    }
+
+    /// The number of nodes recorded.
+    pub fn len(&self) -> usize {
+        self.nodes.borrow().len()
+    }
+
+    /// Whether nothing has been recorded.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Runs `f` without recording gradients: tensors made inside are constants, as under
+    /// PyTorch's `torch.no_grad()`.
+    ///
+    /// ```
+    /// use chainrule::tensor::{Array, Tape};
+    ///
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.var(Array::ones(&[3]));
+    /// let y = tape.no_grad(|| x.exp());
+    /// assert!(!y.requires_grad());
+    /// ```
+    pub fn no_grad<R>(&self, f: impl FnOnce() -> R) -> R {
+        let before = self.grad_enabled.replace(false);
+        let r = f();
+        self.grad_enabled.set(before);
+        r
+    }
+
+    /// Whether operations currently record gradients (false inside [`Tape::no_grad`]).
+    pub fn is_grad_enabled(&self) -> bool {
+        self.grad_enabled.get()
+    }
+
+    /// Forgets every node and gradient, keeping the arena and the value buffers for reuse, so
+    /// that a loop that records, differentiates and clears runs in flat memory.
+    ///
+    /// This needs `&mut self`, so no [`Tensor`] of the old tape can outlive it.
+    pub fn clear(&mut self) {
+        let nodes = std::mem::take(self.nodes.get_mut());
+        let mut nodes = nodes;
+        for node in nodes.drain(..) {
+            self.recycle_array(node.value);
+        }
+        *self.nodes.get_mut() = nodes;
+        let mut grads = std::mem::take(self.grads.get_mut());
+        for g in grads.drain(..).flatten() {
+            self.recycle_array(g);
+        }
+        *self.grads.get_mut() = grads;
+    }
+
+    /// Sets every accumulated gradient to zero (forgets them), as PyTorch's `zero_grad`.
+    pub fn zero_grad(&self) {
+        let mut grads = self.grads.borrow_mut();
+        for g in grads.iter_mut() {
+            if let Some(a) = g.take() {
+                self.recycle_array(a);
+            }
+        }
+    }
+
+    pub(crate) fn push(&self, value: Array<T>, op: Op, requires_grad: bool) -> Tensor<'_, T> {
+        let mut nodes = self.nodes.borrow_mut();
+        let id = nodes.len();
+        nodes.push(Node {
+            value,
+            op,
+            requires_grad,
+        });
+        Tensor { tape: self, id }
+    }
+
+    /// Records the result of an operation on `inputs`; it needs a gradient if any input does
+    /// and gradients are enabled.
+    pub(crate) fn record(&self, value: Array<T>, op: Op, inputs: &[usize]) -> Tensor<'_, T> {
+        let requires = self.grad_enabled.get() && {
+            let nodes = self.nodes.borrow();
+            inputs.iter().any(|&i| nodes[i].requires_grad)
+        };
+        if requires {
+            self.push(value, op, true)
+        } else {
+            self.push(value, Op::Constant, false)
+        }
+    }
+
+    pub(crate) fn value(&self, id: usize) -> Array<T> {
+        self.nodes.borrow()[id].value.clone()
+    }
+
+    /// A buffer of `n` elements with unspecified contents (from the pool when one fits).
+    pub(crate) fn buffer(&self, n: usize) -> Vec<T> {
+        let mut pool = self.pool.borrow_mut();
+        if let Some(i) = pool.iter().rposition(|b| b.len() == n) {
+            return pool.swap_remove(i);
+        }
+        drop(pool);
+        vec![T::ZERO; n]
+    }
+
+    /// A buffer of `n` zeros.
+    pub(crate) fn zeroed(&self, n: usize) -> Vec<T> {
+        let mut b = self.buffer(n);
+        b.fill(T::ZERO);
+        b
+    }
+
+    pub(crate) fn recycle(&self, b: Vec<T>) {
+        let mut pool = self.pool.borrow_mut();
+        if pool.len() < POOL_MAX && !b.is_empty() {
+            pool.push(b);
+        }
+    }
+
+    fn recycle_array(&self, a: Array<T>) {
+        if let Some(b) = a.into_buffer() {
+            self.recycle(b);
+        }
+    }
+
+    /// The backward sweep from `output`, seeded with `seed` (its adjoint); accumulates into
+    /// the gradients of the variables it reaches.
+    fn sweep(&self, output: usize, seed: Vec<T>) {
+        let n = output + 1;
+        let mut adj: Vec<Option<Vec<T>>> = Vec::with_capacity(n);
+        adj.resize_with(n, || None);
+        adj[output] = Some(seed);
+        {
+            let nodes = self.nodes.borrow();
+            for i in (0..n).rev() {
+                let Some(g) = adj[i].take() else { continue };
+                match nodes[i].op {
+                    Op::Variable => {
+                        adj[i] = Some(g);
+                        continue;
+                    }
+                    Op::Constant => {}
+                    _ => super::backward::rule(self, &nodes, i, &g, &mut |input, grad| {
+                        if !nodes[input].requires_grad {
+                            self.recycle(grad);
+                            return;
+                        }
+                        match &mut adj[input] {
+                            Some(acc) => {
+                                for (a, &v) in acc.iter_mut().zip(&grad) {
+                                    *a = *a + v;
+                                }
+                                self.recycle(grad);
+                            }
+                            slot => *slot = Some(grad),
+                        }
+                    }),
+                }
+                self.recycle(g);
+            }
+        }
+        let nodes = self.nodes.borrow();
+        let mut grads = self.grads.borrow_mut();
+        if grads.len() < n {
+            grads.resize_with(n, || None);
+        }
+        for (i, g) in adj.into_iter().enumerate() {
+            let Some(g) = g else { continue };
+            let shape = nodes[i].value.shape().to_vec();
+            match grads[i].take() {
+                Some(old) => {
+                    let mut sum = g;
+                    for (a, &v) in sum.iter_mut().zip(old.data()) {
+                        *a = *a + v;
+                    }
+                    self.recycle_array(old);
+                    grads[i] = Some(Array::from_parts(sum, shape));
+                }
+                None => grads[i] = Some(Array::from_parts(g, shape)),
+            }
+        }
+    }
+}
+
+/// A handle to a tensor recorded on a [`Tape`]: cheap to copy, and every operation on it records
+/// a new node.
+///
+/// Operations that can fail on shapes return [`Result`]; the operators `+ - * /` between two
+/// tensors panic with the same message instead (use [`Tensor::add`] and friends to get the
+/// error as a value). Operators with an `f64` on either side never fail.
+///
+/// ```
+/// use chainrule::tensor::{Array, Tape};
+///
+/// let tape = Tape::<f64>::new();
+/// let a = tape.var(Array::from_vec(vec![1.0, 2.0, 3.0], &[3, 1]).unwrap());
+/// let b = tape.var(Array::from_vec(vec![10.0, 20.0], &[1, 2]).unwrap());
+/// let c = (a + b) * 2.0; // broadcast to [3, 2]
+/// assert_eq!(c.shape(), vec![3, 2]);
+/// c.sum_all().backward().unwrap();
+/// assert_eq!(a.grad().unwrap().to_vec(), vec![4.0, 4.0, 4.0]); // summed over the broadcast axis
+/// assert_eq!(b.grad().unwrap().to_vec(), vec![6.0, 6.0]);
+/// ```
+#[derive(Clone, Copy)]
+pub struct Tensor<'t, T: Element = f32> {
+    pub(crate) tape: &'t Tape<T>,
+    pub(crate) id: usize,
+}
+
+impl<'t, T: Element> Tensor<'t, T> {
+    /// The tape this tensor is recorded on.
+    pub fn tape(&self) -> &'t Tape<T> {
+        self.tape
+    }
+
+    /// The node's index in its tape's arena.
+    pub fn id(&self) -> usize {
+        self.id
+    }
+
+    /// The tensor's value (shares its data, copies nothing).
+    pub fn value(&self) -> Array<T> {
+        self.tape.value(self.id)
+    }
+
+    /// The shape.
+    pub fn shape(&self) -> Vec<usize> {
+        self.node().value.shape().to_vec()
+    }
+
+    /// The number of dimensions.
+    pub fn ndim(&self) -> usize {
+        self.node().value.ndim()
+    }
+
+    /// The number of elements.
+    pub fn numel(&self) -> usize {
+        self.node().value.numel()
+    }
+
+    /// The elements in row-major order.
+    pub fn to_vec(&self) -> Vec<T> {
+        self.node().value.to_vec()
+    }
+
+    /// The only element of a one-element tensor (a loss, say).
+    ///
+    /// # Panics
+    /// If the tensor has more than one element.
+    pub fn item(&self) -> T {
+        self.node().value.item()
+    }
+
+    /// Whether gradients flow into this tensor.
+    pub fn requires_grad(&self) -> bool {
+        self.node().requires_grad
+    }
+
+    /// The gradient accumulated by [`Tensor::backward`] calls, for a variable that was reached.
+    pub fn grad(&self) -> Option<Array<T>> {
+        self.tape.grads.borrow().get(self.id).cloned().flatten()
+    }
+
+    /// The same value as a constant: no gradient flows back through it (PyTorch's `detach`).
+    pub fn detach(self) -> Tensor<'t, T> {
+        let v = self.value();
+        self.tape.push(v, Op::Constant, false)
+    }
+
+    pub(crate) fn node(&self) -> Ref<'t, Node<T>> {
+        Ref::map(self.tape.nodes.borrow(), |n| &n[self.id])
+    }
+
+    /// Back-propagates from this one-element tensor (a loss), adding `d self / d v` into the
+    /// gradient of every variable `v` it depends on.
+    pub fn backward(self) -> Result<()> {
+        let shape = self.shape();
+        if self.numel() != 1 {
+            return Err(TensorError::new(
+                "backward",
+                format!(
+                    "a gradient can only be created implicitly for one-element outputs, not {}",
+                    fmt_shape(&shape)
+                ),
+            ));
+        }
+        self.backward_with(&Array::ones(&shape))
+    }
+
+    /// Back-propagates with `seed` as the adjoint of this tensor (a vector-Jacobian product);
+    /// `seed` must have this tensor's shape.
+    pub fn backward_with(self, seed: &Array<T>) -> Result<()> {
+        let shape = self.shape();
+        if seed.shape() != shape.as_slice() {
+            return Err(TensorError::new(
+                "backward",
+                format!(
+                    "the seed has shape {} but the output has shape {}",
+                    fmt_shape(seed.shape()),
+                    fmt_shape(&shape)
+                ),
+            ));
+        }
+        if !self.requires_grad() {
+            return Err(TensorError::new(
+                "backward",
+                "the output does not depend on any variable (or was made under no_grad)",
+            ));
+        }
+        let mut buf = self.tape.buffer(seed.numel());
+        buf.copy_from_slice(seed.data());
+        self.tape.sweep(self.id, buf);
+        Ok(())
+    }
+}
+
+impl<T: Element> fmt::Display for Tensor<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(&self.node().value, f)
+    }
+}
+
+impl<T: Element> fmt::Debug for Tensor<'_, T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Tensor#{}({:?})", self.id, self.node().value)
+    }
+}
