@@ -9,7 +9,9 @@
 //! - [`backward`]: the backward sweep, the chain rule as one short loop;
 //! - [`graph`]: the arena of recorded nodes and the [`Var`] handle with its operators;
 //! - [`expr`]: the expression language (`3*x^2 + 1`), parsed with errors that point at the column;
-//! - [`check`]: central finite differences to check any gradient;
+//! - [`higher`]: gradients recorded as graphs (to differentiate them again) and forward mode;
+//! - [`functional`]: `grad`, `vjp`, `jvp`, Jacobians and Hessians of closures, as in JAX;
+//! - [`check`]: central finite differences to check any gradient, and second derivatives;
 //! - [`explain`] and [`viz`]: the chain rule in words, and the graph as DOT or SVG;
 //! - [`bench`]: the standard workloads behind `chainrule bench`.
 //!
@@ -32,12 +34,14 @@ pub mod bench;
 pub mod check;
 pub mod explain;
 pub mod expr;
+pub mod functional;
 pub mod graph;
+pub mod higher;
 pub mod ops;
 pub mod viz;
 
 pub use backward::Gradients;
-pub use check::{check_gradient, GradCheck, GradCheckOptions};
+pub use check::{check_gradient, gradgradcheck, GradCheck, GradCheckOptions};
 pub use expr::{Bindings, Expr};
 pub use graph::{Graph, Node, NodeId, Op, Var};
 pub use ops::{Binary, Real, Unary};

@@ -32,6 +32,8 @@ pub(crate) const FUNCTIONS: &[(&str, usize)] = &[
     ("sigmoid", 1),
     ("relu", 1),
     ("abs", 1),
+    ("step", 1),
+    ("sign", 1),
     ("max", 2),
     ("min", 2),
 ];
@@ -282,6 +284,8 @@ impl Parser<'_> {
                     Unary::Sigmoid,
                     Unary::Relu,
                     Unary::Abs,
+                    Unary::Step,
+                    Unary::Sign,
                 ]
                 .into_iter()
                 .find(|u| u.function_name() == Some(name))
