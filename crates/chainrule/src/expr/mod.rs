@@ -24,6 +24,7 @@
 
 mod lexer;
 mod parser;
+pub mod symbolic;
 
 use std::fmt;
 use std::str::FromStr;
