@@ -228,11 +228,27 @@ pub fn value_grad_hessian(f: impl ScalarFn, x: &[f64]) -> Hessian {
     let g = Graph::new();
     let vs = vars(&g, x);
     let out = f(&g, &vs);
-    let grads = g.grad_graph(out, &vs);
-    let n = x.len();
+    hessian_of(&g, out, &vs)
+}
+
+/// The value, gradient and Hessian of an output already recorded on `g`, with respect to
+/// `inputs` (forward-over-reverse, as [`value_grad_hessian`]).
+///
+/// ```
+/// use chainrule::{functional::hessian_of, Expr, Graph};
+///
+/// let e = Expr::parse("x^2 * y").unwrap();
+/// let g = Graph::new();
+/// let b = e.build_with(&g, &[1.0, 2.0]);
+/// let h = hessian_of(&g, b.output, &b.inputs);
+/// assert_eq!(h.hessian, vec![vec![4.0, 2.0], vec![2.0, 0.0]]);
+/// ```
+pub fn hessian_of<'g>(g: &'g Graph, out: Var<'g>, vs: &[Var<'g>]) -> Hessian {
+    let grads = g.grad_graph(out, vs);
+    let n = vs.len();
     let mut hessian = vec![vec![0.0; n]; n];
     for j in 0..n {
-        let col = g.jvp(&grads, &vs, &unit(n, j));
+        let col = g.jvp(&grads, vs, &unit(n, j));
         for (row, c) in hessian.iter_mut().zip(col) {
             row[j] = c;
         }

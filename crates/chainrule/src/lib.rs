@@ -13,7 +13,9 @@
 //! - [`functional`]: `grad`, `vjp`, `jvp`, Jacobians and Hessians of closures, as in JAX;
 //! - [`check`]: central finite differences to check any gradient, and second derivatives;
 //! - [`explain`] and [`viz`]: the chain rule in words, and the graph as DOT or SVG;
-//! - [`bench`]: the standard workloads behind `chainrule bench`.
+//! - [`bench`]: the standard workloads behind `chainrule bench`;
+//! - [`efficiency`]: why backpropagation is efficient, measured against forward mode and finite
+//!   differences.
 //!
 //! The seed example, `y = x²`, `z = 3y + 1`, at `x = 2`:
 //!
@@ -32,6 +34,7 @@
 pub mod backward;
 pub mod bench;
 pub mod check;
+pub mod efficiency;
 pub mod explain;
 pub mod expr;
 pub mod functional;
