@@ -217,7 +217,9 @@ impl Graph {
     /// each result is a node, computed from the existing nodes by the backward rules, and can
     /// itself be differentiated (PyTorch's `create_graph=True`), to any order.
     ///
-    /// An input the output does not depend on gets a constant 0. The nodes recorded are only
+    /// An input may be any node, as in PyTorch's `autograd.grad`: an intermediate node gets
+    /// `d output / d node`. An input the output does not depend on, or a constant, gets a
+    /// constant 0. The nodes recorded are only
     /// those on paths from the output to the inputs. [`Graph::grad`] stays the fast way to get
     /// numbers when no further derivative is wanted.
     ///
@@ -252,7 +254,7 @@ impl Graph {
             &steps,
             inputs
                 .iter()
-                .filter(|v| self.node(v.id()).op == Op::Variable)
+                .filter(|v| self.node(v.id()).op != Op::Constant)
                 .map(|v| v.id().index()),
         );
         let values: Vec<Var<'g>> = (0..=out).map(|i| self.var_of(NodeId(i as u32))).collect();
@@ -268,7 +270,8 @@ impl Graph {
 
     /// Forward mode: the directional derivatives `J·v` of each of `outputs`, where the inputs
     /// move with velocity `v` (`v[i]` for `inputs[i]`). One forward sweep over the recorded
-    /// nodes, whatever the number of outputs.
+    /// nodes, whatever the number of outputs. The inputs are variables (a velocity given to
+    /// any other node is ignored).
     ///
     /// ```
     /// use chainrule::Graph;

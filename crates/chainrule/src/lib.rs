@@ -13,7 +13,7 @@
 //! - [`functional`]: `grad`, `vjp`, `jvp`, Jacobians and Hessians of closures, as in JAX;
 //! - [`check`]: central finite differences to check any gradient, and second derivatives;
 //! - [`explain`] and [`viz`]: the chain rule in words, and the graph as DOT or SVG;
-//! - [`bench`]: the standard workloads behind `chainrule bench`;
+//! - [`bench`](mod@bench): the standard workloads behind `chainrule bench`;
 //! - [`efficiency`]: why backpropagation is efficient, measured against forward mode and finite
 //!   differences.
 //!

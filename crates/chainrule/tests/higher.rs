@@ -119,6 +119,18 @@ fn grad_graph_of_an_unrelated_input_is_a_zero_constant() {
 }
 
 #[test]
+fn grad_graph_with_respect_to_an_intermediate_node() {
+    let g = Graph::new();
+    let x = g.var(3.0);
+    let u = x * x; // 9
+    let f = u.sin() * x;
+    let d = g.grad_graph(f, &[u, x]);
+    assert_eq!(d[0].value(), 9f64.cos() * 3.0); // ∂f/∂u with x held
+    assert_eq!(d[1].value(), g.grad(f, &[x])[0]);
+    assert_eq!(g.grad(f, &[u]), vec![d[0].value()]);
+}
+
+#[test]
 fn first_order_sweep_is_unchanged_by_grad_graph() {
     let g = Graph::new();
     let x = g.var(0.5);
