@@ -33,11 +33,17 @@ pub enum Command {
     #[command(after_help = "Example:\n  chainrule check \"sigmoid(w*x + b)\" --at w=0.5,x=2,b=-1")]
     Check(CheckArgs),
     /// Walk through the chain rule for machine learning with real computations.
-    #[command(after_help = "Example:\n  chainrule demo")]
+    #[command(
+        after_help = "Examples:\n  chainrule demo\n  chainrule demo efficiency --max-n 10000"
+    )]
     Demo(DemoArgs),
     /// Time the standard workloads (release builds only give meaningful numbers).
     #[command(after_help = "Example:\n  chainrule bench scalar-chain-1m --json")]
     Bench(BenchArgs),
+    /// Print the value, the gradient and the Hessian matrix of an expression at a point.
+    Hessian(crate::cmd::hessian::HessianArgs),
+    /// Print the derivative of an expression as a simplified expression.
+    Diff(crate::cmd::diff::DiffArgs),
     /// Minimise an expression by gradient descent and show (or draw) the path taken.
     Descend(crate::descend::DescendArgs),
 }
@@ -86,10 +92,21 @@ pub struct CheckArgs {
 }
 
 #[derive(Args, Debug)]
+#[command(args_conflicts_with_subcommands = true)]
 pub struct DemoArgs {
-    /// Which walk-through: "seed" (the chain rule for machine learning, the default).
-    #[arg(default_value = "seed")]
-    pub topic: String,
+    /// Which walk-through (the seed notebook's when none is given).
+    #[command(subcommand)]
+    pub topic: Option<DemoTopic>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DemoTopic {
+    /// The chain rule for machine learning: composition, a loss, gradient descent, backpropagation.
+    #[command(after_help = "Example:\n  chainrule demo seed")]
+    Seed,
+    /// Why backpropagation is efficient: reverse mode, forward mode and finite differences timed.
+    #[command(after_help = "Example:\n  chainrule demo efficiency --max-n 10000")]
+    Efficiency(crate::cmd::efficiency::EfficiencyArgs),
 }
 
 #[derive(Args, Debug)]

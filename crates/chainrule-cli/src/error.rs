@@ -20,6 +20,11 @@ impl CliError {
             message: message.into(),
         }
     }
+
+    /// Bad input from the user, kept on one line: exit code 2.
+    pub fn usage(message: impl Into<String>) -> Self {
+        Self::input(message.into().replace('\n', " "))
+    }
 }
 
 impl fmt::Display for CliError {
@@ -41,4 +46,15 @@ impl From<crate::descend::CliError> for CliError {
             message: e.message,
         }
     }
+}
+
+/// Parses an expression; a parse error shows the input with a caret under the problem.
+pub fn parse_expr(src: &str) -> Result<chainrule::Expr, CliError> {
+    Ok(chainrule::Expr::parse(src)?)
+}
+
+/// Parses `x=1,y=2` given to `--at`.
+pub fn parse_at(src: &str) -> Result<chainrule::Bindings, CliError> {
+    src.parse()
+        .map_err(|e| CliError::input(format!("cannot read --at: {e}")))
 }

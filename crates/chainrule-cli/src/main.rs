@@ -7,6 +7,7 @@ mod cli;
 mod cmd;
 mod descend;
 mod error;
+mod json;
 mod output;
 
 use std::process::ExitCode;
@@ -16,7 +17,10 @@ use clap::Parser;
 use cli::{Cli, Command};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => return usage_error(e),
+    };
     let result = match &cli.command {
         Command::Grad(args) => cmd::grad::run(args),
         Command::Explain(args) => cmd::explain::run(args),
@@ -24,6 +28,8 @@ fn main() -> ExitCode {
         Command::Check(args) => cmd::check::run(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::Hessian(args) => cmd::hessian::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Diff(args) => cmd::diff::run(args).map(|()| ExitCode::SUCCESS),
         Command::Descend(args) => descend::run(args)
             .map(|()| ExitCode::SUCCESS)
             .map_err(Into::into),
@@ -35,4 +41,21 @@ fn main() -> ExitCode {
             ExitCode::from(e.code)
         }
     }
+}
+
+/// Help and version go to standard output as usual; a usage error becomes one line and exit 2.
+fn usage_error(e: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    if matches!(
+        e.kind(),
+        ErrorKind::DisplayHelp
+            | ErrorKind::DisplayVersion
+            | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        e.exit();
+    }
+    let text = e.render().to_string();
+    let first = text.lines().next().unwrap_or("error: bad arguments");
+    eprintln!("{first} (see --help)");
+    ExitCode::from(error::BAD_INPUT)
 }

@@ -249,7 +249,7 @@ fn demo_walks_through_the_seed_notebook() {
         out.contains("one product of local derivatives per layer"),
         "{out}"
     );
-    assert_bad_input(&["demo", "nonsense"], "unknown demo 'nonsense'");
+    assert_bad_input(&["demo", "nonsense"], "unrecognized subcommand 'nonsense'");
 }
 
 #[test]

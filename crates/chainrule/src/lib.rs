@@ -9,13 +9,18 @@
 //! - [`backward`]: the backward sweep, the chain rule as one short loop;
 //! - [`graph`]: the arena of recorded nodes and the [`Var`] handle with its operators;
 //! - [`expr`]: the expression language (`3*x^2 + 1`), parsed with errors that point at the column;
-//! - [`check`]: central finite differences to check any gradient;
+//! - [`higher`]: gradients recorded as graphs (to differentiate them again) and forward mode;
+//! - [`functional`]: `grad`, `vjp`, `jvp`, Jacobians and Hessians of closures, as in JAX;
+//! - [`check`]: central finite differences to check any gradient, and second derivatives;
 //! - [`optim`]: optimizers (SGD, Adam, AdamW) with PyTorch's formulas, learning-rate schedules
 //!   and gradient clipping, for `f64` and `f32` parameters;
 //! - [`descend`]: gradient descent on an expression, recording the path taken;
 //! - [`explain`] and [`viz`]: the chain rule in words, and the graph as DOT or SVG;
 //! - [`tensor`]: n-dimensional tensors with broadcasting, matrix products and `gradcheck`;
-//! - [`bench`]: the standard workloads behind `chainrule bench`.
+//! - [`model_file`]: models and checkpoints as safetensors files;
+//! - [`bench`](mod@bench): the standard workloads behind `chainrule bench`;
+//! - [`efficiency`]: why backpropagation is efficient, measured against forward mode and finite
+//!   differences.
 //!
 //! The seed example, `y = x²`, `z = 3y + 1`, at `x = 2`:
 //!
@@ -36,10 +41,13 @@ pub mod bench;
 pub mod check;
 pub mod demo;
 pub mod descend;
+pub mod efficiency;
 pub mod explain;
 pub mod expr;
 pub mod files;
+pub mod functional;
 pub mod graph;
+pub mod higher;
 pub mod model_file;
 pub mod ops;
 pub mod optim;
@@ -47,7 +55,7 @@ pub mod tensor;
 pub mod viz;
 
 pub use backward::Gradients;
-pub use check::{check_gradient, GradCheck, GradCheckOptions};
+pub use check::{check_gradient, gradgradcheck, GradCheck, GradCheckOptions};
 pub use expr::{Bindings, Expr};
 pub use graph::{Graph, Node, NodeId, Op, Var};
 pub use ops::{Binary, Real, Unary};

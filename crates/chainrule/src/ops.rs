@@ -16,7 +16,13 @@
 //! - `max(a, b)` and `min(a, b)` at a tie `a == b` send half of the gradient to each input;
 //! - `pow(a, b)` sends zero gradient to the base where `b == 0`, and zero gradient to the
 //!   exponent where `a == 0` and `b >= 0`;
-//! - `powi(x, 0)` and `powf(x, 0)` have derivative 0 everywhere.
+//! - `powi(x, 0)` and `powf(x, 0)` have derivative 0 everywhere;
+//! - `step` and `sign` (which symbolic derivatives use to write the rules above as formulas:
+//!   `relu'(x) = step(x)`, `abs'(x) = sign(x)`, `∂max(a, b)/∂a = 0.5 + 0.5·sign(a - b)`) have
+//!   derivative 0 everywhere.
+//!
+//! The branch of a piecewise rule is stated through [`Real::piecewise`] rather than by comparing
+//! numbers inside the rule, so that an algebra without numbers (the symbolic one) can keep it.
 
 use std::f64::consts::{FRAC_1_SQRT_2, FRAC_2_SQRT_PI};
 use std::ops::{Add, Div, Mul, Neg, Sub};
@@ -67,6 +73,15 @@ pub trait Real:
     fn powf_c(self, p: f64) -> Self;
     /// `self` raised to the power `p`.
     fn pow(self, p: Self) -> Self;
+    /// `g` times a factor that is constant on each side of a kink: `above` where
+    /// `self > other`, `tie` where `self == other`, `below` otherwise (also when either is NaN).
+    ///
+    /// This is how the rules of piecewise operations (`relu`, `abs`, `max`, `min`, `step`,
+    /// `sign`) state their branch, so that an algebra can keep the branch as a formula: numbers
+    /// pick the factor (a factor 0 is a strong zero, `0` even when `g` is NaN, as PyTorch's
+    /// `threshold_backward`); the symbolic algebra of [`crate::expr::symbolic`] writes it with
+    /// `step` and `sign`.
+    fn piecewise(self, other: Self, below: f64, tie: f64, above: f64, g: Self) -> Self;
 }
 
 macro_rules! real_for_float {
@@ -142,6 +157,23 @@ macro_rules! real_for_float {
             fn pow(self, p: Self) -> Self {
                 <$t>::powf(self, p)
             }
+            #[inline(always)]
+            fn piecewise(self, other: Self, below: f64, tie: f64, above: f64, g: Self) -> Self {
+                let c = if self > other {
+                    above
+                } else if self == other {
+                    tie
+                } else {
+                    below
+                };
+                if c == 0.0 {
+                    0.0
+                } else if c == 1.0 {
+                    g
+                } else {
+                    g * c as $t
+                }
+            }
         }
     };
 }
@@ -198,6 +230,14 @@ pub enum Unary {
     Powi(i32),
     /// `x^p` for a constant real `p`.
     Powf(f64),
+    /// The unit step: 1 where `x > 0`, else 0 (so `step(0) = 0`, matching `relu'(0) = 0`).
+    /// Its derivative is taken as 0 everywhere. It appears in symbolic derivatives of `relu`,
+    /// `max` and `min`.
+    Step,
+    /// The sign: 1 where `x > 0`, -1 where `x < 0`, 0 at 0 (matching `abs'(0) = 0`). Its
+    /// derivative is taken as 0 everywhere. It appears in symbolic derivatives of `abs`, `max`
+    /// and `min`.
+    Sign,
 }
 
 impl Unary {
@@ -228,6 +268,8 @@ impl Unary {
             Unary::MulConst(c) => x.mul_c(c),
             Unary::Powi(n) => x.powi(n),
             Unary::Powf(p) => x.powf_c(p),
+            Unary::Step => x.piecewise(x.zero(), 0.0, 0.0, 1.0, x.zero().add_c(1.0)),
+            Unary::Sign => x.piecewise(x.zero(), -1.0, 0.0, 1.0, x.zero().add_c(1.0)),
         }
     }
 
@@ -245,18 +287,9 @@ impl Unary {
             Unary::Tan => g * (y * y).add_c(1.0),
             Unary::Tanh => g * (-(y * y)).add_c(1.0),
             Unary::Sigmoid => g * y * (-y).add_c(1.0),
-            Unary::Relu => {
-                if x.value() > 0.0 {
-                    g
-                } else {
-                    g.zero()
-                }
-            }
-            Unary::Abs => match x.value() {
-                v if v > 0.0 => g,
-                v if v < 0.0 => -g,
-                _ => g.zero(),
-            },
+            Unary::Relu => x.piecewise(x.zero(), 0.0, 0.0, 1.0, g),
+            Unary::Abs => x.piecewise(x.zero(), -1.0, 0.0, 1.0, g),
+            Unary::Step | Unary::Sign => g.zero(),
             Unary::Gelu => {
                 // Φ(x) + x·φ(x), with φ the standard normal density.
                 let cdf = x.mul_c(FRAC_1_SQRT_2).erf().add_c(1.0).mul_c(0.5);
@@ -289,6 +322,8 @@ impl Unary {
             Unary::Abs => "abs",
             Unary::Gelu => "gelu",
             Unary::Erf => "erf",
+            Unary::Step => "step",
+            Unary::Sign => "sign",
             _ => return None,
         })
     }
@@ -376,21 +411,16 @@ impl Binary {
                 };
                 (da, db)
             }
-            Binary::Max | Binary::Min => {
-                let (av, bv) = (a.value(), b.value());
-                let a_wins = if self == Binary::Max {
-                    av > bv
-                } else {
-                    av < bv
-                };
-                if av == bv {
-                    (g.mul_c(0.5), g.mul_c(0.5))
-                } else if a_wins {
-                    (g, g.zero())
-                } else {
-                    (g.zero(), g)
-                }
-            }
+            // The input that wins takes the gradient, a tie halves it; when a comparison fails
+            // (NaN), `b` takes it, as the forward rule returns `b` then.
+            Binary::Max => (
+                a.piecewise(b, 0.0, 0.5, 1.0, g),
+                a.piecewise(b, 1.0, 0.5, 0.0, g),
+            ),
+            Binary::Min => (
+                b.piecewise(a, 0.0, 0.5, 1.0, g),
+                b.piecewise(a, 1.0, 0.5, 0.0, g),
+            ),
         }
     }
 

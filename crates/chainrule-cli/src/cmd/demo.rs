@@ -4,17 +4,17 @@ use std::process::ExitCode;
 
 use chainrule::demo;
 
-use crate::cli::DemoArgs;
+use crate::cli::{DemoArgs, DemoTopic};
 use crate::error::CliError;
 
 pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
-    match args.topic.as_str() {
-        "seed" => {
+    match &args.topic {
+        None | Some(DemoTopic::Seed) => {
             print!("{}", demo::seed_walkthrough());
             Ok(ExitCode::SUCCESS)
         }
-        other => Err(CliError::input(format!(
-            "unknown demo '{other}' (available: seed)"
-        ))),
+        Some(DemoTopic::Efficiency(a)) => {
+            crate::cmd::efficiency::run_efficiency(a).map(|()| ExitCode::SUCCESS)
+        }
     }
 }

@@ -3,6 +3,9 @@
 pub mod bench;
 pub mod check;
 pub mod demo;
+pub mod diff;
+pub mod efficiency;
 pub mod explain;
 pub mod grad;
 pub mod graph;
+pub mod hessian;

@@ -2,7 +2,9 @@
 //!
 //! Numbers (`2`, `0.5`, `1e-3`), variables (`x`, `w1`, `y_hat`), `+ - * / ^` (also `**`),
 //! parentheses, unary minus and the functions `exp ln log sqrt sin cos tan tanh sigmoid relu abs`
-//! and `max(a, b)`, `min(a, b)`. Precedence is Python's, with `^` as the power operator: `^` binds
+//! and `max(a, b)`, `min(a, b)`, and the two piecewise-constant functions `step` (1 where the
+//! argument is positive, else 0) and `sign` (-1, 0 or 1) in which symbolic derivatives of `relu`,
+//! `abs`, `max` and `min` are written. Precedence is Python's, with `^` as the power operator: `^` binds
 //! tighter than unary minus and groups to the right (`-x^2` is `-(x^2)`, `2^3^2` is 512).
 //!
 //! A parsed [`Expr`] is an arena of nodes (like the graph), so evaluating, building and dropping it
@@ -22,6 +24,7 @@
 
 mod lexer;
 mod parser;
+pub mod symbolic;
 
 use std::fmt;
 use std::str::FromStr;

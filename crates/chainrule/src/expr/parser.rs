@@ -32,6 +32,10 @@ pub(crate) const FUNCTIONS: &[(&str, usize)] = &[
     ("sigmoid", 1),
     ("relu", 1),
     ("abs", 1),
+    ("step", 1),
+    ("sign", 1),
+    ("gelu", 1),
+    ("erf", 1),
     ("max", 2),
     ("min", 2),
 ];
@@ -286,6 +290,10 @@ impl Parser<'_> {
                     Unary::Sigmoid,
                     Unary::Relu,
                     Unary::Abs,
+                    Unary::Step,
+                    Unary::Sign,
+                    Unary::Gelu,
+                    Unary::Erf,
                 ]
                 .into_iter()
                 .find(|u| u.function_name() == Some(name))

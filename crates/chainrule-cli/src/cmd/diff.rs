@@ -1,0 +1,91 @@
+//! `chainrule diff EXPR x`: the derivative of an expression as a simplified expression.
+
+use clap::Args;
+
+use chainrule::expr::ExprNode;
+use chainrule::ops::fmt_num;
+
+use crate::error::{parse_at, parse_expr, CliError};
+
+/// Arguments of `chainrule diff`.
+#[derive(Args, Debug, Clone)]
+pub struct DiffArgs {
+    /// The expression, e.g. "3*x^2 + 1".
+    pub expr: String,
+    /// The variable to differentiate with respect to.
+    pub var: String,
+    /// How many times to differentiate.
+    #[arg(long, default_value_t = 1)]
+    pub order: usize,
+    /// Also evaluate the derivative at this point, e.g. x=2 (values for the variables the
+    /// derivative still uses).
+    #[arg(long)]
+    pub at: Option<String>,
+}
+
+/// The largest `--order` accepted (formulas grow with each derivative).
+pub const MAX_ORDER: usize = 20;
+
+/// The derivative's text, and its value at the point when one was given.
+pub fn compute(args: &DiffArgs) -> Result<(String, Option<f64>), CliError> {
+    let e = parse_expr(&args.expr)?;
+    let valid_name = args
+        .var
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_alphabetic() || c == '_')
+        && args.var.chars().all(|c| c.is_alphanumeric() || c == '_');
+    if !valid_name {
+        return Err(CliError::usage(format!(
+            "'{}' is not a variable name",
+            args.var
+        )));
+    }
+    if args.order > MAX_ORDER {
+        return Err(CliError::usage(format!(
+            "--order {} is too high (at most {MAX_ORDER})",
+            args.order
+        )));
+    }
+    let d = e.nth_derivative(&args.var, args.order);
+    let text = d.to_string();
+    let Some(at) = &args.at else {
+        return Ok((text, None));
+    };
+    let at = parse_at(at)?;
+    if let Some(extra) = at.names().find(|n| !e.variables().iter().any(|v| v == n)) {
+        return Err(CliError::usage(format!(
+            "'{extra}' is not a variable of the expression"
+        )));
+    }
+    // Only the variables the derivative still uses need a value.
+    let mut used = vec![false; d.variables().len()];
+    for node in d.nodes() {
+        if let ExprNode::Var(i) = node {
+            used[*i] = true;
+        }
+    }
+    let mut values = Vec::with_capacity(used.len());
+    for (name, used) in d.variables().iter().zip(used) {
+        match at.get(name) {
+            Some(v) => values.push(v),
+            None if !used => values.push(0.0),
+            None => {
+                return Err(CliError::usage(format!(
+                    "no value given for the variable '{name}' (use --at {name}=...)"
+                )))
+            }
+        }
+    }
+    Ok((text, Some(d.eval(&values))))
+}
+
+/// Runs `chainrule diff`.
+pub fn run(args: &DiffArgs) -> Result<(), CliError> {
+    let (text, value) = compute(args)?;
+    println!("{text}");
+    if let Some(v) = value {
+        println!("= {} at {}", fmt_num(v), args.at.as_deref().unwrap_or(""));
+    }
+    Ok(())
+}

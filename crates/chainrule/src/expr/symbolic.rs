@@ -1,0 +1,665 @@
+//! Symbolic derivatives, from the same rules as the numeric ones.
+//!
+//! [`Sym`] is a third algebra for the rules of [`crate::ops`] (after numbers and graph nodes):
+//! its values are formulas in a hash-consed arena, a [`SymBuilder`]. Running the reverse sweep
+//! with `Sym` values writes the derivative down as a formula instead of computing a number.
+//!
+//! The builder simplifies as it goes, so that what comes out reads as a person would write it:
+//! constants are folded (`2 * 3` → `6`, `3 * (2 * x)` → `6 * x`), `0 * a` → `0`, `1 * a` → `a`,
+//! `a + 0` → `a`, `a - a` → `0`, `a * a` → `a^2`, `x^1` → `x`, `--a` → `a`; and identical
+//! subformulas are one node, so nested input does not make the arena explode. (The printed text is
+//! a tree and repeats shared parts.)
+//!
+//! **Points where a rule branches.** A formula has no value, so [`Real::value`] is NaN for
+//! `Sym`, and the rules that compare numbers take their general branch. Concretely:
+//! - `relu`, `abs`, `max`, `min` state their branch through [`Real::piecewise`], which the
+//!   builder writes with the piecewise-constant functions `step` and `sign` of the language:
+//!   `relu'(x) = step(x)`, `abs'(x) = sign(x)`, `∂max(a, b)/∂a = 0.5 * sign(a - b) + 0.5`.
+//!   These agree with the engine everywhere, kinks included (with the engine's conventions:
+//!   `relu'(0) = 0`, a tie of `max` halves the gradient).
+//! - `a^b` with both sides variable has the general derivatives `b * a^(b - 1)` and
+//!   `a^b * ln(a)`; the engine's special cases at `b = 0` and at `a = 0` are not kept.
+//! - simplifications such as `a / a` → `1` and `a - a` → `0` hold wherever `a` is defined.
+//!
+//! So a symbolic derivative equals the engine's wherever the expression is defined, except at
+//! the special points of `a^b` just listed.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+use super::{Expr, ExprNode};
+use crate::higher::{live_mask, reverse_sweep, Step};
+use crate::ops::{Binary, Real, Unary};
+
+/// The hash-consing key of a node: numbers by their bits, operations by their description.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+enum Key {
+    Num(u64),
+    Var(usize),
+    Unary(String, usize),
+    Binary(Binary, usize, usize),
+}
+
+/// An arena of formulas in which every distinct formula is stored once.
+#[derive(Debug, Default)]
+pub struct SymBuilder {
+    nodes: RefCell<Vec<ExprNode>>,
+    index: RefCell<HashMap<Key, usize>>,
+    /// How deeply simplifications are nested now; past [`MAX_REWRITES`] a node is stored as it
+    /// is, so no combination of rewrites can go on forever.
+    depth: Cell<u32>,
+}
+
+/// The deepest nesting of simplifying rewrites before a formula is stored as it is.
+const MAX_REWRITES: u32 = 48;
+
+/// A formula: a handle to a node of a [`SymBuilder`]. Arithmetic builds (simplified) formulas.
+#[derive(Clone, Copy, Debug)]
+pub struct Sym<'b> {
+    builder: &'b SymBuilder,
+    id: usize,
+}
+
+impl PartialEq for Sym<'_> {
+    /// The same formula (hash-consing makes this structural equality).
+    fn eq(&self, other: &Self) -> bool {
+        std::ptr::eq(self.builder, other.builder) && self.id == other.id
+    }
+}
+
+impl SymBuilder {
+    /// An empty arena.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The number `c`.
+    pub fn num(&self, c: f64) -> Sym<'_> {
+        // One zero: -0 and 0 are the same formula.
+        let c = if c == 0.0 { 0.0 } else { c };
+        self.intern(ExprNode::Num(c))
+    }
+
+    /// The variable with index `i` (in the order of the variables of the expression).
+    pub fn var(&self, i: usize) -> Sym<'_> {
+        self.intern(ExprNode::Var(i))
+    }
+
+    /// The number of distinct formulas stored.
+    pub fn len(&self) -> usize {
+        self.nodes.borrow().len()
+    }
+
+    /// Whether nothing is stored.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    fn node(&self, id: usize) -> ExprNode {
+        self.nodes.borrow()[id]
+    }
+
+    fn intern(&self, node: ExprNode) -> Sym<'_> {
+        let key = match node {
+            ExprNode::Num(c) => Key::Num(c.to_bits()),
+            ExprNode::Var(i) => Key::Var(i),
+            ExprNode::Unary(op, a) => Key::Unary(format!("{op:?}"), a),
+            ExprNode::Binary(op, a, b) => Key::Binary(op, a, b),
+        };
+        if let Some(&id) = self.index.borrow().get(&key) {
+            return Sym { builder: self, id };
+        }
+        let mut nodes = self.nodes.borrow_mut();
+        nodes.push(node);
+        let id = nodes.len() - 1;
+        self.index.borrow_mut().insert(key, id);
+        Sym { builder: self, id }
+    }
+
+    /// Adds a parsed expression's nodes (simplified) and returns its root.
+    pub fn add_expr(&self, e: &Expr) -> Sym<'_> {
+        let mut map: Vec<Sym> = Vec::with_capacity(e.nodes.len());
+        for node in &e.nodes {
+            let s = match *node {
+                ExprNode::Num(c) => self.num(c),
+                ExprNode::Var(i) => self.var(i),
+                ExprNode::Unary(op, a) => map[a].unary(op),
+                ExprNode::Binary(op, a, b) => map[a].binary(op, map[b]),
+            };
+            map.push(s);
+        }
+        map[e.root]
+    }
+
+    /// The formula `root` as an [`Expr`] over the variables `variables` (only the nodes it
+    /// uses, children before parents).
+    pub fn to_expr(&self, root: Sym<'_>, variables: &[String]) -> Expr {
+        let nodes = self.nodes.borrow();
+        let mut used = vec![false; root.id + 1];
+        used[root.id] = true;
+        for i in (0..=root.id).rev() {
+            if !used[i] {
+                continue;
+            }
+            match nodes[i] {
+                ExprNode::Num(_) | ExprNode::Var(_) => {}
+                ExprNode::Unary(_, a) => used[a] = true,
+                ExprNode::Binary(_, a, b) => {
+                    used[a] = true;
+                    used[b] = true;
+                }
+            }
+        }
+        let mut new_index = vec![usize::MAX; root.id + 1];
+        let mut out = Vec::new();
+        for i in (0..=root.id).filter(|&i| used[i]) {
+            new_index[i] = out.len();
+            out.push(match nodes[i] {
+                ExprNode::Unary(op, a) => ExprNode::Unary(op, new_index[a]),
+                ExprNode::Binary(op, a, b) => ExprNode::Binary(op, new_index[a], new_index[b]),
+                leaf => leaf,
+            });
+        }
+        let mut e = Expr {
+            source: String::new(),
+            root: out.len() - 1,
+            nodes: out,
+            variables: variables.to_vec(),
+        };
+        e.source = e.to_string();
+        e
+    }
+}
+
+impl<'b> Sym<'b> {
+    fn node(self) -> ExprNode {
+        self.builder.node(self.id)
+    }
+
+    /// The number this formula is, if it is a number.
+    pub fn as_num(self) -> Option<f64> {
+        match self.node() {
+            ExprNode::Num(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    fn is(self, c: f64) -> bool {
+        self.as_num() == Some(c)
+    }
+
+    fn num(self, c: f64) -> Sym<'b> {
+        self.builder.num(c)
+    }
+
+    fn raw_unary(self, op: Unary) -> Sym<'b> {
+        self.builder.intern(ExprNode::Unary(op, self.id))
+    }
+
+    fn raw_binary(self, op: Binary, other: Sym<'b>) -> Sym<'b> {
+        self.builder.intern(ExprNode::Binary(op, self.id, other.id))
+    }
+
+    /// `op(self)`, simplified.
+    pub fn unary(self, op: Unary) -> Sym<'b> {
+        self.guarded(|| self.raw_unary(op), || self.simplify_unary(op))
+    }
+
+    /// Runs a rewrite, or `plain` when rewrites are nested too deeply.
+    fn guarded(
+        self,
+        plain: impl FnOnce() -> Sym<'b>,
+        rewrite: impl FnOnce() -> Sym<'b>,
+    ) -> Sym<'b> {
+        let depth = &self.builder.depth;
+        if depth.get() >= MAX_REWRITES {
+            return plain();
+        }
+        depth.set(depth.get() + 1);
+        let s = rewrite();
+        depth.set(depth.get() - 1);
+        s
+    }
+
+    fn simplify_unary(self, op: Unary) -> Sym<'b> {
+        if let Some(c) = self.as_num() {
+            let v = op.apply(c);
+            if v.is_finite() {
+                return self.num(v);
+            }
+        }
+        match (op, self.node()) {
+            (Unary::Neg, ExprNode::Unary(Unary::Neg, x)) => Sym { id: x, ..self },
+            (Unary::Neg, ExprNode::Binary(Binary::Mul, c, x)) if self.at(c).as_num().is_some() => {
+                let c = self.at(c).as_num().unwrap_or(0.0);
+                self.num(-c) * self.at(x)
+            }
+            (Unary::Neg, ExprNode::Binary(Binary::Sub, a, b)) => self.at(b) - self.at(a),
+            (Unary::AddConst(c), _) => self + self.num(c),
+            (Unary::MulConst(c), _) => self.num(c) * self,
+            (Unary::Powi(0), _) => self.num(1.0),
+            (Unary::Powi(1), _) => self,
+            (Unary::Powf(p), _) if p == p.trunc() && p.abs() <= i32::MAX as f64 => {
+                self.unary(Unary::Powi(p as i32))
+            }
+            (Unary::Powi(n), ExprNode::Unary(Unary::Powi(m), x)) => match n.checked_mul(m) {
+                Some(k) => self.at(x).unary(Unary::Powi(k)),
+                None => self.raw_unary(op),
+            },
+            _ => self.raw_unary(op),
+        }
+    }
+
+    fn at(self, id: usize) -> Sym<'b> {
+        Sym { id, ..self }
+    }
+
+    /// `op(self, other)`, simplified.
+    pub fn binary(self, op: Binary, other: Sym<'b>) -> Sym<'b> {
+        self.guarded(
+            || self.raw_binary(op, other),
+            || self.simplify_binary(op, other),
+        )
+    }
+
+    fn simplify_binary(self, op: Binary, other: Sym<'b>) -> Sym<'b> {
+        if let (Some(a), Some(b)) = (self.as_num(), other.as_num()) {
+            let v = op.apply(a, b);
+            if v.is_finite() {
+                return self.num(v);
+            }
+        }
+        match op {
+            Binary::Add => self.sum(other),
+            Binary::Sub => self.difference(other),
+            Binary::Mul => self.product(other),
+            Binary::Div => self.quotient(other),
+            Binary::Pow => match other.as_num() {
+                Some(p) if p == p.trunc() && p.abs() <= i32::MAX as f64 => {
+                    self.unary(Unary::Powi(p as i32))
+                }
+                Some(p) => self.unary(Unary::Powf(p)),
+                None if self.is(1.0) => self,
+                None => self.raw_binary(op, other),
+            },
+            Binary::Max | Binary::Min if self == other => self,
+            _ => self.raw_binary(op, other),
+        }
+    }
+
+    fn sum(self, b: Sym<'b>) -> Sym<'b> {
+        if self.is(0.0) {
+            return b;
+        }
+        if b.is(0.0) {
+            return self;
+        }
+        if self == b {
+            return self.num(2.0) * self;
+        }
+        if self.as_num().is_some() {
+            return b + self; // constants to the right: x + 1
+        }
+        if let Some(c) = b.as_num() {
+            let (rest, k) = self.offset_parts();
+            if k != 0.0 {
+                return rest + self.num(k + c);
+            }
+            if c < 0.0 {
+                return self - self.num(-c);
+            }
+        }
+        if let ExprNode::Unary(Unary::Neg, y) = b.node() {
+            return self - self.at(y);
+        }
+        if let ExprNode::Unary(Unary::Neg, x) = self.node() {
+            return b - self.at(x);
+        }
+
+        if let ExprNode::Binary(Binary::Mul, c, y) = b.node() {
+            if let Some(c) = self.at(c).as_num().filter(|c| *c < 0.0) {
+                return self - self.num(-c) * self.at(y);
+            }
+        }
+        self.commutative(Binary::Add, b)
+    }
+
+    /// `self op b` for a commutative `op`, its operands in creation order, so that `a·b` and
+    /// `b·a` are one formula.
+    /// (A number stays first in a product and last in a sum.)
+    fn commutative(self, op: Binary, b: Sym<'b>) -> Sym<'b> {
+        let (l, r) = self.ordered(op, b);
+        l.raw_binary(op, r)
+    }
+
+    /// The operands of a commutative `op` in their canonical order.
+    fn ordered(self, op: Binary, b: Sym<'b>) -> (Sym<'b>, Sym<'b>) {
+        let num_first = match op {
+            Binary::Mul => self.as_num().is_some() || b.as_num().is_some(),
+            _ => false,
+        };
+        let keep = if num_first {
+            self.as_num().is_some()
+        } else if self.as_num().is_some() || b.as_num().is_some() {
+            b.as_num().is_some()
+        } else {
+            self.id <= b.id
+        };
+        if keep {
+            (self, b)
+        } else {
+            (b, self)
+        }
+    }
+
+    /// `self` as `rest + k` for a number `k` (`k = 0` when there is no constant term).
+    fn offset_parts(self) -> (Sym<'b>, f64) {
+        match self.node() {
+            ExprNode::Binary(op @ (Binary::Add | Binary::Sub), x, k) => match self.at(k).as_num() {
+                Some(k) if op == Binary::Add => (self.at(x), k),
+                Some(k) => (self.at(x), -k),
+                None => (self, 0.0),
+            },
+            _ => (self, 0.0),
+        }
+    }
+
+    fn difference(self, b: Sym<'b>) -> Sym<'b> {
+        if b.is(0.0) {
+            return self;
+        }
+        if self.is(0.0) {
+            return -b;
+        }
+        if self == b {
+            return self.num(0.0);
+        }
+        if let Some(c) = b.as_num() {
+            let (rest, k) = self.offset_parts();
+            if k != 0.0 {
+                return rest + self.num(k - c);
+            }
+            if c < 0.0 {
+                return self + self.num(-c);
+            }
+        }
+        if let ExprNode::Unary(Unary::Neg, y) = b.node() {
+            return self + self.at(y);
+        }
+        if let ExprNode::Binary(Binary::Mul, c, y) = b.node() {
+            if let Some(c) = self.at(c).as_num().filter(|c| *c < 0.0) {
+                return self + self.num(-c) * self.at(y);
+            }
+        }
+        self.raw_binary(Binary::Sub, b)
+    }
+
+    fn product(self, b: Sym<'b>) -> Sym<'b> {
+        if self.is(0.0) || b.is(0.0) {
+            return self.num(0.0);
+        }
+        if self.is(1.0) {
+            return b;
+        }
+        if b.is(1.0) {
+            return self;
+        }
+        if self.is(-1.0) {
+            return -b;
+        }
+        if b.is(-1.0) {
+            return -self;
+        }
+        if b.as_num().is_some() {
+            return b * self; // constants to the left: 6 * x
+        }
+        if let ExprNode::Unary(Unary::Neg, x) = self.node() {
+            return -(self.at(x) * b);
+        }
+        if let ExprNode::Unary(Unary::Neg, y) = b.node() {
+            return -(self * self.at(y));
+        }
+        // Pull constants to the front: c₁ · (c₂ · x) → (c₁c₂) · x, a · (c · x) → c · (a · x).
+        if let ExprNode::Binary(Binary::Mul, c, x) = b.node() {
+            if let Some(c) = self.at(c).as_num() {
+                return match self.as_num() {
+                    Some(k) => self.num(k * c) * self.at(x),
+                    None => self.num(c) * (self * self.at(x)),
+                };
+            }
+        }
+        if let ExprNode::Binary(Binary::Mul, c, x) = self.node() {
+            if let Some(c) = self.at(c).as_num() {
+                if self.as_num().is_none() {
+                    return self.num(c) * (self.at(x) * b);
+                }
+            }
+        }
+        // Powers of one base: x · x → x², xⁿ · x → xⁿ⁺¹, xⁿ · xᵐ → xⁿ⁺ᵐ.
+        let (base_a, ea) = self.power_parts();
+        let (base_b, eb) = b.power_parts();
+        if base_a == base_b && self.as_num().is_none() {
+            if let Some(k) = ea.checked_add(eb) {
+                return base_a.unary(Unary::Powi(k));
+            }
+        }
+        // Fractions: (a / b) · c → (a · c) / b, and a · (b / c) → (a · b) / c; a number stays
+        // in front (c · (a / b)).
+        if self.as_num().is_none() {
+            if let ExprNode::Binary(Binary::Div, n, d) = self.node() {
+                return (self.at(n) * b) / self.at(d);
+            }
+            if let ExprNode::Binary(Binary::Div, n, d) = b.node() {
+                return (self * self.at(n)) / self.at(d);
+            }
+        }
+        self.commutative(Binary::Mul, b)
+    }
+
+    /// `self` as `base^n` with an integer `n` (n = 1 when it is not a power).
+    fn power_parts(self) -> (Sym<'b>, i32) {
+        match self.node() {
+            ExprNode::Unary(Unary::Powi(n), x) => (self.at(x), n),
+            _ => (self, 1),
+        }
+    }
+
+    fn quotient(self, b: Sym<'b>) -> Sym<'b> {
+        if self.is(0.0) {
+            return self;
+        }
+        if b.is(1.0) {
+            return self;
+        }
+        if b.is(-1.0) {
+            return -self;
+        }
+        if self == b {
+            return self.num(1.0);
+        }
+        if let ExprNode::Unary(Unary::Neg, x) = self.node() {
+            return -(self.at(x) / b);
+        }
+        if let ExprNode::Binary(Binary::Mul, c, x) = self.node() {
+            if self.at(c).as_num().is_some() {
+                return self.at(c) * (self.at(x) / b);
+            }
+        }
+        // (a / b) / c → a / (b · c)
+        if let ExprNode::Binary(Binary::Div, n, d) = self.node() {
+            return self.at(n) / (self.at(d) * b);
+        }
+        self.raw_binary(Binary::Div, b)
+    }
+}
+
+impl<'b> Add for Sym<'b> {
+    type Output = Sym<'b>;
+    fn add(self, b: Sym<'b>) -> Sym<'b> {
+        self.binary(Binary::Add, b)
+    }
+}
+impl<'b> Sub for Sym<'b> {
+    type Output = Sym<'b>;
+    fn sub(self, b: Sym<'b>) -> Sym<'b> {
+        self.binary(Binary::Sub, b)
+    }
+}
+impl<'b> Mul for Sym<'b> {
+    type Output = Sym<'b>;
+    fn mul(self, b: Sym<'b>) -> Sym<'b> {
+        self.binary(Binary::Mul, b)
+    }
+}
+impl<'b> Div for Sym<'b> {
+    type Output = Sym<'b>;
+    fn div(self, b: Sym<'b>) -> Sym<'b> {
+        self.binary(Binary::Div, b)
+    }
+}
+impl<'b> Neg for Sym<'b> {
+    type Output = Sym<'b>;
+    fn neg(self) -> Sym<'b> {
+        self.unary(Unary::Neg)
+    }
+}
+
+impl Real for Sym<'_> {
+    /// NaN: a formula has no value, so rules that compare values take their general branch.
+    fn value(self) -> f64 {
+        f64::NAN
+    }
+    fn zero(self) -> Self {
+        self.num(0.0)
+    }
+    fn add_c(self, c: f64) -> Self {
+        self + self.num(c)
+    }
+    fn mul_c(self, c: f64) -> Self {
+        self.num(c) * self
+    }
+    fn exp(self) -> Self {
+        self.unary(Unary::Exp)
+    }
+    fn ln(self) -> Self {
+        self.unary(Unary::Ln)
+    }
+    fn sqrt(self) -> Self {
+        self.unary(Unary::Sqrt)
+    }
+    fn sin(self) -> Self {
+        self.unary(Unary::Sin)
+    }
+    fn cos(self) -> Self {
+        self.unary(Unary::Cos)
+    }
+    fn tan(self) -> Self {
+        self.unary(Unary::Tan)
+    }
+    fn tanh(self) -> Self {
+        self.unary(Unary::Tanh)
+    }
+    fn erf(self) -> Self {
+        self.unary(Unary::Erf)
+    }
+    fn abs(self) -> Self {
+        self.unary(Unary::Abs)
+    }
+    fn powi(self, n: i32) -> Self {
+        self.unary(Unary::Powi(n))
+    }
+    fn powf_c(self, p: f64) -> Self {
+        self.unary(Unary::Powf(p))
+    }
+    fn pow(self, p: Self) -> Self {
+        self.binary(Binary::Pow, p)
+    }
+    /// Written with `step` and `sign` of `d = self - other`: `below + (above - below)·step(d)`
+    /// when `tie == below`, `above + (below - above)·step(-d)` when `tie == above`, and
+    /// `tie + (above - below)/2·sign(d) + ((above + below)/2 - tie)·|sign(d)|` otherwise.
+    fn piecewise(self, other: Self, below: f64, tie: f64, above: f64, g: Self) -> Self {
+        let d = self - other;
+        let factor = if tie == below {
+            self.num(below) + self.num(above - below) * d.unary(Unary::Step)
+        } else if tie == above {
+            self.num(above) + self.num(below - above) * (-d).unary(Unary::Step)
+        } else {
+            let s = d.unary(Unary::Sign);
+            self.num((above - below) / 2.0) * s
+                + self.num((above + below) / 2.0 - tie) * s.unary(Unary::Abs)
+                + self.num(tie)
+        };
+        g * factor
+    }
+}
+
+impl Expr {
+    /// The derivative with respect to the variable `var`, as a simplified expression, written by
+    /// the same rules as the engine's gradients (see [`crate::expr::symbolic`] for how points
+    /// where a rule branches are handled).
+    ///
+    /// The result keeps this expression's [`variables`](Expr::variables) (even those that
+    /// vanished), so the same values evaluate both; its text parses back with [`Expr::parse`].
+    /// A variable that does not occur gives `0`.
+    ///
+    /// ```
+    /// use chainrule::Expr;
+    ///
+    /// let e = Expr::parse("3*x^2 + 1").unwrap();
+    /// assert_eq!(e.derivative("x").to_string(), "6 * x");
+    /// assert_eq!(e.derivative("y").to_string(), "0");
+    /// let d = Expr::parse("relu(x) * sin(y)").unwrap().derivative("x");
+    /// assert_eq!(d.to_string(), "sin(y) * step(x)");
+    /// ```
+    pub fn derivative(&self, var: &str) -> Expr {
+        let b = SymBuilder::new();
+        let root = b.add_expr(self);
+        let result = match self.variables.iter().position(|v| v == var) {
+            Some(k) => {
+                let x = b.var(k);
+                let steps: Vec<Step> = b.nodes.borrow()[..=root.id]
+                    .iter()
+                    .map(|n| match *n {
+                        ExprNode::Num(_) | ExprNode::Var(_) => Step::Leaf,
+                        ExprNode::Unary(op, a) => Step::Unary(op, a),
+                        ExprNode::Binary(op, a, c) => Step::Binary(op, a, c),
+                    })
+                    .collect();
+                let live = live_mask(&steps, [x.id]);
+                let values: Vec<Sym> = (0..=root.id).map(|i| root.at(i)).collect();
+                let adjoint = reverse_sweep(&steps, &values, &live, root.id, b.num(1.0));
+                match adjoint.get(x.id).copied().flatten() {
+                    Some(d) if x.id <= root.id && live[x.id] => d,
+                    _ => b.num(0.0),
+                }
+            }
+            None => b.num(0.0),
+        };
+        b.to_expr(result, &self.variables)
+    }
+
+    /// The `order`-th derivative with respect to `var` (`order = 0` gives the expression,
+    /// simplified).
+    ///
+    /// ```
+    /// use chainrule::Expr;
+    ///
+    /// let e = Expr::parse("sin(x)").unwrap();
+    /// assert_eq!(e.nth_derivative("x", 3).to_string(), "-cos(x)");
+    /// assert_eq!(e.nth_derivative("x", 4).to_string(), "sin(x)");
+    /// ```
+    pub fn nth_derivative(&self, var: &str, order: usize) -> Expr {
+        let mut e = if order == 0 {
+            let b = SymBuilder::new();
+            let root = b.add_expr(self);
+            b.to_expr(root, &self.variables)
+        } else {
+            self.derivative(var)
+        };
+        for _ in 1..order {
+            e = e.derivative(var);
+        }
+        e
+    }
+}

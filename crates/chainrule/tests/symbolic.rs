@@ -1,0 +1,146 @@
+//! Symbolic derivatives: printed, parsed back, and evaluated against the engine.
+
+use chainrule::{Expr, Graph};
+use proptest::prelude::*;
+
+fn d(src: &str, var: &str) -> String {
+    Expr::parse(src).unwrap().derivative(var).to_string()
+}
+
+#[test]
+fn simple_derivatives_read_as_written_by_hand() {
+    assert_eq!(d("3*x^2+1", "x"), "6 * x");
+    assert_eq!(d("x^3", "x"), "3 * x^2");
+    assert_eq!(d("sin(x)", "x"), "cos(x)");
+    assert_eq!(d("exp(2*x)", "x"), "2 * exp(2 * x)");
+    assert_eq!(d("x*y + y", "y"), "x + 1");
+    assert_eq!(d("x - x + y", "x"), "0");
+    assert_eq!(d("relu(x)", "x"), "step(x)");
+    assert_eq!(d("abs(x)", "x"), "sign(x)");
+    assert_eq!(d("max(x, y)", "x"), "0.5 * sign(x - y) + 0.5");
+    assert_eq!(d("1/x", "x"), "-(1 / x^2)");
+    assert_eq!(
+        Expr::parse("3*x^2+1")
+            .unwrap()
+            .nth_derivative("x", 2)
+            .to_string(),
+        "6"
+    );
+    assert_eq!(
+        Expr::parse("3*x^2+1")
+            .unwrap()
+            .nth_derivative("x", 3)
+            .to_string(),
+        "0"
+    );
+}
+
+#[test]
+fn sin_cycles_symbolically() {
+    let e = Expr::parse("sin(x)").unwrap();
+    let orders: Vec<String> = (0..=4)
+        .map(|n| e.nth_derivative("x", n).to_string())
+        .collect();
+    assert_eq!(orders, ["sin(x)", "cos(x)", "-sin(x)", "-cos(x)", "sin(x)"]);
+}
+
+#[test]
+fn nested_input_stays_small() {
+    // sin(sin(...sin(x))) 40 deep: the derivative is a product of 40 cosines over shared
+    // subformulas, not an exponential blow-up.
+    let mut src = "x".to_string();
+    for _ in 0..40 {
+        src = format!("sin({src})");
+    }
+    let e = Expr::parse(&src).unwrap();
+    let d = e.derivative("x");
+    assert!(d.nodes().len() < 200, "{} nodes", d.nodes().len());
+    let g = Graph::new();
+    let b = e.build_with(&g, &[0.3]);
+    let want = g.grad(b.output, &b.inputs)[0];
+    assert!((d.eval(&[0.3]) - want).abs() < 1e-14);
+}
+
+/// Random expressions in x and y, built from every function of the language.
+fn expr() -> impl Strategy<Value = String> {
+    let leaf = prop_oneof![
+        Just("x".to_string()),
+        Just("y".to_string()),
+        Just("2".to_string()),
+        Just("0.5".to_string()),
+        Just("3".to_string()),
+    ];
+    leaf.prop_recursive(4, 24, 2, |inner| {
+        let u = inner.clone();
+        prop_oneof![
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}) + ({b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}) - ({b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}) * ({b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("({a}) / (({b})^2 + 1)")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("(({a})^2 + 1)^sin({b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("max({a}, {b})")),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| format!("min({a}, {b})")),
+            (
+                prop::sample::select(vec![
+                    "sin", "cos", "tanh", "sigmoid", "relu", "abs", "-", "exp", "tan"
+                ]),
+                u.clone()
+            )
+                .prop_map(|(f, a)| format!("{f}({a})")),
+            u.clone().prop_map(|a| format!("sqrt(({a})^2 + 1)")),
+            u.clone().prop_map(|a| format!("ln(({a})^2 + 0.5)")),
+            (u, 1..4i32).prop_map(|(a, n)| format!("({a})^{n}")),
+        ]
+    })
+}
+
+fn engine_derivatives(e: &Expr, at: &[f64], k: usize) -> (f64, f64) {
+    let g = Graph::new();
+    let b = e.build_with(&g, at);
+    let first = g.grad_graph(b.output, &b.inputs)[k];
+    (first.value(), g.grad(first, &b.inputs)[k])
+}
+
+fn agree(a: f64, b: f64) -> bool {
+    (a - b).abs() <= 1e-8 * (1.0 + a.abs().max(b.abs()))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+
+    #[test]
+    fn derivative_parses_back_and_agrees_with_the_engine(
+        src in expr(),
+        x in -2.0..2.0f64,
+        y in -2.0..2.0f64,
+        wrt_y in any::<bool>(),
+    ) {
+        let e = Expr::parse(&src).unwrap();
+        let var = if wrt_y { "y" } else { "x" };
+        let Some(k) = e.variables().iter().position(|v| v == var) else {
+            prop_assert_eq!(e.derivative(var).to_string(), "0");
+            return Ok(());
+        };
+        let at: Vec<f64> = e.variables().iter().map(|v| if v == "x" { x } else { y }).collect();
+        let (d1, d2) = engine_derivatives(&e, &at, k);
+        for (order, want) in [(1, d1), (2, d2)] {
+            let sym = e.nth_derivative(var, order);
+            let text = sym.to_string();
+            let reparsed = Expr::parse(&text).unwrap_or_else(|err| panic!("{text}: {err}"));
+            let values: Vec<f64> =
+                reparsed.variables().iter().map(|v| if v == "x" { x } else { y }).collect();
+            let got = reparsed.eval(&values);
+            // The printer drops the parentheses of `a + (b + c)`, so the text reads back as an
+            // equal expression whose sums may associate differently: equal up to rounding.
+            let direct = sym.eval(&at);
+            prop_assert!(
+                agree(got, direct) || (got.is_nan() && direct.is_nan()) || got == direct,
+                "reparsed {text} differs: {got} vs {direct}"
+            );
+            if want.is_finite() && e.eval(&at).is_finite() {
+                prop_assert!(agree(got, want), "d^{order}/d{var}^{order} {src} at ({x}, {y}): \
+                    symbolic {text} = {got}, engine {want}");
+            }
+        }
+    }
+}
