@@ -10,6 +10,8 @@
 //! - [`graph`]: the arena of recorded nodes and the [`Var`] handle with its operators;
 //! - [`expr`]: the expression language (`3*x^2 + 1`), parsed with errors that point at the column;
 //! - [`check`]: central finite differences to check any gradient;
+//! - [`data`]: datasets (CSV, IDX, built-in digits, iris and moons), standardisation, splits and
+//!   mini-batches; [`rand`]: the seeded random number generator behind them;
 //! - [`explain`] and [`viz`]: the chain rule in words, and the graph as DOT or SVG;
 //! - [`bench`]: the standard workloads behind `chainrule bench`.
 //!
@@ -30,10 +32,12 @@
 pub mod backward;
 pub mod bench;
 pub mod check;
+pub mod data;
 pub mod explain;
 pub mod expr;
 pub mod graph;
 pub mod ops;
+pub mod rand;
 pub mod viz;
 
 pub use backward::Gradients;
