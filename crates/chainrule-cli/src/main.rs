@@ -1,1 +1,34 @@
-fn main() {}
+//! The `chainrule` command line: a thin layer over the `chainrule` library.
+//!
+//! Each subcommand lives in its own module under `cmd/`; this file only parses arguments,
+//! dispatches, and turns errors into a one-line message and an exit code.
+
+mod cli;
+mod cmd;
+mod error;
+mod output;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+use cli::{Cli, Command};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match &cli.command {
+        Command::Grad(args) => cmd::grad::run(args),
+        Command::Explain(args) => cmd::explain::run(args),
+        Command::Graph(args) => cmd::graph::run(args),
+        Command::Check(args) => cmd::check::run(args),
+        Command::Demo(args) => cmd::demo::run(args),
+        Command::Bench(args) => cmd::bench::run(args),
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.code)
+        }
+    }
+}

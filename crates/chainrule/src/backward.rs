@@ -11,9 +11,24 @@ use crate::graph::{Node, NodeId, Op};
 /// The sweep. Nodes that no path connects to `output` are skipped, so an unrelated `ln(0)`
 /// elsewhere in the graph cannot leak a NaN into the result.
 pub(crate) fn sweep(nodes: &[Node], output: NodeId) -> Gradients {
+    let mut adjoint = Vec::new();
+    sweep_into(nodes, output, &mut adjoint, &mut Vec::new());
+    Gradients { adjoint }
+}
+
+/// The sweep, writing `d output / d node` into `adjoint` (resized to cover the output), with
+/// `reached` as scratch space. Reusing both buffers across calls saves allocating them anew.
+pub(crate) fn sweep_into(
+    nodes: &[Node],
+    output: NodeId,
+    adjoint: &mut Vec<f64>,
+    reached: &mut Vec<bool>,
+) {
     let n = output.index() + 1;
-    let mut adjoint = vec![0.0; n];
-    let mut reached = vec![false; n];
+    adjoint.clear();
+    adjoint.resize(n, 0.0);
+    reached.clear();
+    reached.resize(n, false);
     adjoint[output.index()] = 1.0;
     reached[output.index()] = true;
 
@@ -23,7 +38,9 @@ pub(crate) fn sweep(nodes: &[Node], output: NodeId) -> Gradients {
         }
         let (g, y) = (adjoint[i], nodes[i].value);
         match nodes[i].op {
-            Op::Variable | Op::Constant => {}
+            Op::Variable => {}
+            // A constant stops the gradient: report 0 for it, whatever flowed in.
+            Op::Constant => adjoint[i] = 0.0,
             Op::Unary(op, x) => {
                 let x = x.index();
                 adjoint[x] += op.backward(nodes[x].value, y, g);
@@ -39,13 +56,6 @@ pub(crate) fn sweep(nodes: &[Node], output: NodeId) -> Gradients {
             }
         }
     }
-    // A constant stops the gradient: report 0 for it, whatever flowed in.
-    for (adj, node) in adjoint.iter_mut().zip(nodes) {
-        if node.op == Op::Constant {
-            *adj = 0.0;
-        }
-    }
-    Gradients { adjoint }
 }
 
 /// The local derivatives of a node with respect to each of its inputs (`∂node/∂input`), from the

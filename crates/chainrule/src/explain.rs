@@ -13,8 +13,11 @@
 //! let x = g.var_named("x", 2.0);
 //! let y = x.powi(2).named("y");
 //! let z = (3.0 * y + 1.0).named("z");
-//! let text = Trace::new(&g, z).to_string();
-//! assert!(text.contains("dz/dx = dz/dy · ∂y/∂x = 3 · 4 = 12"));
+//! let trace = Trace::new(&g, z);
+//! let last = trace.backward.last().unwrap();
+//! assert_eq!(trace.backward_line(last), "dz/dx = dz/dy · ∂y/∂x = 3 · 4 = 12");
+//! // Printed whole, the lines are aligned on their first '='.
+//! assert!(trace.to_string().contains("dz/dx  = dz/dy · ∂y/∂x = 3 · 4 = 12"));
 //! ```
 
 use std::collections::HashSet;
@@ -253,6 +256,56 @@ impl Trace {
     }
 }
 
+impl Trace {
+    /// Where the first NaN or infinity of the value or the gradient came from, in words; `None`
+    /// when every number is finite.
+    ///
+    /// ```
+    /// use chainrule::explain::Trace;
+    /// use chainrule::Graph;
+    ///
+    /// let g = Graph::new();
+    /// let x = g.var_named("x", -1.0);
+    /// let f = x.ln() * 2.0;
+    /// let warning = Trace::new(&g, f).non_finite_origin(&g).unwrap();
+    /// assert!(warning.starts_with("v1 = ln(x) is NaN"), "{warning}");
+    /// ```
+    pub fn non_finite_origin(&self, graph: &Graph) -> Option<String> {
+        if let Some(step) = self.forward.iter().find(|s| !s.value.is_finite()) {
+            let inputs: Vec<String> = graph
+                .node(step.node)
+                .op
+                .inputs()
+                .map(|i| format!("{} = {}", self.name(i), fmt_num(graph.node(i).value)))
+                .collect();
+            return Some(format!(
+                "{} = {} is {} (its input{}: {})",
+                self.name(step.node),
+                step.definition,
+                fmt_num(step.value),
+                if inputs.len() == 1 { "" } else { "s" },
+                inputs.join(", ")
+            ));
+        }
+        let out = self.name(self.output);
+        let step = self.backward.iter().find(|s| !s.adjoint.is_finite())?;
+        let node = self.name(step.node);
+        let culprit = step.terms.iter().find(|t| !t.local.is_finite());
+        Some(match culprit {
+            Some(t) => format!(
+                "the gradient d{out}/d{node} is {} because the local derivative ∂{}/∂{node} is {} ({} = {} at {node} = {})",
+                fmt_num(step.adjoint),
+                self.name(t.user),
+                fmt_num(t.local),
+                self.name(t.user),
+                definition(graph, &self.names, t.user),
+                fmt_num(graph.node(step.node).value)
+            ),
+            None => format!("the gradient d{out}/d{node} overflows to {}", fmt_num(step.adjoint)),
+        })
+    }
+}
+
 fn paren(v: f64) -> String {
     let s = fmt_num(v);
     if s.starts_with('-') {
@@ -284,12 +337,16 @@ impl fmt::Display for Trace {
         let w_lhs = lhs.iter().map(|s| s.chars().count()).max().unwrap_or(0);
         let w_val = values.iter().map(|s| s.chars().count()).max().unwrap_or(0);
         for ((step, lhs), value) in self.forward.iter().zip(&lhs).zip(&values) {
+            // `x * x` uses x twice: say which use each derivative belongs to.
+            let twice = step.locals.len() == 2 && step.locals[0].0 == step.locals[1].0;
             let locals: Vec<String> = step
                 .locals
                 .iter()
-                .map(|(x, d)| {
+                .zip([" (as left input)", " (as right input)"])
+                .map(|((x, d), side)| {
+                    let side = if twice { side } else { "" };
                     format!(
-                        "∂{}/∂{} = {}",
+                        "∂{}/∂{} = {}{side}",
                         self.name(step.node),
                         self.name(*x),
                         fmt_num(*d)

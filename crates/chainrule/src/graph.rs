@@ -83,6 +83,8 @@ pub struct Graph {
     /// first backward call reaches the newer nodes.
     grads: RefCell<Vec<f64>>,
     names: RefCell<HashMap<NodeId, String>>,
+    /// Buffers of the backward sweep, kept between calls of [`Graph::grad`].
+    scratch: RefCell<(Vec<f64>, Vec<bool>)>,
 }
 
 impl fmt::Debug for Graph {
@@ -193,12 +195,15 @@ impl Graph {
     /// assert_eq!(g.grad(f, &[x, y]), vec![4.0, 2.0]);
     /// ```
     pub fn grad(&self, output: Var<'_>, inputs: &[Var<'_>]) -> Vec<f64> {
-        let grads = self.gradients(output);
+        self.check_owner(output);
+        let mut scratch = self.scratch.borrow_mut();
+        let (adjoint, reached) = &mut *scratch;
+        backward::sweep_into(&self.nodes.borrow(), output.id, adjoint, reached);
         inputs
             .iter()
             .map(|v| {
                 self.check_owner(*v);
-                grads.wrt(v.id)
+                adjoint.get(v.id.index()).copied().unwrap_or(0.0)
             })
             .collect()
     }

@@ -33,6 +33,7 @@ pub mod backward;
 pub mod bench;
 pub mod check;
 pub mod data;
+pub mod demo;
 pub mod explain;
 pub mod expr;
 pub mod graph;
@@ -45,3 +46,8 @@ pub use check::{check_gradient, GradCheck, GradCheckOptions};
 pub use expr::{Bindings, Expr};
 pub use graph::{Graph, Node, NodeId, Op, Var};
 pub use ops::{Binary, Real, Unary};
+
+/// The README's Rust examples, run as doctests so they never go stale.
+#[cfg(doctest)]
+#[doc = include_str!("../../../README.md")]
+pub struct ReadmeDoctests;

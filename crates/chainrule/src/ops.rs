@@ -18,7 +18,6 @@
 //!   exponent where `a == 0` and `b >= 0`;
 //! - `powi(x, 0)` and `powf(x, 0)` have derivative 0 everywhere.
 
-use std::fmt;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 /// The algebra the derivative rules compute in.
@@ -239,7 +238,7 @@ impl Unary {
             Unary::MulConst(c) => g.mul_c(c),
             Unary::Powi(0) => g.zero(),
             Unary::Powi(n) => g * x.powi(n - 1).mul_c(n as f64),
-            Unary::Powf(p) if p == 0.0 => g.zero(),
+            Unary::Powf(0.0) => g.zero(),
             Unary::Powf(p) => g * x.powf_c(p - 1.0).mul_c(p),
         }
     }

@@ -398,7 +398,9 @@ impl fmt::Display for Expr {
                 }
                 ExprNode::Binary(op, a, b) => {
                     let (p, right_min) = match op {
-                        Binary::Add => (0, 0),
+                        // (a + b) + c prints bare; a + (b + c) keeps its parentheses, since
+                        // floating-point addition is not associative.
+                        Binary::Add => (0, 1),
                         Binary::Sub => (0, 1),
                         Binary::Mul => (1, 2),
                         _ => (1, 2),

@@ -138,11 +138,12 @@ impl Parser<'_> {
     }
 
     fn unary(&mut self) -> Result<usize, ParseError> {
-        self.enter()?;
-        let result = match self.peek() {
+        match self.peek() {
             Tok::Minus => {
                 self.advance();
+                self.enter()?;
                 let x = self.unary()?;
+                self.depth -= 1;
                 Ok(match self.expr.nodes[x] {
                     // A negative literal is a number, not an operation on one.
                     ExprNode::Num(v) => {
@@ -154,12 +155,13 @@ impl Parser<'_> {
             }
             Tok::Plus => {
                 self.advance();
-                self.unary()
+                self.enter()?;
+                let x = self.unary();
+                self.depth -= 1;
+                x
             }
             _ => self.power(),
-        };
-        self.depth -= 1;
-        result
+        }
     }
 
     fn power(&mut self) -> Result<usize, ParseError> {
@@ -168,7 +170,9 @@ impl Parser<'_> {
             return Ok(base);
         }
         self.advance();
+        self.enter()?;
         let exponent = self.unary()?;
+        self.depth -= 1;
         // A constant exponent is a one-input operation: x^2 has no gradient into the 2.
         Ok(match self.expr.nodes[exponent] {
             ExprNode::Num(p) => {

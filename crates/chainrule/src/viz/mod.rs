@@ -1,7 +1,8 @@
 //! Drawings of a graph: every node with its operation, value and gradient, every edge with its
-//! local derivative. [`to_dot`] writes Graphviz's language; [`svg`] lays the graph out and draws
-//! it with no outside program.
+//! local derivative. [`to_dot`] writes Graphviz's language; [`svg`] lays the graph out (with
+//! [`layout`]) and draws it with no outside program.
 
+pub mod layout;
 pub mod svg;
 
 use std::fmt::Write;

@@ -1,0 +1,109 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+/// Exact gradients of any expression by reverse-mode automatic differentiation, with the chain
+/// rule shown at work.
+#[derive(Parser, Debug)]
+#[command(name = "chainrule", version, about, long_about = None)]
+#[command(after_help = "Example:\n  chainrule grad \"3*x^2 + 1\" --at x=2")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Print the value of an expression and its partial derivatives.
+    #[command(
+        after_help = "Example:\n  chainrule grad \"x*y + sin(x)\" --at x=2,y=3\n  chainrule grad \"(w*x - y)^2\" --at w=1,x=2,y=5 --json"
+    )]
+    Grad(GradArgs),
+    /// Write the chain rule out in words: the forward pass and the backward pass, with numbers.
+    #[command(after_help = "Example:\n  chainrule explain \"3*x^2 + 1\" --at x=2")]
+    Explain(ExprArgs),
+    /// Draw the computational graph with values, gradients and local derivatives (.svg or .dot).
+    #[command(
+        after_help = "Example:\n  chainrule graph \"(w*x - y)^2\" --at w=1,x=2,y=5 -o loss.svg"
+    )]
+    Graph(GraphArgs),
+    /// Compare the gradient with central finite differences; exit 1 if they disagree.
+    #[command(after_help = "Example:\n  chainrule check \"sigmoid(w*x + b)\" --at w=0.5,x=2,b=-1")]
+    Check(CheckArgs),
+    /// Walk through the chain rule for machine learning with real computations.
+    #[command(after_help = "Example:\n  chainrule demo")]
+    Demo(DemoArgs),
+    /// Time the standard workloads (release builds only give meaningful numbers).
+    #[command(after_help = "Example:\n  chainrule bench scalar-chain-1m --json")]
+    Bench(BenchArgs),
+}
+
+/// An expression and the point to evaluate it at.
+#[derive(Args, Debug)]
+pub struct ExprArgs {
+    /// The expression, e.g. "3*x^2 + 1" or "sigmoid(w*x + b)".
+    pub expr: String,
+    /// Values of the variables, e.g. x=2,y=3 (not needed when there are no variables).
+    #[arg(long, value_name = "NAME=VALUE,...", allow_hyphen_values = true)]
+    pub at: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct GradArgs {
+    #[command(flatten)]
+    pub expr: ExprArgs,
+    /// Print {"value": V, "gradient": {"x": GX, ...}} with full precision instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct GraphArgs {
+    #[command(flatten)]
+    pub expr: ExprArgs,
+    /// Where to write the drawing: .svg (drawn by chainrule) or .dot (for Graphviz).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub expr: ExprArgs,
+    /// Relative step of the finite differences: h = eps * max(1, |x|).
+    #[arg(long, default_value_t = 1e-6)]
+    pub eps: f64,
+    /// Absolute tolerance: a variable passes when |analytic - numeric| <= atol + rtol * |numeric|.
+    #[arg(long, default_value_t = 1e-5)]
+    pub atol: f64,
+    /// Relative tolerance (see --atol).
+    #[arg(long, default_value_t = 1e-3)]
+    pub rtol: f64,
+}
+
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Which walk-through: "seed" (the chain rule for machine learning, the default).
+    #[arg(default_value = "seed")]
+    pub topic: String,
+}
+
+#[derive(Args, Debug)]
+pub struct BenchArgs {
+    /// Workloads to run (all of them when none is given).
+    pub names: Vec<String>,
+    /// Print only a JSON array of {"name", "median_us", "iterations"}.
+    #[arg(long)]
+    pub json: bool,
+    /// Keep iterating each workload for at least this many seconds.
+    #[arg(long, default_value_t = 1.0, value_name = "SECONDS")]
+    pub min_time: f64,
+    /// Time at least this many iterations of each workload.
+    #[arg(long, default_value_t = 5)]
+    pub min_iterations: usize,
+    /// List the workloads and exit.
+    #[arg(long)]
+    pub list: bool,
+}

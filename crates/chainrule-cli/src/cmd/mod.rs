@@ -1,0 +1,8 @@
+//! One module per subcommand.
+
+pub mod bench;
+pub mod check;
+pub mod demo;
+pub mod explain;
+pub mod grad;
+pub mod graph;

@@ -1,0 +1,102 @@
+//! Small helpers shared by the subcommands: reading an expression and its point, JSON numbers,
+//! and writing files without ever leaving a half-written one behind.
+
+use std::fs;
+use std::io::Write;
+use std::path::Path;
+
+use chainrule::{Bindings, Expr};
+
+use crate::cli::ExprArgs;
+use crate::error::CliError;
+
+/// The parsed expression and the values of its variables, in the expression's order.
+pub struct Point {
+    pub expr: Expr,
+    pub values: Vec<f64>,
+}
+
+/// Parses EXPR and --at; every variable of EXPR needs a value.
+pub fn read_point(args: &ExprArgs) -> Result<Point, CliError> {
+    let expr = Expr::parse(&args.expr)?;
+    let at: Bindings = match &args.at {
+        Some(s) => s
+            .parse()
+            .map_err(|e| CliError::input(format!("cannot read --at: {e}")))?,
+        None => Bindings::new(),
+    };
+    let missing: Vec<&str> = expr
+        .variables()
+        .iter()
+        .filter(|v| at.get(v).is_none())
+        .map(|v| v.as_str())
+        .collect();
+    if !missing.is_empty() {
+        let plural = if missing.len() == 1 { "" } else { "s" };
+        let example: Vec<String> = missing.iter().map(|v| format!("{v}=...")).collect();
+        return Err(CliError::input(format!(
+            "no value for the variable{plural} {}: give {} with --at {}",
+            quote_list(&missing),
+            if missing.len() == 1 { "it" } else { "them" },
+            example.join(",")
+        )));
+    }
+    for name in at.names() {
+        if !expr.variables().iter().any(|v| v == name) {
+            eprintln!("warning: --at gives '{name}', which does not appear in the expression");
+        }
+    }
+    let values = expr.values_from(&at).expect("every variable was checked");
+    Ok(Point { expr, values })
+}
+
+fn quote_list(names: &[&str]) -> String {
+    names
+        .iter()
+        .map(|n| format!("'{n}'"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A number as JSON: full precision, `null` for NaN and infinities (JSON has neither).
+pub fn json_number(v: f64) -> String {
+    serde_json::Number::from_f64(v).map_or("null".to_string(), |n| n.to_string())
+}
+
+/// A string as JSON.
+pub fn json_string(s: &str) -> String {
+    serde_json::Value::String(s.to_string()).to_string()
+}
+
+/// Writes `contents` to `path` atomically: into a temporary file beside it, then renamed over it,
+/// so a failure never leaves a half-written file or destroys the old one.
+pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), CliError> {
+    let shown = path.display();
+    if path.is_dir() {
+        return Err(CliError::input(format!(
+            "cannot write {shown}: it is a directory"
+        )));
+    }
+    let dir = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    let file_name = path
+        .file_name()
+        .ok_or_else(|| CliError::input(format!("cannot write {shown}: not a file name")))?;
+    let tmp = dir.join(format!(
+        ".{}.tmp{}",
+        file_name.to_string_lossy(),
+        std::process::id()
+    ));
+    let result = (|| -> std::io::Result<()> {
+        let mut f = fs::File::create(&tmp)?;
+        f.write_all(contents)?;
+        f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    result.map_err(|e| {
+        let _ = fs::remove_file(&tmp);
+        CliError::input(format!("cannot write {shown}: {e}"))
+    })
+}

@@ -1,0 +1,347 @@
+//! The `chainrule` binary as a user runs it: outputs, files and exit codes.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn chainrule(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chainrule"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// A fresh directory for one test's files.
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("chainrule-cli-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Runs a command that must fail on bad input: exit 2, one `error:` line (plus, for a parse
+/// error, the echoed input and its caret), no panic.
+fn assert_bad_input(args: &[&str], needle: &str) {
+    let o = chainrule(args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert!(err.starts_with("error: "), "{args:?}: {err}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: expected '{needle}' in {err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+}
+
+#[test]
+fn grad_prints_value_and_partials() {
+    let o = chainrule(&["grad", "x*y + sin(x)", "--at", "x=2,y=3"]);
+    assert!(o.status.success());
+    let out = stdout(&o);
+    assert!(out.contains("f      6.9093"), "{out}");
+    assert!(out.contains("∂f/∂x  2.58385"), "{out}");
+    assert!(out.contains("∂f/∂y  2"), "{out}");
+}
+
+#[test]
+fn grad_json_is_exact_and_full_precision() {
+    let o = chainrule(&["grad", "(w*x - y)^2", "--at", "w=1,x=2,y=5", "--json"]);
+    assert_eq!(
+        stdout(&o),
+        "{\"value\": 9.0, \"gradient\": {\"w\": -12.0, \"x\": -6.0, \"y\": 6.0}}\n"
+    );
+    let o = chainrule(&["grad", "x*y + sin(x)", "--at", "x=2,y=3", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(v["value"].as_f64().unwrap(), 6.0 + 2f64.sin());
+    assert_eq!(v["gradient"]["x"].as_f64().unwrap(), 3.0 + 2f64.cos());
+    // Variables in order of first appearance.
+    let keys: Vec<&String> = v["gradient"].as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["x", "y"]);
+}
+
+#[test]
+fn an_expression_without_variables_needs_no_at() {
+    let o = chainrule(&["grad", "2^3^2", "--json"]);
+    assert_eq!(stdout(&o), "{\"value\": 512.0, \"gradient\": {}}\n");
+}
+
+#[test]
+fn non_finite_results_name_the_first_bad_node() {
+    let o = chainrule(&["grad", "2 * ln(x) + 1", "--at", "x=-1", "--json"]);
+    assert!(o.status.success());
+    assert_eq!(
+        stdout(&o),
+        "{\"value\": null, \"gradient\": {\"x\": -2.0}}\n"
+    );
+    assert!(
+        stderr(&o).contains("warning: v1 = ln(x) is NaN (its input: x = -1)"),
+        "{}",
+        stderr(&o)
+    );
+    let o = chainrule(&["grad", "1/x", "--at", "x=0"]);
+    assert!(stderr(&o).contains("f = 1 / x is inf"), "{}", stderr(&o));
+    let o = chainrule(&["grad", "sqrt(x)", "--at", "x=0"]);
+    assert!(
+        stderr(&o).contains("the local derivative ∂f/∂x is inf (f = sqrt(x) at x = 0)"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn explain_reads_like_the_chain_rule() {
+    let o = chainrule(&["explain", "3*x^2 + 1", "--at", "x=2"]);
+    let out = stdout(&o);
+    assert!(out.contains("v1 = x^2"), "{out}");
+    assert!(out.contains("∂v1/∂x = 4"), "{out}");
+    assert!(
+        out.contains("df/dx  = df/dv1 · ∂v1/∂x = 3 · 4 = 12"),
+        "{out}"
+    );
+    // Fan-out: both paths of x are shown and summed.
+    let out = stdout(&chainrule(&["explain", "x*x", "--at", "x=3"]));
+    assert!(
+        out.contains("df/dx = df/df · ∂f/∂x + df/df · ∂f/∂x = 1 · 3 + 1 · 3 = 6"),
+        "{out}"
+    );
+}
+
+#[test]
+fn explain_stays_aligned_for_a_thirty_node_expression() {
+    let expr = "sigmoid(w1*x1 + w2*x2 + b)^2 + tanh(w1*w2 - b)*exp(-x1^2) + max(x1, x2)/sqrt(1 + w1^2) - relu(b - x2)*abs(w2)";
+    let o = chainrule(&["explain", expr, "--at", "w1=0.5,x1=1.5,w2=-0.3,x2=2,b=0.1"]);
+    assert!(o.status.success());
+    let out = stdout(&o);
+    let forward: Vec<&str> = out
+        .lines()
+        .skip_while(|l| !l.starts_with("Forward"))
+        .skip(1)
+        .take_while(|l| !l.is_empty())
+        .collect();
+    assert!(forward.len() >= 25, "{out}");
+    // The '=' before the values lines up in one column.
+    let columns: Vec<usize> = forward
+        .iter()
+        .map(|l| {
+            l.chars()
+                .collect::<Vec<_>>()
+                .windows(3)
+                .position(|w| w == [' ', '=', ' '])
+                .unwrap()
+        })
+        .collect();
+    let col = columns.iter().filter(|c| **c > 6).max().unwrap();
+    assert!(
+        forward.iter().all(|l| l.chars().nth(*col + 1) == Some('=')),
+        "{out}"
+    );
+}
+
+#[test]
+fn graph_writes_dot_and_svg() {
+    let dir = scratch("graph");
+    let dot = dir.join("g.dot");
+    let o = chainrule(&[
+        "graph",
+        "(w*x - y)^2",
+        "--at",
+        "w=1,x=2,y=5",
+        "-o",
+        dot.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = fs::read_to_string(&dot).unwrap();
+    assert!(text.starts_with("digraph"));
+    assert!(text.contains("grad -12"), "{text}");
+    let svg = dir.join("g.svg");
+    let o = chainrule(&[
+        "graph",
+        "(w*x - y)^2",
+        "--at",
+        "w=1,x=2,y=5",
+        "-o",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let text = fs::read_to_string(&svg).unwrap();
+    assert!(text.contains("<svg"), "{text}");
+    assert!(text.contains("-12"), "{text}");
+    // No temporary file is left behind.
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 2);
+}
+
+#[test]
+fn graph_refuses_bad_outputs_without_touching_existing_files() {
+    let dir = scratch("graph-bad");
+    assert_bad_input(
+        &[
+            "graph",
+            "x",
+            "--at",
+            "x=1",
+            "-o",
+            dir.join("g.png").to_str().unwrap(),
+        ],
+        "name it .svg or .dot",
+    );
+    assert_bad_input(
+        &[
+            "graph",
+            "x",
+            "--at",
+            "x=1",
+            "-o",
+            dir.join("missing/g.svg").to_str().unwrap(),
+        ],
+        "cannot write",
+    );
+    let as_dir = dir.join("d.svg");
+    fs::create_dir(&as_dir).unwrap();
+    assert_bad_input(
+        &["graph", "x", "--at", "x=1", "-o", as_dir.to_str().unwrap()],
+        "is a directory",
+    );
+    // A failed run leaves the previous drawing as it was.
+    let keep = dir.join("keep.svg");
+    fs::write(&keep, "old drawing").unwrap();
+    assert_bad_input(
+        &["graph", "x +", "--at", "x=1", "-o", keep.to_str().unwrap()],
+        "cannot parse",
+    );
+    assert_eq!(fs::read_to_string(&keep).unwrap(), "old drawing");
+}
+
+#[test]
+fn check_agrees_on_smooth_functions_and_fails_at_a_kink() {
+    let o = chainrule(&["check", "sigmoid(w*x + b)", "--at", "w=0.5,x=2,b=-1"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stdout(&o));
+    assert!(stdout(&o).contains("agree"));
+    let o = chainrule(&["check", "relu(x)", "--at", "x=0"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stdout(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("MISMATCH") && out.contains("DISAGREE for x"),
+        "{out}"
+    );
+    assert_bad_input(
+        &["check", "x", "--at", "x=1", "--eps", "0"],
+        "--eps must be a positive number",
+    );
+}
+
+#[test]
+fn demo_walks_through_the_seed_notebook() {
+    let o = chainrule(&["demo"]);
+    assert!(o.status.success());
+    let out = stdout(&o);
+    assert!(out.contains("dz/dx  = dz/dy · ∂y/∂x = 3 · 4 = 12"), "{out}");
+    assert!(out.contains("dL/dw = -12"), "{out}");
+    assert!(out.contains("w converges to 2.5"), "{out}");
+    assert!(
+        out.contains("one product of local derivatives per layer"),
+        "{out}"
+    );
+    assert_bad_input(&["demo", "nonsense"], "unknown demo 'nonsense'");
+}
+
+#[test]
+fn bench_json_has_the_documented_shape() {
+    let o = chainrule(&[
+        "bench",
+        "scalar-chain-1m",
+        "--json",
+        "--min-time",
+        "0",
+        "--min-iterations",
+        "1",
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    let items = v.as_array().unwrap();
+    assert_eq!(items.len(), 1);
+    let m = items[0].as_object().unwrap();
+    assert_eq!(
+        m.keys().collect::<Vec<_>>(),
+        ["name", "median_us", "iterations"]
+    );
+    assert_eq!(m["name"], "scalar-chain-1m");
+    assert!(m["median_us"].as_f64().unwrap() > 0.0);
+    assert!(m["iterations"].as_u64().unwrap() >= 1);
+    if cfg!(debug_assertions) {
+        assert!(stderr(&o).contains("debug build"));
+    }
+    assert_bad_input(
+        &["bench", "no-such-workload"],
+        "unknown workload 'no-such-workload'",
+    );
+}
+
+#[test]
+fn bad_input_gives_a_clear_error_and_exit_code_two() {
+    assert_bad_input(
+        &["grad", "x + * 2", "--at", "x=1"],
+        "expected a number, a variable or '('",
+    );
+    assert_bad_input(
+        &["grad", "x + y", "--at", "x=1"],
+        "no value for the variable 'y'",
+    );
+    assert_bad_input(&["grad", "x + y"], "no value for the variables 'x', 'y'");
+    assert_bad_input(&["grad", "x", "--at", "x=abc"], "'abc', is not a number");
+    assert_bad_input(&["grad", "x", "--at", "x"], "not of the form name=value");
+    assert_bad_input(&["grad", "x", "--at", ""], "found nothing");
+    assert_bad_input(
+        &["grad", "x", "--at", "x=1,x=2"],
+        "'x' is given more than once",
+    );
+    assert_bad_input(&["grad", "foo(x)", "--at", "x=1"], "unknown function 'foo'");
+    assert_bad_input(
+        &["grad", "max(x)", "--at", "x=1"],
+        "'max' takes 2 arguments, found 1",
+    );
+    assert_bad_input(&["explain", "((x)", "--at", "x=1"], "expected ')'");
+    let deep = format!("{}x{}", "(".repeat(10_000), ")".repeat(10_000));
+    assert_bad_input(&["grad", &deep, "--at", "x=1"], "nested too deeply");
+    // clap's own usage errors also exit 2.
+    let o = chainrule(&["grad"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = chainrule(&["frobnicate"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn parse_errors_point_at_the_column() {
+    let o = chainrule(&["grad", "sin(x) + * y", "--at", "x=1,y=2"]);
+    let err = stderr(&o);
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 3, "{err}");
+    assert_eq!(lines[1].find('*'), lines[2].find('^'), "{err}");
+}
+
+#[test]
+fn negative_values_in_at_are_accepted() {
+    let o = chainrule(&["grad", "x^2", "--at", "x=-3", "--json"]);
+    assert_eq!(
+        stdout(&o),
+        "{\"value\": 9.0, \"gradient\": {\"x\": -6.0}}\n"
+    );
+}
+
+#[test]
+fn every_subcommand_help_ends_with_an_example() {
+    for sub in ["grad", "explain", "graph", "check", "demo", "bench"] {
+        let o = chainrule(&[sub, "--help"]);
+        let out = stdout(&o);
+        let last = out.trim_end().lines().last().unwrap();
+        assert!(out.contains("Example:"), "{sub}: {out}");
+        assert!(last.trim_start().starts_with("chainrule "), "{sub}: {last}");
+    }
+}
