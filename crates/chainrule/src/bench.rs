@@ -53,16 +53,29 @@ pub fn scalar_chain_in(g: &mut Graph, n: usize) -> f64 {
 
 /// Every standard workload, in the order `chainrule bench` lists them.
 pub fn workloads() -> Vec<Workload> {
-    vec![Workload {
-        name: "scalar-chain-1m",
-        description: "forward and backward through a chain of 1,000,000 scalar operations",
-        setup: || {
-            let mut g = Graph::with_capacity(CHAIN_NODES);
-            Box::new(move || {
-                black_box(scalar_chain_in(&mut g, CHAIN_NODES));
-            })
+    vec![
+        Workload {
+            name: "scalar-chain-1m",
+            description: "forward and backward through a chain of 1,000,000 scalar operations",
+            setup: || {
+                let mut g = Graph::with_capacity(CHAIN_NODES);
+                Box::new(move || {
+                    black_box(scalar_chain_in(&mut g, CHAIN_NODES));
+                })
+            },
         },
-    }]
+        Workload {
+            name: "micrograd-moons",
+            description: "one step of micrograd's moons demo: MLP 2-16-16-1 over 100 points, \
+                          forward, backward and SGD update, on the scalar engine (~65,000 nodes)",
+            setup: || {
+                let mut demo = crate::micrograd::MoonsDemo::new(1337);
+                Box::new(move || {
+                    black_box(demo.step());
+                })
+            },
+        },
+    ]
 }
 
 /// Times `workload`: one warm-up iteration, then iterations until both `min_iterations` and

@@ -12,6 +12,8 @@
 //! - [`check`]: central finite differences to check any gradient;
 //! - [`data`]: datasets (CSV, IDX, built-in digits, iris and moons), standardisation, splits and
 //!   mini-batches; [`rand`]: the seeded random number generator behind them;
+//! - [`micrograd`]: micrograd's neuron, layer and perceptron on the scalar engine, and its
+//!   two-moons demo;
 //! - [`explain`] and [`viz`]: the chain rule in words, and the graph as DOT or SVG;
 //! - [`bench`]: the standard workloads behind `chainrule bench`.
 //!
@@ -37,6 +39,7 @@ pub mod demo;
 pub mod explain;
 pub mod expr;
 pub mod graph;
+pub mod micrograd;
 pub mod ops;
 pub mod rand;
 pub mod viz;
