@@ -191,16 +191,20 @@ fn split_fields<'a>(line: &'a str, delimiter: char, out: &mut Vec<Cow<'a, str>>)
                     Some((_, c)) => value.push(c),
                 }
             }
-            out.push(Cow::Owned(value));
-            let after = quoted[end..].trim_start_matches([' ', '\t']);
-            match after.strip_prefix(delimiter) {
-                Some(r) => rest = r,
-                // Text after the closing quote and before the delimiter is kept out; the end of
-                // the line ends the field.
-                None => match after.find(delimiter) {
-                    Some(j) => rest = &after[j + delimiter.len_utf8()..],
-                    None => return Some(()),
-                },
+            // Text between the closing quote and the delimiter belongs to the field, as in
+            // Python's csv module (`"a"b` reads as `ab`).
+            let after = &quoted[end..];
+            match after.find(delimiter) {
+                Some(j) => {
+                    value.push_str(&after[..j]);
+                    out.push(Cow::Owned(value));
+                    rest = &after[j + delimiter.len_utf8()..];
+                }
+                None => {
+                    value.push_str(after);
+                    out.push(Cow::Owned(value));
+                    return Some(());
+                }
             }
         } else {
             match rest.find(delimiter) {
@@ -357,6 +361,14 @@ impl Dataset {
                         }
                         TargetKind::Classes => {
                             let label = field.trim();
+                            if label.is_empty() {
+                                return Err(DataError::EmptyLabel {
+                                    path: path.to_string(),
+                                    line: line_no,
+                                    column: header.as_ref().map(|h| h[c].clone()),
+                                    column_number: c + 1,
+                                });
+                            }
                             let id = match class_ids.get(label) {
                                 Some(&id) => id,
                                 None => {
@@ -596,6 +608,21 @@ mod tests {
         assert_eq!(
             err("a,b\n1,\"x\n", &CsvOptions::default()),
             "data.csv:2: a quoted field is not closed on its line"
+        );
+        let d = read("a,b\n\"1\" ,\"x\"y\n", &CsvOptions::default()).unwrap();
+        assert_eq!(d.features, vec![1.0]);
+        assert_eq!(d.class_names(), &["xy"]);
+    }
+
+    #[test]
+    fn an_empty_class_label_is_an_error() {
+        assert_eq!(
+            err("a,label\n1,x\n2, \n", &CsvOptions::default()),
+            "data.csv:3, column 'label' (2): empty class label"
+        );
+        assert_eq!(
+            err("1,\n", &CsvOptions::default().without_header()),
+            "data.csv:1, column 2: empty class label"
         );
     }
 

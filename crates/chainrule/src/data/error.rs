@@ -79,6 +79,17 @@ pub enum DataError {
         /// The offending text.
         field: String,
     },
+    /// A row whose class label is empty.
+    EmptyLabel {
+        /// The file.
+        path: String,
+        /// The line.
+        line: usize,
+        /// The target column's name (from the header), or `None` without a header.
+        column: Option<String>,
+        /// The target column's number, from 1.
+        column_number: usize,
+    },
     /// The target column named or numbered in the options does not exist.
     MissingTarget {
         /// The file.
@@ -147,6 +158,19 @@ impl fmt::Display for DataError {
                 } else {
                     write!(f, ": '{field}' is not a number")
                 }
+            }
+            DataError::EmptyLabel {
+                path,
+                line,
+                column,
+                column_number,
+            } => {
+                write!(f, "{path}:{line}, column ")?;
+                match column {
+                    Some(name) => write!(f, "'{name}' ({column_number})")?,
+                    None => write!(f, "{column_number}")?,
+                }
+                write!(f, ": empty class label")
             }
             DataError::MissingTarget {
                 path,
