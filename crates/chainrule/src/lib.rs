@@ -15,7 +15,7 @@
 //! - [`micrograd`]: micrograd's neuron, layer and perceptron on the scalar engine, and its
 //!   two-moons demo;
 //! - [`explain`] and [`viz`]: the chain rule in words, and the graph as DOT or SVG;
-//! - [`bench`]: the standard workloads behind `chainrule bench`.
+//! - [`bench`](mod@bench): the standard workloads behind `chainrule bench`.
 //!
 //! The seed example, `y = x²`, `z = 3y + 1`, at `x = 2`:
 //!
