@@ -195,6 +195,67 @@ pub fn read_idx_pair(
     )
 }
 
+/// Which half of MNIST (or of a dataset in the same layout, such as Fashion-MNIST) to read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum MnistPart {
+    /// The 60,000 training images (`train-images-idx3-ubyte`, `train-labels-idx1-ubyte`).
+    Train,
+    /// The 10,000 test images (`t10k-images-idx3-ubyte`, `t10k-labels-idx1-ubyte`).
+    Test,
+}
+
+/// Reads one part of MNIST from a directory holding the four decompressed IDX files, under
+/// their usual names (`train-images-idx3-ubyte`, or `train-images.idx3-ubyte` as some mirrors
+/// spell it). Pixels are scaled to `[0, 1]`; see [`read_idx_pair`].
+///
+/// The files are not shipped: download them (about 11 MB gzipped) and `gunzip` them first.
+///
+/// ```no_run
+/// use chainrule::data::{read_mnist, MnistPart};
+///
+/// let test = read_mnist("mnist", MnistPart::Test)?;
+/// assert_eq!((test.n_samples, test.n_features), (10_000, 784));
+/// # Ok::<(), chainrule::data::DataError>(())
+/// ```
+pub fn read_mnist(dir: impl AsRef<Path>, part: MnistPart) -> Result<Dataset, DataError> {
+    let dir = dir.as_ref();
+    let prefix = match part {
+        MnistPart::Train => "train",
+        MnistPart::Test => "t10k",
+    };
+    let find = |what: &str, dims: u8| -> Result<std::path::PathBuf, DataError> {
+        let names = [
+            format!("{prefix}-{what}-idx{dims}-ubyte"),
+            format!("{prefix}-{what}.idx{dims}-ubyte"),
+        ];
+        for n in &names {
+            let p = dir.join(n);
+            if p.is_file() {
+                return Ok(p);
+            }
+        }
+        let gz = dir.join(format!("{}.gz", names[0]));
+        let hint = if gz.is_file() {
+            format!("; {} is there: decompress it first (gunzip)", gz.display())
+        } else {
+            String::new()
+        };
+        Err(DataError::Io {
+            path: dir.join(&names[0]).display().to_string(),
+            source: io::Error::new(
+                io::ErrorKind::NotFound,
+                format!(
+                    "no MNIST {what} file (looked for {} and {}){hint}",
+                    names[0], names[1]
+                ),
+            ),
+        })
+    };
+    let images = find("images", 3)?;
+    let labels = find("labels", 1)?;
+    read_idx_pair(images, labels)
+}
+
 fn pair(imgs: IdxArray, labs: IdxArray, ipath: &str, lpath: &str) -> Result<Dataset, DataError> {
     if imgs.dims.len() < 2 {
         return Err(idx_error(
@@ -360,6 +421,24 @@ mod tests {
         assert!(e.contains("gzip"), "{e}");
         let e = read_idx("/nonexistent/chainrule/file").unwrap_err();
         assert!(matches!(e, DataError::Io { .. }));
+    }
+
+    #[test]
+    fn mnist_files_are_found_by_their_usual_names() {
+        let dir = TempDir::new("mnist");
+        let e = read_mnist(&dir.0, MnistPart::Test).unwrap_err().to_string();
+        assert!(e.contains("no MNIST images file"), "{e}");
+        dir.write("t10k-images-idx3-ubyte.gz", &[0x1f, 0x8b]);
+        let e = read_mnist(&dir.0, MnistPart::Test).unwrap_err().to_string();
+        assert!(e.contains("gunzip"), "{e}");
+        dir.write(
+            "t10k-images-idx3-ubyte",
+            &idx_bytes(0x08, &[2, 2, 2], &[0; 8]),
+        );
+        dir.write("t10k-labels.idx1-ubyte", &idx_bytes(0x08, &[2], &[3, 1]));
+        let d = read_mnist(&dir.0, MnistPart::Test).unwrap();
+        assert_eq!((d.n_samples, d.n_features, d.n_classes()), (2, 4, 4));
+        assert!(read_mnist(&dir.0, MnistPart::Train).is_err());
     }
 
     #[test]

@@ -29,7 +29,7 @@ mod prep;
 pub use builtin::{digits, iris, moons, moons_with_rng, DIGITS_CSV, IRIS_CSV};
 pub use csv::{CsvOptions, TargetColumn, TargetKind, DEFAULT_MAX_LINE_BYTES};
 pub use error::DataError;
-pub use idx::{read_idx, read_idx_pair, IdxArray};
+pub use idx::{read_idx, read_idx_pair, read_mnist, IdxArray, MnistPart};
 pub use prep::{batches, Batches, Standardizer};
 
 /// The targets of a dataset: a class per sample, or a number per sample.
@@ -232,6 +232,28 @@ impl Dataset {
         }
     }
 
+    /// The class labels as one-hot rows (`n_samples × n_classes`, row-major: 1 in the column of
+    /// the sample's class, 0 elsewhere), for a classification dataset.
+    ///
+    /// ```
+    /// let iris = chainrule::data::iris();
+    /// let y = iris.one_hot().unwrap();
+    /// assert_eq!(&y[..3], &[1.0, 0.0, 0.0]); // the first flower is a setosa
+    /// ```
+    pub fn one_hot(&self) -> Option<Vec<f32>> {
+        let Targets::Classes {
+            labels, n_classes, ..
+        } = &self.targets
+        else {
+            return None;
+        };
+        let mut y = vec![0.0; labels.len() * n_classes];
+        for (i, &l) in labels.iter().enumerate() {
+            y[i * n_classes + l] = 1.0;
+        }
+        Some(y)
+    }
+
     /// The number of samples of each class (empty for a regression dataset).
     pub fn class_counts(&self) -> Vec<usize> {
         match &self.targets {
@@ -276,6 +298,7 @@ mod tests {
         assert_eq!(s.labels().unwrap(), &[1, 0, 1]);
         assert_eq!(s.class_names(), &["a".to_string(), "b".to_string()]);
         assert_eq!(d.class_counts(), vec![1, 2]);
+        assert_eq!(d.one_hot().unwrap(), vec![1.0, 0.0, 0.0, 1.0, 0.0, 1.0]);
         let mut buf = vec![9.0; 10];
         d.gather_features(&[1], &mut buf);
         assert_eq!(buf, vec![3.0, 4.0]);
