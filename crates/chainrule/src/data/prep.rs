@@ -69,12 +69,15 @@ impl Standardizer {
         }
         let std = sq
             .iter()
-            .map(|s| {
-                let sd = (s / n.max(1) as f64).sqrt() as f32;
-                if sd > f32::EPSILON * 16.0 && sd.is_finite() {
-                    sd
-                } else {
+            .zip(&mean)
+            .map(|(s, m)| {
+                let sd = (s / n.max(1) as f64).sqrt();
+                // Constant, up to rounding: a spread within f32's precision of the mean.
+                let constant = sd == 0.0 || sd <= 10.0 * f32::EPSILON as f64 * m.abs();
+                if constant || !sd.is_finite() {
                     1.0
+                } else {
+                    sd as f32
                 }
             })
             .collect();
@@ -332,6 +335,12 @@ mod tests {
         let col0: Vec<f32> = (0..3).map(|i| t.row(i)[0]).collect();
         assert!(col0.iter().sum::<f32>().abs() < 1e-6);
         assert!((col0.iter().map(|x| x * x).sum::<f32>() / 3.0 - 1.0).abs() < 1e-5);
+        // Tiny but real spreads are kept; a spread within rounding of the mean is not.
+        let tiny = Standardizer::fit_features(&[1e-7, 3e-7], 1);
+        assert!((tiny.std[0] - 1e-7).abs() < 1e-12);
+        let rounding =
+            Standardizer::fit_features(&[1000.0, f32::from_bits(1000f32.to_bits() + 1)], 1);
+        assert_eq!(rounding.std[0], 1.0);
         let mut row = [2.0 + sd, 7.0];
         s.transform_row(&mut row);
         assert!((row[0] - 1.0).abs() < 1e-6 && row[1] == 2.0);
