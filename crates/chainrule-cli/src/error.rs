@@ -33,3 +33,12 @@ impl From<chainrule::expr::ParseError> for CliError {
         CliError::input(format!("cannot parse the expression: {e}"))
     }
 }
+
+impl From<crate::descend::CliError> for CliError {
+    fn from(e: crate::descend::CliError) -> Self {
+        CliError {
+            code: u8::try_from(e.code).unwrap_or(1),
+            message: e.message,
+        }
+    }
+}

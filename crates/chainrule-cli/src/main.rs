@@ -5,6 +5,7 @@
 
 mod cli;
 mod cmd;
+mod descend;
 mod error;
 mod output;
 
@@ -23,6 +24,9 @@ fn main() -> ExitCode {
         Command::Check(args) => cmd::check::run(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::Descend(args) => descend::run(args)
+            .map(|()| ExitCode::SUCCESS)
+            .map_err(Into::into),
     };
     match result {
         Ok(code) => code,

@@ -1,8 +1,6 @@
 //! Small helpers shared by the subcommands: reading an expression and its point, JSON numbers,
 //! and writing files without ever leaving a half-written one behind.
 
-use std::fs;
-use std::io::Write;
 use std::path::Path;
 
 use chainrule::{Bindings, Expr};
@@ -68,35 +66,28 @@ pub fn json_string(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
 }
 
-/// Writes `contents` to `path` atomically: into a temporary file beside it, then renamed over it,
-/// so a failure never leaves a half-written file or destroys the old one.
+/// Writes `contents` to `path` atomically (see [`chainrule::files::write_atomically`]), with an
+/// error that names the file.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), CliError> {
-    let shown = path.display();
-    if path.is_dir() {
-        return Err(CliError::input(format!(
-            "cannot write {shown}: it is a directory"
-        )));
-    }
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p,
-        _ => Path::new("."),
-    };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| CliError::input(format!("cannot write {shown}: not a file name")))?;
-    let tmp = dir.join(format!(
-        ".{}.tmp{}",
-        file_name.to_string_lossy(),
-        std::process::id()
-    ));
-    let result = (|| -> std::io::Result<()> {
-        let mut f = fs::File::create(&tmp)?;
-        f.write_all(contents)?;
-        f.sync_all()?;
-        fs::rename(&tmp, path)
-    })();
-    result.map_err(|e| {
-        let _ = fs::remove_file(&tmp);
-        CliError::input(format!("cannot write {shown}: {e}"))
+    chainrule::files::write_atomically(path, contents).map_err(|e| {
+        CliError::input(format!(
+            "cannot write {}: {}",
+            path.display(),
+            io_reason(&e)
+        ))
     })
+}
+
+/// An I/O error's reason without the "(os error N)" suffix.
+pub fn io_reason(e: &std::io::Error) -> String {
+    match e.kind() {
+        std::io::ErrorKind::IsADirectory => "it is a directory".into(),
+        _ => {
+            let s = e.to_string();
+            match s.find(" (os error") {
+                Some(i) => s[..i].to_string(),
+                None => s,
+            }
+        }
+    }
 }

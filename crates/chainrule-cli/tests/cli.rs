@@ -337,11 +337,16 @@ fn negative_values_in_at_are_accepted() {
 
 #[test]
 fn every_subcommand_help_ends_with_an_example() {
-    for sub in ["grad", "explain", "graph", "check", "demo", "bench"] {
+    for sub in [
+        "grad", "explain", "graph", "check", "demo", "bench", "descend",
+    ] {
         let o = chainrule(&[sub, "--help"]);
         let out = stdout(&o);
         let last = out.trim_end().lines().last().unwrap();
-        assert!(out.contains("Example:"), "{sub}: {out}");
+        assert!(
+            out.contains("Example:") || out.contains("Examples:"),
+            "{sub}: {out}"
+        );
         assert!(last.trim_start().starts_with("chainrule "), "{sub}: {last}");
     }
 }

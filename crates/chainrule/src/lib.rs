@@ -10,6 +10,9 @@
 //! - [`graph`]: the arena of recorded nodes and the [`Var`] handle with its operators;
 //! - [`expr`]: the expression language (`3*x^2 + 1`), parsed with errors that point at the column;
 //! - [`check`]: central finite differences to check any gradient;
+//! - [`optim`]: optimizers (SGD, Adam, AdamW) with PyTorch's formulas, learning-rate schedules
+//!   and gradient clipping, for `f64` and `f32` parameters;
+//! - [`descend`]: gradient descent on an expression, recording the path taken;
 //! - [`data`]: datasets (CSV, IDX, built-in digits, iris and moons), standardisation, splits and
 //!   mini-batches; [`rand`]: the seeded random number generator behind them;
 //! - [`micrograd`]: micrograd's neuron, layer and perceptron on the scalar engine, and its
@@ -36,11 +39,15 @@ pub mod bench;
 pub mod check;
 pub mod data;
 pub mod demo;
+pub mod descend;
 pub mod explain;
 pub mod expr;
+pub mod files;
 pub mod graph;
 pub mod micrograd;
+pub mod model_file;
 pub mod ops;
+pub mod optim;
 pub mod rand;
 pub mod viz;
 

@@ -1,0 +1,343 @@
+//! Model and checkpoint files in the safetensors format, readable by PyTorch's
+//! `safetensors.torch.load_file`.
+//!
+//! A [`ModelFile`] is a list of named f32 tensors plus string metadata (the architecture, the
+//! epoch of a checkpoint, ...). Saving is atomic; loading checks the whole file (header length,
+//! offsets, shapes against byte lengths, data types) before trusting any of it, and every error
+//! names the file and, where there is one, the tensor.
+//!
+//! ```
+//! use chainrule::model_file::{ModelFile, NamedTensor};
+//!
+//! let dir = std::env::temp_dir().join(format!("chainrule-mf-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir).unwrap();
+//! let path = dir.join("model.safetensors");
+//! let mut file = ModelFile::default();
+//! file.tensors.push(NamedTensor::new("0.weight", vec![2, 3], vec![1.0; 6]).unwrap());
+//! file.metadata.insert("architecture".into(), "3-2".into());
+//! file.save(&path).unwrap();
+//! let back = ModelFile::load(&path).unwrap();
+//! assert_eq!(back, file);
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! ```
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use safetensors::tensor::{Dtype, SafeTensorError, SafeTensors, TensorView};
+
+use crate::files::write_atomically;
+
+/// One named tensor of f32 values, row-major.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NamedTensor {
+    /// The tensor's name, as in a PyTorch `state_dict` (`0.weight`).
+    pub name: String,
+    /// Its shape.
+    pub shape: Vec<usize>,
+    /// Its values, row-major; as many as the shape's product.
+    pub data: Vec<f32>,
+}
+
+impl NamedTensor {
+    /// A tensor, if `data` has as many values as `shape` calls for.
+    pub fn new(name: &str, shape: Vec<usize>, data: Vec<f32>) -> Result<Self, String> {
+        let n = shape
+            .iter()
+            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+            .ok_or_else(|| format!("tensor '{name}': shape {shape:?} is too large"))?;
+        if n != data.len() {
+            return Err(format!(
+                "tensor '{name}': shape {shape:?} needs {n} values, got {}",
+                data.len()
+            ));
+        }
+        Ok(NamedTensor {
+            name: name.to_string(),
+            shape,
+            data,
+        })
+    }
+}
+
+/// Named tensors and string metadata, as stored in one safetensors file.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ModelFile {
+    /// The tensors, in the order they were added (files store them sorted by name).
+    pub tensors: Vec<NamedTensor>,
+    /// Free-form metadata (`__metadata__` in the file).
+    pub metadata: BTreeMap<String, String>,
+}
+
+/// Why a model file could not be read or written.
+#[derive(Debug)]
+pub struct ModelFileError {
+    /// The file concerned.
+    pub path: PathBuf,
+    /// What went wrong.
+    pub reason: String,
+}
+
+impl fmt::Display for ModelFileError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.path.display(), self.reason)
+    }
+}
+
+impl std::error::Error for ModelFileError {}
+
+fn describe(e: &SafeTensorError, file_len: usize) -> String {
+    use SafeTensorError::*;
+    match e {
+        HeaderTooSmall => format!("not a safetensors file: {file_len} bytes is too short for a header"),
+        HeaderTooLarge => "not a safetensors file: the header length is implausibly large".into(),
+        InvalidHeaderLength => format!(
+            "not a safetensors file, or truncated: the header length is larger than the file ({file_len} bytes)"
+        ),
+        InvalidHeader(_) => "the header is not valid UTF-8 (corrupted file?)".into(),
+        InvalidHeaderDeserialization(err) | JsonError(err) => format!("the header is not valid JSON: {err}"),
+        TensorInvalidInfo => "a tensor's shape, data type and byte range disagree".into(),
+        InvalidOffset(name) => format!("tensor '{name}': its byte range is out of order, overlapping or outside the data"),
+        MetadataIncompleteBuffer => "truncated or padded: the tensors do not cover the data exactly".into(),
+        ValidationOverflow => "a tensor's shape is too large (its size overflows)".into(),
+        other => other.to_string(),
+    }
+}
+
+impl ModelFile {
+    /// The tensor called `name`, if present.
+    pub fn get(&self, name: &str) -> Option<&NamedTensor> {
+        self.tensors.iter().find(|t| t.name == name)
+    }
+
+    /// The file's bytes in the safetensors format.
+    pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
+        let mut views = Vec::with_capacity(self.tensors.len());
+        for t in &self.tensors {
+            let view = TensorView::new(Dtype::F32, t.shape.clone(), bytemuck_f32(&t.data))
+                .map_err(|e| format!("tensor '{}': {e}", t.name))?;
+            views.push((t.name.clone(), view));
+        }
+        let metadata: HashMap<String, String> = self.metadata.clone().into_iter().collect();
+        let metadata = (!metadata.is_empty()).then_some(metadata);
+        safetensors::tensor::serialize(views, metadata).map_err(|e| e.to_string())
+    }
+
+    /// Reads a file from its bytes; `path` only names it in errors.
+    pub fn from_bytes(bytes: &[u8], path: &Path) -> Result<Self, ModelFileError> {
+        let err = |reason: String| ModelFileError {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let st = SafeTensors::deserialize(bytes).map_err(|e| err(describe(&e, bytes.len())))?;
+        let (_, meta) =
+            SafeTensors::read_metadata(bytes).map_err(|e| err(describe(&e, bytes.len())))?;
+        let metadata: BTreeMap<String, String> = meta
+            .metadata()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .collect();
+        let mut tensors = Vec::with_capacity(st.len());
+        for (name, view) in st.iter() {
+            let data = match view.dtype() {
+                Dtype::F32 => view
+                    .data()
+                    .chunks_exact(4)
+                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                    .collect(),
+                Dtype::F64 => view
+                    .data()
+                    .chunks_exact(8)
+                    .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
+                    .collect(),
+                other => {
+                    return Err(err(format!(
+                        "tensor '{name}' holds {other:?} values; only F32 and F64 are supported"
+                    )))
+                }
+            };
+            tensors.push(NamedTensor {
+                name: name.to_string(),
+                shape: view.shape().to_vec(),
+                data,
+            });
+        }
+        // Files store tensors sorted by offset; present them in a stable, readable order.
+        tensors.sort_by_cached_key(|t| natural_key(&t.name));
+        Ok(ModelFile { tensors, metadata })
+    }
+
+    /// Writes the file atomically: a crash never leaves a half-written model behind.
+    pub fn save(&self, path: &Path) -> Result<(), ModelFileError> {
+        let err = |reason: String| ModelFileError {
+            path: path.to_path_buf(),
+            reason,
+        };
+        let bytes = self.to_bytes().map_err(err)?;
+        write_atomically(path, &bytes).map_err(|e| err(format!("cannot write: {e}")))
+    }
+
+    /// Reads and validates a file.
+    pub fn load(path: &Path) -> Result<Self, ModelFileError> {
+        let bytes = std::fs::read(path).map_err(|e| ModelFileError {
+            path: path.to_path_buf(),
+            reason: format!("cannot read: {e}"),
+        })?;
+        Self::from_bytes(&bytes, path)
+    }
+}
+
+/// Sorts `2.weight` before `10.weight`.
+fn natural_key(name: &str) -> Vec<(u64, String)> {
+    name.split('.')
+        .map(|part| match part.parse::<u64>() {
+            Ok(n) => (n, String::new()),
+            Err(_) => (u64::MAX, part.to_string()),
+        })
+        .collect()
+}
+
+/// The little-endian bytes of f32 values, without copying on little-endian machines.
+fn bytemuck_f32(data: &[f32]) -> &[u8] {
+    #[cfg(target_endian = "little")]
+    {
+        // SAFETY: f32 has no padding and every bit pattern is a valid u8; the slice covers
+        // exactly the same memory.
+        unsafe {
+            std::slice::from_raw_parts(data.as_ptr() as *const u8, std::mem::size_of_val(data))
+        }
+    }
+    #[cfg(not(target_endian = "little"))]
+    compile_error!("model files are written on little-endian machines only");
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> ModelFile {
+        let mut f = ModelFile::default();
+        f.tensors.push(
+            NamedTensor::new(
+                "0.weight",
+                vec![3, 2],
+                (0..6).map(|i| i as f32 * 0.5).collect(),
+            )
+            .unwrap(),
+        );
+        f.tensors
+            .push(NamedTensor::new("0.bias", vec![3], vec![0.1, -0.2, 0.3]).unwrap());
+        f.tensors
+            .push(NamedTensor::new("2.weight", vec![1, 3], vec![1.0, 2.0, 3.0]).unwrap());
+        f.tensors
+            .push(NamedTensor::new("10.weight", vec![1], vec![4.0]).unwrap());
+        f.metadata.insert("architecture".into(), "2-3-1".into());
+        f
+    }
+
+    fn load_bytes(bytes: &[u8]) -> Result<ModelFile, String> {
+        ModelFile::from_bytes(bytes, Path::new("m.safetensors")).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn round_trip_keeps_tensors_in_natural_order_and_metadata() {
+        let f = sample();
+        let back = load_bytes(&f.to_bytes().unwrap()).unwrap();
+        let names: Vec<&str> = back.tensors.iter().map(|t| t.name.as_str()).collect();
+        assert_eq!(names, ["0.bias", "0.weight", "2.weight", "10.weight"]);
+        assert_eq!(back.get("0.weight"), f.get("0.weight"));
+        assert_eq!(back.metadata, f.metadata);
+    }
+
+    #[test]
+    fn the_layout_is_the_safetensors_format() {
+        // 8-byte little-endian header length, a JSON header, then the raw f32 data.
+        let mut f = ModelFile::default();
+        f.tensors
+            .push(NamedTensor::new("w", vec![2], vec![1.0, -2.0]).unwrap());
+        let bytes = f.to_bytes().unwrap();
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+        assert_eq!(header["w"]["dtype"], "F32");
+        assert_eq!(header["w"]["shape"], serde_json::json!([2]));
+        assert_eq!(header["w"]["data_offsets"], serde_json::json!([0, 8]));
+        let data = &bytes[8 + n..];
+        assert_eq!(
+            data,
+            [1.0f32.to_le_bytes(), (-2.0f32).to_le_bytes()].concat()
+        );
+    }
+
+    #[test]
+    fn hostile_and_broken_files_are_refused_with_a_reason() {
+        let good = sample().to_bytes().unwrap();
+        assert!(load_bytes(&[]).unwrap_err().contains("too short"));
+        assert!(load_bytes(&good[..good.len() - 3])
+            .unwrap_err()
+            .contains("truncated"));
+        let mut long_header = good.clone();
+        long_header[..8].copy_from_slice(&(1u64 << 40).to_le_bytes());
+        assert!(load_bytes(&long_header)
+            .unwrap_err()
+            .contains("header length"));
+        let mut past_end = good.clone();
+        past_end[..8].copy_from_slice(&((good.len() as u64) + 10).to_le_bytes());
+        assert!(load_bytes(&past_end)
+            .unwrap_err()
+            .contains("larger than the file"));
+        let mut bad_json = good.clone();
+        bad_json[8] = b'[';
+        assert!(load_bytes(&bad_json).unwrap_err().contains("JSON"));
+        // A shape whose element count overflows.
+        let header =
+            br#"{"w":{"dtype":"F32","shape":[4294967296,4294967296],"data_offsets":[0,4]}}"#;
+        let mut overflow = (header.len() as u64).to_le_bytes().to_vec();
+        overflow.extend_from_slice(header);
+        overflow.extend_from_slice(&[0; 4]);
+        assert!(load_bytes(&overflow).is_err());
+        // Overlapping tensors.
+        let header = br#"{"a":{"dtype":"F32","shape":[1],"data_offsets":[0,4]},"b":{"dtype":"F32","shape":[1],"data_offsets":[0,4]}}"#;
+        let mut overlap = (header.len() as u64).to_le_bytes().to_vec();
+        overlap.extend_from_slice(header);
+        overlap.extend_from_slice(&[0; 4]);
+        assert!(load_bytes(&overlap).is_err());
+        // An unsupported data type names the tensor.
+        let header = br#"{"ids":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}"#;
+        let mut ints = (header.len() as u64).to_le_bytes().to_vec();
+        ints.extend_from_slice(header);
+        ints.extend_from_slice(&[0; 8]);
+        assert!(load_bytes(&ints)
+            .unwrap_err()
+            .contains("tensor 'ids' holds I64"));
+    }
+
+    #[test]
+    fn a_tensor_must_match_its_shape() {
+        assert!(NamedTensor::new("w", vec![2, 2], vec![0.0; 3]).is_err());
+        assert!(NamedTensor::new("w", vec![usize::MAX, 2], vec![]).is_err());
+    }
+
+    #[test]
+    fn saving_is_atomic_and_loading_names_the_file() {
+        let dir = std::env::temp_dir().join(format!("chainrule-mf-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("m.safetensors");
+        sample().save(&path).unwrap();
+        assert_eq!(ModelFile::load(&path).unwrap().tensors.len(), 4);
+        assert_eq!(
+            std::fs::read_dir(&dir).unwrap().count(),
+            1,
+            "no temporary file left"
+        );
+        let missing = ModelFile::load(&dir.join("nope.safetensors"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            missing.contains("nope.safetensors: cannot read"),
+            "{missing}"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}
