@@ -135,6 +135,17 @@ pub fn workloads() -> Vec<Workload> {
                 )
             },
         },
+        Workload {
+            name: "micrograd-moons",
+            description: "one step of micrograd's moons demo: MLP 2-16-16-1 over 100 points, \
+                          forward, backward and SGD update, on the scalar engine (~65,000 nodes)",
+            setup: || {
+                let mut demo = crate::micrograd::MoonsDemo::new(1337);
+                Box::new(move || {
+                    black_box(demo.step());
+                })
+            },
+        },
     ]
 }
 

@@ -15,12 +15,17 @@
 //! - [`optim`]: optimizers (SGD, Adam, AdamW) with PyTorch's formulas, learning-rate schedules
 //!   and gradient clipping, for `f64` and `f32` parameters;
 //! - [`descend`]: gradient descent on an expression, recording the path taken;
+//! - [`data`]: datasets (CSV, IDX, built-in digits, iris and moons), standardisation, splits and
+//!   mini-batches; [`rand`]: the seeded random number generator behind them;
+//! - [`micrograd`]: micrograd's neuron, layer and perceptron on the scalar engine, and its
+//!   two-moons demo;
 //! - [`explain`] and [`viz`]: the chain rule in words, and the graph as DOT or SVG;
 //! - [`tensor`]: n-dimensional tensors with broadcasting, matrix products and `gradcheck`;
 //! - [`model_file`]: models and checkpoints as safetensors files;
 //! - [`bench`](mod@bench): the standard workloads behind `chainrule bench`;
 //! - [`efficiency`]: why backpropagation is efficient, measured against forward mode and finite
 //!   differences.
+//! - [`bench`](mod@bench): the standard workloads behind `chainrule bench`.
 //!
 //! The seed example, `y = x²`, `z = 3y + 1`, at `x = 2`:
 //!
@@ -39,6 +44,7 @@
 pub mod backward;
 pub mod bench;
 pub mod check;
+pub mod data;
 pub mod demo;
 pub mod descend;
 pub mod efficiency;
@@ -48,9 +54,11 @@ pub mod files;
 pub mod functional;
 pub mod graph;
 pub mod higher;
+pub mod micrograd;
 pub mod model_file;
 pub mod ops;
 pub mod optim;
+pub mod rand;
 pub mod tensor;
 pub mod viz;
 
