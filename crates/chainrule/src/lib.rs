@@ -11,6 +11,7 @@
 //! - [`expr`]: the expression language (`3*x^2 + 1`), parsed with errors that point at the column;
 //! - [`check`]: central finite differences to check any gradient;
 //! - [`explain`] and [`viz`]: the chain rule in words, and the graph as DOT or SVG;
+//! - [`report`]: an interactive HTML page that steps through both passes and lists the paths;
 //! - [`bench`]: the standard workloads behind `chainrule bench`.
 //!
 //! The seed example, `y = x²`, `z = 3y + 1`, at `x = 2`:
@@ -35,6 +36,7 @@ pub mod explain;
 pub mod expr;
 pub mod graph;
 pub mod ops;
+pub mod report;
 pub mod viz;
 
 pub use backward::Gradients;
