@@ -29,6 +29,11 @@ pub enum Command {
         after_help = "Example:\n  chainrule graph \"(w*x - y)^2\" --at w=1,x=2,y=5 -o loss.svg"
     )]
     Graph(GraphArgs),
+    /// Write an interactive HTML page: step through both passes, click a node for its paths.
+    #[command(
+        after_help = "Example:\n  chainrule report \"(w*x - y)^2\" --at w=1,x=2,y=5 -o loss.html"
+    )]
+    Report(ReportArgs),
     /// Compare the gradient with central finite differences; exit 1 if they disagree.
     #[command(after_help = "Example:\n  chainrule check \"sigmoid(w*x + b)\" --at w=0.5,x=2,b=-1")]
     Check(CheckArgs),
@@ -64,6 +69,15 @@ pub struct GraphArgs {
     #[command(flatten)]
     pub expr: ExprArgs,
     /// Where to write the drawing: .svg (drawn by chainrule) or .dot (for Graphviz).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub expr: ExprArgs,
+    /// Where to write the page (.html); it needs no network and no other file.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
 }

@@ -337,11 +337,81 @@ fn negative_values_in_at_are_accepted() {
 
 #[test]
 fn every_subcommand_help_ends_with_an_example() {
-    for sub in ["grad", "explain", "graph", "check", "demo", "bench"] {
+    for sub in [
+        "grad", "explain", "graph", "report", "check", "demo", "bench",
+    ] {
         let o = chainrule(&[sub, "--help"]);
         let out = stdout(&o);
         let last = out.trim_end().lines().last().unwrap();
         assert!(out.contains("Example:"), "{sub}: {out}");
         assert!(last.trim_start().starts_with("chainrule "), "{sub}: {last}");
     }
+}
+
+#[test]
+fn report_writes_one_self_contained_page() {
+    let dir = scratch("report");
+    let page = dir.join("seed.html");
+    let o = chainrule(&[
+        "report",
+        "3*x^2 + 1",
+        "--at",
+        "x=2",
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), format!("wrote {}\n", page.display()));
+    let html = fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(
+        (10_000..200_000).contains(&html.len()),
+        "{} bytes",
+        html.len()
+    );
+    assert!(html.contains("<title>chainrule report: f = 3*x^2 + 1 at x = 2</title>"));
+    assert!(html.contains("id=\"step-panel\""));
+    assert!(html
+        .contains("data-name=\"x\" data-kind=\"variable\" data-value=\"2.0\" data-grad=\"12.0\""));
+    // The same chain-rule line as `explain`.
+    assert!(html.contains("df/dx = df/dv1 · ∂v1/∂x = 3 · 4 = 12"));
+    assert!(!html.contains("<script src") && !html.contains("https://"));
+    // No temporary file is left beside it.
+    let names: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+}
+
+#[test]
+fn report_refuses_bad_input() {
+    let dir = scratch("report-bad");
+    let page = dir.join("r.html");
+    let page = page.to_str().unwrap();
+    assert_bad_input(
+        &["report", "x", "--at", "x=1", "-o", "r.svg"],
+        "name it .html",
+    );
+    assert_bad_input(
+        &["report", "x*y", "--at", "x=1", "-o", page],
+        "no value for the variable 'y'",
+    );
+    assert_bad_input(
+        &["report", "x +", "--at", "x=1", "-o", page],
+        "cannot parse",
+    );
+    let missing = dir.join("no-such-dir").join("r.html");
+    assert_bad_input(
+        &[
+            "report",
+            "x",
+            "--at",
+            "x=1",
+            "-o",
+            missing.to_str().unwrap(),
+        ],
+        "cannot write",
+    );
+    assert!(!dir.join("r.html").exists());
 }

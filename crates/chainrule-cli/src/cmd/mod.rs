@@ -6,3 +6,4 @@ pub mod demo;
 pub mod explain;
 pub mod grad;
 pub mod graph;
+pub mod report;
