@@ -4,12 +4,19 @@
 use std::time::Instant;
 
 fn main() {
-    let n: usize = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(1_000_000);
+    let n: usize = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(1_000_000);
     let mut g = chainrule::Graph::with_capacity(n);
     for _ in 0..3 {
         let t = Instant::now();
         let d = chainrule::bench::scalar_chain_in(&mut g, n);
         let dt = t.elapsed();
-        println!("{n} nodes: {:.2} ms ({:.1} ns per node), dy/dx = {d}", dt.as_secs_f64() * 1e3, dt.as_secs_f64() * 1e9 / n as f64);
+        println!(
+            "{n} nodes: {:.2} ms ({:.1} ns per node), dy/dx = {d}",
+            dt.as_secs_f64() * 1e3,
+            dt.as_secs_f64() * 1e9 / n as f64
+        );
     }
 }
