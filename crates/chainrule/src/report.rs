@@ -527,11 +527,15 @@ fn paths_json(d: &Drawing, p: &Paths, grad: f64, out_name: &str, max_paths: usiz
             js_str(&fmt_num(c.contribution))
         )
     });
-    let plural = if p.count == 1.0 { "" } else { "s" };
-    let sum_text = if p.is_complete() {
+    let sum_text = if p.count == 1.0 && p.is_complete() {
+        format!(
+            "One path, so its contribution is the whole gradient: d{out_name}/d{name} = {}",
+            fmt_num(grad)
+        )
+    } else if p.is_complete() {
         let terms: Vec<String> = p.listed.iter().map(|c| paren(c.contribution)).collect();
         format!(
-            "Sum over the {} path{plural}: {} = {}   and   d{out_name}/d{name} = {}",
+            "Sum over the {} paths: {} = {}, and the backward pass gave d{out_name}/d{name} = {}",
             count_text(p.count),
             terms.join(" + "),
             fmt_num(p.listed_sum),
