@@ -43,6 +43,8 @@ pub enum Command {
     /// Time the standard workloads (release builds only give meaningful numbers).
     #[command(after_help = "Example:\n  chainrule bench scalar-chain-1m --json")]
     Bench(BenchArgs),
+    /// Minimise an expression by gradient descent and show (or draw) the path taken.
+    Descend(crate::descend::DescendArgs),
 }
 
 /// An expression and the point to evaluate it at.

@@ -5,6 +5,7 @@
 
 mod cli;
 mod cmd;
+mod descend;
 mod error;
 mod output;
 
@@ -24,6 +25,14 @@ fn main() -> ExitCode {
         Command::Check(args) => cmd::check::run(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Bench(args) => cmd::bench::run(args),
+        Command::Descend(args) => {
+            descend::run(args)
+                .map(|()| ExitCode::SUCCESS)
+                .map_err(|e| error::CliError {
+                    code: u8::try_from(e.code).unwrap_or(1),
+                    message: e.message,
+                })
+        }
     };
     match result {
         Ok(code) => code,

@@ -10,6 +10,9 @@
 //! - [`graph`]: the arena of recorded nodes and the [`Var`] handle with its operators;
 //! - [`expr`]: the expression language (`3*x^2 + 1`), parsed with errors that point at the column;
 //! - [`check`]: central finite differences to check any gradient;
+//! - [`optim`]: optimizers (SGD, Adam, AdamW) with PyTorch's formulas, learning-rate schedules
+//!   and gradient clipping, for `f64` and `f32` parameters;
+//! - [`descend`]: gradient descent on an expression, recording the path taken;
 //! - [`explain`] and [`viz`]: the chain rule in words, and the graph as DOT or SVG;
 //! - [`report`]: an interactive HTML page that steps through both passes and lists the paths;
 //! - [`bench`]: the standard workloads behind `chainrule bench`.
@@ -32,10 +35,12 @@ pub mod backward;
 pub mod bench;
 pub mod check;
 pub mod demo;
+pub mod descend;
 pub mod explain;
 pub mod expr;
 pub mod graph;
 pub mod ops;
+pub mod optim;
 pub mod report;
 pub mod viz;
 

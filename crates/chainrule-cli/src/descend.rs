@@ -1,0 +1,681 @@
+//! `chainrule descend`: gradient descent on an expression, printed, as JSON, or drawn.
+//!
+//! The subcommand minimises an expression over its variables from a start point with one of the
+//! library's optimizers (`chainrule::optim`), on gradients from the engine, and reports the
+//! trajectory. `--compare` runs several optimizers from the same start; `--plot` draws the runs.
+
+mod plot;
+
+use std::fmt;
+use std::io::Write;
+use std::path::PathBuf;
+
+use chainrule::descend::{descend, DescendOptions, StopReason, Trajectory};
+use chainrule::optim::{Adam, AdamConfig, AdamW, AdamWConfig, Optimizer, Sgd, SgdConfig};
+use chainrule::{Bindings, Expr};
+use clap::Args;
+use serde_json::{json, Value};
+
+/// A failure of the command: the message (printed after `error: `) and the exit code.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CliError {
+    /// The process exit code: 2 for bad input, 1 for a failure while working (writing a file).
+    pub code: i32,
+    /// What went wrong, on one line.
+    pub message: String,
+}
+
+impl CliError {
+    /// Bad input from the command line (exit code 2).
+    pub fn usage(message: impl Into<String>) -> Self {
+        CliError {
+            code: 2,
+            message: message.into(),
+        }
+    }
+
+    /// A failure while carrying out a valid command (exit code 1).
+    pub fn failure(message: impl Into<String>) -> Self {
+        CliError {
+            code: 1,
+            message: message.into(),
+        }
+    }
+}
+
+impl fmt::Display for CliError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for CliError {}
+
+/// The arguments of `chainrule descend`.
+#[derive(Args, Clone, Debug)]
+#[command(after_help = "Examples:
+  chainrule descend '(1 - x)^2 + 100*(y - x^2)^2' --from x=-1.5,y=2 --optimizer adam --lr 0.02 --steps 5000
+  chainrule descend 'x^2 + 10*y^2' --from x=-4,y=1.5 --compare sgd@0.09,momentum@0.02,adam@0.3 --plot quad.png
+  chainrule descend 'x^2 - y^2' --from x=1,y=0.001 --optimizer momentum --json
+
+Optimizers: sgd (momentum 0 unless --momentum), momentum (SGD with momentum 0.9),
+nesterov (Nesterov momentum 0.9), adam, adamw (decoupled weight decay 0.01).
+The exit code is 0 when the run was carried out, even if it diverged; 2 for bad input.")]
+pub struct DescendArgs {
+    /// The expression to minimise, e.g. '(1 - x)^2 + 100*(y - x^2)^2'.
+    #[arg(value_name = "EXPR", allow_hyphen_values = true)]
+    pub expr: String,
+
+    /// The start point: a value for every variable, e.g. x=-1.5,y=2.
+    #[arg(long, value_name = "POINT", allow_hyphen_values = true)]
+    pub from: Option<String>,
+
+    /// The optimizer: sgd, momentum, nesterov, adam or adamw [default: sgd].
+    #[arg(long, value_name = "NAME")]
+    pub optimizer: Option<String>,
+
+    /// Several optimizers from the same start, comma-separated; NAME@LR sets one's learning
+    /// rate, e.g. sgd@0.001,momentum@0.001,adam@0.05.
+    #[arg(long, value_name = "LIST", conflicts_with = "optimizer")]
+    pub compare: Option<String>,
+
+    /// The learning rate.
+    #[arg(long, default_value_t = 0.01, allow_negative_numbers = true)]
+    pub lr: f64,
+
+    /// The momentum factor [default: 0.9 for momentum and nesterov, 0 for sgd].
+    #[arg(long, allow_negative_numbers = true)]
+    pub momentum: Option<f64>,
+
+    /// The dampening of the momentum buffer (SGD).
+    #[arg(long, default_value_t = 0.0, allow_negative_numbers = true)]
+    pub dampening: f64,
+
+    /// The weight decay [default: 0.01 for adamw (decoupled), 0 for the others (L2 penalty)].
+    #[arg(long, allow_negative_numbers = true)]
+    pub weight_decay: Option<f64>,
+
+    /// The decay rate of Adam's first moment.
+    #[arg(long, default_value_t = 0.9, allow_negative_numbers = true)]
+    pub beta1: f64,
+
+    /// The decay rate of Adam's second moment.
+    #[arg(long, default_value_t = 0.999, allow_negative_numbers = true)]
+    pub beta2: f64,
+
+    /// The term added to Adam's denominator.
+    #[arg(long, default_value = "1e-8", allow_negative_numbers = true)]
+    pub eps: f64,
+
+    /// Use AMSGrad (the maximum of Adam's second moments).
+    #[arg(long)]
+    pub amsgrad: bool,
+
+    /// The most optimizer steps to take.
+    #[arg(long, default_value_t = 500)]
+    pub steps: usize,
+
+    /// Stop once the gradient norm is below this.
+    #[arg(long, default_value = "1e-6", allow_negative_numbers = true)]
+    pub tol: f64,
+
+    /// Call the run diverged once |value| exceeds this.
+    #[arg(long, default_value = "1e12", allow_negative_numbers = true)]
+    pub bound: f64,
+
+    /// Print a line every N steps [default: about ten lines per run].
+    #[arg(long, value_name = "N")]
+    pub every: Option<usize>,
+
+    /// Print the whole trajectory as JSON instead of the table.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Draw the run(s) to this file (.png or .svg): contours for two variables, the curve for
+    /// one, value and gradient norm against step for more.
+    #[arg(long, value_name = "PATH")]
+    pub plot: Option<PathBuf>,
+}
+
+/// The optimizers `descend` knows, by command-line name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Sgd,
+    Momentum,
+    Nesterov,
+    Adam,
+    AdamW,
+}
+
+const KINDS: &str = "sgd, momentum, nesterov, adam, adamw";
+
+impl Kind {
+    fn parse(name: &str) -> Result<Kind, CliError> {
+        Ok(match name.trim().to_ascii_lowercase().as_str() {
+            "sgd" => Kind::Sgd,
+            "momentum" => Kind::Momentum,
+            "nesterov" => Kind::Nesterov,
+            "adam" => Kind::Adam,
+            "adamw" => Kind::AdamW,
+            other => {
+                return Err(CliError::usage(format!(
+                    "unknown optimizer '{other}' (expected one of {KINDS})"
+                )))
+            }
+        })
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Kind::Sgd => "sgd",
+            Kind::Momentum => "momentum",
+            Kind::Nesterov => "nesterov",
+            Kind::Adam => "adam",
+            Kind::AdamW => "adamw",
+        }
+    }
+}
+
+/// One optimizer with all its settings.
+#[derive(Clone, Debug)]
+struct Spec {
+    kind: Kind,
+    lr: f64,
+    momentum: f64,
+    dampening: f64,
+    weight_decay: f64,
+    betas: (f64, f64),
+    eps: f64,
+    amsgrad: bool,
+}
+
+impl Spec {
+    fn new(kind: Kind, lr: f64, args: &DescendArgs) -> Spec {
+        let momentum = args.momentum.unwrap_or(match kind {
+            Kind::Momentum | Kind::Nesterov => 0.9,
+            _ => 0.0,
+        });
+        let weight_decay = args.weight_decay.unwrap_or(match kind {
+            Kind::AdamW => 0.01,
+            _ => 0.0,
+        });
+        Spec {
+            kind,
+            lr,
+            momentum,
+            dampening: args.dampening,
+            weight_decay,
+            betas: (args.beta1, args.beta2),
+            eps: args.eps,
+            amsgrad: args.amsgrad,
+        }
+    }
+
+    fn build(&self) -> Result<Box<dyn Optimizer<f64>>, CliError> {
+        let bad = |e: chainrule::optim::ConfigError| {
+            CliError::usage(format!("{} optimizer: {e}", self.kind.name()))
+        };
+        Ok(match self.kind {
+            Kind::Sgd | Kind::Momentum | Kind::Nesterov => Box::new(
+                Sgd::try_new(
+                    SgdConfig::new(self.lr)
+                        .momentum(self.momentum)
+                        .dampening(self.dampening)
+                        .nesterov(self.kind == Kind::Nesterov)
+                        .weight_decay(self.weight_decay),
+                )
+                .map_err(bad)?,
+            ),
+            Kind::Adam => Box::new(
+                Adam::try_new(
+                    AdamConfig::new(self.lr)
+                        .betas(self.betas.0, self.betas.1)
+                        .eps(self.eps)
+                        .weight_decay(self.weight_decay)
+                        .amsgrad(self.amsgrad),
+                )
+                .map_err(bad)?,
+            ),
+            Kind::AdamW => Box::new(
+                AdamW::try_new(
+                    AdamWConfig::new(self.lr)
+                        .betas(self.betas.0, self.betas.1)
+                        .eps(self.eps)
+                        .weight_decay(self.weight_decay)
+                        .amsgrad(self.amsgrad),
+                )
+                .map_err(bad)?,
+            ),
+        })
+    }
+
+    /// The settings in words: `lr 0.01, momentum 0.9`.
+    fn settings(&self) -> String {
+        let mut s = format!("lr {}", num(self.lr));
+        match self.kind {
+            Kind::Sgd | Kind::Momentum | Kind::Nesterov => {
+                if self.momentum != 0.0 {
+                    s += &format!(", momentum {}", num(self.momentum));
+                }
+                if self.dampening != 0.0 {
+                    s += &format!(", dampening {}", num(self.dampening));
+                }
+            }
+            Kind::Adam | Kind::AdamW => {
+                s += &format!(
+                    ", betas {}, {}, eps {}",
+                    num(self.betas.0),
+                    num(self.betas.1),
+                    num(self.eps)
+                );
+                if self.amsgrad {
+                    s += ", amsgrad";
+                }
+            }
+        }
+        if self.weight_decay != 0.0 {
+            s += &format!(", weight decay {}", num(self.weight_decay));
+        }
+        s
+    }
+
+    fn to_json(&self) -> Value {
+        let mut o = serde_json::Map::new();
+        o.insert("name".into(), json!(self.kind.name()));
+        o.insert("lr".into(), json!(self.lr));
+        match self.kind {
+            Kind::Sgd | Kind::Momentum | Kind::Nesterov => {
+                o.insert("momentum".into(), json!(self.momentum));
+                o.insert("dampening".into(), json!(self.dampening));
+                o.insert("nesterov".into(), json!(self.kind == Kind::Nesterov));
+            }
+            Kind::Adam | Kind::AdamW => {
+                o.insert("betas".into(), json!([self.betas.0, self.betas.1]));
+                o.insert("eps".into(), json!(self.eps));
+                o.insert("amsgrad".into(), json!(self.amsgrad));
+            }
+        }
+        o.insert("weight_decay".into(), json!(self.weight_decay));
+        Value::Object(o)
+    }
+}
+
+/// One finished run.
+struct Run {
+    spec: Spec,
+    trajectory: Trajectory,
+}
+
+impl Run {
+    /// `adam (lr 0.02)`, the run's name in tables and legends.
+    fn label(&self) -> String {
+        format!("{} (lr {})", self.spec.kind.name(), num(self.spec.lr))
+    }
+}
+
+/// Runs `chainrule descend`.
+pub fn run(args: &DescendArgs) -> Result<(), CliError> {
+    let expr = Expr::parse(&args.expr).map_err(|e| {
+        CliError::usage(format!(
+            "cannot read the expression: {} (column {})",
+            e.message(),
+            e.column()
+        ))
+    })?;
+    if expr.variables().is_empty() {
+        return Err(CliError::usage(format!(
+            "'{}' has no variables: there is nothing to descend over",
+            args.expr.trim()
+        )));
+    }
+    let start = start_point(&expr, args.from.as_deref())?;
+    let specs = specs(args)?;
+    let optimizers = specs
+        .iter()
+        .map(Spec::build)
+        .collect::<Result<Vec<_>, _>>()?;
+    check_options(args)?;
+    let plot_format = match &args.plot {
+        Some(path) => Some(plot::Format::from_path(path).map_err(CliError::usage)?),
+        None => None,
+    };
+
+    let options = DescendOptions {
+        max_steps: args.steps,
+        tol: args.tol,
+        bound: args.bound,
+    };
+    let runs: Vec<Run> = specs
+        .into_iter()
+        .zip(optimizers)
+        .map(|(spec, mut opt)| Run {
+            trajectory: descend(&expr, &start, opt.as_mut(), &options),
+            spec,
+        })
+        .collect();
+
+    let text = if args.json {
+        let v = to_json(&expr, &runs, args.compare.is_some());
+        format!(
+            "{}\n",
+            serde_json::to_string(&v).expect("JSON of numbers and strings")
+        )
+    } else if args.compare.is_some() {
+        comparison_table(&expr, &runs, &options)
+    } else {
+        run_table(&expr, &runs[0], &options, args.every)
+    };
+
+    let mut plot_note = String::new();
+    if let (Some(path), Some(format)) = (&args.plot, plot_format) {
+        let plot_runs: Vec<plot::Run> = runs
+            .iter()
+            .map(|r| plot::Run {
+                label: format!("{}: {}", r.label(), short_stop(&r.trajectory.stop)),
+                trajectory: &r.trajectory,
+            })
+            .collect();
+        plot::draw(path, format, &expr, &plot_runs)
+            .map_err(|e| CliError::failure(format!("cannot draw {}: {e}", path.display())))?;
+        if !args.json {
+            plot_note = format!("plot written to {}\n", path.display());
+        }
+    }
+
+    // A closed pipe (`| head`) is not an error of the command.
+    let mut out = std::io::stdout().lock();
+    let _ = out
+        .write_all(text.as_bytes())
+        .and_then(|_| out.write_all(plot_note.as_bytes()))
+        .and_then(|_| out.flush());
+    Ok(())
+}
+
+/// The start point from `--from`, in the order of the expression's variables.
+fn start_point(expr: &Expr, from: Option<&str>) -> Result<Vec<f64>, CliError> {
+    let vars = expr.variables();
+    let example = vars
+        .iter()
+        .map(|v| format!("{v}=0"))
+        .collect::<Vec<_>>()
+        .join(",");
+    let Some(from) = from else {
+        return Err(CliError::usage(format!(
+            "no start point: give a value to every variable with --from, e.g. --from {example}"
+        )));
+    };
+    let at: Bindings = from
+        .parse()
+        .map_err(|e| CliError::usage(format!("--from: {e}")))?;
+    if let Some(extra) = at.names().find(|n| !vars.iter().any(|v| v == n)) {
+        return Err(CliError::usage(format!(
+            "--from: '{extra}' is not a variable of the expression (its variables: {})",
+            vars.join(", ")
+        )));
+    }
+    let mut point = Vec::with_capacity(vars.len());
+    for v in vars {
+        match at.get(v) {
+            Some(x) if x.is_finite() => point.push(x),
+            Some(x) => {
+                return Err(CliError::usage(format!(
+                    "--from: the start value of {v} must be a finite number, not {x}"
+                )))
+            }
+            None => {
+                return Err(CliError::usage(format!(
+                    "--from: no start value for {v}; give every variable one, e.g. --from {example}"
+                )))
+            }
+        }
+    }
+    Ok(point)
+}
+
+/// The optimizers to run, from `--optimizer` or `--compare`.
+fn specs(args: &DescendArgs) -> Result<Vec<Spec>, CliError> {
+    let Some(list) = &args.compare else {
+        let kind = Kind::parse(args.optimizer.as_deref().unwrap_or("sgd"))?;
+        return Ok(vec![Spec::new(kind, args.lr, args)]);
+    };
+    let mut specs = Vec::new();
+    for item in list.split(',') {
+        let item = item.trim();
+        if item.is_empty() {
+            return Err(CliError::usage(format!(
+                "--compare: an empty name in '{list}' (expected names such as sgd,momentum,adam)"
+            )));
+        }
+        let (name, lr) = match item.split_once('@') {
+            Some((name, lr)) => {
+                let lr: f64 = lr.trim().parse().map_err(|_| {
+                    CliError::usage(format!(
+                        "--compare: the learning rate in '{item}', '{lr}', is not a number"
+                    ))
+                })?;
+                (name, lr)
+            }
+            None => (item, args.lr),
+        };
+        specs.push(Spec::new(Kind::parse(name)?, lr, args));
+    }
+    if specs.len() > plot::MAX_RUNS {
+        return Err(CliError::usage(format!(
+            "--compare: at most {} optimizers at once, got {}",
+            plot::MAX_RUNS,
+            specs.len()
+        )));
+    }
+    Ok(specs)
+}
+
+fn check_options(args: &DescendArgs) -> Result<(), CliError> {
+    if !(args.tol >= 0.0 && args.tol.is_finite()) {
+        return Err(CliError::usage(format!(
+            "--tol must be a finite number >= 0, not {}",
+            args.tol
+        )));
+    }
+    if args.bound.is_nan() || args.bound <= 0.0 {
+        return Err(CliError::usage(format!(
+            "--bound must be a number > 0, not {}",
+            args.bound
+        )));
+    }
+    if args.every == Some(0) {
+        return Err(CliError::usage("--every must be at least 1"));
+    }
+    Ok(())
+}
+
+/// A number in at most 6 significant digits, in plain notation where that stays short.
+fn num(x: f64) -> String {
+    if x == 0.0 {
+        return "0".to_string();
+    }
+    if !x.is_finite() {
+        return format!("{x}");
+    }
+    let a = x.abs();
+    if (1e-4..1e6).contains(&a) {
+        let digits = (5 - a.log10().floor() as i32).max(0) as usize;
+        let s = format!("{x:.digits$}");
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_string()
+        } else {
+            s
+        }
+    } else {
+        let s = format!("{x:.5e}");
+        // 1.50000e-7 → 1.5e-7
+        match s.split_once('e') {
+            Some((m, e)) if m.contains('.') => {
+                format!("{}e{e}", m.trim_end_matches('0').trim_end_matches('.'))
+            }
+            _ => s,
+        }
+    }
+}
+
+fn point_text(vars: &[String], p: &[f64]) -> String {
+    vars.iter()
+        .zip(p)
+        .map(|(v, x)| format!("{v}={}", num(*x)))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn stop_text(t: &Trajectory, options: &DescendOptions) -> String {
+    match &t.stop {
+        StopReason::Converged { step } => format!(
+            "converged at step {step}: the gradient norm {} is below --tol {}",
+            num(t.grad_norms[*step]),
+            num(options.tol)
+        ),
+        StopReason::MaxSteps => format!(
+            "stopped after {} steps (--steps) with the gradient norm at {}, above --tol {}",
+            t.steps(),
+            num(*t.grad_norms.last().unwrap_or(&f64::NAN)),
+            num(options.tol)
+        ),
+        StopReason::Diverged { step, why } => format!("DIVERGED at step {step}: {why}"),
+    }
+}
+
+/// Why a run stopped, in a few words for a legend.
+fn short_stop(stop: &StopReason) -> String {
+    match stop {
+        StopReason::Converged { step } => format!("converged at step {step}"),
+        StopReason::MaxSteps => "reached the step limit".to_string(),
+        StopReason::Diverged { step, .. } => format!("diverged at step {step}"),
+    }
+}
+
+fn run_table(expr: &Expr, run: &Run, options: &DescendOptions, every: Option<usize>) -> String {
+    let t = &run.trajectory;
+    let vars = expr.variables();
+    let mut s = format!(
+        "minimising {} over {} with {} ({})\n",
+        expr,
+        vars.join(", "),
+        run.spec.kind.name(),
+        run.spec.settings()
+    );
+    s += &format!("{:>7}  {:>13}  {:>12}  point\n", "step", "value", "|grad|");
+    let last = t.steps();
+    let every = every.unwrap_or_else(|| (options.max_steps / 10).max(1));
+    for k in 0..=last {
+        if k % every == 0 || k == last {
+            s += &format!(
+                "{k:>7}  {:>13}  {:>12}  {}\n",
+                num(t.values[k]),
+                num(t.grad_norms[k]),
+                point_text(vars, &t.points[k])
+            );
+        }
+    }
+    s += &stop_text(t, options);
+    s.push('\n');
+    let what = if matches!(t.stop, StopReason::Diverged { .. }) {
+        "last point"
+    } else {
+        "final point"
+    };
+    s += &format!(
+        "{what}: {} (value {})\n",
+        point_text(vars, t.last_point()),
+        num(t.last_value())
+    );
+    s
+}
+
+fn comparison_table(expr: &Expr, runs: &[Run], options: &DescendOptions) -> String {
+    let t0 = &runs[0].trajectory;
+    let vars = expr.variables();
+    let mut s = format!(
+        "minimising {} over {} from {} (value {})\n",
+        expr,
+        vars.join(", "),
+        point_text(vars, &t0.points[0]),
+        num(t0.values[0])
+    );
+    let width = runs
+        .iter()
+        .map(|r| r.label().len())
+        .max()
+        .unwrap_or(0)
+        .max(9);
+    s += &format!(
+        "{:<width$}  {:>6}  {:>13}  {:>12}  final point\n",
+        "optimizer", "steps", "final value", "|grad|"
+    );
+    for r in runs {
+        let t = &r.trajectory;
+        s += &format!(
+            "{:<width$}  {:>6}  {:>13}  {:>12}  {}\n",
+            r.label(),
+            t.steps(),
+            num(t.last_value()),
+            num(*t.grad_norms.last().unwrap_or(&f64::NAN)),
+            point_text(vars, t.last_point())
+        );
+    }
+    for r in runs {
+        s += &format!("{}: {}\n", r.label(), stop_text(&r.trajectory, options));
+    }
+    s
+}
+
+fn stop_json(stop: &StopReason) -> Value {
+    match stop {
+        StopReason::Converged { step } => json!({"reason": "converged", "step": step}),
+        StopReason::MaxSteps => json!({"reason": "max_steps"}),
+        StopReason::Diverged { step, why } => {
+            json!({"reason": "diverged", "step": step, "why": why})
+        }
+    }
+}
+
+fn run_json(run: &Run) -> serde_json::Map<String, Value> {
+    let t = &run.trajectory;
+    let mut o = serde_json::Map::new();
+    o.insert("optimizer".into(), run.spec.to_json());
+    o.insert("points".into(), json!(t.points));
+    o.insert("values".into(), json!(t.values));
+    o.insert("grad_norms".into(), json!(t.grad_norms));
+    o.insert("stop".into(), stop_json(&t.stop));
+    o
+}
+
+fn to_json(expr: &Expr, runs: &[Run], compare: bool) -> Value {
+    let mut o = serde_json::Map::new();
+    o.insert("expression".into(), json!(expr.to_string()));
+    o.insert("variables".into(), json!(expr.variables()));
+    if compare {
+        let list: Vec<Value> = runs.iter().map(|r| Value::Object(run_json(r))).collect();
+        o.insert("runs".into(), Value::Array(list));
+    } else {
+        o.extend(run_json(&runs[0]));
+    }
+    Value::Object(o)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::num;
+
+    #[test]
+    fn numbers_are_short_and_exact_enough() {
+        assert_eq!(num(0.0), "0");
+        assert_eq!(num(1.0), "1");
+        assert_eq!(num(-1.5), "-1.5");
+        assert_eq!(num(0.01), "0.01");
+        assert_eq!(num(170.125), "170.125");
+        assert_eq!(num(2.0 / 3.0), "0.666667");
+        assert_eq!(num(1e-8), "1e-8");
+        assert_eq!(num(1.5e-7), "1.5e-7");
+        assert_eq!(num(1e12), "1e12");
+        assert_eq!(num(123456.7), "123457");
+        assert_eq!(num(f64::NAN), "NaN");
+    }
+}

@@ -1,0 +1,460 @@
+//! Adam and AdamW.
+
+use super::state::{self, OptimizerState, StateError};
+use super::{check_range, ConfigError, Float, Optimizer, Shapes};
+
+/// The settings of [`Adam`], with PyTorch's names and defaults.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamConfig {
+    /// The learning rate γ (PyTorch's default 0.001).
+    pub lr: f64,
+    /// The decay rates (β₁, β₂) of the moment estimates (default 0.9, 0.999).
+    pub betas: (f64, f64),
+    /// The term ε added to the denominator (default 1e-8).
+    pub eps: f64,
+    /// The L2 penalty λ added to the gradient, `g ← g + λθ` (default 0).
+    pub weight_decay: f64,
+    /// Use the maximum of the second moments so far (AMSGrad; default off).
+    pub amsgrad: bool,
+}
+
+impl Default for AdamConfig {
+    fn default() -> Self {
+        AdamConfig::new(1e-3)
+    }
+}
+
+impl AdamConfig {
+    /// PyTorch's defaults with learning rate `lr`.
+    pub fn new(lr: f64) -> Self {
+        AdamConfig {
+            lr,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay: 0.0,
+            amsgrad: false,
+        }
+    }
+
+    /// With decay rates `(beta1, beta2)`.
+    pub fn betas(self, beta1: f64, beta2: f64) -> Self {
+        AdamConfig {
+            betas: (beta1, beta2),
+            ..self
+        }
+    }
+
+    /// With denominator term `eps`.
+    pub fn eps(self, eps: f64) -> Self {
+        AdamConfig { eps, ..self }
+    }
+
+    /// With weight decay `weight_decay`.
+    pub fn weight_decay(self, weight_decay: f64) -> Self {
+        AdamConfig {
+            weight_decay,
+            ..self
+        }
+    }
+
+    /// With AMSGrad on or off.
+    pub fn amsgrad(self, amsgrad: bool) -> Self {
+        AdamConfig { amsgrad, ..self }
+    }
+
+    /// Checks the ranges PyTorch checks.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        validate(self.lr, self.betas, self.eps, self.weight_decay)
+    }
+}
+
+fn validate(lr: f64, betas: (f64, f64), eps: f64, wd: f64) -> Result<(), ConfigError> {
+    check_range(
+        "learning rate",
+        lr,
+        lr >= 0.0 && lr.is_finite(),
+        "a finite number >= 0",
+    )?;
+    check_range("beta1", betas.0, (0.0..1.0).contains(&betas.0), "in [0, 1)")?;
+    check_range("beta2", betas.1, (0.0..1.0).contains(&betas.1), "in [0, 1)")?;
+    check_range(
+        "epsilon",
+        eps,
+        eps >= 0.0 && eps.is_finite(),
+        "a finite number >= 0",
+    )?;
+    check_range(
+        "weight decay",
+        wd,
+        wd >= 0.0 && wd.is_finite(),
+        "a finite number >= 0",
+    )
+}
+
+/// The settings of [`AdamW`]: those of Adam, but the weight decay is decoupled and defaults to
+/// 0.01.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct AdamWConfig {
+    /// The learning rate γ (default 0.001).
+    pub lr: f64,
+    /// The decay rates (β₁, β₂) of the moment estimates (default 0.9, 0.999).
+    pub betas: (f64, f64),
+    /// The term ε added to the denominator (default 1e-8).
+    pub eps: f64,
+    /// The decoupled weight decay λ, `θ ← θ - γλθ` before the Adam step (default 0.01).
+    pub weight_decay: f64,
+    /// Use the maximum of the second moments so far (AMSGrad; default off).
+    pub amsgrad: bool,
+}
+
+impl Default for AdamWConfig {
+    fn default() -> Self {
+        AdamWConfig::new(1e-3)
+    }
+}
+
+impl AdamWConfig {
+    /// PyTorch's defaults with learning rate `lr`.
+    pub fn new(lr: f64) -> Self {
+        AdamWConfig {
+            lr,
+            betas: (0.9, 0.999),
+            eps: 1e-8,
+            weight_decay: 1e-2,
+            amsgrad: false,
+        }
+    }
+
+    /// With decay rates `(beta1, beta2)`.
+    pub fn betas(self, beta1: f64, beta2: f64) -> Self {
+        AdamWConfig {
+            betas: (beta1, beta2),
+            ..self
+        }
+    }
+
+    /// With denominator term `eps`.
+    pub fn eps(self, eps: f64) -> Self {
+        AdamWConfig { eps, ..self }
+    }
+
+    /// With decoupled weight decay `weight_decay`.
+    pub fn weight_decay(self, weight_decay: f64) -> Self {
+        AdamWConfig {
+            weight_decay,
+            ..self
+        }
+    }
+
+    /// With AMSGrad on or off.
+    pub fn amsgrad(self, amsgrad: bool) -> Self {
+        AdamWConfig { amsgrad, ..self }
+    }
+
+    /// Checks the ranges PyTorch checks.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        validate(self.lr, self.betas, self.eps, self.weight_decay)
+    }
+}
+
+/// The moments shared by Adam and AdamW.
+#[derive(Clone, Debug, Default)]
+struct Moments<T> {
+    shapes: Shapes,
+    step: u64,
+    exp_avg: Vec<Vec<T>>,
+    exp_avg_sq: Vec<Vec<T>>,
+    max_exp_avg_sq: Vec<Vec<T>>,
+}
+
+/// One Adam step; `decoupled` is AdamW's weight decay, otherwise it is added to the gradient.
+#[allow(clippy::too_many_arguments)]
+fn adam_step<T: Float>(
+    who: &str,
+    m: &mut Moments<T>,
+    params: &mut [&mut [T]],
+    grads: &[&[T]],
+    (lr, (beta1, beta2), eps, wd, amsgrad): (f64, (f64, f64), f64, f64, bool),
+    decoupled: bool,
+) {
+    if m.shapes.check(who, params, grads) {
+        let zeros =
+            || -> Vec<Vec<T>> { params.iter().map(|p| vec![T::default(); p.len()]).collect() };
+        m.exp_avg = zeros();
+        m.exp_avg_sq = zeros();
+        m.max_exp_avg_sq = if amsgrad { zeros() } else { Vec::new() };
+    }
+    m.step += 1;
+    let t = m.step as f64;
+    let bias1 = T::from_f64(1.0 - beta1.powf(t));
+    let bias2 = T::from_f64(1.0 - beta2.powf(t));
+    let (b1, b2) = (T::from_f64(beta1), T::from_f64(beta2));
+    let (one_b1, one_b2) = (T::from_f64(1.0 - beta1), T::from_f64(1.0 - beta2));
+    let (lr_t, eps_t, wd_t) = (T::from_f64(lr), T::from_f64(eps), T::from_f64(wd));
+    let decay = T::from_f64(1.0 - lr * wd);
+    for (gi, (p, g)) in params.iter_mut().zip(grads).enumerate() {
+        for (j, (theta, &grad)) in p.iter_mut().zip(g.iter()).enumerate() {
+            let mut d = grad;
+            if wd != 0.0 {
+                if decoupled {
+                    *theta = *theta * decay;
+                } else {
+                    d = d + wd_t * *theta;
+                }
+            }
+            let ma = &mut m.exp_avg[gi][j];
+            *ma = b1 * *ma + one_b1 * d;
+            let va = &mut m.exp_avg_sq[gi][j];
+            *va = b2 * *va + one_b2 * d * d;
+            let v = if amsgrad {
+                let vm = &mut m.max_exp_avg_sq[gi][j];
+                if *va > *vm || va.value().is_nan() {
+                    // Also carries a NaN forward, as torch.maximum does.
+                    *vm = *va;
+                }
+                *vm
+            } else {
+                *va
+            };
+            let m_hat = *ma / bias1;
+            let v_hat = v / bias2;
+            *theta = *theta - lr_t * m_hat / (v_hat.sqrt() + eps_t);
+        }
+    }
+}
+
+impl<T: Float> Moments<T> {
+    fn kinds(amsgrad: bool) -> &'static [&'static str] {
+        if amsgrad {
+            &["exp_avg", "exp_avg_sq", "max_exp_avg_sq"]
+        } else {
+            &["exp_avg", "exp_avg_sq"]
+        }
+    }
+
+    fn state(&self, name: &str, lr: f64, amsgrad: bool) -> OptimizerState<T> {
+        let buffers = if self.shapes.lengths().is_none() {
+            Vec::new()
+        } else if amsgrad {
+            state::save(
+                Self::kinds(true),
+                &[&self.exp_avg, &self.exp_avg_sq, &self.max_exp_avg_sq],
+            )
+        } else {
+            state::save(Self::kinds(false), &[&self.exp_avg, &self.exp_avg_sq])
+        };
+        OptimizerState {
+            optimizer: name.to_string(),
+            step: self.step,
+            lr,
+            buffers,
+        }
+    }
+
+    fn load(
+        &mut self,
+        name: &str,
+        amsgrad: bool,
+        saved: &OptimizerState<T>,
+    ) -> Result<(), StateError> {
+        let (mut bufs, lengths) = state::load(name, Self::kinds(amsgrad), saved)?;
+        self.max_exp_avg_sq = if amsgrad {
+            bufs.pop().unwrap_or_default()
+        } else {
+            Vec::new()
+        };
+        self.exp_avg_sq = bufs.pop().unwrap_or_default();
+        self.exp_avg = bufs.pop().unwrap_or_default();
+        self.shapes.set(lengths);
+        self.step = saved.step;
+        Ok(())
+    }
+}
+
+/// Adam as `torch.optim.Adam`.
+///
+/// For each step t = 1, 2, … and each parameter θ with gradient g (all moments start at 0):
+///
+/// ```text
+/// if λ ≠ 0:  g ← g + λ θ
+/// m ← β₁ m + (1 - β₁) g
+/// v ← β₂ v + (1 - β₂) g²
+/// m̂ ← m / (1 - β₁ᵗ)
+/// v̂ ← v / (1 - β₂ᵗ)        or, with AMSGrad:  v_max ← max(v_max, v),  v̂ ← v_max / (1 - β₂ᵗ)
+/// θ ← θ - γ m̂ / (√v̂ + ε)
+/// ```
+///
+/// ```
+/// use chainrule::optim::{Adam, AdamConfig, Optimizer};
+///
+/// // The first Adam step moves each parameter by about the learning rate, whatever the gradient.
+/// let mut adam = Adam::new(AdamConfig::new(0.1));
+/// let mut x = vec![1.0_f64, -3.0];
+/// adam.step(&mut [&mut x], &[&[250.0, -0.004]]);
+/// assert!((x[0] - 0.9).abs() < 1e-9 && (x[1] + 2.9).abs() < 1e-6);
+/// ```
+#[derive(Clone, Debug)]
+pub struct Adam<T> {
+    config: AdamConfig,
+    moments: Moments<T>,
+}
+
+impl<T: Float> Adam<T> {
+    /// An optimizer with these settings.
+    ///
+    /// # Panics
+    /// If a setting is out of range (see [`AdamConfig::validate`]); [`Adam::try_new`] returns
+    /// the error instead.
+    pub fn new(config: AdamConfig) -> Self {
+        Self::try_new(config).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// An optimizer with these settings, or the first one out of range.
+    pub fn try_new(config: AdamConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(Adam {
+            config,
+            moments: Moments::default(),
+        })
+    }
+
+    /// The settings (with the current learning rate).
+    pub fn config(&self) -> &AdamConfig {
+        &self.config
+    }
+}
+
+impl<T: Float> Optimizer<T> for Adam<T> {
+    fn step(&mut self, params: &mut [&mut [T]], grads: &[&[T]]) {
+        let c = self.config;
+        adam_step(
+            "Adam",
+            &mut self.moments,
+            params,
+            grads,
+            (c.lr, c.betas, c.eps, c.weight_decay, c.amsgrad),
+            false,
+        );
+    }
+
+    fn lr(&self) -> f64 {
+        self.config.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.config.lr = lr;
+    }
+
+    fn steps_taken(&self) -> u64 {
+        self.moments.step
+    }
+
+    fn name(&self) -> &'static str {
+        "adam"
+    }
+
+    fn state(&self) -> OptimizerState<T> {
+        self.moments
+            .state("adam", self.config.lr, self.config.amsgrad)
+    }
+
+    fn load_state(&mut self, saved: &OptimizerState<T>) -> Result<(), StateError> {
+        self.moments.load("adam", self.config.amsgrad, saved)?;
+        self.config.lr = saved.lr;
+        Ok(())
+    }
+
+    fn reset(&mut self) {
+        self.moments = Moments::default();
+    }
+}
+
+/// AdamW as `torch.optim.AdamW`: Adam with decoupled weight decay.
+///
+/// Each step first shrinks every parameter, `θ ← θ - γλθ`, then takes the Adam step of
+/// [`Adam`] with the raw gradient (no `λθ` added to it).
+///
+/// ```
+/// use chainrule::optim::{AdamW, AdamWConfig, Optimizer};
+///
+/// // With a zero gradient only the decay acts: θ ← (1 - 0.1·0.5) θ.
+/// let mut opt = AdamW::new(AdamWConfig::new(0.1).weight_decay(0.5));
+/// let mut x = vec![2.0_f64];
+/// opt.step(&mut [&mut x], &[&[0.0]]);
+/// assert!((x[0] - 1.9).abs() < 1e-12);
+/// ```
+#[derive(Clone, Debug)]
+pub struct AdamW<T> {
+    config: AdamWConfig,
+    moments: Moments<T>,
+}
+
+impl<T: Float> AdamW<T> {
+    /// An optimizer with these settings.
+    ///
+    /// # Panics
+    /// If a setting is out of range (see [`AdamWConfig::validate`]); [`AdamW::try_new`] returns
+    /// the error instead.
+    pub fn new(config: AdamWConfig) -> Self {
+        Self::try_new(config).unwrap_or_else(|e| panic!("{e}"))
+    }
+
+    /// An optimizer with these settings, or the first one out of range.
+    pub fn try_new(config: AdamWConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(AdamW {
+            config,
+            moments: Moments::default(),
+        })
+    }
+
+    /// The settings (with the current learning rate).
+    pub fn config(&self) -> &AdamWConfig {
+        &self.config
+    }
+}
+
+impl<T: Float> Optimizer<T> for AdamW<T> {
+    fn step(&mut self, params: &mut [&mut [T]], grads: &[&[T]]) {
+        let c = self.config;
+        adam_step(
+            "AdamW",
+            &mut self.moments,
+            params,
+            grads,
+            (c.lr, c.betas, c.eps, c.weight_decay, c.amsgrad),
+            true,
+        );
+    }
+
+    fn lr(&self) -> f64 {
+        self.config.lr
+    }
+
+    fn set_lr(&mut self, lr: f64) {
+        self.config.lr = lr;
+    }
+
+    fn steps_taken(&self) -> u64 {
+        self.moments.step
+    }
+
+    fn name(&self) -> &'static str {
+        "adamw"
+    }
+
+    fn state(&self) -> OptimizerState<T> {
+        self.moments
+            .state("adamw", self.config.lr, self.config.amsgrad)
+    }
+
+    fn load_state(&mut self, saved: &OptimizerState<T>) -> Result<(), StateError> {
+        self.moments.load("adamw", self.config.amsgrad, saved)?;
+        self.config.lr = saved.lr;
+        Ok(())
+    }
+
+    fn reset(&mut self) {
+        self.moments = Moments::default();
+    }
+}

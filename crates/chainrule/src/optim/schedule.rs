@@ -1,0 +1,76 @@
+//! Learning-rate schedules, as PyTorch's closed forms.
+
+use std::f64::consts::PI;
+
+/// A learning rate that depends on the epoch (or step) number.
+///
+/// Apply it with [`super::Optimizer::set_lr`] before each epoch:
+///
+/// ```
+/// use chainrule::optim::{LrSchedule, Optimizer, Sgd, SgdConfig, StepLr};
+///
+/// let base = 0.1;
+/// let schedule = StepLr { step_size: 2, gamma: 0.5 };
+/// let mut sgd = Sgd::<f64>::new(SgdConfig::new(base));
+/// let mut seen = Vec::new();
+/// for epoch in 0..5 {
+///     sgd.set_lr(schedule.lr_at(base, epoch));
+///     seen.push(sgd.lr());
+/// }
+/// assert_eq!(seen, [0.1, 0.1, 0.05, 0.05, 0.025]);
+/// ```
+pub trait LrSchedule {
+    /// The learning rate for epoch `epoch` (counted from 0) when it starts at `base_lr`.
+    fn lr_at(&self, base_lr: f64, epoch: u64) -> f64;
+}
+
+/// Multiplies the learning rate by `gamma` every `step_size` epochs:
+/// `lr = base_lr · gamma^⌊epoch / step_size⌋` (`torch.optim.lr_scheduler.StepLR`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct StepLr {
+    /// The number of epochs between two decays (at least 1).
+    pub step_size: u64,
+    /// The factor of each decay.
+    pub gamma: f64,
+}
+
+impl LrSchedule for StepLr {
+    /// # Panics
+    /// If `step_size` is 0.
+    fn lr_at(&self, base_lr: f64, epoch: u64) -> f64 {
+        assert!(self.step_size > 0, "StepLr: step_size must be at least 1");
+        let k = epoch / self.step_size;
+        base_lr * self.gamma.powf(k as f64)
+    }
+}
+
+/// Cosine annealing from the base rate down to `eta_min` over `t_max` epochs:
+/// `lr = eta_min + (base_lr - eta_min) · (1 + cos(π · epoch / t_max)) / 2`
+/// (the closed form of `torch.optim.lr_scheduler.CosineAnnealingLR`; past `t_max` the cosine
+/// climbs back, as PyTorch's closed form does).
+///
+/// ```
+/// use chainrule::optim::{CosineAnnealing, LrSchedule};
+///
+/// let s = CosineAnnealing { t_max: 10, eta_min: 0.0 };
+/// assert_eq!(s.lr_at(1.0, 0), 1.0);
+/// assert!((s.lr_at(1.0, 5) - 0.5).abs() < 1e-15);
+/// assert!(s.lr_at(1.0, 10).abs() < 1e-15);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct CosineAnnealing {
+    /// The number of epochs of the half period (at least 1).
+    pub t_max: u64,
+    /// The lowest learning rate.
+    pub eta_min: f64,
+}
+
+impl LrSchedule for CosineAnnealing {
+    /// # Panics
+    /// If `t_max` is 0.
+    fn lr_at(&self, base_lr: f64, epoch: u64) -> f64 {
+        assert!(self.t_max > 0, "CosineAnnealing: t_max must be at least 1");
+        let phase = PI * epoch as f64 / self.t_max as f64;
+        self.eta_min + (base_lr - self.eta_min) * (1.0 + phase.cos()) / 2.0
+    }
+}
