@@ -8,6 +8,7 @@ mod cmd;
 mod descend;
 mod error;
 mod output;
+mod plotting;
 
 use std::process::ExitCode;
 
