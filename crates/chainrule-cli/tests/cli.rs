@@ -415,3 +415,124 @@ fn report_refuses_bad_input() {
     );
     assert!(!dir.join("r.html").exists());
 }
+
+#[test]
+fn plot_draws_png_and_svg() {
+    let dir = scratch("plot");
+    let png = dir.join("f.png");
+    let o = chainrule(&[
+        "plot",
+        "sin(x)*x",
+        "--var",
+        "x",
+        "--from",
+        "-3",
+        "--to",
+        "3",
+        "--tangent",
+        "1.5",
+        "-o",
+        png.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), format!("wrote {}\n", png.display()));
+    let bytes = fs::read(&png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
+    assert!(
+        (10_000..2_000_000).contains(&bytes.len()),
+        "{} bytes",
+        bytes.len()
+    );
+
+    // Other variables are fixed by --at; the title says so; gaps where ln(x) is undefined.
+    let svg = dir.join("f.svg");
+    let o = chainrule(&[
+        "plot",
+        "x*y + ln(x)",
+        "--var",
+        "x",
+        "--at",
+        "y=2",
+        "--from",
+        "-1",
+        "--to",
+        "4",
+        "-o",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("NaN or infinite at 80 of 400 samples"),
+        "{}",
+        stderr(&o)
+    );
+    let text = fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg"));
+    assert!(text.contains("f(x) = x*y + ln(x)   with y = 2"), "title");
+    assert!(text.contains("by the backward pass"));
+    // Nothing else is left in the folder.
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 2);
+}
+
+#[test]
+fn plot_refuses_bad_input() {
+    let dir = scratch("plot-bad");
+    let out = dir.join("p.png");
+    let out = out.to_str().unwrap();
+    let base = |extra: &[&'static str]| -> Vec<String> {
+        let mut v: Vec<String> = ["plot", "x*y", "--at", "y=1", "--var", "x"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let run = |args: Vec<String>, needle: &str| {
+        let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        assert_bad_input(&refs, needle);
+    };
+    let mut a = base(&["--from", "1", "--to", "1", "-o"]);
+    a.push(out.into());
+    run(a, "--from (1) must be less than --to (1)");
+    let mut a = base(&["--from", "0", "--to", "1", "-o"]);
+    a.push(dir.join("p.jpg").to_str().unwrap().into());
+    run(a, "must end in .png or .svg");
+    let mut a = base(&["--from", "0", "--to", "1", "--tangent", "2", "-o"]);
+    a.push(out.into());
+    run(a, "--tangent 2 is outside the range 0..1");
+    assert_bad_input(
+        &[
+            "plot", "x*y", "--var", "z", "--at", "y=1", "--from", "0", "--to", "1", "-o", out,
+        ],
+        "unknown --var 'z': the expression's variables are x, y",
+    );
+    assert_bad_input(
+        &["plot", "x*y", "--from", "0", "--to", "1", "-o", out],
+        "which variable? give --var, one of x, y",
+    );
+    assert_bad_input(
+        &[
+            "plot", "x*y", "--var", "x", "--from", "0", "--to", "1", "-o", out,
+        ],
+        "give --at y=...",
+    );
+    let missing = dir.join("no-such-dir").join("p.png");
+    assert_bad_input(
+        &[
+            "plot",
+            "x^2",
+            "--from",
+            "0",
+            "--to",
+            "1",
+            "-o",
+            missing.to_str().unwrap(),
+        ],
+        "cannot write",
+    );
+    assert_eq!(
+        fs::read_dir(&dir).unwrap().count(),
+        0,
+        "no file is left behind"
+    );
+}

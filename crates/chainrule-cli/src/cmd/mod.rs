@@ -6,4 +6,5 @@ pub mod demo;
 pub mod explain;
 pub mod grad;
 pub mod graph;
+pub mod plot;
 pub mod report;
