@@ -80,6 +80,7 @@ pub struct GraphArgs {
     pub output: PathBuf,
 }
 
+/// The arguments of `chainrule report`.
 #[derive(Args, Debug)]
 pub struct ReportArgs {
     #[command(flatten)]
@@ -89,6 +90,7 @@ pub struct ReportArgs {
     pub output: PathBuf,
 }
 
+/// The arguments of `chainrule plot`.
 #[derive(Args, Debug)]
 pub struct PlotArgs {
     #[command(flatten)]

@@ -17,7 +17,9 @@ pub const FONT: &str = "sans-serif";
 /// The file formats, by extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Format {
+    /// A bitmap, `.png`.
     Png,
+    /// A vector drawing, `.svg`.
     Svg,
 }
 

@@ -52,13 +52,13 @@ pub struct ReportOptions {
 }
 
 impl ReportOptions {
-    /// Options for `expression` at `point`, listing up to 64 paths per node and 200 000 edges in all.
+    /// Options for `expression` at `point`, listing up to 64 paths per node and 20 000 edges in all.
     pub fn new(expression: impl Into<String>, point: impl Into<String>) -> ReportOptions {
         ReportOptions {
             expression: expression.into(),
             point: point.into(),
             max_paths: 64,
-            max_path_edges: 200_000,
+            max_path_edges: 20_000,
         }
     }
 }

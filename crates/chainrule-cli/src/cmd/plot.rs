@@ -25,8 +25,11 @@ const TANGENT_COLOR: RGBColor = RGBColor(20, 140, 60);
 /// One sample: the point, the value and the derivative there.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Sample {
+    /// The point along the axis.
     pub x: f64,
+    /// `f` there.
     pub value: f64,
+    /// `df/dx` there, from the backward pass.
     pub slope: f64,
 }
 
@@ -45,6 +48,7 @@ pub fn sample(expr: &Expr, values: &mut [f64], var: usize, x: f64) -> Sample {
     }
 }
 
+/// Checks the arguments, samples `f` and `f'`, and writes the picture.
 pub fn run(args: &PlotArgs) -> Result<ExitCode, CliError> {
     let format = Format::from_path(&args.output, "-o").map_err(CliError::input)?;
     for (name, v) in [("--from", args.from), ("--to", args.to)] {

@@ -12,6 +12,7 @@ use crate::cmd::grad::warn_non_finite;
 use crate::error::CliError;
 use crate::output::{read_point, write_atomically};
 
+/// Builds the graph at the point and writes its report.
 pub fn run(args: &ReportArgs) -> Result<ExitCode, CliError> {
     let extension = args
         .output
