@@ -31,6 +31,8 @@ const cases = [
   { name: "loss", expr: "(w*x-y)^2", at: "w=1,x=2,y=5" },
   { name: "square", expr: "x*x", at: "x=3" },
   { name: "shared", expr: "sin(x*y) + x*exp(y) - x/y", at: "x=0.5,y=-1.25" },
+  { name: "identity", expr: "x", at: "x=5" },
+  { name: "constant", expr: "2^3 + 1", at: "" },
 ];
 
 /** Numbers agree to the 6 significant digits the page's text shows. */
@@ -65,8 +67,9 @@ async function panel(page) {
 
 async function runCase(browser, c) {
   const file = path.join(work, `${c.name}.html`);
-  execFileSync(bin, ["report", c.expr, "--at", c.at, "-o", file]);
-  const expected = JSON.parse(execFileSync(bin, ["grad", c.expr, "--at", c.at, "--json"], { encoding: "utf8" }));
+  const at = c.at ? ["--at", c.at] : [];
+  execFileSync(bin, ["report", c.expr, ...at, "-o", file]);
+  const expected = JSON.parse(execFileSync(bin, ["grad", c.expr, ...at, "--json"], { encoding: "utf8" }));
 
   const page = await browser.newPage();
   const problems = [];
@@ -191,6 +194,12 @@ async function runCase(browser, c) {
     }
     const lit = await page.$$eval("#graph .edge.on-path", (els) => els.length);
     if (n["data-kind"] !== "output") assert.ok(lit > 0, "the paths are drawn");
+    if (info.count > 1) {
+      // Pointing at one path picks out its edges.
+      await page.hover("#paths-list li:nth-child(2)");
+      const focused = await page.$$eval("#graph .edge.path-focus", (els) => els.length);
+      assert.ok(focused > 0 && focused <= lit, `hovering a path of ${n["data-name"]} picks it out`);
+    }
     if (n["data-name"] === Object.keys(expected.gradient)[0]) {
       await page.screenshot({ path: path.join(shots, `${c.name}-3-paths.png`) });
     }
@@ -198,15 +207,22 @@ async function runCase(browser, c) {
   await page.keyboard.press("Escape");
   assert.equal(await page.$eval("#paths-panel", (el) => el.hidden), true);
 
-  // Previous goes back one step, the left arrow another, Reset to the whole graph.
+  // Previous goes back one step and Reset to the whole graph; the arrow keys and Home do the same.
   const before = await page.textContent("#step-counter");
   await page.click("#btn-prev");
-  await page.keyboard.press("ArrowLeft");
   assert.notEqual(await page.textContent("#step-counter"), before);
   await page.click("#btn-reset");
   p = await panel(page);
   assert.equal(p.phase, "overview");
   assert.equal(await page.$$eval("#graph .edge.hot-forward, #graph .edge.hot-backward", (e) => e.length), 0);
+  await page.keyboard.press("ArrowRight");
+  await page.keyboard.press("ArrowRight");
+  await page.keyboard.press("ArrowLeft");
+  p = await panel(page);
+  assert.equal(p.phase, "forward");
+  assert.equal(p.node, nodes.find((n) => n["data-name"] === forwardSeen[0])["data-node-id"]);
+  await page.keyboard.press("Home");
+  assert.equal((await panel(page)).phase, "overview");
 
   assert.deepEqual(problems, [], `${c.name}: no console errors and no outside requests`);
   await page.close();

@@ -150,6 +150,7 @@
 
   function renderPaths() {
     var panel = $("paths-panel");
+    focusPath(null);
     if (selected === null) {
       panel.hidden = true;
       panel.removeAttribute("data-node-id");
@@ -185,10 +186,22 @@
       product.textContent = path.factors + " = " + path.numbers + " = " + path.contributionText;
       li.appendChild(chain);
       li.appendChild(product);
+      // Pointing at a path picks it out of the others on the drawing.
+      li.addEventListener("mouseenter", function () { focusPath(path.edges); });
+      li.addEventListener("mouseleave", function () { focusPath(null); });
       list.appendChild(li);
     });
     $("paths-sum").textContent = p.sumText;
     $("paths-note").textContent = p.note;
+  }
+
+  function focusPath(edges) {
+    svg.classList.toggle("path-hover", !!edges);
+    edgeEls.forEach(function (el, k) {
+      var on = !!edges && edges.indexOf(k) >= 0;
+      el.classList.toggle("path-focus", on);
+      labelEls[k].classList.toggle("path-focus", on);
+    });
   }
 
   function go(to) {
