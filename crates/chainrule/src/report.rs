@@ -220,6 +220,13 @@ pub fn to_html(graph: &Graph, output: Var<'_>, options: &ReportOptions) -> Strin
         html_escape(&title),
         html_escape(out_name)
     );
+    if let Some(origin) = trace.non_finite_origin(graph) {
+        let _ = writeln!(
+            s,
+            "<p id=\"warning\" class=\"warning\">Not every number is finite: {}.</p>",
+            html_escape(&origin)
+        );
+    }
     s.push_str(CONTROLS);
     s.push_str("<main>\n<section id=\"graph-card\" class=\"card\">\n");
     let _ = writeln!(

@@ -38,7 +38,8 @@ fn paths_add_up(d: &Drawing) -> Result<(), TestCaseError> {
     for (i, n) in d.nodes.iter().enumerate() {
         let p = paths_to_output(d, i, usize::MAX, usize::MAX);
         let Some(grad) = n.grad else {
-            prop_assert_eq!(n.kind, NodeKind::Constant);
+            // A constant, or an output that is one (the expression `0.25`).
+            prop_assert!(matches!(n.kind, NodeKind::Constant | NodeKind::Output));
             continue;
         };
         prop_assert!(p.is_complete());
@@ -166,4 +167,20 @@ fn names_cannot_break_out_of_the_page() {
     assert_eq!(html.matches("</script>").count(), 2);
     assert!(!html.contains("<b>") && !html.contains("<i>"));
     assert!(html.contains("f = &lt;i&gt;</h1>"));
+}
+
+#[test]
+fn the_page_says_where_a_nan_came_from() {
+    let g = Graph::new();
+    let x = g.var_named("x", -1.0);
+    let f = 2.0 * x.ln() + 1.0;
+    let html = to_html(&g, f, &ReportOptions::new("2*ln(x) + 1", "x = -1"));
+    assert!(html.contains(
+        "<p id=\"warning\" class=\"warning\">Not every number is finite: v1 = ln(x) is NaN"
+    ));
+    assert!(html.contains("data-value=\"NaN\""));
+    let g = Graph::new();
+    let x = g.var_named("x", 1.0);
+    let html = to_html(&g, x * 2.0, &ReportOptions::new("2*x", "x = 1"));
+    assert!(!html.contains("id=\"warning\""));
 }
