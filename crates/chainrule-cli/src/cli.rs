@@ -29,6 +29,16 @@ pub enum Command {
         after_help = "Example:\n  chainrule graph \"(w*x - y)^2\" --at w=1,x=2,y=5 -o loss.svg"
     )]
     Graph(GraphArgs),
+    /// Write an interactive HTML page: step through both passes, click a node for its paths.
+    #[command(
+        after_help = "Example:\n  chainrule report \"(w*x - y)^2\" --at w=1,x=2,y=5 -o loss.html"
+    )]
+    Report(ReportArgs),
+    /// Draw a function of one variable and its derivative over a range (.png or .svg).
+    #[command(
+        after_help = "The derivative at every sample comes from a backward pass, not from differences.\n\nExample:\n  chainrule plot \"sin(x)*x\" --var x --from -3 --to 3 --tangent 1.5 -o plot.png"
+    )]
+    Plot(PlotArgs),
     /// Compare the gradient with central finite differences; exit 1 if they disagree.
     #[command(after_help = "Example:\n  chainrule check \"sigmoid(w*x + b)\" --at w=0.5,x=2,b=-1")]
     Check(CheckArgs),
@@ -72,6 +82,42 @@ pub struct GraphArgs {
     #[command(flatten)]
     pub expr: ExprArgs,
     /// Where to write the drawing: .svg (drawn by chainrule) or .dot (for Graphviz).
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+/// The arguments of `chainrule report`.
+#[derive(Args, Debug)]
+pub struct ReportArgs {
+    #[command(flatten)]
+    pub expr: ExprArgs,
+    /// Where to write the page (.html); it needs no network and no other file.
+    #[arg(short, long, value_name = "FILE")]
+    pub output: PathBuf,
+}
+
+/// The arguments of `chainrule plot`.
+#[derive(Args, Debug)]
+pub struct PlotArgs {
+    #[command(flatten)]
+    pub expr: ExprArgs,
+    /// The variable along the horizontal axis (needed when the expression has several); the
+    /// others keep the values given by --at.
+    #[arg(long, value_name = "NAME")]
+    pub var: Option<String>,
+    /// Start of the range.
+    #[arg(long, allow_hyphen_values = true, value_name = "X")]
+    pub from: f64,
+    /// End of the range (greater than --from).
+    #[arg(long, allow_hyphen_values = true, value_name = "X")]
+    pub to: f64,
+    /// Also draw the tangent line at this point of the range, with its slope in the legend.
+    #[arg(long, allow_hyphen_values = true, value_name = "X")]
+    pub tangent: Option<f64>,
+    /// How many evenly spaced points to evaluate f and f' at.
+    #[arg(long, default_value_t = 400, value_name = "N")]
+    pub samples: usize,
+    /// Where to write the plot: .png or .svg.
     #[arg(short, long, value_name = "FILE")]
     pub output: PathBuf,
 }

@@ -338,7 +338,7 @@ pub fn run(args: &DescendArgs) -> Result<(), CliError> {
         .collect::<Result<Vec<_>, _>>()?;
     check_options(args)?;
     let plot_format = match &args.plot {
-        Some(path) => Some(plot::Format::from_path(path).map_err(CliError::usage)?),
+        Some(path) => Some(plot::Format::from_path(path, "--plot").map_err(CliError::usage)?),
         None => None,
     };
 

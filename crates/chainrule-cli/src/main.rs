@@ -9,6 +9,7 @@ mod descend;
 mod error;
 mod json;
 mod output;
+mod plotting;
 
 use std::process::ExitCode;
 
@@ -25,6 +26,8 @@ fn main() -> ExitCode {
         Command::Grad(args) => cmd::grad::run(args),
         Command::Explain(args) => cmd::explain::run(args),
         Command::Graph(args) => cmd::graph::run(args),
+        Command::Report(args) => cmd::report::run(args),
+        Command::Plot(args) => cmd::plot::run(args),
         Command::Check(args) => cmd::check::run(args),
         Command::Demo(args) => cmd::demo::run(args),
         Command::Bench(args) => cmd::bench::run(args),

@@ -338,7 +338,7 @@ fn negative_values_in_at_are_accepted() {
 #[test]
 fn every_subcommand_help_ends_with_an_example() {
     for sub in [
-        "grad", "explain", "graph", "check", "demo", "bench", "descend",
+        "grad", "explain", "graph", "report", "check", "demo", "bench", "descend", "plot",
     ] {
         let o = chainrule(&[sub, "--help"]);
         let out = stdout(&o);
@@ -349,4 +349,193 @@ fn every_subcommand_help_ends_with_an_example() {
         );
         assert!(last.trim_start().starts_with("chainrule "), "{sub}: {last}");
     }
+}
+
+#[test]
+fn report_writes_one_self_contained_page() {
+    let dir = scratch("report");
+    let page = dir.join("seed.html");
+    let o = chainrule(&[
+        "report",
+        "3*x^2 + 1",
+        "--at",
+        "x=2",
+        "-o",
+        page.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), format!("wrote {}\n", page.display()));
+    let html = fs::read_to_string(&page).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    assert!(
+        (10_000..200_000).contains(&html.len()),
+        "{} bytes",
+        html.len()
+    );
+    assert!(html.contains("<title>chainrule report: f = 3*x^2 + 1 at x = 2</title>"));
+    assert!(html.contains("id=\"step-panel\""));
+    assert!(html
+        .contains("data-name=\"x\" data-kind=\"variable\" data-value=\"2.0\" data-grad=\"12.0\""));
+    // The same chain-rule line as `explain`.
+    assert!(html.contains("df/dx = df/dv1 · ∂v1/∂x = 3 · 4 = 12"));
+    assert!(!html.contains("<script src") && !html.contains("https://"));
+    // No temporary file is left beside it.
+    let names: Vec<_> = fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(names.len(), 1, "{names:?}");
+}
+
+#[test]
+fn report_refuses_bad_input() {
+    let dir = scratch("report-bad");
+    let page = dir.join("r.html");
+    let page = page.to_str().unwrap();
+    assert_bad_input(
+        &["report", "x", "--at", "x=1", "-o", "r.svg"],
+        "name it .html",
+    );
+    assert_bad_input(
+        &["report", "x*y", "--at", "x=1", "-o", page],
+        "no value for the variable 'y'",
+    );
+    assert_bad_input(
+        &["report", "x +", "--at", "x=1", "-o", page],
+        "cannot parse",
+    );
+    let missing = dir.join("no-such-dir").join("r.html");
+    assert_bad_input(
+        &[
+            "report",
+            "x",
+            "--at",
+            "x=1",
+            "-o",
+            missing.to_str().unwrap(),
+        ],
+        "cannot write",
+    );
+    assert!(!dir.join("r.html").exists());
+}
+
+#[test]
+fn plot_draws_png_and_svg() {
+    let dir = scratch("plot");
+    let png = dir.join("f.png");
+    let o = chainrule(&[
+        "plot",
+        "sin(x)*x",
+        "--var",
+        "x",
+        "--from",
+        "-3",
+        "--to",
+        "3",
+        "--tangent",
+        "1.5",
+        "-o",
+        png.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), format!("wrote {}\n", png.display()));
+    let bytes = fs::read(&png).unwrap();
+    assert!(bytes.starts_with(b"\x89PNG\r\n\x1a\n"));
+    assert!(
+        (10_000..2_000_000).contains(&bytes.len()),
+        "{} bytes",
+        bytes.len()
+    );
+
+    // Other variables are fixed by --at; the title says so; gaps where ln(x) is undefined.
+    let svg = dir.join("f.svg");
+    let o = chainrule(&[
+        "plot",
+        "x*y + ln(x)",
+        "--var",
+        "x",
+        "--at",
+        "y=2",
+        "--from",
+        "-1",
+        "--to",
+        "4",
+        "-o",
+        svg.to_str().unwrap(),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("NaN or infinite at 80 of 400 samples"),
+        "{}",
+        stderr(&o)
+    );
+    let text = fs::read_to_string(&svg).unwrap();
+    assert!(text.starts_with("<svg"));
+    assert!(text.contains("f(x) = x*y + ln(x)   with y = 2"), "title");
+    assert!(text.contains("by the backward pass"));
+    // Nothing else is left in the folder.
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 2);
+}
+
+#[test]
+fn plot_refuses_bad_input() {
+    let dir = scratch("plot-bad");
+    let out = dir.join("p.png");
+    let out = out.to_str().unwrap();
+    let base = |extra: &[&'static str]| -> Vec<String> {
+        let mut v: Vec<String> = ["plot", "x*y", "--at", "y=1", "--var", "x"]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        v.extend(extra.iter().map(|s| s.to_string()));
+        v
+    };
+    let run = |args: Vec<String>, needle: &str| {
+        let refs: Vec<&str> = args.iter().map(|s| s.as_str()).collect();
+        assert_bad_input(&refs, needle);
+    };
+    let mut a = base(&["--from", "1", "--to", "1", "-o"]);
+    a.push(out.into());
+    run(a, "--from (1) must be less than --to (1)");
+    let mut a = base(&["--from", "0", "--to", "1", "-o"]);
+    a.push(dir.join("p.jpg").to_str().unwrap().into());
+    run(a, "must end in .png or .svg");
+    let mut a = base(&["--from", "0", "--to", "1", "--tangent", "2", "-o"]);
+    a.push(out.into());
+    run(a, "--tangent 2 is outside the range 0..1");
+    assert_bad_input(
+        &[
+            "plot", "x*y", "--var", "z", "--at", "y=1", "--from", "0", "--to", "1", "-o", out,
+        ],
+        "unknown --var 'z': the expression's variables are x, y",
+    );
+    assert_bad_input(
+        &["plot", "x*y", "--from", "0", "--to", "1", "-o", out],
+        "which variable? give --var, one of x, y",
+    );
+    assert_bad_input(
+        &[
+            "plot", "x*y", "--var", "x", "--from", "0", "--to", "1", "-o", out,
+        ],
+        "give --at y=...",
+    );
+    let missing = dir.join("no-such-dir").join("p.png");
+    assert_bad_input(
+        &[
+            "plot",
+            "x^2",
+            "--from",
+            "0",
+            "--to",
+            "1",
+            "-o",
+            missing.to_str().unwrap(),
+        ],
+        "cannot write",
+    );
+    assert_eq!(
+        fs::read_dir(&dir).unwrap().count(),
+        0,
+        "no file is left behind"
+    );
 }

@@ -222,6 +222,46 @@ impl Trace {
         &self.names[id.index()]
     }
 
+    /// The line of one forward step: `v1 = x^2 = 4`, or `x = 2 (input)` for a variable.
+    ///
+    /// ```
+    /// use chainrule::explain::Trace;
+    /// use chainrule::Graph;
+    ///
+    /// let g = Graph::new();
+    /// let x = g.var_named("x", 2.0);
+    /// let trace = Trace::new(&g, x.powi(2));
+    /// assert_eq!(trace.forward_line(&trace.forward[0]), "x = 2 (input)");
+    /// assert_eq!(trace.forward_line(&trace.forward[1]), "f = x^2 = 4");
+    /// ```
+    pub fn forward_line(&self, step: &ForwardStep) -> String {
+        let name = self.name(step.node);
+        if step.definition == "input" {
+            format!("{name} = {} (input)", fmt_num(step.value))
+        } else {
+            format!("{name} = {} = {}", step.definition, fmt_num(step.value))
+        }
+    }
+
+    /// The local derivatives of one forward step, one per input that is not a constant:
+    /// `∂v1/∂x = 4`. A node that uses the same input twice (`x * x`) says which use is which.
+    pub fn local_lines(&self, step: &ForwardStep) -> Vec<String> {
+        let twice = step.locals.len() == 2 && step.locals[0].0 == step.locals[1].0;
+        step.locals
+            .iter()
+            .zip([" (as left input)", " (as right input)"])
+            .map(|((x, d), side)| {
+                let side = if twice { side } else { "" };
+                format!(
+                    "∂{}/∂{} = {}{side}",
+                    self.name(step.node),
+                    self.name(*x),
+                    fmt_num(*d)
+                )
+            })
+            .collect()
+    }
+
     /// The chain-rule line of one backward step, e.g.
     /// `dz/dx = dz/dy · ∂y/∂x = 3 · 4 = 12`.
     pub fn backward_line(&self, step: &BackwardStep) -> String {
@@ -337,22 +377,7 @@ impl fmt::Display for Trace {
         let w_lhs = lhs.iter().map(|s| s.chars().count()).max().unwrap_or(0);
         let w_val = values.iter().map(|s| s.chars().count()).max().unwrap_or(0);
         for ((step, lhs), value) in self.forward.iter().zip(&lhs).zip(&values) {
-            // `x * x` uses x twice: say which use each derivative belongs to.
-            let twice = step.locals.len() == 2 && step.locals[0].0 == step.locals[1].0;
-            let locals: Vec<String> = step
-                .locals
-                .iter()
-                .zip([" (as left input)", " (as right input)"])
-                .map(|((x, d), side)| {
-                    let side = if twice { side } else { "" };
-                    format!(
-                        "∂{}/∂{} = {}{side}",
-                        self.name(step.node),
-                        self.name(*x),
-                        fmt_num(*d)
-                    )
-                })
-                .collect();
+            let locals = self.local_lines(step);
             let tail = if step.definition == "input" {
                 "(input)".to_string()
             } else {

@@ -22,10 +22,10 @@
 //! - [`explain`] and [`viz`]: the chain rule in words, and the graph as DOT or SVG;
 //! - [`tensor`]: n-dimensional tensors with broadcasting, matrix products and `gradcheck`;
 //! - [`model_file`]: models and checkpoints as safetensors files;
+//! - [`report`]: an interactive HTML page that steps through both passes and lists the paths;
 //! - [`bench`](mod@bench): the standard workloads behind `chainrule bench`;
 //! - [`efficiency`]: why backpropagation is efficient, measured against forward mode and finite
 //!   differences.
-//! - [`bench`](mod@bench): the standard workloads behind `chainrule bench`.
 //!
 //! The seed example, `y = x²`, `z = 3y + 1`, at `x = 2`:
 //!
@@ -59,6 +59,7 @@ pub mod model_file;
 pub mod ops;
 pub mod optim;
 pub mod rand;
+pub mod report;
 pub mod tensor;
 pub mod viz;
 

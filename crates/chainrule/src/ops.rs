@@ -473,7 +473,10 @@ pub fn fmt_num(v: f64) -> String {
 
 /// Formats a number so that it parses back to exactly the same `f64`: `3`, `0.1`, `1e-300`.
 pub fn fmt_exact(v: f64) -> String {
-    if v == v.trunc() && v.abs() < 1e15 {
+    if v == 0.0 && v.is_sign_negative() {
+        // -0 and 0 differ (1/-0 is -inf), so the sign must survive printing.
+        "-0".to_string()
+    } else if v == v.trunc() && v.abs() < 1e15 {
         format!("{}", v as i64)
     } else {
         format!("{v:?}")

@@ -50,6 +50,14 @@ fn precedence_follows_python() {
 }
 
 #[test]
+fn negative_zero_keeps_its_sign_when_printed() {
+    let e = Expr::parse("x / max(-0, -0)").unwrap();
+    let printed = e.to_string();
+    assert_eq!(printed, "x / max(-0, -0)");
+    assert_eq!(Expr::parse(&printed).unwrap().eval(&[-1.0]), f64::INFINITY);
+}
+
+#[test]
 fn variables_are_listed_in_order_of_first_appearance() {
     let e = Expr::parse("y_hat - y + w1*x + y").unwrap();
     assert_eq!(e.variables(), ["y_hat", "y", "w1", "x"]);

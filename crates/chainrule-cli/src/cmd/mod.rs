@@ -9,3 +9,5 @@ pub mod explain;
 pub mod grad;
 pub mod graph;
 pub mod hessian;
+pub mod plot;
+pub mod report;

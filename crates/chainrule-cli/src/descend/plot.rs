@@ -1,18 +1,18 @@
 //! Pictures of descents: contours with the paths for two variables, the curve with the points for
 //! one, value and gradient norm against step for more.
 //!
-//! Text is drawn with the DejaVu Sans font embedded in the binary (`assets/`), so the pictures
-//! are the same on every machine and no system font is needed.
+//! Text is drawn with the embedded font of [`crate::plotting`].
 
-use std::path::{Path, PathBuf};
-use std::sync::Once;
+use std::path::Path;
 
 use chainrule::descend::{StopReason, Trajectory};
 use chainrule::Expr;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
-use plotters::style::{register_font, FontStyle};
+
+pub use crate::plotting::Format;
+use crate::plotting::{err, short, tick, write_picture, Picture, FONT};
 
 /// The most runs one picture can tell apart.
 pub const MAX_RUNS: usize = 8;
@@ -29,34 +29,6 @@ const RUN_COLORS: [RGBColor; MAX_RUNS] = [
     RGBColor(120, 80, 40),  // brown
 ];
 
-const FONT: &str = "sans-serif";
-
-/// The file formats, by extension.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Format {
-    Png,
-    Svg,
-}
-
-impl Format {
-    /// The format named by the path's extension.
-    pub fn from_path(path: &Path) -> Result<Format, String> {
-        match path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(|e| e.to_ascii_lowercase())
-            .as_deref()
-        {
-            Some("png") => Ok(Format::Png),
-            Some("svg") => Ok(Format::Svg),
-            _ => Err(format!(
-                "--plot: '{}' must end in .png or .svg",
-                path.display()
-            )),
-        }
-    }
-}
-
 /// One run to draw, with its legend text.
 pub struct Run<'a> {
     /// The legend text.
@@ -65,66 +37,35 @@ pub struct Run<'a> {
     pub trajectory: &'a Trajectory,
 }
 
-fn register_fonts() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        let bytes: &'static [u8] = include_bytes!("../../assets/DejaVuSans.ttf");
-        // The font is part of the binary: failing to read it is a build mistake.
-        if register_font(FONT, FontStyle::Normal, bytes).is_err() {
-            panic!("the embedded font could not be read");
-        }
-    });
-}
-
 type DrawResult = Result<(), String>;
 
 /// Plain numeric axes.
 type Xy = Cartesian2d<RangedCoordf64, RangedCoordf64>;
 
-fn err<E: std::fmt::Display>(e: E) -> String {
-    e.to_string()
-}
-
 /// Draws `runs` of descents on `expr` into `path`, written atomically (a temporary file in the
 /// same folder, renamed at the end).
 pub fn draw(path: &Path, format: Format, expr: &Expr, runs: &[Run]) -> DrawResult {
-    register_fonts();
-    let tmp = temporary_path(path, format);
     let size = match expr.variables().len() {
         2 => (1000, 760),
         _ => (1000, 700),
     };
-    let result = match format {
-        Format::Png => {
-            let root = BitMapBackend::new(&tmp, size).into_drawing_area();
-            draw_on(&root, format, expr, runs).and_then(|_| root.present().map_err(err))
-        }
-        Format::Svg => {
-            let root = SVGBackend::new(&tmp, size).into_drawing_area();
-            draw_on(&root, format, expr, runs).and_then(|_| root.present().map_err(err))
-        }
-    };
-    match result.and_then(|_| std::fs::rename(&tmp, path).map_err(err)) {
-        Ok(()) => Ok(()),
-        Err(e) => {
-            let _ = std::fs::remove_file(&tmp);
-            Err(e)
-        }
-    }
+    write_picture(path, format, size, &Descents { format, expr, runs })
 }
 
-/// `dir/.name.12345.tmp.png`: same folder (so the rename is atomic), same extension (the
-/// bitmap encoder picks the format from it).
-fn temporary_path(path: &Path, format: Format) -> PathBuf {
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_else(|| "plot".into());
-    let ext = match format {
-        Format::Png => "png",
-        Format::Svg => "svg",
-    };
-    path.with_file_name(format!(".{name}.{}.tmp.{ext}", std::process::id()))
+/// The picture of some runs on one expression.
+struct Descents<'a> {
+    format: Format,
+    expr: &'a Expr,
+    runs: &'a [Run<'a>],
+}
+
+impl Picture for Descents<'_> {
+    fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> DrawResult
+    where
+        DB::ErrorType: 'static,
+    {
+        draw_on(root, self.format, self.expr, self.runs)
+    }
 }
 
 fn draw_on<DB: DrawingBackend>(
@@ -136,7 +77,6 @@ fn draw_on<DB: DrawingBackend>(
 where
     DB::ErrorType: 'static,
 {
-    root.fill(&WHITE).map_err(err)?;
     match expr.variables().len() {
         1 => curve(root, expr, runs),
         2 => contour(root, format, expr, runs),
@@ -430,19 +370,6 @@ fn contour_segments(z: &[f64], nx: usize, ny: usize, level: f64) -> Vec<[(f64, f
     out
 }
 
-/// Tick labels without float noise: `0.3`, not `0.30000000000000004`.
-fn tick(v: f64) -> String {
-    let s = format!("{v:.6}");
-    let s = s.trim_end_matches('0').trim_end_matches('.');
-    if s == "-0" {
-        "0".into()
-    } else if v != 0.0 && (v.abs() >= 1e6 || v.abs() < 1e-4) {
-        format!("{v:.1e}")
-    } else {
-        s.to_string()
-    }
-}
-
 /// The paths with markers, the start and end of each, and their legend entries.
 fn draw_paths<'a, DB: DrawingBackend + 'a>(
     chart: &mut ChartContext<'a, DB, Xy>,
@@ -636,29 +563,6 @@ where
         .y_label_formatter(&|z| short(levels.f(*z)))
         .draw()
         .map_err(err)
-}
-
-/// A number in 3 significant digits.
-fn short(x: f64) -> String {
-    if x == 0.0 || !x.is_finite() {
-        return format!("{x}");
-    }
-    let a = x.abs();
-    if (1e-3..1e5).contains(&a) {
-        let digits = (2 - a.log10().floor() as i32).max(0) as usize;
-        let s = format!("{x:.digits$}");
-        if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            s
-        }
-    } else {
-        let s = format!("{x:.2e}");
-        match s.split_once('e') {
-            Some((m, e)) => format!("{}e{e}", m.trim_end_matches('0').trim_end_matches('.')),
-            None => s,
-        }
-    }
 }
 
 fn curve<DB: DrawingBackend>(root: &DrawingArea<DB, Shift>, expr: &Expr, runs: &[Run]) -> DrawResult
@@ -879,15 +783,5 @@ mod tests {
         assert!(lo < 5.0 && hi > 5.0);
         assert_eq!(padded(std::iter::empty(), 0.1), (-1.0, 1.0));
         assert_eq!(padded([f64::NAN, 1.0, 3.0].into_iter(), 0.5), (0.0, 4.0));
-    }
-
-    #[test]
-    fn formats_come_from_the_extension() {
-        assert_eq!(Format::from_path(Path::new("a/b.PNG")), Ok(Format::Png));
-        assert_eq!(Format::from_path(Path::new("b.svg")), Ok(Format::Svg));
-        assert!(Format::from_path(Path::new("b")).is_err());
-        let tmp = temporary_path(Path::new("out/pic.png"), Format::Png);
-        assert_eq!(tmp.parent(), Some(Path::new("out")));
-        assert!(tmp.to_string_lossy().ends_with(".tmp.png"));
     }
 }

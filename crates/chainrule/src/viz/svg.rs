@@ -168,6 +168,51 @@ fn path_data(points: &[(f64, f64)], dx: f64, dy: f64) -> String {
     s
 }
 
+/// The legend of a standalone drawing: one line of explanation, one line of colour swatches.
+fn legend_svg(s: &mut String, legend: &str) {
+    s.push_str("<g class=\"legend\">\n");
+    let _ = writeln!(
+        s,
+        "<text x=\"{}\" y=\"{}\" font-size=\"{}\" fill=\"#111827\">{}</text>",
+        num(MARGIN),
+        num(MARGIN + 12.0),
+        num(TEXT_SIZE),
+        escape(legend)
+    );
+    let mut x = MARGIN;
+    for (kind, label) in [
+        (NodeKind::Variable, "variable"),
+        (NodeKind::Constant, "constant"),
+        (NodeKind::Operation, "operation"),
+        (NodeKind::Output, "output"),
+    ] {
+        let (fill, stroke) = colours(kind);
+        let y = MARGIN + 22.0;
+        let _ = writeln!(
+            s,
+            "<rect x=\"{}\" y=\"{}\" width=\"14\" height=\"12\" rx=\"3\" fill=\"{fill}\" \
+             stroke=\"{stroke}\"/><text x=\"{}\" y=\"{}\" font-size=\"{}\" fill=\"#374151\">{label}</text>",
+            num(x),
+            num(y),
+            num(x + 19.0),
+            num(y + 10.5),
+            num(TEXT_SIZE)
+        );
+        x += 19.0 + text_width(label, TEXT_SIZE, false) + 14.0;
+    }
+    s.push_str("</g>\n");
+}
+
+/// The name of a kind of node, as the legend and the `data-kind` attribute give it.
+pub(crate) fn kind_name(kind: NodeKind) -> &'static str {
+    match kind {
+        NodeKind::Variable => "variable",
+        NodeKind::Constant => "constant",
+        NodeKind::Operation => "operation",
+        NodeKind::Output => "output",
+    }
+}
+
 /// Fill and stroke colours of a kind of node (the fills are those of the DOT drawing).
 fn colours(kind: NodeKind) -> (&'static str, &'static str) {
     match kind {
@@ -208,6 +253,26 @@ pub(crate) fn layout_of(d: &Drawing) -> Layout {
 /// The document has a legend at the top, one `<g class="node">` per node and one
 /// `<path class="edge">` per edge, and is the same byte for byte for the same drawing.
 pub fn drawing_to_svg(d: &Drawing) -> String {
+    render(d, false)
+}
+
+/// A number for a `data-` attribute: full precision (`f64`'s shortest round-trip form), `NaN`,
+/// `Infinity` or `-Infinity`, as JavaScript's `Number()` reads them.
+pub(crate) fn data_num(v: f64) -> String {
+    if v.is_nan() {
+        "NaN".into()
+    } else if v.is_infinite() {
+        if v > 0.0 { "Infinity" } else { "-Infinity" }.into()
+    } else {
+        format!("{v:?}")
+    }
+}
+
+/// Draws `d`. With `interactive`, the drawing is meant to sit inside an HTML page that scripts
+/// it: no XML prolog, an id on the `<svg>`, `data-` attributes on nodes and edges (index,
+/// name, full-precision value and gradient, local derivative), a class on each text line, and a
+/// second arrowhead for highlighted edges.
+pub(crate) fn render(d: &Drawing, interactive: bool) -> String {
     let lay = layout_of(d);
     let output_name = d
         .nodes
@@ -219,16 +284,34 @@ pub fn drawing_to_svg(d: &Drawing) -> String {
          Each arrow: ∂ = local derivative of its target by its source."
     );
     let legend_width = text_width(&legend, TEXT_SIZE, false);
-    let width = (lay.width.max(legend_width).max(440.0) + 2.0 * MARGIN).ceil();
-    let height = (lay.height + LEGEND_HEIGHT + 2.0 * MARGIN).ceil();
-    let (ox, oy) = (MARGIN, MARGIN + LEGEND_HEIGHT);
+    // A page shows its own legend, in HTML.
+    let (width, legend_height) = if interactive {
+        (lay.width, 0.0)
+    } else {
+        (lay.width.max(legend_width).max(440.0), LEGEND_HEIGHT)
+    };
+    let width = (width + 2.0 * MARGIN).ceil();
+    let height = (lay.height + legend_height + 2.0 * MARGIN).ceil();
+    let (ox, oy) = (MARGIN, MARGIN + legend_height);
 
     let mut s = String::new();
-    s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    if !interactive {
+        s.push_str("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n");
+    }
     let _ = writeln!(
         s,
-        "<svg xmlns=\"http://www.w3.org/2000/svg\" version=\"1.1\" width=\"{w}\" height=\"{h}\" \
+        "<svg xmlns=\"http://www.w3.org/2000/svg\"{} version=\"1.1\" width=\"{w}\" height=\"{h}\" \
          viewBox=\"0 0 {w} {h}\" font-family=\"{FONT_FAMILY}\">",
+        if interactive {
+            // In a page: as wide as its card, but never much smaller or larger than drawn.
+            format!(
+                " id=\"graph\" style=\"min-width:{}px;max-width:{}px\"",
+                num(width * 0.8),
+                num(width * 2.0)
+            )
+        } else {
+            String::new()
+        },
         w = num(width),
         h = num(height)
     );
@@ -240,8 +323,23 @@ pub fn drawing_to_svg(d: &Drawing) -> String {
     s.push_str(
         "<defs>\n<marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" \
          markerWidth=\"7\" markerHeight=\"7\" orient=\"auto\">\
-         <path d=\"M0,0 L10,5 L0,10 z\" fill=\"#4b5563\"/></marker>\n</defs>\n",
+         <path d=\"M0,0 L10,5 L0,10 z\" fill=\"#4b5563\"/></marker>\n",
     );
+    if interactive {
+        for (id, colour) in [
+            ("arrow-forward", "#2563eb"),
+            ("arrow-backward", "#dc2626"),
+            ("arrow-path", "#7c3aed"),
+        ] {
+            let _ = writeln!(
+                s,
+                "<marker id=\"{id}\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" \
+                 markerWidth=\"3.5\" markerHeight=\"3.5\" orient=\"auto\">\
+                 <path d=\"M0,0 L10,5 L0,10 z\" fill=\"{colour}\"/></marker>"
+            );
+        }
+    }
+    s.push_str("</defs>\n");
     let _ = writeln!(
         s,
         "<rect x=\"0\" y=\"0\" width=\"{}\" height=\"{}\" fill=\"#ffffff\"/>",
@@ -250,60 +348,47 @@ pub fn drawing_to_svg(d: &Drawing) -> String {
     );
 
     // Legend: one line of explanation, one line of colour swatches.
-    s.push_str("<g class=\"legend\">\n");
-    let _ = writeln!(
-        s,
-        "<text x=\"{}\" y=\"{}\" font-size=\"{}\" fill=\"#111827\">{}</text>",
-        num(MARGIN),
-        num(MARGIN + 12.0),
-        num(TEXT_SIZE),
-        escape(&legend)
-    );
-    let mut x = MARGIN;
-    for (kind, label) in [
-        (NodeKind::Variable, "variable"),
-        (NodeKind::Constant, "constant"),
-        (NodeKind::Operation, "operation"),
-        (NodeKind::Output, "output"),
-    ] {
-        let (fill, stroke) = colours(kind);
-        let y = MARGIN + 22.0;
-        let _ = writeln!(
-            s,
-            "<rect x=\"{}\" y=\"{}\" width=\"14\" height=\"12\" rx=\"3\" fill=\"{fill}\" \
-             stroke=\"{stroke}\"/><text x=\"{}\" y=\"{}\" font-size=\"{}\" fill=\"#374151\">{label}</text>",
-            num(x),
-            num(y),
-            num(x + 19.0),
-            num(y + 10.5),
-            num(TEXT_SIZE)
-        );
-        x += 19.0 + text_width(label, TEXT_SIZE, false) + 14.0;
+    if !interactive {
+        legend_svg(&mut s, &legend);
     }
-    s.push_str("</g>\n");
 
     // Edges first, so that boxes and labels are drawn over them.
     s.push_str("<g class=\"edges\" fill=\"none\" stroke=\"#4b5563\" stroke-width=\"1.3\">\n");
-    for (e, placed) in d.edges.iter().zip(&lay.edges) {
+    for (k, (e, placed)) in d.edges.iter().zip(&lay.edges).enumerate() {
         let dashed = if d.nodes[e.from].kind == NodeKind::Constant {
             " stroke=\"#9ca3af\" stroke-dasharray=\"4 3\""
         } else {
             ""
         };
+        let data = if interactive {
+            format!(
+                " id=\"edge{k}\" data-edge-id=\"{k}\" data-from=\"{}\" data-to=\"{}\" data-local=\"{}\"",
+                e.from,
+                e.to,
+                data_num(e.local)
+            )
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             s,
-            "<path class=\"edge\" d=\"{}\"{dashed} marker-end=\"url(#arrow)\"/>",
+            "<path class=\"edge\"{data} d=\"{}\"{dashed} marker-end=\"url(#arrow)\"/>",
             path_data(&placed.points, ox, oy)
         );
     }
     s.push_str("</g>\n");
 
     s.push_str("<g class=\"edge-labels\">\n");
-    for (e, placed) in d.edges.iter().zip(&lay.edges) {
+    for (k, (e, placed)) in d.edges.iter().zip(&lay.edges).enumerate() {
         let r = placed.label;
+        let data = if interactive {
+            format!(" id=\"edge-label{k}\" data-edge-id=\"{k}\"")
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             s,
-            "<g class=\"edge-label\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"3\" \
+            "<g class=\"edge-label\"{data}><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" rx=\"3\" \
              fill=\"#ffffff\" fill-opacity=\"0.92\" stroke=\"#e5e7eb\" stroke-width=\"0.8\"/>\
              <text x=\"{}\" y=\"{}\" font-size=\"{}\" text-anchor=\"middle\" fill=\"#374151\">{}</text></g>",
             num(r.x + ox),
@@ -322,9 +407,20 @@ pub fn drawing_to_svg(d: &Drawing) -> String {
     for (i, (n, r)) in d.nodes.iter().zip(&lay.nodes).enumerate() {
         let (fill, stroke) = colours(n.kind);
         let stroke_width = if n.kind == NodeKind::Output { 2.0 } else { 1.2 };
+        let data = if interactive {
+            format!(
+                " data-node-id=\"{i}\" data-name=\"{}\" data-kind=\"{}\" data-value=\"{}\" data-grad=\"{}\" tabindex=\"0\"",
+                escape(&n.name),
+                kind_name(n.kind),
+                data_num(n.value),
+                n.grad.map_or(String::new(), data_num)
+            )
+        } else {
+            String::new()
+        };
         let _ = writeln!(
             s,
-            "<g class=\"node\" id=\"node{i}\"><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" \
+            "<g class=\"node\" id=\"node{i}\"{data}><rect x=\"{}\" y=\"{}\" width=\"{}\" height=\"{}\" \
              rx=\"7\" fill=\"{fill}\" stroke=\"{stroke}\" stroke-width=\"{}\"/>",
             num(r.x + ox),
             num(r.y + oy),
@@ -338,14 +434,21 @@ pub fn drawing_to_svg(d: &Drawing) -> String {
         let _ = writeln!(s, "<title>{}</title>", escape(&tip.join(", ")));
         for (k, (line, size, bold)) in text.lines.iter().enumerate() {
             let baseline = r.y + oy + PAD_Y + k as f64 * LINE_HEIGHT + LINE_HEIGHT * 0.75;
+            let is_grad = line.starts_with("grad ") || line == "no grad";
             let (weight, colour) = match (bold, line.starts_with("grad ")) {
                 (true, _) => (" font-weight=\"bold\"", "#111827"),
                 (false, true) => ("", "#b91c1c"),
                 (false, false) => ("", "#374151"),
             };
+            let class = match (interactive, k, is_grad) {
+                (false, _, _) => "",
+                (true, 0, _) => " class=\"line-title\"",
+                (true, _, true) => " class=\"line-grad\"",
+                (true, _, false) => " class=\"line-value\"",
+            };
             let _ = writeln!(
                 s,
-                "<text x=\"{}\" y=\"{}\" font-size=\"{}\" text-anchor=\"middle\"{weight} \
+                "<text{class} x=\"{}\" y=\"{}\" font-size=\"{}\" text-anchor=\"middle\"{weight} \
                  fill=\"{colour}\">{}</text>",
                 num(r.x + ox + r.width / 2.0),
                 num(baseline),

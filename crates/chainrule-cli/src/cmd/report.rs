@@ -1,0 +1,44 @@
+//! `chainrule report`: one self-contained HTML page that steps through the forward and backward
+//! passes and lists every path from a node to the output.
+
+use std::process::ExitCode;
+
+use chainrule::ops::fmt_num;
+use chainrule::report::{to_html, ReportOptions};
+use chainrule::Graph;
+
+use crate::cli::ReportArgs;
+use crate::cmd::grad::warn_non_finite;
+use crate::error::CliError;
+use crate::output::{read_point, write_atomically};
+
+/// Builds the graph at the point and writes its report.
+pub fn run(args: &ReportArgs) -> Result<ExitCode, CliError> {
+    let extension = args
+        .output
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase());
+    if !matches!(extension.as_deref(), Some("html" | "htm")) {
+        return Err(CliError::input(format!(
+            "a report is an HTML page: name it .html, not {}",
+            args.output.display()
+        )));
+    }
+    let p = read_point(&args.expr)?;
+    let g = Graph::new();
+    let built = p.expr.build_with(&g, &p.values);
+    warn_non_finite(&g, built.output);
+    let point: Vec<String> = p
+        .expr
+        .variables()
+        .iter()
+        .zip(&p.values)
+        .map(|(n, v)| format!("{n} = {}", fmt_num(*v)))
+        .collect();
+    let options = ReportOptions::new(args.expr.expr.trim(), point.join(", "));
+    let html = to_html(&g, built.output, &options);
+    write_atomically(&args.output, html.as_bytes())?;
+    println!("wrote {}", args.output.display());
+    Ok(ExitCode::SUCCESS)
+}
