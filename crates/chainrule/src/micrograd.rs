@@ -298,6 +298,9 @@ pub struct StepStats {
 ///
 /// `x` holds the samples row-major (`model.n_inputs()` numbers each) and `y` their labels, ±1.
 /// Returns the loss and accuracy before the update.
+///
+/// # Panics
+/// If `x` does not hold `model.n_inputs()` numbers for each label.
 pub fn hinge_step(
     model: &mut MLP,
     g: &mut Graph,
