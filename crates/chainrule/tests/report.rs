@@ -80,7 +80,7 @@ proptest! {
         let g = Graph::new();
         let built = e.build_with(&g, &values);
         let d = Drawing::new(&g, built.output);
-        prop_assume!(d.nodes.iter().all(|n| n.value.is_finite() && n.grad.map_or(true, f64::is_finite)));
+        prop_assume!(d.nodes.iter().all(|n| n.value.is_finite() && n.grad.is_none_or(f64::is_finite)));
         paths_add_up(&d)?;
     }
 }
