@@ -38,12 +38,8 @@ fn shell_words(line: &str) -> Vec<String> {
 
 #[test]
 fn readme_console_blocks_match_the_tool() {
-    // The README, and the sections waiting in docs/ to be merged into it.
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
-    let mut readme = std::fs::read_to_string(root.join("README.md")).unwrap();
-    if let Ok(visual) = std::fs::read_to_string(root.join("docs/visual.md")) {
-        readme.push_str(&visual);
-    }
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     let work = std::env::temp_dir().join(format!("chainrule-readme-{}", std::process::id()));
     std::fs::create_dir_all(&work).unwrap();
     let mut checked = 0;
