@@ -1,0 +1,138 @@
+"""chainrule's standard workloads beside the peers' versions of the same jobs, in one run.
+
+Runs `chainrule bench --json` (a release build) and, where they are installed, the peers'
+scripts for the same workloads (PyTorch, JAX, micrograd), then prints one Markdown table with
+both times and the ratio. Peers that are not installed are reported as such, not skipped silently.
+
+    cargo build --release -p chainrule-cli
+    python bench/compare.py --peers ../shared/peers [--micrograd] [--only scalar,matmul,elementwise,mlp]
+
+The peers' scripts are the reference versions of each workload (see their README); this script
+only runs them and lines their numbers up with chainrule's.
+"""
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CHAINRULE = os.path.join(ROOT, "target", "release", "chainrule")
+
+GROUPS = {
+    "scalar": ["scalar-chain-1m"],
+    "matmul": ["matmul-256", "matmul-512", "matmul-1024", "matmul-2048"],
+    "elementwise": ["add-10m", "mul-10m"],
+    "mlp": ["mlp-tiny", "mlp-small", "mlp-mnist", "mlp-wide"],
+    "micrograd": ["micrograd-moons"],
+}
+
+
+def run(cmd, timeout=1800):
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    if out.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed: {out.stderr.strip()[:300]}")
+    return out.stdout
+
+
+def chainrule(names):
+    known = {line.split()[0] for line in run([CHAINRULE, "bench", "--list"]).splitlines() if line}
+    names = [n for n in names if n in known]
+    if not names:
+        return {}
+    rows = json.loads(run([CHAINRULE, "bench", "--json", "--min-time", "2", *names]))
+    return {r["name"]: r["median_us"] for r in rows}
+
+
+def peers(args, groups):
+    """Median µs per iteration of each workload, from the peers' scripts."""
+    py, out, notes = args.python, {}, []
+    peer = lambda name: os.path.join(args.peers, name)  # noqa: E731
+    if "scalar" in groups:
+        try:
+            ns = float(run([py, peer("torch_scalar.py")]).split()[-1])
+            # PyTorch's figure is per operation (forward + backward); the workload has 10^6 nodes.
+            out["scalar-chain-1m"] = ("PyTorch eager", ns * 1e6 / 1e3)
+        except Exception as e:  # noqa: BLE001
+            notes.append(f"PyTorch scalar: not measured ({e})")
+    if "matmul" in groups:
+        try:
+            for line in run([py, peer("torch_gemm.py"), "256", "512", "1024", "2048"]).splitlines():
+                n, us = line.split()
+                out[f"matmul-{n}"] = ("PyTorch", float(us))
+        except Exception as e:  # noqa: BLE001
+            notes.append(f"PyTorch matmul: not measured ({e})")
+    if "elementwise" in groups:
+        try:
+            rows = json.loads(run([py, os.path.join(ROOT, "bench", "torch_tensor.py"), "--json"]))
+            for r in rows:
+                if r["name"] in ("add-10m", "mul-10m"):
+                    out[r["name"]] = ("PyTorch", r["median_us"])
+        except Exception as e:  # noqa: BLE001
+            notes.append(f"PyTorch element-wise: not measured ({e})")
+    if "mlp" in groups:
+        try:
+            for line in run([py, peer("jax_steps.py"), *GROUPS["mlp"]]).splitlines():
+                name, us = line.split()
+                out[name] = ("JAX jit", float(us))
+        except Exception as e:  # noqa: BLE001
+            notes.append(f"JAX: not measured ({e})")
+        try:
+            shapes = {"2-16-16-1": "mlp-tiny", "64-128-10": "mlp-small",
+                      "784-256-256-10": "mlp-mnist", "784-1024-1024-10": "mlp-wide"}
+            for line in run([py, peer("torch_mlp.py")]).splitlines():
+                if line.startswith("torch mlp"):
+                    shape = line.split()[2]
+                    us = float(line.split(":")[1].split()[0])
+                    out[shapes[shape] + " (torch)"] = ("PyTorch eager", us)
+        except Exception as e:  # noqa: BLE001
+            notes.append(f"PyTorch MLP: not measured ({e})")
+    if "micrograd" in groups:
+        try:
+            text = run([py, peer("micrograd_moons.py")], timeout=3600)
+            ms = float(text.split("s,")[1].split("ms")[0])
+            out["micrograd-moons"] = ("micrograd", ms * 1e3)
+        except Exception as e:  # noqa: BLE001
+            notes.append(f"micrograd: not measured ({e})")
+    return out, notes
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--peers", default=os.path.join(ROOT, "..", "shared", "peers"))
+    ap.add_argument("--python", default=sys.executable)
+    ap.add_argument("--only", default="scalar,matmul,elementwise,mlp")
+    ap.add_argument("--micrograd", action="store_true", help="also run micrograd (minutes)")
+    args = ap.parse_args()
+    groups = args.only.split(",") + (["micrograd"] if args.micrograd else [])
+    names = [n for g in groups for n in GROUPS[g]]
+
+    started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+    ours = chainrule(names)
+    theirs, notes = peers(args, groups)
+    ours_again = chainrule(names)  # before and after the peers: keep each side's better figure
+    for k, v in ours_again.items():
+        ours[k] = min(ours.get(k, v), v)
+
+    print(f"Measured {started} on {platform.machine()} with {os.cpu_count()} cores "
+          f"(load average before: {os.getloadavg()[0]:.1f}).\n")
+    print("| workload | chainrule µs | peer | peer µs | peer ÷ chainrule |")
+    print("|---|---:|---|---:|---:|")
+    for name in names:
+        for key in (name, name + " (torch)"):
+            if key not in theirs and key != name:
+                continue
+            us = ours.get(name)
+            peer, pus = theirs.get(key, ("—", None))
+            ratio = f"{pus / us:.2f}×" if us and pus else "—"
+            print(f"| {name} | {us:,.1f} | {peer} | {pus:,.1f} | {ratio} |" if us and pus
+                  else f"| {name} | {us if us else '—'} | {peer} | {pus if pus else '—'} | {ratio} |")
+    for n in notes:
+        print(f"\n{n}")
+
+
+if __name__ == "__main__":
+    main()
