@@ -474,6 +474,17 @@ fn large_f32_products_match_a_naive_loop() {
     let big = tape.constant(Array::<f32>::ones(&[300_000]));
     let s = (big + big).sum_all().item();
     assert_eq!(s, 600_000.0);
+    // The threaded backward of a large element-wise product.
+    let x = tape.var(Array::<f32>::full(&[300_000], 2.0));
+    let y = tape.var(Array::<f32>::full(&[300_000], 3.0));
+    (x * y).exp().mean_all().backward().unwrap();
+    let want = 3.0 * 6f32.exp() / 300_000.0;
+    assert!(x
+        .grad()
+        .unwrap()
+        .data()
+        .iter()
+        .all(|&g| (g - want).abs() < 1e-6 * want.abs().max(1.0)));
 }
 
 proptest! {

@@ -512,7 +512,7 @@ pub fn reduce<T: Element>(kind: Reduce, x: &[T], shape: &[usize], mask: u64, out
 }
 
 /// Sums `g` of shape `g_shape` down to `shape` (the shape it was broadcast from): the gradient
-/// of a broadcast input. Returns `None` when the shapes have as many elements (nothing to sum).
+/// of a broadcast input (a copy when nothing was broadcast).
 pub fn sum_to_shape<T: Element>(g: &[T], g_shape: &[usize], shape: &[usize], out: &mut [T]) {
     if g.len() == out.len() {
         out.copy_from_slice(g);
