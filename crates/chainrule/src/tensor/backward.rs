@@ -22,10 +22,14 @@ fn map4<T: Element>(
     f: impl Fn(T, T, T, T) -> T + Sync,
 ) {
     use rayon::prelude::*;
+    let stream = kernels::streams::<T>(out.len());
     let run = |a: &[T], b: &[T], c: &[T], d: &[T], out: &mut [T]| {
-        for ((((o, &a), &b), &c), &d) in out.iter_mut().zip(a).zip(b).zip(c).zip(d) {
-            *o = f(a, b, c, d);
-        }
+        kernels::write_blocks(out, stream, |o, s| {
+            let ins = a[s..].iter().zip(&b[s..]).zip(&c[s..]).zip(&d[s..]);
+            for (o, (((&a, &b), &c), &d)) in o.iter_mut().zip(ins) {
+                *o = f(a, b, c, d);
+            }
+        })
     };
     const CH: usize = 1 << 15;
     if out.len() >= kernels::PAR_MIN {

@@ -18,6 +18,58 @@ pub const PAR_MIN: usize = 1 << 17;
 /// Elements per rayon task in element-wise loops.
 const CHUNK: usize = 1 << 15;
 
+/// Outputs of at least this many bytes are written with streaming (non-temporal) stores: they
+/// would not stay in cache anyway, and bypassing it saves reading each output line before
+/// writing it.
+const STREAM_MIN_BYTES: usize = 16 << 20;
+
+/// Whether an output of `n` elements is written with streaming stores.
+#[inline]
+pub fn streams<T>(n: usize) -> bool {
+    cfg!(target_arch = "x86_64") && n * std::mem::size_of::<T>() >= STREAM_MIN_BYTES
+}
+
+/// Fills `out` block by block: `block(dst, start)` writes elements `start..start + dst.len()`
+/// (of the whole chunk) into `dst`. With `stream`, each block is computed into a small buffer
+/// and written with non-temporal stores.
+#[inline(always)]
+pub fn write_blocks<T: Element>(out: &mut [T], stream: bool, block: impl Fn(&mut [T], usize)) {
+    #[cfg(target_arch = "x86_64")]
+    if stream {
+        use std::arch::x86_64::{__m128i, _mm_loadu_si128, _mm_sfence, _mm_stream_si128};
+        let size = std::mem::size_of::<T>();
+        let per = 64 / size; // one cache line per block
+        let ptr = out.as_mut_ptr();
+        let misaligned = ptr as usize % 16;
+        if size <= 16 && 64 % size == 0 && misaligned % size == 0 {
+            let head = ((16 - misaligned) % 16 / size).min(out.len());
+            block(&mut out[..head], 0);
+            let mut i = head;
+            let mut tmp = [T::ZERO; 64];
+            while i + per <= out.len() {
+                block(&mut tmp[..per], i);
+                // SAFETY: `ptr + i` is 16-byte aligned and the 64 bytes at it lie inside `out`;
+                // `tmp` holds 64 initialised bytes.
+                unsafe {
+                    let src = tmp.as_ptr() as *const __m128i;
+                    let dst = ptr.add(i) as *mut __m128i;
+                    for q in 0..4 {
+                        _mm_stream_si128(dst.add(q), _mm_loadu_si128(src.add(q)));
+                    }
+                }
+                i += per;
+            }
+            block(&mut out[i..], i);
+            // SAFETY: a store fence, always sound; it orders the streaming stores before later
+            // ones.
+            unsafe { _mm_sfence() };
+            return;
+        }
+    }
+    let _ = stream;
+    block(out, 0);
+}
+
 /// Runs `$body` with `$f` bound to a closure computing `$op`'s forward rule; the `match` picks
 /// a monomorphised copy of `$body` for each operation.
 macro_rules! with_unary {
@@ -213,10 +265,13 @@ pub(crate) use {with_binary, with_binary_backward, with_unary, with_unary_backwa
 #[inline]
 pub fn map1<T: Element>(x: &[T], out: &mut [T], f: impl Fn(T) -> T + Sync) {
     assert_eq!(x.len(), out.len());
+    let stream = streams::<T>(out.len());
     let run = |x: &[T], out: &mut [T]| {
-        for (o, &v) in out.iter_mut().zip(x) {
-            *o = f(v);
-        }
+        write_blocks(out, stream, |o, s| {
+            for (o, &v) in o.iter_mut().zip(&x[s..]) {
+                *o = f(v);
+            }
+        })
     };
     if out.len() >= PAR_MIN {
         out.par_chunks_mut(CHUNK)
@@ -232,10 +287,13 @@ pub fn map1<T: Element>(x: &[T], out: &mut [T], f: impl Fn(T) -> T + Sync) {
 pub fn map3<T: Element>(a: &[T], b: &[T], c: &[T], out: &mut [T], f: impl Fn(T, T, T) -> T + Sync) {
     let n = out.len();
     assert!(a.len() == n && b.len() == n && c.len() == n);
+    let stream = streams::<T>(n);
     let run = |a: &[T], b: &[T], c: &[T], out: &mut [T]| {
-        for (((o, &a), &b), &c) in out.iter_mut().zip(a).zip(b).zip(c) {
-            *o = f(a, b, c);
-        }
+        write_blocks(out, stream, |o, s| {
+            for (((o, &a), &b), &c) in o.iter_mut().zip(&a[s..]).zip(&b[s..]).zip(&c[s..]) {
+                *o = f(a, b, c);
+            }
+        })
     };
     if n >= PAR_MIN {
         out.par_chunks_mut(CHUNK)
@@ -307,10 +365,13 @@ pub fn binary<T: Element>(
 ) {
     let n = out.len();
     if a.len() == n && b.len() == n {
+        let stream = streams::<T>(n);
         let run = |a: &[T], b: &[T], out: &mut [T]| {
-            for ((o, &x), &y) in out.iter_mut().zip(a).zip(b) {
-                *o = f(x, y);
-            }
+            write_blocks(out, stream, |o, s| {
+                for ((o, &x), &y) in o.iter_mut().zip(&a[s..]).zip(&b[s..]) {
+                    *o = f(x, y);
+                }
+            })
         };
         if n >= PAR_MIN {
             out.par_chunks_mut(CHUNK)
@@ -567,6 +628,21 @@ pub fn around(shape: &[usize], axis: usize) -> (usize, usize, usize) {
     )
 }
 
+/// Products smaller than this many multiply-adds (`m·n·k`) run on one thread.
+const GEMM_PAR_MIN: usize = 64 * 64 * 64;
+
+/// Up to this size, a product is split into one block of rows (or columns) per thread, each a
+/// single-threaded `gemm`; measured on two cores, this beats `gemm`'s own threading at n ≤ 512.
+/// Larger products use `gemm`'s threading, which shares packed panels between threads.
+const GEMM_SPLIT_MAX: usize = 512 * 512 * 512;
+
+/// A pointer that may cross to another thread: each thread writes a disjoint block of `dst`.
+#[derive(Clone, Copy)]
+struct SendPtr<T>(*mut T);
+// SAFETY: used only to hand disjoint blocks of one matrix to the threads of one product.
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}
+
 /// One matrix product through `gemm`: `dst (+)= lhs · rhs`, each matrix given by a pointer and
 /// its row and column strides (in elements), `m × k` by `k × n`.
 ///
@@ -589,32 +665,71 @@ pub unsafe fn gemm<T: Element>(
     rhs_rs: isize,
     rhs_cs: isize,
 ) {
-    let par = if m * n * k >= 64 * 64 * 64 {
-        gemm::Parallelism::Rayon(0)
-    } else {
-        gemm::Parallelism::None
+    let work = m * n * k;
+    let threads = rayon::current_num_threads();
+    let one = |m: usize, n: usize, dst: *mut T, lhs: *const T, rhs: *const T, par| {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst,
+            dst_cs,
+            dst_rs,
+            accumulate,
+            lhs,
+            lhs_cs,
+            lhs_rs,
+            rhs,
+            rhs_cs,
+            rhs_rs,
+            T::ONE,
+            T::ONE,
+            false,
+            false,
+            false,
+            par,
+        )
     };
-    gemm::gemm(
-        m,
-        n,
-        k,
-        dst,
-        dst_cs,
-        dst_rs,
-        accumulate,
-        lhs,
-        lhs_cs,
-        lhs_rs,
-        rhs,
-        rhs_cs,
-        rhs_rs,
-        T::ONE,
-        T::ONE,
-        false,
-        false,
-        false,
-        par,
-    );
+    if work < GEMM_PAR_MIN || threads < 2 {
+        return one(m, n, dst, lhs, rhs, gemm::Parallelism::None);
+    }
+    if work > GEMM_SPLIT_MAX {
+        return one(m, n, dst, lhs, rhs, gemm::Parallelism::Rayon(0));
+    }
+    // Split the longer of the output's two sides into one block per thread.
+    let by_rows = m >= n;
+    let side = if by_rows { m } else { n };
+    let block = side.div_ceil(threads);
+    let (dst, lhs, rhs) = (SendPtr(dst), SendPtr(lhs as *mut T), SendPtr(rhs as *mut T));
+    (0..side.div_ceil(block)).into_par_iter().for_each(|p| {
+        let (dst, lhs, rhs) = (dst, lhs, rhs);
+        let start = p * block;
+        let len = block.min(side - start);
+        // SAFETY: the blocks of `dst` are disjoint and inside the matrix.
+        unsafe {
+            if by_rows {
+                let (d, l) = (start as isize * dst_rs, start as isize * lhs_rs);
+                one(
+                    len,
+                    n,
+                    dst.0.offset(d),
+                    lhs.0.offset(l),
+                    rhs.0,
+                    gemm::Parallelism::None,
+                );
+            } else {
+                let (d, r) = (start as isize * dst_cs, start as isize * rhs_cs);
+                one(
+                    m,
+                    len,
+                    dst.0.offset(d),
+                    lhs.0,
+                    rhs.0.offset(r),
+                    gemm::Parallelism::None,
+                );
+            }
+        }
+    });
 }
 
 /// Softmax (or log-softmax) of `x` along the middle dimension of `(outer, n, inner)`,
