@@ -261,25 +261,119 @@ macro_rules! with_binary_backward {
 
 pub(crate) use {with_binary, with_binary_backward, with_unary, with_unary_backward};
 
+/// Runs `f(0), …, f(total − 1)` on the calling thread and rayon's threads, each block once.
+///
+/// The caller works too, claiming blocks from a shared counter alongside the helpers it wakes,
+/// and waits only for blocks a helper has claimed: when the machine is busy and a helper is slow
+/// to wake, the caller simply does more of the work instead of sleeping until the helper runs
+/// (as a plain `par_iter` from outside the pool would).
+pub fn par_blocks(total: usize, f: &(dyn Fn(usize) + Sync)) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::Arc;
+
+    struct Shared {
+        next: AtomicUsize,
+        done: AtomicUsize,
+        total: usize,
+        job: *const (dyn Fn(usize) + Sync + 'static),
+    }
+    // SAFETY: `job` is only called for a claimed block, and the caller keeps it alive until
+    // every claimed block is done (see below).
+    unsafe impl Send for Shared {}
+    unsafe impl Sync for Shared {}
+    impl Shared {
+        fn work(&self) {
+            loop {
+                let i = self.next.fetch_add(1, Ordering::AcqRel);
+                if i >= self.total {
+                    return;
+                }
+                // SAFETY: block `i < total` was claimed, so the caller is still waiting for it
+                // and `job` is alive.
+                unsafe { (*self.job)(i) };
+                self.done.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+    }
+
+    let helpers = rayon::current_num_threads()
+        .saturating_sub(1)
+        .min(total.saturating_sub(1));
+    if helpers == 0 || rayon::current_thread_index().is_some() {
+        // One block, one thread, or already inside the pool (where rayon's own scheduling lets
+        // the caller take back work nobody stole).
+        (0..total).into_par_iter().for_each(f);
+        return;
+    }
+    // SAFETY: only the lifetime is erased; this function does not return before every block
+    // that was claimed has finished, and blocks claimed later (none remain) never call `job`.
+    let job: *const (dyn Fn(usize) + Sync + 'static) = unsafe {
+        std::mem::transmute::<
+            *const (dyn Fn(usize) + Sync + '_),
+            *const (dyn Fn(usize) + Sync + 'static),
+        >(f)
+    };
+    let shared = Arc::new(Shared {
+        next: AtomicUsize::new(0),
+        done: AtomicUsize::new(0),
+        total,
+        job,
+    });
+    for _ in 0..helpers {
+        let s = Arc::clone(&shared);
+        rayon::spawn(move || s.work());
+    }
+    shared.work();
+    while shared.done.load(Ordering::Acquire) < total {
+        std::thread::yield_now();
+    }
+}
+
+/// A pointer that may cross to another thread, for handing disjoint blocks of one buffer to
+/// the threads of [`par_blocks`].
+#[derive(Clone, Copy)]
+struct SendPtr<T>(*mut T);
+// SAFETY: used only to hand disjoint blocks of one buffer to the threads of one operation.
+unsafe impl<T> Send for SendPtr<T> {}
+unsafe impl<T> Sync for SendPtr<T> {}
+
+impl<T> SendPtr<T> {
+    /// The pointer (a method, so that closures capture the whole `SendPtr`).
+    fn get(self) -> *mut T {
+        self.0
+    }
+}
+
+/// Calls `f(chunk, start)` for consecutive chunks of `out`, on several threads when `out` has
+/// at least [`PAR_MIN`] elements.
+#[inline]
+pub fn for_chunks<T: Element>(out: &mut [T], f: impl Fn(&mut [T], usize) + Sync) {
+    let n = out.len();
+    if n < PAR_MIN {
+        return f(out, 0);
+    }
+    let ptr = SendPtr(out.as_mut_ptr());
+    par_blocks(n.div_ceil(CHUNK), &|b| {
+        let start = b * CHUNK;
+        let len = CHUNK.min(n - start);
+        // SAFETY: blocks are disjoint ranges of `out`, which outlives `par_blocks`.
+        let chunk = unsafe { std::slice::from_raw_parts_mut(ptr.get().add(start), len) };
+        f(chunk, start);
+    });
+}
+
 /// `out[i] = f(x[i])`.
 #[inline]
 pub fn map1<T: Element>(x: &[T], out: &mut [T], f: impl Fn(T) -> T + Sync) {
     assert_eq!(x.len(), out.len());
     let stream = streams::<T>(out.len());
-    let run = |x: &[T], out: &mut [T]| {
-        write_blocks(out, stream, |o, s| {
-            for (o, &v) in o.iter_mut().zip(&x[s..]) {
+    for_chunks(out, |o, s| {
+        write_blocks(o, stream, |o, t| {
+            for (o, &v) in o.iter_mut().zip(&x[s + t..]) {
                 *o = f(v);
             }
         })
-    };
-    if out.len() >= PAR_MIN {
-        out.par_chunks_mut(CHUNK)
-            .zip(x.par_chunks(CHUNK))
-            .for_each(|(o, x)| run(x, o));
-    } else {
-        run(x, out);
-    }
+    });
 }
 
 /// `out[i] = f(a[i], b[i], c[i])` over three slices of one length.
@@ -288,21 +382,14 @@ pub fn map3<T: Element>(a: &[T], b: &[T], c: &[T], out: &mut [T], f: impl Fn(T, 
     let n = out.len();
     assert!(a.len() == n && b.len() == n && c.len() == n);
     let stream = streams::<T>(n);
-    let run = |a: &[T], b: &[T], c: &[T], out: &mut [T]| {
-        write_blocks(out, stream, |o, s| {
-            for (((o, &a), &b), &c) in o.iter_mut().zip(&a[s..]).zip(&b[s..]).zip(&c[s..]) {
+    for_chunks(out, |o, s| {
+        write_blocks(o, stream, |o, t| {
+            let (a, b, c) = (&a[s + t..], &b[s + t..], &c[s + t..]);
+            for (((o, &a), &b), &c) in o.iter_mut().zip(a).zip(b).zip(c) {
                 *o = f(a, b, c);
             }
         })
-    };
-    if n >= PAR_MIN {
-        out.par_chunks_mut(CHUNK)
-            .zip(a.par_chunks(CHUNK))
-            .zip(b.par_chunks(CHUNK).zip(c.par_chunks(CHUNK)))
-            .for_each(|((o, a), (b, c))| run(a, b, c, o));
-    } else {
-        run(a, b, c, out);
-    }
+    });
 }
 
 /// How to read an input of a broadcast operation row by row: the offset of each row of the
@@ -366,20 +453,13 @@ pub fn binary<T: Element>(
     let n = out.len();
     if a.len() == n && b.len() == n {
         let stream = streams::<T>(n);
-        let run = |a: &[T], b: &[T], out: &mut [T]| {
-            write_blocks(out, stream, |o, s| {
-                for ((o, &x), &y) in o.iter_mut().zip(&a[s..]).zip(&b[s..]) {
+        for_chunks(out, |o, s| {
+            write_blocks(o, stream, |o, t| {
+                for ((o, &x), &y) in o.iter_mut().zip(&a[s + t..]).zip(&b[s + t..]) {
                     *o = f(x, y);
                 }
             })
-        };
-        if n >= PAR_MIN {
-            out.par_chunks_mut(CHUNK)
-                .zip(a.par_chunks(CHUNK).zip(b.par_chunks(CHUNK)))
-                .for_each(|(o, (a, b))| run(a, b, o));
-        } else {
-            run(a, b, out);
-        }
+        });
         return;
     }
     if b.len() == 1 && a.len() == n {
@@ -636,13 +716,6 @@ const GEMM_PAR_MIN: usize = 64 * 64 * 64;
 /// Larger products use `gemm`'s threading, which shares packed panels between threads.
 const GEMM_SPLIT_MAX: usize = 512 * 512 * 512;
 
-/// A pointer that may cross to another thread: each thread writes a disjoint block of `dst`.
-#[derive(Clone, Copy)]
-struct SendPtr<T>(*mut T);
-// SAFETY: used only to hand disjoint blocks of one matrix to the threads of one product.
-unsafe impl<T> Send for SendPtr<T> {}
-unsafe impl<T> Sync for SendPtr<T> {}
-
 /// One matrix product through `gemm`: `dst (+)= lhs · rhs`, each matrix given by a pointer and
 /// its row and column strides (in elements), `m × k` by `k × n`.
 ///
@@ -696,13 +769,13 @@ pub unsafe fn gemm<T: Element>(
     if work > GEMM_SPLIT_MAX {
         return one(m, n, dst, lhs, rhs, gemm::Parallelism::Rayon(0));
     }
-    // Split the longer of the output's two sides into one block per thread.
+    // Split the longer of the output's two sides into two blocks per thread.
     let by_rows = m >= n;
     let side = if by_rows { m } else { n };
-    let block = side.div_ceil(threads);
+    let block = side.div_ceil(2 * threads).max(16);
     let (dst, lhs, rhs) = (SendPtr(dst), SendPtr(lhs as *mut T), SendPtr(rhs as *mut T));
-    (0..side.div_ceil(block)).into_par_iter().for_each(|p| {
-        let (dst, lhs, rhs) = (dst, lhs, rhs);
+    par_blocks(side.div_ceil(block), &|p| {
+        let (dst, lhs, rhs) = (dst.get(), lhs.get(), rhs.get());
         let start = p * block;
         let len = block.min(side - start);
         // SAFETY: the blocks of `dst` are disjoint and inside the matrix.
@@ -712,9 +785,9 @@ pub unsafe fn gemm<T: Element>(
                 one(
                     len,
                     n,
-                    dst.0.offset(d),
-                    lhs.0.offset(l),
-                    rhs.0,
+                    dst.offset(d),
+                    lhs.offset(l),
+                    rhs,
                     gemm::Parallelism::None,
                 );
             } else {
@@ -722,9 +795,9 @@ pub unsafe fn gemm<T: Element>(
                 one(
                     m,
                     len,
-                    dst.0.offset(d),
-                    lhs.0,
-                    rhs.0.offset(r),
+                    dst.offset(d),
+                    lhs,
+                    rhs.offset(r),
                     gemm::Parallelism::None,
                 );
             }
