@@ -711,7 +711,7 @@ pub fn around(shape: &[usize], axis: usize) -> (usize, usize, usize) {
 /// Products smaller than this many multiply-adds (`m·n·k`) run on one thread.
 const GEMM_PAR_MIN: usize = 64 * 64 * 64;
 
-/// Up to this size, a product is split into one block of rows (or columns) per thread, each a
+/// Up to this size, a product is split into blocks of rows (or columns), two per thread, each a
 /// single-threaded `gemm`; measured on two cores, this beats `gemm`'s own threading at n ≤ 512.
 /// Larger products use `gemm`'s threading, which shares packed panels between threads.
 const GEMM_SPLIT_MAX: usize = 512 * 512 * 512;
