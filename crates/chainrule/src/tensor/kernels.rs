@@ -323,10 +323,26 @@ pub fn par_blocks(total: usize, f: &(dyn Fn(usize) + Sync)) {
         let s = Arc::clone(&shared);
         rayon::spawn(move || s.work());
     }
-    shared.work();
-    while shared.done.load(Ordering::Acquire) < total {
-        std::thread::yield_now();
+    // Waits for the helpers' blocks, also if a block panics on this thread: no helper may run
+    // `job` after this function has returned or unwound. (A panic on a helper aborts, as
+    // rayon::spawn does.)
+    struct Wait<'a>(&'a Shared);
+    impl Drop for Wait<'_> {
+        fn drop(&mut self) {
+            let claimed = self
+                .0
+                .next
+                .swap(usize::MAX / 2, Ordering::AcqRel)
+                .min(self.0.total);
+            let unfinished_here = usize::from(std::thread::panicking());
+            while self.0.done.load(Ordering::Acquire) + unfinished_here < claimed {
+                std::thread::yield_now();
+            }
+        }
     }
+    let wait = Wait(&shared);
+    shared.work();
+    drop(wait);
 }
 
 /// A pointer that may cross to another thread, for handing disjoint blocks of one buffer to
