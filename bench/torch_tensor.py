@@ -7,6 +7,7 @@ Each workload is one f32 operation per iteration: an n x n matrix product (n = 2
 
     python bench/torch_tensor.py          # table
     python bench/torch_tensor.py --json   # name / median_us / iterations
+    python bench/torch_tensor.py --out    # also add/mul into a preallocated tensor
 """
 
 import json
@@ -32,7 +33,10 @@ def measure(run, min_iterations=10, min_time=2.0):
     return statistics.median(times), len(times)
 
 
-def workloads():
+def workloads(with_out=False):
+    """The workloads as (name, run, work per iteration, unit). With `with_out`, also
+    `add-10m-out` and `mul-10m-out`: the same element-wise ops writing into a preallocated
+    tensor (`out=`), which leaves out the allocation PyTorch makes for each result."""
     g = torch.Generator().manual_seed(0)
     for n in (256, 512, 1024, 2048):
         a = torch.randn(n, n, generator=g)
@@ -42,6 +46,10 @@ def workloads():
     b = torch.rand(N_ELEMENTWISE, generator=g)
     yield "add-10m", (lambda: a + b), 3 * 4 * N_ELEMENTWISE, "GB/s"
     yield "mul-10m", (lambda: a * b), 3 * 4 * N_ELEMENTWISE, "GB/s"
+    if with_out:
+        c = torch.empty(N_ELEMENTWISE)
+        yield "add-10m-out", (lambda: torch.add(a, b, out=c)), 3 * 4 * N_ELEMENTWISE, "GB/s"
+        yield "mul-10m-out", (lambda: torch.mul(a, b, out=c)), 3 * 4 * N_ELEMENTWISE, "GB/s"
 
 
 def main():
@@ -51,7 +59,7 @@ def main():
         print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
         print(f"{'workload':<12} {'median_us':>12} {'iters':>6} {'throughput':>14}")
     with torch.no_grad():
-        for name, run, work, unit in workloads():
+        for name, run, work, unit in workloads("--out" in sys.argv[1:]):
             median_us, iterations = measure(run)
             results.append({"name": name, "median_us": median_us, "iterations": iterations})
             if not as_json:

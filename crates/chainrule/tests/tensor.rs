@@ -459,21 +459,50 @@ fn naive_matmul(a: &[f64], b: &[f64], m: usize, k: usize, n: usize) -> Vec<f64> 
 #[test]
 fn large_f32_products_match_a_naive_loop() {
     // Large enough for the threaded gemm path and the threaded element-wise kernels.
-    let (m, k, n) = (70, 90, 80);
-    let a = Array::<f32>::randn(&[m, k], 1);
-    let b = Array::<f32>::randn(&[k, n], 2);
+    // Split by columns (n > m), then by rows (m > n).
     let tape = Tape::<f32>::new();
-    let c = tape
-        .constant(a.clone())
-        .matmul(tape.constant(b.clone()))
-        .unwrap();
-    let want = naive_matmul(&a.to_f64().to_vec(), &b.to_f64().to_vec(), m, k, n);
-    for (x, y) in c.to_vec().iter().zip(&want) {
-        assert!((*x as f64 - y).abs() < 1e-3, "{x} {y}");
+    for (m, k, n) in [(70, 90, 80), (80, 90, 70)] {
+        let a = Array::<f32>::randn(&[m, k], 1);
+        let b = Array::<f32>::randn(&[k, n], 2);
+        let c = tape
+            .constant(a.clone())
+            .matmul(tape.constant(b.clone()))
+            .unwrap();
+        let want = naive_matmul(&a.to_f64().to_vec(), &b.to_f64().to_vec(), m, k, n);
+        for (x, y) in c.to_vec().iter().zip(&want) {
+            assert!((*x as f64 - y).abs() < 1e-3, "{x} {y}");
+        }
     }
     let big = tape.constant(Array::<f32>::ones(&[300_000]));
     let s = (big + big).sum_all().item();
     assert_eq!(s, 600_000.0);
+    // The threaded backward of a large element-wise product.
+    let x = tape.var(Array::<f32>::full(&[300_000], 2.0));
+    let y = tape.var(Array::<f32>::full(&[300_000], 3.0));
+    (x * y).exp().mean_all().backward().unwrap();
+    let want = 3.0 * 6f32.exp() / 300_000.0;
+    assert!(x
+        .grad()
+        .unwrap()
+        .data()
+        .iter()
+        .all(|&g| (g - want).abs() < 1e-6 * want.abs().max(1.0)));
+}
+
+#[test]
+fn huge_outputs_take_the_streaming_path() {
+    // 16 MiB and more of output are written with non-temporal stores; an odd length tests the tail.
+    let n = (1 << 22) + 7;
+    let tape = Tape::<f32>::new();
+    let x = tape.var(Array::arange(0.0, n as f64, 1.0));
+    let y = tape.var(Array::full(&[n], 2.0));
+    let z = (x * y + 1.0).sum_all();
+    z.backward().unwrap();
+    let prod = (x * y).to_vec();
+    assert!(prod.iter().enumerate().all(|(i, &v)| v == (2 * i) as f32));
+    assert!(x.grad().unwrap().data().iter().all(|&g| g == 2.0));
+    let gy = y.grad().unwrap();
+    assert!(gy.data().iter().enumerate().all(|(i, &g)| g == i as f32));
 }
 
 proptest! {

@@ -21,21 +21,16 @@ fn map4<T: Element>(
     out: &mut [T],
     f: impl Fn(T, T, T, T) -> T + Sync,
 ) {
-    use rayon::prelude::*;
-    let run = |a: &[T], b: &[T], c: &[T], d: &[T], out: &mut [T]| {
-        for ((((o, &a), &b), &c), &d) in out.iter_mut().zip(a).zip(b).zip(c).zip(d) {
-            *o = f(a, b, c, d);
-        }
-    };
-    const CH: usize = 1 << 15;
-    if out.len() >= kernels::PAR_MIN {
-        out.par_chunks_mut(CH)
-            .zip(a.par_chunks(CH).zip(b.par_chunks(CH)))
-            .zip(c.par_chunks(CH).zip(d.par_chunks(CH)))
-            .for_each(|((o, (a, b)), (c, d))| run(a, b, c, d, o));
-    } else {
-        run(a, b, c, d, out);
-    }
+    let stream = kernels::streams::<T>(out.len());
+    kernels::for_chunks(out, |o, s| {
+        kernels::write_blocks(o, stream, |o, t| {
+            let (a, b, c, d) = (&a[s + t..], &b[s + t..], &c[s + t..], &d[s + t..]);
+            let ins = a.iter().zip(b).zip(c).zip(d);
+            for (o, (((&a, &b), &c), &d)) in o.iter_mut().zip(ins) {
+                *o = f(a, b, c, d);
+            }
+        })
+    });
 }
 
 /// Calls `emit(input, gradient)` for each input of node `i` that needs a gradient, given the
