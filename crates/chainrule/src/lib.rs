@@ -56,10 +56,12 @@ pub mod graph;
 pub mod higher;
 pub mod micrograd;
 pub mod model_file;
+pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod rand;
 pub mod tensor;
+pub mod train;
 pub mod viz;
 
 pub use backward::Gradients;
