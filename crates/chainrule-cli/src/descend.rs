@@ -4,7 +4,7 @@
 //! library's optimizers (`chainrule::optim`), on gradients from the engine, and reports the
 //! trajectory. `--compare` runs several optimizers from the same start; `--plot` draws the runs.
 
-mod plot;
+pub(crate) mod plot;
 
 use std::fmt;
 use std::io::Write;

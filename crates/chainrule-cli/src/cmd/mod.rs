@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod curves;
 pub mod demo;
 pub mod diff;
 pub mod efficiency;
@@ -9,3 +10,5 @@ pub mod explain;
 pub mod grad;
 pub mod graph;
 pub mod hessian;
+pub mod predict;
+pub mod train;

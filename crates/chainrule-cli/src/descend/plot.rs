@@ -29,7 +29,7 @@ const RUN_COLORS: [RGBColor; MAX_RUNS] = [
     RGBColor(120, 80, 40),  // brown
 ];
 
-const FONT: &str = "sans-serif";
+pub(crate) const FONT: &str = "sans-serif";
 
 /// The file formats, by extension.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,7 +65,7 @@ pub struct Run<'a> {
     pub trajectory: &'a Trajectory,
 }
 
-fn register_fonts() {
+pub(crate) fn register_fonts() {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
         let bytes: &'static [u8] = include_bytes!("../../assets/DejaVuSans.ttf");
@@ -115,7 +115,7 @@ pub fn draw(path: &Path, format: Format, expr: &Expr, runs: &[Run]) -> DrawResul
 
 /// `dir/.name.12345.tmp.png`: same folder (so the rename is atomic), same extension (the
 /// bitmap encoder picks the format from it).
-fn temporary_path(path: &Path, format: Format) -> PathBuf {
+pub(crate) fn temporary_path(path: &Path, format: Format) -> PathBuf {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
