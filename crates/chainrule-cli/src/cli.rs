@@ -56,6 +56,16 @@ pub enum Command {
     Diff(crate::cmd::diff::DiffArgs),
     /// Minimise an expression by gradient descent and show (or draw) the path taken.
     Descend(crate::descend::DescendArgs),
+    /// Train a neural network on a dataset and report its test accuracy.
+    #[command(
+        after_help = "Examples:\n  chainrule train --data digits\n  chainrule train --data iris --json\n  chainrule train --data data.csv --target label --model 8-32-3 --save model.safetensors --plot curves.png"
+    )]
+    Train(crate::cmd::train::TrainArgs),
+    /// Print the predictions of a saved model, and its accuracy when the data has labels.
+    #[command(
+        after_help = "Example:\n  chainrule predict --model model.safetensors --data digits"
+    )]
+    Predict(crate::cmd::predict::PredictArgs),
 }
 
 /// An expression and the point to evaluate it at.

@@ -33,6 +33,8 @@ fn main() -> ExitCode {
         Command::Bench(args) => cmd::bench::run(args),
         Command::Hessian(args) => cmd::hessian::run(args).map(|()| ExitCode::SUCCESS),
         Command::Diff(args) => cmd::diff::run(args).map(|()| ExitCode::SUCCESS),
+        Command::Train(args) => cmd::train::run(args),
+        Command::Predict(args) => cmd::predict::run(args),
         Command::Descend(args) => descend::run(args)
             .map(|()| ExitCode::SUCCESS)
             .map_err(Into::into),

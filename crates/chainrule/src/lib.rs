@@ -56,11 +56,13 @@ pub mod graph;
 pub mod higher;
 pub mod micrograd;
 pub mod model_file;
+pub mod nn;
 pub mod ops;
 pub mod optim;
 pub mod rand;
 pub mod report;
 pub mod tensor;
+pub mod train;
 pub mod viz;
 
 pub use backward::Gradients;

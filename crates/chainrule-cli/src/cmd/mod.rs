@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod curves;
 pub mod demo;
 pub mod diff;
 pub mod efficiency;
@@ -10,4 +11,6 @@ pub mod grad;
 pub mod graph;
 pub mod hessian;
 pub mod plot;
+pub mod predict;
 pub mod report;
+pub mod train;

@@ -107,6 +107,24 @@ impl<T> Array<T> {
         }
     }
 
+    /// The elements in row-major order, to change in place; copies them first if another array
+    /// shares them (so other arrays never see the change).
+    ///
+    /// ```
+    /// use chainrule::tensor::Array;
+    ///
+    /// let mut a = Array::<f32>::zeros(&[2]);
+    /// let b = a.clone();
+    /// a.data_mut()[0] = 1.0;
+    /// assert_eq!((a.to_vec(), b.to_vec()), (vec![1.0, 0.0], vec![0.0, 0.0]));
+    /// ```
+    pub fn data_mut(&mut self) -> &mut [T]
+    where
+        T: Clone,
+    {
+        Arc::make_mut(&mut self.data).as_mut_slice()
+    }
+
     pub(crate) fn into_buffer(self) -> Option<Vec<T>> {
         Arc::try_unwrap(self.data).ok()
     }

@@ -1,0 +1,102 @@
+//! `chainrule predict`: applies a saved model to data and prints its predictions, with the
+//! accuracy when the data has labels.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Args;
+
+use chainrule::data::Targets;
+use chainrule::train::{Network, Prediction};
+
+use crate::cmd::train::{input, load_data};
+use crate::error::CliError;
+use crate::json::{num, to_spaced_json};
+
+/// Arguments of `chainrule predict`.
+#[derive(Args, Debug, Clone)]
+pub struct PredictArgs {
+    /// The model file written by `chainrule train --save`.
+    #[arg(long, value_name = "FILE")]
+    pub model: PathBuf,
+    /// The data: digits, iris, moons, a CSV file (with --target) or an IDX image file (with
+    /// --labels).
+    #[arg(long)]
+    pub data: String,
+    /// The CSV column holding the labels (a name, or a 0-based index).
+    #[arg(long, value_name = "COLUMN")]
+    pub target: Option<String>,
+    /// The IDX label file that goes with an IDX image file given to --data.
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+    /// The seed of moons.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Print {"predictions": [...], "accuracy": A} instead of one prediction per line.
+    #[arg(long)]
+    pub json: bool,
+}
+
+pub fn run(args: &PredictArgs) -> Result<ExitCode, CliError> {
+    let net = Network::load(&args.model).map_err(input)?;
+    let regression = !net.loss.is_classification();
+    let data = load_data(
+        &args.data,
+        args.target.as_deref(),
+        args.labels.as_deref(),
+        regression,
+        args.seed,
+    )?;
+    if data.n_features != net.spec.inputs() {
+        return Err(CliError::input(format!(
+            "{}: the model ({}) takes {} features but --data {} has {}",
+            args.model.display(),
+            net.spec,
+            net.spec.inputs(),
+            args.data,
+            data.n_features
+        )));
+    }
+    let preds = net.predict(&data).map_err(input)?;
+    let shown: Vec<String> = preds
+        .iter()
+        .map(|p| match p {
+            Prediction::Class(k) => net
+                .classes
+                .get(*k)
+                .cloned()
+                .unwrap_or_else(|| k.to_string()),
+            Prediction::Value(v) => v.to_string(),
+        })
+        .collect();
+    // Compare by class name: the data may number its classes differently.
+    let correct = match &data.targets {
+        Targets::Classes { labels, names, .. } => Some(
+            shown
+                .iter()
+                .zip(labels)
+                .filter(|(p, &l)| **p == names[l])
+                .count(),
+        ),
+        Targets::Values(_) => None,
+    };
+    let accuracy = correct.map(|c| c as f64 / data.n_samples.max(1) as f64);
+    if args.json {
+        let v = serde_json::json!({
+            "predictions": preds.iter().zip(&shown).map(|(p, s)| match p {
+                Prediction::Class(_) => serde_json::Value::String(s.clone()),
+                Prediction::Value(v) => num(*v as f64),
+            }).collect::<Vec<_>>(),
+            "accuracy": accuracy.map_or(serde_json::Value::Null, num),
+        });
+        println!("{}", to_spaced_json(&v));
+    } else {
+        let mut out = shown.join("\n");
+        out.push('\n');
+        if let (Some(a), Some(c)) = (accuracy, correct) {
+            out += &format!("accuracy: {a:.4} ({c} of {})\n", data.n_samples);
+        }
+        print!("{out}");
+    }
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,435 @@
+//! `chainrule train`: trains a multi-layer perceptron on a dataset, with a progress bar, and
+//! saves the model, checkpoints and training curves.
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+
+use chainrule::data::{self, CsvOptions, Dataset};
+use chainrule::model_file::ModelFile;
+use chainrule::nn::{Activation, MlpSpec, Module};
+use chainrule::train::{
+    prepare, EpochMetrics, LossKind, OptimizerKind, OptimizerSpec, Progress, TrainConfig,
+    TrainError, Trainer,
+};
+
+use crate::error::CliError;
+use crate::json::num;
+
+/// Arguments of `chainrule train`.
+#[derive(Args, Debug, Clone)]
+pub struct TrainArgs {
+    /// The data: digits, iris, moons, a CSV file (with --target) or an IDX image file (with
+    /// --labels).
+    #[arg(long, default_value = "digits")]
+    pub data: String,
+    /// The CSV column to predict (a name, or a 0-based index).
+    #[arg(long, value_name = "COLUMN")]
+    pub target: Option<String>,
+    /// The IDX label file that goes with an IDX image file given to --data.
+    #[arg(long, value_name = "FILE")]
+    pub labels: Option<PathBuf>,
+    /// Treat the CSV target as a number to predict (regression) rather than a class.
+    #[arg(long)]
+    pub regression: bool,
+    /// Layer widths from inputs to outputs [default: 64-128-10 for digits, 4-16-3 for iris,
+    /// 2-16-16-2 for moons, FEATURES-64-OUTPUTS otherwise].
+    #[arg(long, value_name = "SPEC")]
+    pub model: Option<String>,
+    /// The activation between layers: relu, tanh, sigmoid or gelu.
+    #[arg(long, default_value = "relu")]
+    pub activation: String,
+    /// Dropout probability after each activation.
+    #[arg(long, default_value_t = 0.0)]
+    pub dropout: f64,
+    /// sgd, adam or adamw.
+    #[arg(long, default_value = "adam")]
+    pub optimizer: String,
+    /// Learning rate [default: 1e-3 for digits and other data, 0.01 for iris and moons; 0.1
+    /// with sgd].
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// SGD's momentum.
+    #[arg(long, default_value_t = 0.0)]
+    pub momentum: f64,
+    /// Weight decay [default: 0, or 0.01 for adamw].
+    #[arg(long)]
+    pub weight_decay: Option<f64>,
+    /// Passes over the training data [default: 30; 100 for iris, 200 for moons].
+    #[arg(long)]
+    pub epochs: Option<usize>,
+    /// Samples per step [default: 64; 16 for iris, 32 for moons].
+    #[arg(long)]
+    pub batch: Option<usize>,
+    /// The seed of the split, the initial weights, the shuffling and dropout (and of moons).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The share of the samples held out for testing.
+    #[arg(long, default_value_t = 0.2)]
+    pub test_fraction: f64,
+    /// Do not standardise the features.
+    #[arg(long)]
+    pub no_standardize: bool,
+    /// Print one JSON object at the end instead of text (and no progress bar).
+    #[arg(long)]
+    pub json: bool,
+    /// Draw loss and accuracy per epoch into this .png or .svg file.
+    #[arg(long, value_name = "FILE")]
+    pub plot: Option<PathBuf>,
+    /// Save the trained model (safetensors, loadable by PyTorch).
+    #[arg(long, value_name = "FILE")]
+    pub save: Option<PathBuf>,
+    /// Save model, optimizer state and epoch to this file after every epoch.
+    #[arg(long, value_name = "FILE")]
+    pub checkpoint: Option<PathBuf>,
+    /// Continue from a checkpoint (with the same data and settings).
+    #[arg(long, value_name = "FILE")]
+    pub resume: Option<PathBuf>,
+}
+
+/// The number of two-moons samples, and their noise.
+pub const MOONS: (usize, f64) = (200, 0.1);
+
+/// Settings that depend on the data.
+struct Defaults {
+    hidden: Vec<usize>,
+    lr: f64,
+    epochs: usize,
+    batch: usize,
+}
+
+fn defaults(name: &str) -> Defaults {
+    match name {
+        "iris" => Defaults {
+            hidden: vec![16],
+            lr: 0.01,
+            epochs: 100,
+            batch: 16,
+        },
+        "moons" => Defaults {
+            hidden: vec![16, 16],
+            lr: 0.01,
+            epochs: 200,
+            batch: 32,
+        },
+        "digits" => Defaults {
+            hidden: vec![128],
+            lr: 1e-3,
+            epochs: 30,
+            batch: 64,
+        },
+        _ => Defaults {
+            hidden: vec![64],
+            lr: 1e-3,
+            epochs: 30,
+            batch: 64,
+        },
+    }
+}
+
+/// A train error as bad input (exit 2).
+pub fn input(e: TrainError) -> CliError {
+    CliError::input(e.0)
+}
+
+/// Loads `--data` (a shipped name, a CSV file or an IDX image file).
+pub fn load_data(
+    name: &str,
+    target: Option<&str>,
+    labels: Option<&Path>,
+    regression: bool,
+    seed: u64,
+) -> Result<Dataset, CliError> {
+    let shipped = match name {
+        "digits" => Some(data::digits()),
+        "iris" => Some(data::iris()),
+        "moons" => Some(data::moons(MOONS.0, MOONS.1, seed)),
+        _ => None,
+    };
+    if let Some(d) = shipped {
+        if target.is_some() || labels.is_some() {
+            return Err(CliError::input(format!(
+                "--target and --labels are for files; '{name}' is a shipped dataset"
+            )));
+        }
+        return Ok(d);
+    }
+    let path = Path::new(name);
+    if !path.exists() {
+        return Err(CliError::input(format!(
+            "--data: '{name}' is neither a shipped dataset (digits, iris, moons) nor a file"
+        )));
+    }
+    let d = if let Some(labels) = labels {
+        data::read_idx_pair(path, labels)
+    } else {
+        let Some(col) = target else {
+            return Err(CliError::input(format!(
+                "--data {name}: give the column to predict with --target COLUMN (or, for an \
+                 IDX image file, the labels with --labels FILE)"
+            )));
+        };
+        let col: data::TargetColumn = match col.parse::<usize>() {
+            Ok(i) => i.into(),
+            Err(_) => col.into(),
+        };
+        let opts = if regression {
+            CsvOptions::regression(col)
+        } else {
+            CsvOptions::classes(col)
+        };
+        Dataset::from_csv(path, &opts)
+    };
+    d.map_err(|e| CliError::input(e.to_string()))
+}
+
+/// Fails early (before training) on an output path that cannot be written: a missing folder or
+/// a directory in the way.
+pub fn check_output(flag: &str, path: &Path) -> Result<(), CliError> {
+    let parent = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if path.is_dir() {
+        return Err(CliError::input(format!(
+            "{flag}: cannot write {}: it is a directory",
+            path.display()
+        )));
+    }
+    if !parent.is_dir() {
+        return Err(CliError::input(format!(
+            "{flag}: cannot write {}: the folder {} does not exist",
+            path.display(),
+            parent.display()
+        )));
+    }
+    let meta = std::fs::metadata(parent)
+        .map_err(|e| CliError::input(format!("{flag}: cannot write {}: {e}", path.display())))?;
+    if meta.permissions().readonly() {
+        return Err(CliError::input(format!(
+            "{flag}: cannot write {}: the folder is read-only",
+            path.display()
+        )));
+    }
+    Ok(())
+}
+
+pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
+    // Check everything that can be checked before spending time on training.
+    let activation: Activation = args.activation.parse().map_err(CliError::input)?;
+    let kind: OptimizerKind = args.optimizer.parse().map_err(CliError::input)?;
+    if !(0.0..1.0).contains(&args.dropout) {
+        return Err(CliError::input(format!(
+            "--dropout must be in [0, 1), not {}",
+            args.dropout
+        )));
+    }
+    if !(0.0..1.0).contains(&args.test_fraction) {
+        return Err(CliError::input(format!(
+            "--test-fraction must be in [0, 1), not {}",
+            args.test_fraction
+        )));
+    }
+    if let Some(p) = &args.plot {
+        crate::plotting::Format::from_path(p, "--plot").map_err(CliError::input)?;
+        check_output("--plot", p)?;
+    }
+    if let Some(p) = &args.save {
+        check_output("--save", p)?;
+    }
+    if let Some(p) = &args.checkpoint {
+        check_output("--checkpoint", p)?;
+    }
+    let data = load_data(
+        &args.data,
+        args.target.as_deref(),
+        args.labels.as_deref(),
+        args.regression,
+        args.seed,
+    )?;
+    let d = defaults(&args.data);
+    let outputs = match data.n_classes() {
+        0 => 1,
+        k => k,
+    };
+    let mut spec: MlpSpec = match &args.model {
+        Some(s) => s
+            .parse()
+            .map_err(|e| CliError::input(format!("--model: {e}")))?,
+        None => {
+            let mut sizes = vec![data.n_features];
+            sizes.extend(&d.hidden);
+            sizes.push(outputs);
+            MlpSpec::new(sizes).map_err(|e| CliError::input(format!("--model: {e}")))?
+        }
+    };
+    spec.activation = activation;
+    spec.dropout = args.dropout;
+    if spec.inputs() != data.n_features {
+        return Err(CliError::input(format!(
+            "--model {spec} takes {} inputs but the data has {} features",
+            spec.inputs(),
+            data.n_features
+        )));
+    }
+    let loss = LossKind::for_outputs(spec.outputs(), &data.targets)
+        .map_err(|e| CliError::input(format!("--model {spec}: {e}")))?;
+    let lr = args.lr.unwrap_or(match kind {
+        OptimizerKind::Sgd => 0.1,
+        _ => d.lr,
+    });
+    let config = TrainConfig {
+        epochs: args.epochs.unwrap_or(d.epochs),
+        batch_size: args.batch.unwrap_or(d.batch),
+        seed: args.seed,
+        optimizer: OptimizerSpec {
+            kind,
+            lr,
+            momentum: args.momentum,
+            weight_decay: args.weight_decay,
+        },
+    };
+    if config.batch_size == 0 {
+        return Err(CliError::input("--batch must be at least 1"));
+    }
+    config.optimizer.build().map_err(input)?;
+    let prepared = prepare(&data, args.test_fraction, args.seed, !args.no_standardize)
+        .map_err(|e| CliError::input(format!("--data {}: {e}", args.data)))?;
+    let mut trainer = Trainer::new(spec, loss, config).map_err(input)?;
+    trainer.net.classes = data.class_names().to_vec();
+    trainer.net.standardizer = prepared.standardizer.clone();
+    if let Some(path) = &args.resume {
+        let file = ModelFile::load(path).map_err(|e| CliError::input(e.to_string()))?;
+        trainer.resume(&file, path).map_err(input)?;
+    }
+
+    let test = (!prepared.test.is_empty()).then_some(&prepared.test);
+    let batches = prepared.train.n_samples.div_ceil(config.batch_size) as u64;
+    let remaining = config.epochs.saturating_sub(trainer.epoch()) as u64;
+    let bar = progress_bar(args.json, batches * remaining);
+    let epochs = config.epochs;
+    let start = Instant::now();
+    let mut on_progress = |p: Progress<'_>| match p {
+        Progress::Batch {
+            epoch, batch, loss, ..
+        } => {
+            bar.inc(1);
+            if batch == 1 || batch % 8 == 0 {
+                bar.set_message(format!("epoch {epoch}/{epochs}  loss {loss:.4}"));
+            }
+        }
+        Progress::Epoch(m) => {
+            bar.println(epoch_line(m, epochs));
+        }
+    };
+    while trainer.epoch() < epochs {
+        trainer
+            .train_epoch(&prepared.train, test, &mut on_progress)
+            .map_err(input)?;
+        if let Some(path) = &args.checkpoint {
+            trainer
+                .checkpoint()
+                .save(path)
+                .map_err(|e| CliError::input(e.to_string()))?;
+        }
+    }
+    bar.finish_and_clear();
+    let seconds = start.elapsed().as_secs_f64();
+
+    if let Some(path) = &args.save {
+        trainer
+            .net
+            .save(path)
+            .map_err(|e| CliError::input(format!("--save: {e}")))?;
+    }
+    if let Some(path) = &args.plot {
+        crate::cmd::curves::draw(
+            path,
+            trainer.history(),
+            &format!("{} on {}", trainer.net.spec, args.data),
+        )
+        .map_err(|e| CliError::input(format!("--plot: cannot draw {}: {e}", path.display())))?;
+    }
+    let last = trainer.history().last().copied();
+    if args.json {
+        let opt = |v: Option<f64>| v.map_or(serde_json::Value::Null, num);
+        let v = serde_json::json!({
+            "train_loss": opt(last.map(|m| m.train_loss)),
+            "train_accuracy": opt(last.and_then(|m| m.train_accuracy)),
+            "test_accuracy": opt(last.and_then(|m| m.test_accuracy)),
+            "epochs": trainer.epoch(),
+            "seconds": num(seconds),
+        });
+        println!("{}", crate::json::to_spaced_json(&v));
+    } else {
+        let net = &trainer.net;
+        println!(
+            "{} {} ({} parameters), {} on {}: {} training and {} test samples",
+            net.spec,
+            net.spec.activation,
+            net.model.num_parameters(),
+            kind.name(),
+            args.data,
+            prepared.train.n_samples,
+            prepared.test.n_samples
+        );
+        match last {
+            None => println!("no epochs to train"),
+            Some(m) => {
+                println!(
+                    "{} epochs in {seconds:.2} s; training loss {:.4}{}",
+                    trainer.epoch(),
+                    m.train_loss,
+                    m.train_accuracy
+                        .map_or(String::new(), |a| format!(", training accuracy {a:.4}"))
+                );
+                match (m.test_accuracy, m.test_loss) {
+                    (Some(a), _) => println!(
+                        "test accuracy: {a:.4} ({} of {})",
+                        (a * prepared.test.n_samples as f64).round() as usize,
+                        prepared.test.n_samples
+                    ),
+                    (None, Some(l)) => println!("test loss: {l:.4}"),
+                    _ => {}
+                }
+            }
+        }
+        for (flag, path) in [("model", &args.save), ("curves", &args.plot)] {
+            if let Some(p) = path {
+                println!("{flag} saved to {}", p.display());
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn epoch_line(m: &EpochMetrics, epochs: usize) -> String {
+    let mut s = format!("epoch {:>3}/{epochs}  loss {:.4}", m.epoch, m.train_loss);
+    if let Some(a) = m.train_accuracy {
+        s += &format!("  acc {a:.4}");
+    }
+    if let Some(a) = m.test_accuracy {
+        s += &format!("  test acc {a:.4}");
+    } else if let Some(l) = m.test_loss {
+        s += &format!("  test loss {l:.4}");
+    }
+    s
+}
+
+/// A progress bar on standard error, hidden when that is not a terminal or with --json.
+fn progress_bar(json: bool, len: u64) -> ProgressBar {
+    if json || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(len), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30.cyan/blue} {pos}/{len} steps  {msg}  [{elapsed}]")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar
+}

@@ -1,0 +1,437 @@
+//! `chainrule train` and `chainrule predict` as a user runs them.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+fn chainrule(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chainrule"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("chainrule-train-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn json(args: &[&str]) -> Value {
+    let o = chainrule(args);
+    assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    serde_json::from_str(stdout(&o).trim()).unwrap_or_else(|e| panic!("{e}: {}", stdout(&o)))
+}
+
+fn p(path: &Path) -> &str {
+    path.to_str().unwrap()
+}
+
+/// Fails with exit 2 and one `error:` line containing `needle`.
+fn assert_bad_input(args: &[&str], needle: &str) {
+    let o = chainrule(args);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+    assert!(err.starts_with("error: "), "{args:?}: {err}");
+    assert!(
+        err.contains(needle),
+        "{args:?}: expected '{needle}' in {err}"
+    );
+    assert!(o.stdout.is_empty(), "{args:?}: {}", stdout(&o));
+}
+
+#[test]
+fn digits_with_the_defaults_reach_97_percent_and_report_json() {
+    let v = json(&["train", "--data", "digits", "--json"]);
+    let keys: Vec<&str> = v.as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(
+        keys,
+        [
+            "train_loss",
+            "train_accuracy",
+            "test_accuracy",
+            "epochs",
+            "seconds"
+        ]
+    );
+    assert!(v["test_accuracy"].as_f64().unwrap() >= 0.97, "{v}");
+    assert_eq!(v["epochs"], 30);
+}
+
+#[test]
+fn iris_and_moons_meet_their_targets() {
+    let iris = json(&["train", "--data", "iris", "--json"]);
+    assert!(iris["test_accuracy"].as_f64().unwrap() >= 0.95, "{iris}");
+    let moons = json(&["train", "--data", "moons", "--json"]);
+    assert_eq!(moons["train_accuracy"].as_f64(), Some(1.0), "{moons}");
+}
+
+#[test]
+fn a_seed_gives_the_same_run() {
+    let args = [
+        "train",
+        "--data",
+        "iris",
+        "--epochs",
+        "5",
+        "--json",
+        "--dropout",
+        "0.1",
+    ];
+    let (a, b) = (json(&args), json(&args));
+    assert_eq!(a["train_loss"], b["train_loss"]);
+    let mut other = args.to_vec();
+    other.extend(["--seed", "1"]);
+    assert_ne!(json(&other)["train_loss"], a["train_loss"]);
+}
+
+#[test]
+fn text_output_ends_with_the_test_accuracy() {
+    let o = chainrule(&["train", "--data", "iris", "--epochs", "3"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.starts_with("4-16-3 relu (131 parameters), adam on iris"),
+        "{out}"
+    );
+    assert!(
+        out.lines().last().unwrap().starts_with("test accuracy: "),
+        "{out}"
+    );
+    assert!(stderr(&o).is_empty(), "no progress bar off a terminal");
+}
+
+#[test]
+fn a_saved_model_predicts_with_its_standardisation() {
+    let dir = scratch("predict");
+    let model = dir.join("iris.safetensors");
+    let o = chainrule(&["train", "--data", "iris", "--save", p(&model)]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).contains("model saved to"), "{}", stdout(&o));
+    let o = chainrule(&["predict", "--model", p(&model), "--data", "iris"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.len(), 151);
+    assert_eq!(lines[0], "setosa");
+    let acc: f64 = lines[150]
+        .strip_prefix("accuracy: ")
+        .unwrap()
+        .split(' ')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(acc >= 0.95, "{out}");
+    let v = json(&["predict", "--model", p(&model), "--data", "iris", "--json"]);
+    assert_eq!(v["predictions"].as_array().unwrap().len(), 150);
+    assert!((v["accuracy"].as_f64().unwrap() - acc).abs() < 1e-4);
+}
+
+#[test]
+fn model_files_have_the_layout_of_the_torch_state_dict() {
+    let dir = scratch("layout");
+    let model = dir.join("m.safetensors");
+    let o = chainrule(&[
+        "train",
+        "--data",
+        "moons",
+        "--model",
+        "2-16-16-2",
+        "--epochs",
+        "2",
+        "--save",
+        p(&model),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bytes = fs::read(&model).unwrap();
+    let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+    let header: Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+    let mut layout: Vec<(String, Value)> = header
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| *k != "__metadata__")
+        .map(|(k, v)| {
+            assert_eq!(v["dtype"], "F32");
+            (k.clone(), v["shape"].clone())
+        })
+        .collect();
+    layout.sort_by(|a, b| a.0.cmp(&b.0));
+    let want: Vec<(String, Value)> = [
+        ("0.bias", "[16]"),
+        ("0.weight", "[16,2]"),
+        ("2.bias", "[16]"),
+        ("2.weight", "[16,16]"),
+        ("4.bias", "[2]"),
+        ("4.weight", "[2,16]"),
+    ]
+    .iter()
+    .map(|(k, s)| (k.to_string(), serde_json::from_str(s).unwrap()))
+    .collect();
+    assert_eq!(layout, want);
+    let meta = &header["__metadata__"];
+    assert_eq!(meta["architecture"], "2-16-16-2");
+    assert_eq!(meta["activation"], "relu");
+    assert_eq!(
+        meta["torch"],
+        "nn.Sequential(nn.Linear(2, 16), nn.ReLU(), nn.Linear(16, 16), nn.ReLU(), nn.Linear(16, 2))"
+    );
+    let mean: Vec<f32> = serde_json::from_str(meta["standardize_mean"].as_str().unwrap()).unwrap();
+    assert_eq!(mean.len(), 2);
+    // The weight of layer 0 is [out, in], row-major: the library agrees with the file.
+    let file = chainrule::model_file::ModelFile::load(&model).unwrap();
+    let net = chainrule::train::Network::from_file(&file, &model).unwrap();
+    use chainrule::nn::Module;
+    assert_eq!(
+        net.model.state_dict()[0].data,
+        file.get("0.weight").unwrap().data
+    );
+}
+
+#[test]
+fn a_resumed_run_saves_the_same_model_as_an_uninterrupted_one() {
+    let dir = scratch("resume");
+    let (straight, ckpt, resumed) = (
+        dir.join("straight.safetensors"),
+        dir.join("ckpt.safetensors"),
+        dir.join("resumed.safetensors"),
+    );
+    let base = ["train", "--data", "iris", "--dropout", "0.1", "--json"];
+    let run = |extra: &[&str]| {
+        let mut a = base.to_vec();
+        a.extend(extra);
+        json(&a)
+    };
+    let full = run(&["--epochs", "4", "--save", p(&straight)]);
+    let half = run(&["--epochs", "2", "--checkpoint", p(&ckpt)]);
+    assert_eq!(half["epochs"], 2);
+    let rest = run(&["--epochs", "4", "--resume", p(&ckpt), "--save", p(&resumed)]);
+    assert_eq!(rest["epochs"], 4);
+    assert_eq!(rest["train_loss"], full["train_loss"]);
+    // The same weights bit for bit, and the same metadata (the file's bytes may order the
+    // metadata differently).
+    let load = |path: &Path| chainrule::model_file::ModelFile::load(path).unwrap();
+    assert_eq!(load(&straight), load(&resumed));
+    // Another architecture or another seed is refused, naming what differs.
+    assert_bad_input(
+        &[
+            "train",
+            "--data",
+            "iris",
+            "--dropout",
+            "0.1",
+            "--model",
+            "4-8-3",
+            "--resume",
+            p(&ckpt),
+        ],
+        "tensor '0.weight' has shape [16, 4] but the architecture needs [8, 4]",
+    );
+    assert_bad_input(
+        &[
+            "train",
+            "--data",
+            "iris",
+            "--dropout",
+            "0.1",
+            "--seed",
+            "3",
+            "--resume",
+            p(&ckpt),
+        ],
+        "--seed 0, not 3",
+    );
+}
+
+#[test]
+fn bad_data_files_are_refused_naming_the_file_and_place() {
+    let dir = scratch("bad-data");
+    let write = |name: &str, text: &str| {
+        let path = dir.join(name);
+        fs::write(&path, text).unwrap();
+        path
+    };
+    let existing = write("model.safetensors", "keep me");
+    let ragged = write("ragged.csv", "a,b,y\n1,2,x\n3,4\n");
+    let text = write("text.csv", "a,b,y\n1,2,x\n3,four,y\n");
+    let empty = write("empty.csv", "");
+    let save = ["--save", p(&existing)];
+    let train = |file: &Path, target: &str| -> Vec<String> {
+        let mut v: Vec<String> = ["train", "--data", p(file), "--target", target]
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        v.extend(save.iter().map(|s| s.to_string()));
+        v
+    };
+    let cases: [(Vec<String>, &str); 5] = [
+        (train(&ragged, "y"), "ragged.csv:3"),
+        (
+            train(&text, "y"),
+            "text.csv:3, column 'b' (2): 'four' is not a number",
+        ),
+        (train(&text, "label"), "label"),
+        (train(&empty, "y"), "empty.csv"),
+        (
+            vec!["train".into(), "--data".into(), p(&text).into()],
+            "--target",
+        ),
+    ];
+    for (args, needle) in &cases {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        assert_bad_input(&args, needle);
+    }
+    assert_eq!(fs::read_to_string(&existing).unwrap(), "keep me");
+    assert_bad_input(&["train", "--data", "nope"], "neither a shipped dataset");
+    assert_bad_input(
+        &["train", "--data", "iris", "--model", "4-16-2"],
+        "3 classes",
+    );
+    assert_bad_input(
+        &["train", "--data", "iris", "--model", "5-16-3"],
+        "4 features",
+    );
+}
+
+#[test]
+fn bad_model_files_and_outputs_are_refused() {
+    let dir = scratch("bad-model");
+    let model = dir.join("iris.safetensors");
+    let o = chainrule(&[
+        "train",
+        "--data",
+        "iris",
+        "--epochs",
+        "1",
+        "--save",
+        p(&model),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let bytes = fs::read(&model).unwrap();
+
+    let truncated = dir.join("truncated.safetensors");
+    fs::write(&truncated, &bytes[..bytes.len() - 10]).unwrap();
+    assert_bad_input(
+        &["predict", "--model", p(&truncated), "--data", "iris"],
+        "truncated.safetensors: ",
+    );
+    let corrupted = dir.join("corrupted.safetensors");
+    let mut c = bytes.clone();
+    c[10] = b'#';
+    fs::write(&corrupted, &c).unwrap();
+    assert_bad_input(
+        &["predict", "--model", p(&corrupted), "--data", "iris"],
+        "corrupted.safetensors: the header is not valid JSON",
+    );
+    // Tensors that do not fit the architecture in the metadata.
+    let mut file = chainrule::model_file::ModelFile::load(&model).unwrap();
+    file.metadata.insert("architecture".into(), "4-32-3".into());
+    let other = dir.join("other.safetensors");
+    file.save(&other).unwrap();
+    assert_bad_input(
+        &["predict", "--model", p(&other), "--data", "iris"],
+        "other.safetensors: tensor '0.weight' has shape [16, 4] but the architecture needs [32, 4]",
+    );
+    assert_bad_input(
+        &["predict", "--model", p(&model), "--data", "digits"],
+        "takes 4 features but --data digits has 64",
+    );
+    assert_eq!(
+        fs::read(&model).unwrap(),
+        bytes,
+        "the model file is untouched"
+    );
+
+    // Outputs that cannot be written: refused before training, nothing written.
+    let missing = dir.join("no-such-folder").join("m.safetensors");
+    assert_bad_input(
+        &["train", "--data", "iris", "--save", p(&missing)],
+        "does not exist",
+    );
+    assert_bad_input(
+        &["train", "--data", "iris", "--save", p(&dir)],
+        "it is a directory",
+    );
+    assert_bad_input(
+        &[
+            "train",
+            "--data",
+            "iris",
+            "--plot",
+            p(&dir.join("curves.gif")),
+        ],
+        ".png or .svg",
+    );
+    assert!(!dir.join("no-such-folder").exists());
+}
+
+#[test]
+fn curves_are_drawn_as_png_and_svg() {
+    let dir = scratch("plot");
+    for name in ["curves.png", "curves.svg"] {
+        let path = dir.join(name);
+        let o = chainrule(&[
+            "train",
+            "--data",
+            "iris",
+            "--epochs",
+            "5",
+            "--plot",
+            p(&path),
+        ]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        let bytes = fs::read(&path).unwrap();
+        assert!(bytes.len() > 1000, "{name}");
+    }
+    let svg = fs::read_to_string(dir.join("curves.svg")).unwrap();
+    assert!(svg.contains("accuracy") && svg.contains("epoch"));
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 2, "no temporary files");
+}
+
+#[test]
+fn csv_files_train_and_predict() {
+    let dir = scratch("csv");
+    let csv = dir.join("iris.csv");
+    fs::write(&csv, chainrule::data::IRIS_CSV).unwrap();
+    let model = dir.join("m.safetensors");
+    let v = json(&[
+        "train",
+        "--data",
+        p(&csv),
+        "--target",
+        "species",
+        "--epochs",
+        "100",
+        "--batch",
+        "16",
+        "--lr",
+        "0.01",
+        "--json",
+        "--save",
+        p(&model),
+    ]);
+    assert!(v["test_accuracy"].as_f64().unwrap() >= 0.9, "{v}");
+    let v = json(&[
+        "predict",
+        "--model",
+        p(&model),
+        "--data",
+        p(&csv),
+        "--target",
+        "species",
+        "--json",
+    ]);
+    assert!(v["accuracy"].as_f64().unwrap() >= 0.9, "{v}");
+}

@@ -1,0 +1,144 @@
+//! Multi-layer perceptrons from a spec such as `64-128-10`.
+
+use std::fmt;
+use std::str::FromStr;
+
+use super::{Activation, Dropout, Linear, Sequential};
+use crate::rand::Rng;
+
+/// The shape of a multi-layer perceptron: layer widths from the input to the output, the
+/// activation between layers, and an optional dropout after each activation.
+///
+/// The network it builds is the `torch.nn.Sequential` of `Linear`, activation (and `Dropout`
+/// when `dropout > 0`), ..., ending with a `Linear`, so its parameter names are PyTorch's.
+///
+/// ```
+/// use chainrule::nn::{Activation, MlpSpec, Module};
+///
+/// let mut spec: MlpSpec = "64-128-10".parse().unwrap();
+/// assert_eq!(spec.sizes, vec![64, 128, 10]);
+/// spec.activation = Activation::Tanh;
+/// let net = spec.build(0);
+/// assert_eq!(net.len(), 3); // Linear, Tanh, Linear
+/// assert_eq!(net.num_parameters(), 64 * 128 + 128 + 128 * 10 + 10);
+/// assert_eq!(spec.to_string(), "64-128-10");
+/// assert!("64".parse::<MlpSpec>().is_err());
+/// ```
+#[derive(Clone, Debug, PartialEq)]
+pub struct MlpSpec {
+    /// The widths: inputs, hidden layers, outputs (at least two numbers).
+    pub sizes: Vec<usize>,
+    /// The activation after each hidden layer.
+    pub activation: Activation,
+    /// The dropout probability after each activation (0: no dropout layers).
+    pub dropout: f64,
+}
+
+/// A spec that cannot describe a network.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpecError(pub String);
+
+impl fmt::Display for SpecError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for SpecError {}
+
+impl MlpSpec {
+    /// A spec with these widths, ReLU and no dropout.
+    pub fn new(sizes: Vec<usize>) -> Result<Self, SpecError> {
+        if sizes.len() < 2 {
+            return Err(SpecError(format!(
+                "a network needs at least an input and an output width, e.g. 64-10 (got {})",
+                sizes.len()
+            )));
+        }
+        if let Some(i) = sizes.iter().position(|&s| s == 0) {
+            return Err(SpecError(format!("layer {i} has width 0")));
+        }
+        Ok(MlpSpec {
+            sizes,
+            activation: Activation::Relu,
+            dropout: 0.0,
+        })
+    }
+
+    /// The number of inputs.
+    pub fn inputs(&self) -> usize {
+        self.sizes[0]
+    }
+
+    /// The number of outputs.
+    pub fn outputs(&self) -> usize {
+        *self.sizes.last().expect("at least two sizes")
+    }
+
+    /// The network, with weights drawn from `seed` (PyTorch's default initialisation).
+    pub fn build(&self, seed: u64) -> Sequential {
+        let mut rng = Rng::new(seed);
+        let mut net = Sequential::new();
+        let n = self.sizes.len() - 1;
+        for (i, w) in self.sizes.windows(2).enumerate() {
+            net.push(Box::new(Linear::new(w[0], w[1], &mut rng)));
+            if i + 1 < n {
+                net.push(self.activation.layer());
+                if self.dropout > 0.0 {
+                    net.push(Box::new(Dropout::new(self.dropout)));
+                }
+            }
+        }
+        net
+    }
+
+    /// The PyTorch code that builds the same network, e.g.
+    /// `nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))`.
+    pub fn torch(&self) -> String {
+        let act = match self.activation {
+            Activation::Relu => "nn.ReLU()",
+            Activation::Tanh => "nn.Tanh()",
+            Activation::Sigmoid => "nn.Sigmoid()",
+            Activation::Gelu => "nn.GELU()",
+        };
+        let n = self.sizes.len() - 1;
+        let mut parts = Vec::new();
+        for (i, w) in self.sizes.windows(2).enumerate() {
+            parts.push(format!("nn.Linear({}, {})", w[0], w[1]));
+            if i + 1 < n {
+                parts.push(act.to_string());
+                if self.dropout > 0.0 {
+                    parts.push(format!("nn.Dropout({})", self.dropout));
+                }
+            }
+        }
+        format!("nn.Sequential({})", parts.join(", "))
+    }
+}
+
+impl fmt::Display for MlpSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let s: Vec<String> = self.sizes.iter().map(|s| s.to_string()).collect();
+        f.write_str(&s.join("-"))
+    }
+}
+
+impl FromStr for MlpSpec {
+    type Err = SpecError;
+
+    fn from_str(s: &str) -> Result<Self, SpecError> {
+        let sizes = s
+            .trim()
+            .split('-')
+            .map(|p| {
+                p.trim().parse::<usize>().map_err(|_| {
+                    SpecError(format!(
+                        "cannot read the network '{s}': '{p}' is not a layer width (write widths \
+                         from input to output, e.g. 64-128-10)"
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        MlpSpec::new(sizes)
+    }
+}

@@ -1,0 +1,113 @@
+//! A chain of modules.
+
+use super::{Context, Module};
+use crate::tensor::{Array, Tensor, TensorError};
+
+/// Modules applied one after the other, as `nn.Sequential`; parameters are named by position
+/// (`0.weight`, `0.bias`, `2.weight`, ...), as in PyTorch's `state_dict`.
+///
+/// ```
+/// use chainrule::nn::{Linear, Module, ReLU, Sequential};
+/// use chainrule::rand::Rng;
+///
+/// let mut rng = Rng::new(0);
+/// let net = Sequential::new()
+///     .with(Linear::new(2, 4, &mut rng))
+///     .with(ReLU)
+///     .with(Linear::new(4, 1, &mut rng));
+/// assert_eq!(net.len(), 3);
+/// assert_eq!(net.num_parameters(), 2 * 4 + 4 + 4 + 1);
+/// assert_eq!(net.named_parameters()[2].0, "2.weight");
+/// ```
+#[derive(Default)]
+pub struct Sequential {
+    layers: Vec<Box<dyn Module + Send + Sync>>,
+}
+
+impl Sequential {
+    /// An empty chain (the identity).
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// The chain with `layer` appended.
+    pub fn with(mut self, layer: impl Module + Send + Sync + 'static) -> Self {
+        self.layers.push(Box::new(layer));
+        self
+    }
+
+    /// Appends a boxed layer.
+    pub fn push(&mut self, layer: Box<dyn Module + Send + Sync>) {
+        self.layers.push(layer);
+    }
+
+    /// The number of layers.
+    pub fn len(&self) -> usize {
+        self.layers.len()
+    }
+
+    /// Whether there are no layers.
+    pub fn is_empty(&self) -> bool {
+        self.layers.is_empty()
+    }
+
+    /// The layers.
+    pub fn layers(&self) -> &[Box<dyn Module + Send + Sync>] {
+        &self.layers
+    }
+}
+
+impl std::fmt::Debug for Sequential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.describe())
+    }
+}
+
+impl Module for Sequential {
+    fn forward<'t>(
+        &self,
+        mut x: Tensor<'t, f32>,
+        ctx: &mut Context<'t>,
+    ) -> Result<Tensor<'t, f32>, TensorError> {
+        for layer in &self.layers {
+            x = layer.forward(x, ctx)?;
+        }
+        Ok(x)
+    }
+
+    fn named_parameters(&self) -> Vec<(String, &Array<f32>)> {
+        let mut out = Vec::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            for (name, a) in layer.named_parameters() {
+                out.push((format!("{i}.{name}"), a));
+            }
+        }
+        out
+    }
+
+    fn parameters_mut(&mut self) -> Vec<(String, &mut Array<f32>)> {
+        let mut out = Vec::new();
+        for (i, layer) in self.layers.iter_mut().enumerate() {
+            for (name, a) in layer.parameters_mut() {
+                out.push((format!("{i}.{name}"), a));
+            }
+        }
+        out
+    }
+
+    fn set_training(&mut self, training: bool) {
+        for layer in &mut self.layers {
+            layer.set_training(training);
+        }
+    }
+
+    fn describe(&self) -> String {
+        let inner: Vec<String> = self
+            .layers
+            .iter()
+            .enumerate()
+            .map(|(i, l)| format!("  ({i}): {}", l.describe()))
+            .collect();
+        format!("Sequential(\n{}\n)", inner.join("\n"))
+    }
+}
