@@ -80,6 +80,51 @@ fn matmul_job(n: usize) -> Box<dyn FnMut()> {
     )
 }
 
+/// One training step of a ReLU MLP with plain SGD (lr 0.01) on fixed random data: the
+/// `mlp-*` workloads, the same jobs as the peers' `jax_steps.py` and `torch_mlp.py`.
+fn mlp_job(sizes: &[usize], batch: usize, classes: bool) -> Box<dyn FnMut()> {
+    use crate::data::{Dataset, Targets};
+    use crate::nn::MlpSpec;
+    use crate::rand::Rng;
+    use crate::train::{LossKind, OptimizerKind, OptimizerSpec, TrainConfig, Trainer};
+
+    let (inputs, outputs) = (sizes[0], sizes[sizes.len() - 1]);
+    let mut rng = Rng::new(0);
+    let features: Vec<f32> = (0..batch * inputs).map(|_| rng.normal() as f32).collect();
+    let (targets, loss) = if classes {
+        let labels = (0..batch).map(|_| rng.below(outputs)).collect();
+        let names = (0..outputs).map(|c| c.to_string()).collect();
+        (
+            Targets::Classes {
+                labels,
+                n_classes: outputs,
+                names,
+            },
+            LossKind::CrossEntropy,
+        )
+    } else {
+        let values = (0..batch * outputs).map(|_| rng.normal() as f32).collect();
+        (Targets::Values(values), LossKind::Mse)
+    };
+    let data = Dataset::new(features, inputs, targets).expect("consistent sizes");
+    let spec = MlpSpec::new(sizes.to_vec()).expect("a valid MLP");
+    let config = TrainConfig {
+        epochs: 1,
+        batch_size: batch,
+        seed: 0,
+        optimizer: OptimizerSpec::new(OptimizerKind::Sgd, 0.01),
+    };
+    let mut trainer = Trainer::new(spec, loss, config).expect("a valid trainer");
+    let indices: Vec<usize> = (0..batch).collect();
+    Box::new(move || {
+        black_box(
+            trainer
+                .train_step(&data, &indices)
+                .expect("a training step"),
+        );
+    })
+}
+
 /// Every standard workload, in the order `chainrule bench` lists them.
 pub fn workloads() -> Vec<Workload> {
     vec![
@@ -134,6 +179,28 @@ pub fn workloads() -> Vec<Workload> {
                     |a, b| (a * b).id(),
                 )
             },
+        },
+        Workload {
+            name: "mlp-tiny",
+            description: "one SGD training step of a ReLU MLP 2-16-16-1, batch 100, MSE",
+            setup: || mlp_job(&[2, 16, 16, 1], 100, false),
+        },
+        Workload {
+            name: "mlp-small",
+            description: "one SGD training step of a ReLU MLP 64-128-10, batch 128, cross-entropy",
+            setup: || mlp_job(&[64, 128, 10], 128, true),
+        },
+        Workload {
+            name: "mlp-mnist",
+            description:
+                "one SGD training step of a ReLU MLP 784-256-256-10, batch 128, cross-entropy",
+            setup: || mlp_job(&[784, 256, 256, 10], 128, true),
+        },
+        Workload {
+            name: "mlp-wide",
+            description:
+                "one SGD training step of a ReLU MLP 784-1024-1024-10, batch 256, cross-entropy",
+            setup: || mlp_job(&[784, 1024, 1024, 10], 256, true),
         },
         Workload {
             name: "micrograd-moons",

@@ -812,6 +812,13 @@ impl Trainer {
         Ok(m)
     }
 
+    /// One optimizer step (forward, loss, backward, update) on the samples `indices` of `data`,
+    /// as training does it; returns the batch loss. The benchmarks time exactly this.
+    pub fn train_step(&mut self, data: &Dataset, indices: &[usize]) -> Result<f64, TrainError> {
+        let rng = Rng::new(stream_seed(self.config.seed, self.epoch, 2));
+        self.step(data, indices, rng).map(|(loss, _)| loss)
+    }
+
     /// One optimizer step on the samples `indices`; returns the batch loss and the advanced
     /// dropout generator.
     fn step(
