@@ -511,3 +511,50 @@ fn predict_can_show_the_raw_outputs() {
     assert_eq!(outs.len(), 200);
     assert_eq!(outs[0].as_array().unwrap().len(), 2);
 }
+
+#[test]
+fn a_numeric_target_is_a_regression() {
+    let dir = scratch("regression");
+    let csv = dir.join("line.csv");
+    let mut text = String::from("a,b,y\n");
+    for i in 0..100 {
+        let (a, b) = ((i % 10) as f64 / 10.0, (i / 10) as f64 / 10.0);
+        text += &format!("{a},{b},{}\n", 2.0 * a - b + 0.5);
+    }
+    fs::write(&csv, text).unwrap();
+    let model = dir.join("m.safetensors");
+    let v = json(&[
+        "train",
+        "--data",
+        p(&csv),
+        "--target",
+        "y",
+        "--regression",
+        "--model",
+        "2-16-1",
+        "--epochs",
+        "100",
+        "--batch",
+        "10",
+        "--lr",
+        "0.01",
+        "--json",
+        "--save",
+        p(&model),
+    ]);
+    assert!(v["train_loss"].as_f64().unwrap() < 0.01, "{v}");
+    assert_eq!(v["test_accuracy"], Value::Null);
+    let v = json(&[
+        "predict",
+        "--model",
+        p(&model),
+        "--data",
+        p(&csv),
+        "--target",
+        "y",
+        "--json",
+    ]);
+    let first = v["predictions"][0].as_f64().unwrap();
+    assert!((first - 0.5).abs() < 0.2, "{v}");
+    assert_eq!(v["accuracy"], Value::Null);
+}
