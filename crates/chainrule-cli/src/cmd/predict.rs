@@ -40,6 +40,7 @@ pub struct PredictArgs {
     pub outputs: bool,
 }
 
+/// Runs `chainrule predict`.
 pub fn run(args: &PredictArgs) -> Result<ExitCode, CliError> {
     let net = Network::load(&args.model).map_err(input)?;
     let regression = !net.loss.is_classification();
