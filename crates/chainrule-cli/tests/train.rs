@@ -435,3 +435,126 @@ fn csv_files_train_and_predict() {
     ]);
     assert!(v["accuracy"].as_f64().unwrap() >= 0.9, "{v}");
 }
+
+#[test]
+fn idx_image_files_train_with_their_labels() {
+    let dir = scratch("idx");
+    // 60 images of 2×2 pixels: class 0 is bright on the left, class 1 on the right.
+    let n = 60u32;
+    let mut images = vec![0, 0, 8, 3];
+    let mut labels = vec![0, 0, 8, 1];
+    for v in [n, 2, 2] {
+        images.extend(v.to_be_bytes());
+    }
+    labels.extend(n.to_be_bytes());
+    for i in 0..n {
+        let c = (i % 2) as u8;
+        let noise = (i * 37 % 50) as u8;
+        let (bright, dark) = (200 + noise, noise);
+        let row = if c == 0 {
+            [bright, dark]
+        } else {
+            [dark, bright]
+        };
+        images.extend([row[0], row[1], row[0], row[1]]);
+        labels.push(c);
+    }
+    let (imgs, labs) = (dir.join("images.idx"), dir.join("labels.idx"));
+    fs::write(&imgs, &images).unwrap();
+    fs::write(&labs, &labels).unwrap();
+    let v = json(&[
+        "train",
+        "--data",
+        p(&imgs),
+        "--labels",
+        p(&labs),
+        "--epochs",
+        "20",
+        "--batch",
+        "8",
+        "--lr",
+        "0.01",
+        "--json",
+    ]);
+    assert_eq!(v["test_accuracy"].as_f64(), Some(1.0), "{v}");
+    fs::write(&labs, &labels[..labels.len() - 5]).unwrap();
+    assert_bad_input(
+        &["train", "--data", p(&imgs), "--labels", p(&labs)],
+        "labels.idx",
+    );
+}
+
+#[test]
+fn predict_can_show_the_raw_outputs() {
+    let dir = scratch("outputs");
+    let model = dir.join("m.safetensors");
+    let o = chainrule(&[
+        "train",
+        "--data",
+        "moons",
+        "--epochs",
+        "3",
+        "--save",
+        p(&model),
+    ]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    let v = json(&[
+        "predict",
+        "--model",
+        p(&model),
+        "--data",
+        "moons",
+        "--json",
+        "--outputs",
+    ]);
+    let outs = v["outputs"].as_array().unwrap();
+    assert_eq!(outs.len(), 200);
+    assert_eq!(outs[0].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn a_numeric_target_is_a_regression() {
+    let dir = scratch("regression");
+    let csv = dir.join("line.csv");
+    let mut text = String::from("a,b,y\n");
+    for i in 0..100 {
+        let (a, b) = ((i % 10) as f64 / 10.0, (i / 10) as f64 / 10.0);
+        text += &format!("{a},{b},{}\n", 2.0 * a - b + 0.5);
+    }
+    fs::write(&csv, text).unwrap();
+    let model = dir.join("m.safetensors");
+    let v = json(&[
+        "train",
+        "--data",
+        p(&csv),
+        "--target",
+        "y",
+        "--regression",
+        "--model",
+        "2-16-1",
+        "--epochs",
+        "100",
+        "--batch",
+        "10",
+        "--lr",
+        "0.01",
+        "--json",
+        "--save",
+        p(&model),
+    ]);
+    assert!(v["train_loss"].as_f64().unwrap() < 0.01, "{v}");
+    assert_eq!(v["test_accuracy"], Value::Null);
+    let v = json(&[
+        "predict",
+        "--model",
+        p(&model),
+        "--data",
+        p(&csv),
+        "--target",
+        "y",
+        "--json",
+    ]);
+    let first = v["predictions"][0].as_f64().unwrap();
+    assert!((first - 0.5).abs() < 0.2, "{v}");
+    assert_eq!(v["accuracy"], Value::Null);
+}

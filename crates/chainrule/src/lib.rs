@@ -22,6 +22,10 @@
 //! - [`explain`] and [`viz`]: the chain rule in words, and the graph as DOT or SVG;
 //! - [`tensor`]: n-dimensional tensors with broadcasting, matrix products and `gradcheck`;
 //! - [`model_file`]: models and checkpoints as safetensors files;
+//! - [`nn`]: neural-network modules (`Linear`, activations, `Dropout`, `Sequential`, MLPs from
+//!   a spec such as `64-128-10`) and losses, with PyTorch's parameter names and layouts;
+//! - [`train`]: the training loop with progress callbacks and per-epoch metrics, evaluation,
+//!   prediction, and model and checkpoint files that resume exactly;
 //! - [`report`]: an interactive HTML page that steps through both passes and lists the paths;
 //! - [`bench`](mod@bench): the standard workloads behind `chainrule bench`;
 //! - [`efficiency`]: why backpropagation is efficient, measured against forward mode and finite

@@ -35,8 +35,12 @@ pub struct PredictArgs {
     /// Print {"predictions": [...], "accuracy": A} instead of one prediction per line.
     #[arg(long)]
     pub json: bool,
+    /// With --json, add the network's raw outputs (logits) per sample as "outputs".
+    #[arg(long, requires = "json")]
+    pub outputs: bool,
 }
 
+/// Runs `chainrule predict`.
 pub fn run(args: &PredictArgs) -> Result<ExitCode, CliError> {
     let net = Network::load(&args.model).map_err(input)?;
     let regression = !net.loss.is_classification();
@@ -82,13 +86,25 @@ pub fn run(args: &PredictArgs) -> Result<ExitCode, CliError> {
     };
     let accuracy = correct.map(|c| c as f64 / data.n_samples.max(1) as f64);
     if args.json {
-        let v = serde_json::json!({
+        let mut v = serde_json::json!({
             "predictions": preds.iter().zip(&shown).map(|(p, s)| match p {
                 Prediction::Class(_) => serde_json::Value::String(s.clone()),
                 Prediction::Value(v) => num(*v as f64),
             }).collect::<Vec<_>>(),
             "accuracy": accuracy.map_or(serde_json::Value::Null, num),
         });
+        if args.outputs {
+            let mut x = data.features.clone();
+            if let Some(s) = &net.standardizer {
+                s.transform_features(&mut x);
+            }
+            let out = net.outputs(&x, data.n_features).map_err(input)?;
+            let rows: Vec<serde_json::Value> = out
+                .chunks_exact(net.spec.outputs())
+                .map(|r| r.iter().map(|&v| num(v as f64)).collect())
+                .collect();
+            v["outputs"] = serde_json::Value::Array(rows);
+        }
         println!("{}", to_spaced_json(&v));
     } else {
         let mut out = shown.join("\n");

@@ -218,6 +218,7 @@ pub fn check_output(flag: &str, path: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Runs `chainrule train`.
 pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
     // Check everything that can be checked before spending time on training.
     let activation: Activation = args.activation.parse().map_err(CliError::input)?;
