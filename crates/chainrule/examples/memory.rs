@@ -24,13 +24,20 @@ fn rss_kib() -> (u64, u64) {
 }
 
 fn main() {
-    let steps: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let steps: usize = std::env::args()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
     let (batch, inputs, classes) = (128, 64, 10);
     let mut rng = Rng::new(0);
     let features = (0..batch * inputs).map(|_| rng.normal() as f32).collect();
     let labels = (0..batch).map(|_| rng.below(classes)).collect();
     let names = (0..classes).map(|c| c.to_string()).collect();
-    let targets = Targets::Classes { labels, n_classes: classes, names };
+    let targets = Targets::Classes {
+        labels,
+        n_classes: classes,
+        names,
+    };
     let data = Dataset::new(features, inputs, targets).expect("consistent sizes");
     let config = TrainConfig {
         epochs: 1,
@@ -41,7 +48,10 @@ fn main() {
     let spec = MlpSpec::new(vec![inputs, 128, classes]).expect("a valid MLP");
     let mut trainer = Trainer::new(spec, LossKind::CrossEntropy, config).expect("a trainer");
     let indices: Vec<usize> = (0..batch).collect();
-    println!("{:>6}  {:>10}  {:>10}  {:>8}", "step", "RSS KiB", "peak KiB", "loss");
+    println!(
+        "{:>6}  {:>10}  {:>10}  {:>8}",
+        "step", "RSS KiB", "peak KiB", "loss"
+    );
     for step in 1..=steps {
         let loss = trainer.train_step(&data, &indices).expect("a step");
         if step == 1 || step % 1000 == 0 {

@@ -21,11 +21,11 @@
 //! # std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use safetensors::tensor::{Dtype, SafeTensorError, SafeTensors, TensorView};
+use safetensors::tensor::{Dtype, SafeTensorError, SafeTensors};
 
 use crate::files::write_atomically;
 
@@ -111,17 +111,74 @@ impl ModelFile {
         self.tensors.iter().find(|t| t.name == name)
     }
 
-    /// The file's bytes in the safetensors format.
+    /// The file's bytes in the safetensors format: an 8-byte little-endian header length, a
+    /// JSON header (tensors in name order, metadata under `__metadata__`, keys sorted, padded with
+    /// spaces to a multiple of 8 bytes), then the tensors' f32 data in the same order. The same
+    /// model always gives the same bytes.
     pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
-        let mut views = Vec::with_capacity(self.tensors.len());
-        for t in &self.tensors {
-            let view = TensorView::new(Dtype::F32, t.shape.clone(), bytemuck_f32(&t.data))
-                .map_err(|e| format!("tensor '{}': {e}", t.name))?;
-            views.push((t.name.clone(), view));
+        let mut order: Vec<&NamedTensor> = self.tensors.iter().collect();
+        order.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut header = String::from("{");
+        let mut first = true;
+        let mut entry = |key: &str, value: String| {
+            if !first {
+                header.push(',');
+            }
+            first = false;
+            header.push_str(&serde_json::Value::String(key.to_string()).to_string());
+            header.push(':');
+            header.push_str(&value);
+        };
+        if !self.metadata.is_empty() {
+            let fields: Vec<String> = self
+                .metadata
+                .iter()
+                .map(|(k, v)| {
+                    format!(
+                        "{}:{}",
+                        serde_json::Value::String(k.clone()),
+                        serde_json::Value::String(v.clone())
+                    )
+                })
+                .collect();
+            entry("__metadata__", format!("{{{}}}", fields.join(",")));
         }
-        let metadata: HashMap<String, String> = self.metadata.clone().into_iter().collect();
-        let metadata = (!metadata.is_empty()).then_some(metadata);
-        safetensors::tensor::serialize(views, metadata).map_err(|e| e.to_string())
+        let mut offset = 0usize;
+        for (i, t) in order.iter().enumerate() {
+            if t.name == "__metadata__" || (i > 0 && order[i - 1].name == t.name) {
+                return Err(format!("tensor name '{}' is reserved or repeated", t.name));
+            }
+            let n: usize = t.shape.iter().product();
+            if n != t.data.len() {
+                return Err(format!(
+                    "tensor '{}': shape {:?} needs {n} values, got {}",
+                    t.name,
+                    t.shape,
+                    t.data.len()
+                ));
+            }
+            let shape: Vec<String> = t.shape.iter().map(|d| d.to_string()).collect();
+            let end = offset + 4 * n;
+            entry(
+                &t.name,
+                format!(
+                    "{{\"dtype\":\"F32\",\"shape\":[{}],\"data_offsets\":[{offset},{end}]}}",
+                    shape.join(",")
+                ),
+            );
+            offset = end;
+        }
+        header.push('}');
+        while header.len() % 8 != 0 {
+            header.push(' ');
+        }
+        let mut bytes = Vec::with_capacity(8 + header.len() + offset);
+        bytes.extend_from_slice(&(header.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(header.as_bytes());
+        for t in order {
+            bytes.extend_from_slice(bytemuck_f32(&t.data));
+        }
+        Ok(bytes)
     }
 
     /// Reads a file from its bytes; `path` only names it in errors.
@@ -311,6 +368,21 @@ mod tests {
         assert!(load_bytes(&ints)
             .unwrap_err()
             .contains("tensor 'ids' holds I64"));
+    }
+
+    #[test]
+    fn the_same_model_always_gives_the_same_bytes() {
+        let mut f = sample();
+        for i in 0..20 {
+            f.metadata.insert(format!("key{i}"), format!("value {i}"));
+        }
+        let bytes = f.to_bytes().unwrap();
+        let mut shuffled = f.clone();
+        shuffled.tensors.reverse();
+        assert_eq!(shuffled.to_bytes().unwrap(), bytes);
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        assert_eq!(n % 8, 0, "the header is padded to 8 bytes");
+        assert_eq!(load_bytes(&bytes).unwrap().metadata, f.metadata);
     }
 
     #[test]
