@@ -66,9 +66,15 @@ fn sigkill_at_random_moments_never_breaks_the_checkpoint_and_resume_finishes_the
         state ^= state << 17;
         Duration::from_millis(5 + state % 120)
     };
+    // Kill runs until dozens of kills have landed; a run that gets to the end instead is checked
+    // against the reference and the next one starts afresh, so the test does not depend on how
+    // fast this machine trains.
     let mut last_epoch = 0;
-    let mut kills = 0;
-    for _ in 0..150 {
+    let (mut kills, mut completed) = (0, 0);
+    for _ in 0..400 {
+        if kills >= 30 {
+            break;
+        }
         let mut args = vec!["--checkpoint", ckpt_arg.as_str()];
         if ckpt.exists() {
             args.extend(["--resume", ckpt_arg.as_str()]);
@@ -94,15 +100,19 @@ fn sigkill_at_random_moments_never_breaks_the_checkpoint_and_resume_finishes_the
             assert_eq!(last_epoch, 0, "the checkpoint disappeared");
         }
         if status.success() {
-            break;
+            assert_eq!(
+                weights(&ckpt),
+                weights(&reference),
+                "a run resumed after kills ended elsewhere"
+            );
+            completed += 1;
+            fs::remove_file(&ckpt).unwrap();
+            last_epoch = 0;
         }
     }
-    assert!(
-        kills >= 24,
-        "only {kills} runs were killed: the delays are too long for this machine"
-    );
+    eprintln!("{kills} runs killed, {completed} interrupted runs completed");
+    assert!(kills >= 30, "only {kills} runs were killed");
 
-    eprintln!("{kills} runs killed; the checkpoint had reached epoch {last_epoch}");
     // Finish from whatever is there and compare with the run that was never interrupted.
     let finished = dir.join("finished.safetensors");
     let mut args = vec!["--save", finished.to_str().unwrap()];

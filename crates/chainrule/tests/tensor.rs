@@ -102,6 +102,32 @@ fn gradcheck_broadcasting() {
 }
 
 #[test]
+fn gradcheck_linear_and_it_equals_matmul_with_transpose_plus_bias() {
+    check(
+        |t| t[0].linear(t[1], t[2]),
+        &[randn(&[5, 3], 60), randn(&[4, 3], 61), randn(&[4], 62)],
+    );
+    let tape = Tape::<f64>::new();
+    let (x, w, b) = (
+        tape.var(randn(&[5, 3], 63)),
+        tape.var(randn(&[4, 3], 64)),
+        tape.var(randn(&[4], 65)),
+    );
+    let fused = x.linear(w, b).unwrap();
+    let plain = x
+        .matmul(w.transpose(0, 1).unwrap())
+        .unwrap()
+        .add(b)
+        .unwrap();
+    close(&fused.to_vec(), &plain.to_vec(), 1e-12);
+    let err = x.linear(b, b).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "linear: cannot apply weight [4] and bias [4] to input [5, 3]: expected [n, in], [out, in] and [out]"
+    );
+}
+
+#[test]
 fn gradcheck_matmul() {
     check(
         |t| t[0].matmul(t[1]),

@@ -64,7 +64,7 @@ impl Module for Linear {
     ) -> Result<Tensor<'t, f32>, TensorError> {
         let w = ctx.param(&self.weight);
         let b = ctx.param(&self.bias);
-        x.matmul(w.transpose(0, 1)?)?.add(b)
+        x.linear(w, b)
     }
 
     fn named_parameters(&self) -> Vec<(String, &Array<f32>)> {

@@ -94,6 +94,66 @@ pub(crate) fn rule<T: Element>(
             }
             ea.into_iter().chain(eb).for_each(|b| tape.recycle(b));
         }
+        &Op::Linear(x, w, b) => {
+            let (xv, wv) = (&nodes[x].value, &nodes[w].value);
+            let (n, k, m) = (xv.shape()[0], xv.shape()[1], wv.shape()[0]);
+            if needs(x) {
+                // dx = g · w: [n, out] by [out, in].
+                let mut dx = tape.zeroed(n * k);
+                // SAFETY: g is n×m, w is m×k, dx is n×k, all contiguous.
+                unsafe {
+                    kernels::gemm(
+                        n,
+                        k,
+                        m,
+                        dx.as_mut_ptr(),
+                        k as isize,
+                        1,
+                        true,
+                        g.as_ptr(),
+                        m as isize,
+                        1,
+                        wv.data().as_ptr(),
+                        k as isize,
+                        1,
+                    );
+                }
+                emit(x, dx);
+            }
+            if needs(w) {
+                // dw = gᵀ · x: [out, n] by [n, in], gᵀ read in place.
+                let mut dw = tape.zeroed(m * k);
+                // SAFETY: gᵀ is m×n with strides (1, m), x is n×k, dw is m×k.
+                unsafe {
+                    kernels::gemm(
+                        m,
+                        k,
+                        n,
+                        dw.as_mut_ptr(),
+                        k as isize,
+                        1,
+                        true,
+                        g.as_ptr(),
+                        1,
+                        m as isize,
+                        xv.data().as_ptr(),
+                        k as isize,
+                        1,
+                    );
+                }
+                emit(w, dw);
+            }
+            if needs(b) {
+                // db = the column sums of g.
+                let mut db = tape.zeroed(m);
+                for row in g.chunks_exact(m.max(1)) {
+                    for (d, &v) in db.iter_mut().zip(row) {
+                        *d = *d + v;
+                    }
+                }
+                emit(b, db);
+            }
+        }
         &Op::Matmul(a, b) => {
             let (av, bv) = (&nodes[a].value, &nodes[b].value);
             let p = MatmulPlan::new(av.shape(), bv.shape()).expect("checked in forward");

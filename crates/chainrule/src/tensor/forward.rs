@@ -324,6 +324,69 @@ impl<'t, T: Element> Tensor<'t, T> {
             .record(v, Op::Matmul(self.id, other.id), &[self.id, other.id]))
     }
 
+    /// A fully connected layer, `self · wᵀ + b`, as `torch.nn.functional.linear`: `self` is a
+    /// batch of rows `[n, in]`, `w` is `[out, in]` (PyTorch's layout) and `b` is `[out]`. One
+    /// operation instead of a transpose, a product and a broadcast sum: `wᵀ` is read in place.
+    ///
+    /// ```
+    /// use chainrule::tensor::{Array, Tape};
+    ///
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.constant(Array::from_vec(vec![1.0, 2.0], &[1, 2]).unwrap());
+    /// let w = tape.var(Array::from_vec(vec![1.0, 0.0, 0.0, 1.0, 1.0, 1.0], &[3, 2]).unwrap());
+    /// let b = tape.var(Array::from_vec(vec![0.5, 0.5, 0.5], &[3]).unwrap());
+    /// let y = x.linear(w, b).unwrap();
+    /// assert_eq!(y.to_vec(), vec![1.5, 2.5, 3.5]);
+    /// y.sum_all().backward().unwrap();
+    /// assert_eq!(w.grad().unwrap().to_vec(), vec![1.0, 2.0, 1.0, 2.0, 1.0, 2.0]);
+    /// ```
+    pub fn linear(self, w: Tensor<'t, T>, b: Tensor<'t, T>) -> Result<Tensor<'t, T>> {
+        let (xv, wv, bv) = (self.value(), w.value(), b.value());
+        let (xs, ws, bs) = (xv.shape(), wv.shape(), bv.shape());
+        let fits =
+            xs.len() == 2 && ws.len() == 2 && bs.len() == 1 && xs[1] == ws[1] && bs[0] == ws[0];
+        if !fits {
+            return Err(TensorError::new(
+                "linear",
+                format!(
+                    "cannot apply weight {} and bias {} to input {}: expected [n, in], [out, in] and [out]",
+                    fmt_shape(ws),
+                    fmt_shape(bs),
+                    fmt_shape(xs)
+                ),
+            ));
+        }
+        let (n, k, m) = (xs[0], xs[1], ws[0]);
+        let mut out = self.tape.buffer(n * m);
+        for row in out.chunks_exact_mut(m.max(1)) {
+            row.copy_from_slice(bv.data());
+        }
+        if k > 0 && n > 0 && m > 0 {
+            // SAFETY: x is n×k with rows of k, wᵀ is read as k×m with strides (1, k), out is n×m.
+            unsafe {
+                kernels::gemm(
+                    n,
+                    m,
+                    k,
+                    out.as_mut_ptr(),
+                    m as isize,
+                    1,
+                    true,
+                    xv.data().as_ptr(),
+                    k as isize,
+                    1,
+                    wv.data().as_ptr(),
+                    1,
+                    k as isize,
+                );
+            }
+        }
+        let v = Array::from_parts(out, vec![n, m]);
+        Ok(self
+            .tape
+            .record(v, Op::Linear(self.id, w.id, b.id), &[self.id, w.id, b.id]))
+    }
+
     fn reduce(
         self,
         op: &'static str,

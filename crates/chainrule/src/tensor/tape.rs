@@ -25,6 +25,8 @@ pub(crate) enum Op {
     Unary(Unary, usize),
     Binary(Binary, usize, usize),
     Matmul(usize, usize),
+    /// `x · wᵀ + b` for a batch `x` of rows `[n, in]`, `w` `[out, in]` and `b` `[out]`.
+    Linear(usize, usize, usize),
     /// Sum, max or min over the axes in the mask; the output has the kept-dimension layout.
     Reduce(super::kernels::Reduce, usize, u64),
     /// Reshape, squeeze, unsqueeze: the same data, another shape.
