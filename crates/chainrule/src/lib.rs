@@ -45,6 +45,7 @@ pub mod backward;
 pub mod bench;
 pub mod check;
 pub mod data;
+pub mod deep;
 pub mod demo;
 pub mod descend;
 pub mod efficiency;

@@ -8,6 +8,7 @@ pub mod diff;
 pub mod efficiency;
 pub mod explain;
 pub mod grad;
+pub mod gradflow;
 pub mod graph;
 pub mod hessian;
 pub mod plot;

@@ -80,6 +80,10 @@ pub struct TrainArgs {
     /// Draw loss and accuracy per epoch into this .png or .svg file.
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
+    /// Draw the gradient norm of each layer's weights per epoch (log scale) into this .png or
+    /// .svg file, to see vanishing or exploding gradients.
+    #[arg(long, value_name = "FILE")]
+    pub grad_flow: Option<PathBuf>,
     /// Save the trained model (safetensors, loadable by PyTorch).
     #[arg(long, value_name = "FILE")]
     pub save: Option<PathBuf>,
@@ -238,6 +242,10 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
         crate::plotting::Format::from_path(p, "--plot").map_err(CliError::input)?;
         check_output("--plot", p)?;
     }
+    if let Some(p) = &args.grad_flow {
+        crate::plotting::Format::from_path(p, "--grad-flow").map_err(CliError::input)?;
+        check_output("--grad-flow", p)?;
+    }
     if let Some(p) = &args.save {
         check_output("--save", p)?;
     }
@@ -354,6 +362,20 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
         )
         .map_err(|e| CliError::input(format!("--plot: cannot draw {}: {e}", path.display())))?;
     }
+    if let Some(path) = &args.grad_flow {
+        let title = format!(
+            "gradient flow: {} {} on {}",
+            trainer.net.spec, trainer.net.spec.activation, args.data
+        );
+        crate::cmd::gradflow::FlowChart {
+            title,
+            panels: vec![("weight gradient norm per layer".into(), trainer.grad_flow())],
+        }
+        .write(path, "--grad-flow")
+        .map_err(|e| {
+            CliError::input(format!("--grad-flow: cannot draw {}: {e}", path.display()))
+        })?;
+    }
     let last = trainer.history().last().copied();
     if args.json {
         let opt = |v: Option<f64>| v.map_or(serde_json::Value::Null, num);
@@ -398,7 +420,11 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
                 }
             }
         }
-        for (flag, path) in [("model", &args.save), ("curves", &args.plot)] {
+        for (flag, path) in [
+            ("model", &args.save),
+            ("curves", &args.plot),
+            ("gradient flow", &args.grad_flow),
+        ] {
             if let Some(p) = path {
                 println!("{flag} saved to {}", p.display());
             }

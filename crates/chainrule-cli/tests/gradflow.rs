@@ -1,0 +1,59 @@
+//! Gradient flow as a user sees it: `chainrule train --grad-flow`, `chainrule demo deep` and
+//! `chainrule train --report`.
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Command, Output};
+
+fn chainrule(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_chainrule"))
+        .args(args)
+        .output()
+        .expect("the binary runs")
+}
+
+fn ok(args: &[&str]) -> String {
+    let o = chainrule(args);
+    assert!(
+        o.status.success(),
+        "{args:?}: {}",
+        String::from_utf8_lossy(&o.stderr)
+    );
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn scratch(name: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("chainrule-flow-{}-{name}", std::process::id()));
+    let _ = fs::remove_dir_all(&dir);
+    fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+#[test]
+fn grad_flow_is_drawn_as_png_and_svg() {
+    let dir = scratch("draw");
+    let png = dir.join("flow.png");
+    let svg = dir.join("flow.svg");
+    for path in [&png, &svg] {
+        let out = ok(&[
+            "train",
+            "--data",
+            "iris",
+            "--epochs",
+            "3",
+            "--grad-flow",
+            path.to_str().unwrap(),
+        ]);
+        assert!(out.contains("gradient flow saved to"), "{out}");
+    }
+    assert!(fs::read(&png).unwrap().starts_with(b"\x89PNG"));
+    let svg = fs::read_to_string(&svg).unwrap();
+    assert!(svg.contains("<svg"));
+    assert!(svg.contains("layer 1 (0.weight)") && svg.contains("layer 2 (2.weight)"));
+    // Only the picture is left in the folder: the write is atomic.
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 2);
+    let o = chainrule(&["train", "--data", "iris", "--grad-flow", "flow.jpg"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr)
+        .contains("--grad-flow: 'flow.jpg' must end in .png or .svg"));
+}
