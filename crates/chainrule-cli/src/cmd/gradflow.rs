@@ -52,8 +52,18 @@ impl Picture for FlowChart<'_> {
         let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
         let root = root.titled(&self.title, (FONT, 22)).map_err(e)?;
         let areas = root.split_evenly((1, self.panels.len().max(1)));
+        // One scale for all panels, so they compare at a glance.
+        let range = self
+            .panels
+            .iter()
+            .flat_map(|(_, f)| f.per_epoch.iter().flatten())
+            .copied()
+            .filter(|v| v.is_finite() && *v > 0.0)
+            .fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
+                (lo.min(v), hi.max(v))
+            });
         for ((name, flow), area) in self.panels.iter().zip(&areas) {
-            panel(area, name, flow)?;
+            panel(area, name, flow, range)?;
         }
         Ok(())
     }
@@ -63,19 +73,16 @@ fn panel<DB: DrawingBackend>(
     area: &DrawingArea<DB, Shift>,
     name: &str,
     flow: &GradFlow,
+    (lo, hi): (f64, f64),
 ) -> Result<(), String> {
     let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
     let (chart_area, legend_area) = area.split_horizontally(560);
-    let values = flow
+    let recorded = flow
         .per_epoch
         .iter()
         .flatten()
-        .copied()
-        .filter(|v| v.is_finite() && *v > 0.0);
-    let (lo, hi) = values.fold((f64::INFINITY, 0.0f64), |(lo, hi), v| {
-        (lo.min(v), hi.max(v))
-    });
-    if !lo.is_finite() {
+        .any(|v| v.is_finite() && *v > 0.0);
+    if !recorded || !lo.is_finite() {
         chart_area
             .draw(&Text::new(
                 format!("{name}: no gradients recorded"),

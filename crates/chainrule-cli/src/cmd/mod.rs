@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod check;
 pub mod curves;
+pub mod deep;
 pub mod demo;
 pub mod diff;
 pub mod efficiency;
