@@ -90,3 +90,47 @@ fn demo_deep_shows_the_gradient_vanishing_through_sigmoid_layers() {
     assert!(out.contains("at most 0.25"), "{out}");
     assert!(fs::read(&png).unwrap().starts_with(b"\x89PNG"));
 }
+
+#[test]
+fn the_training_report_is_one_self_contained_page_with_curves_flow_and_metrics() {
+    let dir = scratch("report");
+    let html_path = dir.join("train.html");
+    let out = ok(&[
+        "train",
+        "--data",
+        "iris",
+        "--epochs",
+        "5",
+        "--model",
+        "4-8-8-3",
+        "--report",
+        html_path.to_str().unwrap(),
+    ]);
+    assert!(out.contains("report saved to"), "{out}");
+    let html = fs::read_to_string(&html_path).unwrap();
+    assert!(html.starts_with("<!DOCTYPE html>"));
+    // Nothing is loaded from anywhere.
+    assert!(!html.contains("http"), "the page names an address");
+    assert!(!html.contains("<script src") && !html.contains("<link rel=\"stylesheet\""));
+    // The curves and the gradient flow, inline.
+    assert_eq!(html.matches("<svg").count(), 2);
+    assert!(html.contains("layer 3 (4.weight)"));
+    // The final metrics, as printed.
+    let acc = out
+        .lines()
+        .find_map(|l| l.strip_prefix("test accuracy: "))
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    assert!(
+        html.contains(&format!("<td>test accuracy</td><td>{acc} (")),
+        "{acc}"
+    );
+    assert!(html.contains("<td>epochs</td><td>5</td>"));
+    assert!(html.contains("id=\"grad-flow\"") && html.contains("id=\"history\""));
+    assert_eq!(fs::read_dir(&dir).unwrap().count(), 1);
+    let o = chainrule(&["train", "--data", "iris", "--report", "train.txt"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--report: 'train.txt' must end in .html"));
+}

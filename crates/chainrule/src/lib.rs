@@ -64,6 +64,7 @@ pub mod rand;
 pub mod report;
 pub mod tensor;
 pub mod train;
+pub mod train_report;
 pub mod viz;
 
 pub use backward::Gradients;

@@ -9,7 +9,7 @@ use plotters::prelude::*;
 
 use chainrule::train::GradFlow;
 
-use crate::plotting::{short, write_picture, Format, Picture, FONT};
+use crate::plotting::{register_fonts, short, write_picture, Format, Picture, FONT};
 
 /// One or more gradient flows side by side, each with its own title.
 pub struct FlowChart<'a> {
@@ -30,6 +30,19 @@ impl FlowChart<'_> {
     pub fn write(&self, path: &Path, option: &str) -> Result<(), String> {
         let format = Format::from_path(path, option)?;
         write_picture(path, format, self.size(), self)
+    }
+
+    /// The chart as an SVG document, to inline in a page.
+    pub fn to_svg(&self) -> Result<String, String> {
+        register_fonts();
+        let mut out = String::new();
+        {
+            let root = SVGBackend::with_string(&mut out, self.size()).into_drawing_area();
+            root.fill(&WHITE).map_err(|e| e.to_string())?;
+            self.draw(&root)?;
+            root.present().map_err(|e| e.to_string())?;
+        }
+        Ok(out)
     }
 }
 

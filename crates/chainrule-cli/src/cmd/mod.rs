@@ -16,3 +16,4 @@ pub mod plot;
 pub mod predict;
 pub mod report;
 pub mod train;
+pub mod training_page;

@@ -84,6 +84,10 @@ pub struct TrainArgs {
     /// .svg file, to see vanishing or exploding gradients.
     #[arg(long, value_name = "FILE")]
     pub grad_flow: Option<PathBuf>,
+    /// Write a self-contained HTML page with the loss and accuracy curves, the gradient flow
+    /// and the final metrics (.html).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Save the trained model (safetensors, loadable by PyTorch).
     #[arg(long, value_name = "FILE")]
     pub save: Option<PathBuf>,
@@ -246,6 +250,19 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
         crate::plotting::Format::from_path(p, "--grad-flow").map_err(CliError::input)?;
         check_output("--grad-flow", p)?;
     }
+    if let Some(p) = &args.report {
+        let ext = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase());
+        if !matches!(ext.as_deref(), Some("html" | "htm")) {
+            return Err(CliError::input(format!(
+                "--report: '{}' must end in .html",
+                p.display()
+            )));
+        }
+        check_output("--report", p)?;
+    }
     if let Some(p) = &args.save {
         check_output("--save", p)?;
     }
@@ -376,6 +393,13 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
             CliError::input(format!("--grad-flow: cannot draw {}: {e}", path.display()))
         })?;
     }
+    if let Some(path) = &args.report {
+        let html =
+            crate::cmd::training_page::page(&trainer, args, &prepared, seconds).map_err(|e| {
+                CliError::input(format!("--report: cannot draw {}: {e}", path.display()))
+            })?;
+        crate::output::write_atomically(path, html.as_bytes())?;
+    }
     let last = trainer.history().last().copied();
     if args.json {
         let opt = |v: Option<f64>| v.map_or(serde_json::Value::Null, num);
@@ -424,6 +448,7 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
             ("model", &args.save),
             ("curves", &args.plot),
             ("gradient flow", &args.grad_flow),
+            ("report", &args.report),
         ] {
             if let Some(p) = path {
                 println!("{flag} saved to {}", p.display());
