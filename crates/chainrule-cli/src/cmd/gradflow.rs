@@ -117,10 +117,11 @@ fn panel<DB: DrawingBackend>(
         .caption(name, (FONT, 18))
         .x_label_area_size(40)
         .y_label_area_size(70)
-        .build_cartesian_2d(x0..x1, ((lo / 2.0)..(hi * 2.0)).log_scale())
+        .build_cartesian_2d(x0..x1, y_range(lo, hi).log_scale())
         .map_err(e)?;
     chart
         .configure_mesh()
+        .light_line_style(RGBColor(238, 238, 238))
         .x_desc("epoch")
         .y_desc("gradient norm (log scale)")
         .label_style((FONT, 14))
@@ -168,4 +169,14 @@ fn panel<DB: DrawingBackend>(
             .map_err(e)?;
     }
     Ok(())
+}
+
+/// The range of the log axis: whole decades when the norms span several (so the axis is labelled
+/// at every power of ten), a margin of 2× otherwise (so it keeps labels within the decade).
+fn y_range(lo: f64, hi: f64) -> std::ops::Range<f64> {
+    if hi / lo >= 100.0 {
+        10f64.powf(lo.log10().floor())..10f64.powf(hi.log10().floor() + 1.0)
+    } else {
+        lo / 2.0..hi * 2.0
+    }
 }
