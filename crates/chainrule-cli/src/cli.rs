@@ -44,7 +44,7 @@ pub enum Command {
     Check(CheckArgs),
     /// Walk through the chain rule for machine learning with real computations.
     #[command(
-        after_help = "Examples:\n  chainrule demo\n  chainrule demo efficiency --max-n 10000"
+        after_help = "Examples:\n  chainrule demo\n  chainrule demo efficiency --max-n 10000\n  chainrule demo deep --plot deep.png"
     )]
     Demo(DemoArgs),
     /// Time the standard workloads (release builds only give meaningful numbers).
@@ -163,6 +163,9 @@ pub enum DemoTopic {
     /// Why backpropagation is efficient: reverse mode, forward mode and finite differences timed.
     #[command(after_help = "Example:\n  chainrule demo efficiency --max-n 10000")]
     Efficiency(crate::cmd::efficiency::EfficiencyArgs),
+    /// How the chain rule scales to deep networks: gradients vanishing through 10 sigmoid layers.
+    #[command(after_help = "Example:\n  chainrule demo deep --plot deep.png")]
+    Deep(crate::cmd::deep::DeepArgs),
 }
 
 #[derive(Args, Debug)]

@@ -49,6 +49,7 @@ pub mod backward;
 pub mod bench;
 pub mod check;
 pub mod data;
+pub mod deep;
 pub mod demo;
 pub mod descend;
 pub mod efficiency;
@@ -67,6 +68,7 @@ pub mod rand;
 pub mod report;
 pub mod tensor;
 pub mod train;
+pub mod train_report;
 pub mod viz;
 
 pub use backward::Gradients;

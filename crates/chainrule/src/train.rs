@@ -322,6 +322,66 @@ pub struct EpochMetrics {
     pub seconds: f64,
 }
 
+/// How big the gradient of each layer's weights was through training: the L2 norm of the
+/// gradient of every `Linear` layer's weight matrix, averaged over the steps of each epoch.
+///
+/// Norms that shrink from the last layer to the first show vanishing gradients; norms that grow
+/// show exploding ones.
+///
+/// ```
+/// use chainrule::nn::MlpSpec;
+/// use chainrule::train::{prepare, LossKind, OptimizerKind, OptimizerSpec, TrainConfig, Trainer};
+///
+/// let data = prepare(&chainrule::data::iris(), 0.2, 0, true).unwrap();
+/// let spec: MlpSpec = "4-16-16-3".parse().unwrap();
+/// let config = TrainConfig {
+///     epochs: 3,
+///     batch_size: 16,
+///     seed: 0,
+///     optimizer: OptimizerSpec::new(OptimizerKind::Adam, 0.01),
+/// };
+/// let mut trainer = Trainer::new(spec, LossKind::CrossEntropy, config).unwrap();
+/// trainer.fit(&data.train, None, &mut |_| {}).unwrap();
+/// let flow = trainer.grad_flow();
+/// assert_eq!(flow.layers, ["0.weight", "2.weight", "4.weight"]);
+/// assert_eq!(flow.epochs, [1, 2, 3]);
+/// assert!(flow.per_epoch.iter().flatten().all(|&n| n > 0.0));
+/// ```
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct GradFlow {
+    /// The weight parameters followed, by their PyTorch names (`0.weight`, `2.weight`, ...),
+    /// from the input layer to the output layer.
+    pub layers: Vec<String>,
+    /// The number of each recorded epoch, from 1 (epochs done before a resume are not recorded).
+    pub epochs: Vec<usize>,
+    /// For each recorded epoch, the mean over its steps of the gradient norm of each layer, in
+    /// the order of [`GradFlow::layers`].
+    pub per_epoch: Vec<Vec<f64>>,
+}
+
+impl GradFlow {
+    /// The norms of the first recorded epoch, or `None` before any epoch.
+    pub fn first(&self) -> Option<&[f64]> {
+        self.per_epoch.first().map(Vec::as_slice)
+    }
+
+    /// The norm of the first layer divided by the norm of the last one in recorded epoch
+    /// `index` (from 0): far below 1 when the gradient vanishes on its way to the input.
+    pub fn first_to_last(&self, index: usize) -> Option<f64> {
+        let norms = self.per_epoch.get(index)?;
+        Some(norms.first()? / norms.last()?)
+    }
+}
+
+/// Sums of gradient norms over the steps of the current epoch.
+#[derive(Clone, Debug, Default)]
+struct FlowAccumulator {
+    /// Indices (in parameter order) of the weights followed.
+    params: Vec<usize>,
+    sums: Vec<f64>,
+    steps: usize,
+}
+
 /// What the training loop reports as it goes.
 #[derive(Clone, Copy, Debug)]
 pub enum Progress<'a> {
@@ -701,6 +761,8 @@ pub struct Trainer {
     history: Vec<EpochMetrics>,
     tape: Tape<f32>,
     grads: Vec<Vec<f32>>,
+    flow: GradFlow,
+    acc: FlowAccumulator,
 }
 
 impl fmt::Debug for Trainer {
@@ -728,6 +790,8 @@ impl Trainer {
             history: Vec::new(),
             tape: Tape::new(),
             grads: Vec::new(),
+            flow: GradFlow::default(),
+            acc: FlowAccumulator::default(),
         })
     }
 
@@ -739,6 +803,12 @@ impl Trainer {
     /// The metrics of the epochs done (including those before a resume).
     pub fn history(&self) -> &[EpochMetrics] {
         &self.history
+    }
+
+    /// The gradient norm of each layer's weights per epoch, for the epochs trained by this
+    /// trainer.
+    pub fn grad_flow(&self) -> &GradFlow {
+        &self.flow
     }
 
     /// The optimizer.
@@ -781,6 +851,19 @@ impl Trainer {
         let n_batches = batches.len();
         let mut dropout_rng = Rng::new(stream_seed(seed, self.epoch, 2));
         self.net.model.set_training(true);
+        if self.flow.layers.is_empty() {
+            let names = self.net.model.named_parameters();
+            let followed: Vec<(usize, String)> = names
+                .into_iter()
+                .enumerate()
+                .filter(|(_, (n, a))| n.ends_with(".weight") && a.shape().len() == 2)
+                .map(|(i, (n, _))| (i, n))
+                .collect();
+            self.acc.params = followed.iter().map(|(i, _)| *i).collect();
+            self.flow.layers = followed.into_iter().map(|(_, n)| n).collect();
+        }
+        self.acc.sums = vec![0.0; self.acc.params.len()];
+        self.acc.steps = 0;
         for (b, indices) in batches.enumerate() {
             let (loss, rng) = self.step(train, &indices, dropout_rng)?;
             dropout_rng = rng;
@@ -799,6 +882,11 @@ impl Trainer {
         };
         self.net.model.set_training(true);
         self.epoch += 1;
+        let steps = self.acc.steps.max(1) as f64;
+        self.flow.epochs.push(self.epoch);
+        self.flow
+            .per_epoch
+            .push(self.acc.sums.iter().map(|s| s / steps).collect());
         let m = EpochMetrics {
             epoch: self.epoch,
             train_loss: on_train.loss,
@@ -832,6 +920,7 @@ impl Trainer {
             optimizer,
             tape,
             grads,
+            acc,
             ..
         } = self;
         tape.clear();
@@ -863,6 +952,17 @@ impl Trainer {
             }
             (loss.item() as f64, ctx.into_rng())
         };
+        if acc.sums.len() == acc.params.len() {
+            for (sum, &i) in acc.sums.iter_mut().zip(&acc.params) {
+                let g = grads.get(i).map_or(&[][..], Vec::as_slice);
+                *sum += g
+                    .iter()
+                    .map(|&v| f64::from(v) * f64::from(v))
+                    .sum::<f64>()
+                    .sqrt();
+            }
+            acc.steps += 1;
+        }
         // Drop the tape's references to the parameters, so they are updated in place.
         tape.clear();
         let mut params: Vec<&mut [f32]> = net

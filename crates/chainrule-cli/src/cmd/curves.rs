@@ -37,6 +37,18 @@ pub fn draw(path: &Path, history: &[EpochMetrics], title: &str) -> Result<(), St
     }
 }
 
+/// The curves of `history` as an SVG document, to inline in a page.
+pub fn to_svg(history: &[EpochMetrics], title: &str) -> Result<String, String> {
+    register_fonts();
+    let mut out = String::new();
+    {
+        let root = SVGBackend::with_string(&mut out, (1100, 460)).into_drawing_area();
+        draw_on(&root, history, title)?;
+        root.present().map_err(|e| e.to_string())?;
+    }
+    Ok(out)
+}
+
 type Series = Vec<(f64, f64)>;
 
 fn draw_on<DB: DrawingBackend>(

@@ -16,5 +16,6 @@ pub fn run(args: &DemoArgs) -> Result<ExitCode, CliError> {
         Some(DemoTopic::Efficiency(a)) => {
             crate::cmd::efficiency::run_efficiency(a).map(|()| ExitCode::SUCCESS)
         }
+        Some(DemoTopic::Deep(a)) => crate::cmd::deep::run_deep(a).map(|()| ExitCode::SUCCESS),
     }
 }

@@ -3,14 +3,17 @@
 pub mod bench;
 pub mod check;
 pub mod curves;
+pub mod deep;
 pub mod demo;
 pub mod diff;
 pub mod efficiency;
 pub mod explain;
 pub mod grad;
+pub mod gradflow;
 pub mod graph;
 pub mod hessian;
 pub mod plot;
 pub mod predict;
 pub mod report;
 pub mod train;
+pub mod training_page;

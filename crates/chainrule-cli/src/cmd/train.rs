@@ -80,6 +80,14 @@ pub struct TrainArgs {
     /// Draw loss and accuracy per epoch into this .png or .svg file.
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
+    /// Draw the gradient norm of each layer's weights per epoch (log scale) into this .png or
+    /// .svg file, to see vanishing or exploding gradients.
+    #[arg(long, value_name = "FILE")]
+    pub grad_flow: Option<PathBuf>,
+    /// Write a self-contained HTML page with the loss and accuracy curves, the gradient flow
+    /// and the final metrics (.html).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
     /// Save the trained model (safetensors, loadable by PyTorch).
     #[arg(long, value_name = "FILE")]
     pub save: Option<PathBuf>,
@@ -239,6 +247,23 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
         crate::plotting::Format::from_path(p, "--plot").map_err(CliError::input)?;
         check_output("--plot", p)?;
     }
+    if let Some(p) = &args.grad_flow {
+        crate::plotting::Format::from_path(p, "--grad-flow").map_err(CliError::input)?;
+        check_output("--grad-flow", p)?;
+    }
+    if let Some(p) = &args.report {
+        let ext = p
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(|e| e.to_ascii_lowercase());
+        if !matches!(ext.as_deref(), Some("html" | "htm")) {
+            return Err(CliError::input(format!(
+                "--report: '{}' must end in .html",
+                p.display()
+            )));
+        }
+        check_output("--report", p)?;
+    }
     if let Some(p) = &args.save {
         check_output("--save", p)?;
     }
@@ -355,6 +380,27 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
         )
         .map_err(|e| CliError::input(format!("--plot: cannot draw {}: {e}", path.display())))?;
     }
+    if let Some(path) = &args.grad_flow {
+        let title = format!(
+            "gradient flow: {} {} on {}",
+            trainer.net.spec, trainer.net.spec.activation, args.data
+        );
+        crate::cmd::gradflow::FlowChart {
+            title,
+            panels: vec![("weight gradient norm per layer".into(), trainer.grad_flow())],
+        }
+        .write(path, "--grad-flow")
+        .map_err(|e| {
+            CliError::input(format!("--grad-flow: cannot draw {}: {e}", path.display()))
+        })?;
+    }
+    if let Some(path) = &args.report {
+        let html =
+            crate::cmd::training_page::page(&trainer, args, &prepared, seconds).map_err(|e| {
+                CliError::input(format!("--report: cannot draw {}: {e}", path.display()))
+            })?;
+        crate::output::write_atomically(path, html.as_bytes())?;
+    }
     let last = trainer.history().last().copied();
     if args.json {
         let opt = |v: Option<f64>| v.map_or(serde_json::Value::Null, num);
@@ -399,7 +445,12 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
                 }
             }
         }
-        for (flag, path) in [("model", &args.save), ("curves", &args.plot)] {
+        for (flag, path) in [
+            ("model", &args.save),
+            ("curves", &args.plot),
+            ("gradient flow", &args.grad_flow),
+            ("report", &args.report),
+        ] {
             if let Some(p) = path {
                 println!("{flag} saved to {}", p.display());
             }
