@@ -6,11 +6,13 @@
 //! [`crate::backward`]), with no recursion and no sorting, and a graph of millions of nodes is as
 //! easy as one of three.
 
-use std::cell::{Ref, RefCell};
+use std::cell::{Cell, Ref, RefCell};
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::{Add, Div, Mul, Neg, Sub};
+use std::panic::Location;
 
+use crate::anomaly::{self, Anomaly, Detector};
 use crate::backward::{self, Gradients};
 use crate::ops::{Binary, Unary};
 
@@ -85,6 +87,10 @@ pub struct Graph {
     names: RefCell<HashMap<NodeId, String>>,
     /// Buffers of the backward sweep, kept between calls of [`Graph::grad`].
     scratch: RefCell<(Vec<f64>, Vec<bool>)>,
+    /// Whether anomaly detection is on (see [`crate::anomaly`]).
+    detect: Cell<bool>,
+    /// Locations and the first anomaly, filled only while detection is on.
+    detector: RefCell<Detector>,
 }
 
 impl fmt::Debug for Graph {
@@ -108,17 +114,20 @@ impl Graph {
     }
 
     /// A new input variable holding `value`.
+    #[track_caller]
     pub fn var(&self, value: f64) -> Var<'_> {
         self.push(Op::Variable, value)
     }
 
     /// A new input variable with a name, used by explanations and drawings.
+    #[track_caller]
     pub fn var_named(&self, name: &str, value: f64) -> Var<'_> {
         let v = self.var(value);
         v.named(name)
     }
 
     /// A constant: a leaf whose gradient is never propagated.
+    #[track_caller]
     pub fn constant(&self, value: f64) -> Var<'_> {
         self.push(Op::Constant, value)
     }
@@ -171,6 +180,7 @@ impl Graph {
         self.nodes.get_mut().clear();
         self.grads.get_mut().clear();
         self.names.get_mut().clear();
+        self.detector.get_mut().truncate(0);
     }
 
     /// Sets every accumulated gradient back to zero (as PyTorch's `zero_grad`).
@@ -181,6 +191,11 @@ impl Graph {
     /// Fresh gradients of `output` with respect to every node, accumulating nothing.
     pub fn gradients(&self, output: Var<'_>) -> Gradients {
         self.check_owner(output);
+        if self.detect.get() {
+            let mut adjoint = Vec::new();
+            self.checked_sweep(output, &mut adjoint, &mut Vec::new());
+            return Gradients::from_adjoint(adjoint);
+        }
         backward::sweep(&self.nodes.borrow(), output.id)
     }
 
@@ -198,7 +213,11 @@ impl Graph {
         self.check_owner(output);
         let mut scratch = self.scratch.borrow_mut();
         let (adjoint, reached) = &mut *scratch;
-        backward::sweep_into(&self.nodes.borrow(), output.id, adjoint, reached);
+        if self.detect.get() {
+            self.checked_sweep(output, adjoint, reached);
+        } else {
+            backward::sweep_into(&self.nodes.borrow(), output.id, adjoint, reached);
+        }
         inputs
             .iter()
             .map(|v| {
@@ -217,10 +236,143 @@ impl Graph {
             .map(|i| NodeId(i as u32))
     }
 
+    /// Turns anomaly detection on or off (off by default): while on, every operation records
+    /// where it was created and the first NaN or infinity, forward or backward, is kept as an
+    /// [`Anomaly`] (see [`Graph::anomaly`] and [`Graph::try_grad`]). While off, recording costs
+    /// what it always did and no location is kept.
+    ///
+    /// ```
+    /// use chainrule::Graph;
+    ///
+    /// let g = Graph::new();
+    /// g.set_detect_anomaly(true);
+    /// let x = g.var(0.0);
+    /// let y = 1.0 / x; // line 10 of this example
+    /// let a = g.anomaly().unwrap();
+    /// assert_eq!(a.op, "div");
+    /// assert_eq!(a.produced, f64::INFINITY);
+    /// assert_eq!(a.location.unwrap().line(), 10);
+    /// # let _ = y;
+    /// ```
+    pub fn set_detect_anomaly(&self, on: bool) {
+        self.detect.set(on);
+    }
+
+    /// Whether anomaly detection is on (see [`Graph::set_detect_anomaly`]).
+    pub fn is_anomaly_enabled(&self) -> bool {
+        self.detect.get()
+    }
+
+    /// Runs `f` with anomaly detection on, then restores the previous setting.
+    ///
+    /// ```
+    /// use chainrule::Graph;
+    ///
+    /// let g = Graph::new();
+    /// let x = g.var(4.0);
+    /// let y = g.detect_anomaly(|| (x - 4.0).sqrt());
+    /// assert!(g.anomaly().is_none()); // sqrt(0) = 0 is fine going forward...
+    /// let err = g.try_grad(y, &[x]).unwrap_err(); // ...but its derivative is infinite
+    /// assert_eq!(err.op, "sqrt");
+    /// assert!(!g.is_anomaly_enabled());
+    /// ```
+    pub fn detect_anomaly<R>(&self, f: impl FnOnce() -> R) -> R {
+        let before = self.detect.replace(true);
+        let r = f();
+        self.detect.set(before);
+        r
+    }
+
+    /// The first anomaly found while detection was on: the first operation whose value was NaN
+    /// or infinite, or the first whose local derivative made a gradient NaN or infinite in a
+    /// [`Graph::grad`], [`Graph::gradients`] or [`Var::backward`] call.
+    pub fn anomaly(&self) -> Option<Anomaly> {
+        self.detector.borrow().first.clone()
+    }
+
+    /// Returns the first anomaly and forgets it, so that the next one can be found.
+    pub fn take_anomaly(&self) -> Option<Anomaly> {
+        self.detector.borrow_mut().first.take()
+    }
+
+    /// Where in the program node `id` was created, if anomaly detection was on then.
+    pub fn location(&self, id: NodeId) -> Option<&'static Location<'static>> {
+        self.detector.borrow().location(id.index())
+    }
+
+    /// [`Graph::grad`], checking every step of the backward sweep whether or not detection is
+    /// on: the error names the operation whose local derivative first turned a finite gradient
+    /// into a NaN or an infinity (with its location if detection was on when it was recorded).
+    ///
+    /// Only the backward pass is checked: a NaN value whose gradients are all finite is reported
+    /// by [`Graph::anomaly`] instead.
+    ///
+    /// ```
+    /// use chainrule::Graph;
+    ///
+    /// let g = Graph::new();
+    /// let x = g.var(0.0);
+    /// let y = x.sqrt() + x;
+    /// let err = g.try_grad(y, &[x]).unwrap_err();
+    /// assert_eq!(err.op, "sqrt");
+    /// assert!(err.to_string().contains("backward"));
+    /// assert_eq!(g.try_grad(x * 2.0, &[x]).unwrap(), vec![2.0]);
+    /// ```
+    pub fn try_grad(&self, output: Var<'_>, inputs: &[Var<'_>]) -> Result<Vec<f64>, Anomaly> {
+        self.check_owner(output);
+        let mut adjoint = Vec::new();
+        if let Some(a) = self.checked_sweep(output, &mut adjoint, &mut Vec::new()) {
+            return Err(a);
+        }
+        Ok(inputs
+            .iter()
+            .map(|v| {
+                self.check_owner(*v);
+                adjoint.get(v.id.index()).copied().unwrap_or(0.0)
+            })
+            .collect())
+    }
+
+    /// The backward sweep with every step checked; keeps the anomaly found if detection is on.
+    fn checked_sweep(
+        &self,
+        output: Var<'_>,
+        adjoint: &mut Vec<f64>,
+        reached: &mut Vec<bool>,
+    ) -> Option<Anomaly> {
+        let found = anomaly::checked_sweep(&self.nodes.borrow(), output.id, adjoint, reached);
+        let mut detector = self.detector.borrow_mut();
+        found.map(|mut a| {
+            a.location = detector.location(a.node);
+            if self.detect.get() {
+                detector.report(a.clone());
+            }
+            a
+        })
+    }
+
+    /// Records where node `id` was created and checks its value (detection is on).
+    #[cold]
+    #[inline(never)]
+    fn observe(&self, id: NodeId, at: &'static Location<'static>) {
+        let mut detector = self.detector.borrow_mut();
+        detector.locate(id.index(), at);
+        if detector.first.is_none() {
+            if let Some(a) = anomaly::check_node(&self.nodes.borrow(), id) {
+                detector.report(a);
+            }
+        }
+    }
+
     #[inline]
+    #[track_caller]
     fn push(&self, op: Op, value: f64) -> Var<'_> {
         let mut nodes = self.nodes.borrow_mut();
         let id = push_node(&mut nodes, op, value);
+        drop(nodes);
+        if self.detect.get() {
+            self.observe(id, Location::caller());
+        }
         Var { graph: self, id }
     }
 
@@ -234,21 +386,33 @@ impl Graph {
 
     // The hot path of recording: one borrow, one read, one push. Inlined so that the operation,
     // known at the call site, selects its forward rule at compile time.
-    #[inline]
+    // Always inlined: the caller's location is then a constant and the test of the detection
+    // flag one compare-and-branch, so that recording costs the same with detection off.
+    #[inline(always)]
+    #[track_caller]
     fn unary(&self, op: Unary, x: NodeId) -> Var<'_> {
         let mut nodes = self.nodes.borrow_mut();
         let value = op.apply(nodes[x.index()].value);
         let id = push_node(&mut nodes, Op::Unary(op, x), value);
+        drop(nodes);
+        if self.detect.get() {
+            self.observe(id, Location::caller());
+        }
         Var { graph: self, id }
     }
 
-    #[inline]
+    #[inline(always)]
+    #[track_caller]
     fn binary(&self, op: Binary, a: Var<'_>, b: Var<'_>) -> Var<'_> {
         self.check_owner(a);
         self.check_owner(b);
         let mut nodes = self.nodes.borrow_mut();
         let value = op.apply(nodes[a.id.index()].value, nodes[b.id.index()].value);
         let id = push_node(&mut nodes, Op::Binary(op, a.id, b.id), value);
+        drop(nodes);
+        if self.detect.get() {
+            self.observe(id, Location::caller());
+        }
         Var { graph: self, id }
     }
 }
@@ -336,60 +500,74 @@ impl<'g> Var<'g> {
     }
 
     /// The same value as a constant: gradient does not flow back through it.
+    #[track_caller]
     pub fn detach(self) -> Self {
         self.graph.constant(self.value())
     }
 
     #[inline]
+    #[track_caller]
     fn unary(self, op: Unary) -> Self {
         self.graph.unary(op, self.id)
     }
 
     /// `e^self`
+    #[track_caller]
     pub fn exp(self) -> Self {
         self.unary(Unary::Exp)
     }
     /// The natural logarithm.
+    #[track_caller]
     pub fn ln(self) -> Self {
         self.unary(Unary::Ln)
     }
     /// The natural logarithm (the same as [`Var::ln`]).
+    #[track_caller]
     pub fn log(self) -> Self {
         self.ln()
     }
     /// The square root.
+    #[track_caller]
     pub fn sqrt(self) -> Self {
         self.unary(Unary::Sqrt)
     }
     /// The sine.
+    #[track_caller]
     pub fn sin(self) -> Self {
         self.unary(Unary::Sin)
     }
     /// The cosine.
+    #[track_caller]
     pub fn cos(self) -> Self {
         self.unary(Unary::Cos)
     }
     /// The tangent.
+    #[track_caller]
     pub fn tan(self) -> Self {
         self.unary(Unary::Tan)
     }
     /// The hyperbolic tangent.
+    #[track_caller]
     pub fn tanh(self) -> Self {
         self.unary(Unary::Tanh)
     }
     /// The logistic function `1 / (1 + e^-self)`.
+    #[track_caller]
     pub fn sigmoid(self) -> Self {
         self.unary(Unary::Sigmoid)
     }
     /// `max(self, 0)`; its derivative at 0 is 0, as in PyTorch.
+    #[track_caller]
     pub fn relu(self) -> Self {
         self.unary(Unary::Relu)
     }
     /// `|self|`; its derivative at 0 is 0, as in PyTorch.
+    #[track_caller]
     pub fn abs(self) -> Self {
         self.unary(Unary::Abs)
     }
     /// `self` raised to a constant integer power.
+    #[track_caller]
     pub fn powi(self, n: i32) -> Self {
         self.unary(Unary::Powi(n))
     }
@@ -407,6 +585,7 @@ impl<'g> Var<'g> {
     /// assert!((d[1] - 8.0 * 2f64.ln()).abs() < 1e-12); // a^b · ln a
     /// assert_eq!(a.powf(0.5).value(), 2f64.sqrt());
     /// ```
+    #[track_caller]
     pub fn powf(self, p: impl Into<Exponent<'g>>) -> Self {
         match p.into() {
             Exponent::Const(p) => self.unary(Unary::Powf(p)),
@@ -415,19 +594,23 @@ impl<'g> Var<'g> {
     }
     /// The larger of two values; at a tie each input receives half of the gradient (PyTorch's
     /// `torch.maximum`).
+    #[track_caller]
     pub fn max(self, other: Self) -> Self {
         self.graph.binary(Binary::Max, self, other)
     }
     /// The smaller of two values; at a tie each input receives half of the gradient (PyTorch's
     /// `torch.minimum`).
+    #[track_caller]
     pub fn min(self, other: Self) -> Self {
         self.graph.binary(Binary::Min, self, other)
     }
     /// Applies any [`Unary`] operation.
+    #[track_caller]
     pub fn apply_unary(self, op: Unary) -> Self {
         self.unary(op)
     }
     /// Applies any [`Binary`] operation to `self` and `other`.
+    #[track_caller]
     pub fn apply_binary(self, op: Binary, other: Self) -> Self {
         self.graph.binary(op, self, other)
     }
@@ -458,6 +641,7 @@ macro_rules! binary_operator {
     ($trait:ident, $method:ident, $op:expr) => {
         impl<'g> $trait<Var<'g>> for Var<'g> {
             type Output = Var<'g>;
+            #[track_caller]
             fn $method(self, rhs: Var<'g>) -> Var<'g> {
                 self.graph.binary($op, self, rhs)
             }
@@ -471,6 +655,7 @@ binary_operator!(Div, div, Binary::Div);
 
 impl<'g> Neg for Var<'g> {
     type Output = Var<'g>;
+    #[track_caller]
     fn neg(self) -> Var<'g> {
         self.unary(Unary::Neg)
     }
@@ -480,48 +665,56 @@ impl<'g> Neg for Var<'g> {
 // `x - c` and `x / c` likewise. A constant on the left of `-` or `/` becomes a constant leaf.
 impl<'g> Add<f64> for Var<'g> {
     type Output = Var<'g>;
+    #[track_caller]
     fn add(self, c: f64) -> Var<'g> {
         self.unary(Unary::AddConst(c))
     }
 }
 impl<'g> Add<Var<'g>> for f64 {
     type Output = Var<'g>;
+    #[track_caller]
     fn add(self, x: Var<'g>) -> Var<'g> {
         x.unary(Unary::AddConst(self))
     }
 }
 impl<'g> Sub<f64> for Var<'g> {
     type Output = Var<'g>;
+    #[track_caller]
     fn sub(self, c: f64) -> Var<'g> {
         self.unary(Unary::AddConst(-c))
     }
 }
 impl<'g> Sub<Var<'g>> for f64 {
     type Output = Var<'g>;
+    #[track_caller]
     fn sub(self, x: Var<'g>) -> Var<'g> {
         x.graph.constant(self) - x
     }
 }
 impl<'g> Mul<f64> for Var<'g> {
     type Output = Var<'g>;
+    #[track_caller]
     fn mul(self, c: f64) -> Var<'g> {
         self.unary(Unary::MulConst(c))
     }
 }
 impl<'g> Mul<Var<'g>> for f64 {
     type Output = Var<'g>;
+    #[track_caller]
     fn mul(self, x: Var<'g>) -> Var<'g> {
         x.unary(Unary::MulConst(self))
     }
 }
 impl<'g> Div<f64> for Var<'g> {
     type Output = Var<'g>;
+    #[track_caller]
     fn div(self, c: f64) -> Var<'g> {
         self / self.graph.constant(c)
     }
 }
 impl<'g> Div<Var<'g>> for f64 {
     type Output = Var<'g>;
+    #[track_caller]
     fn div(self, x: Var<'g>) -> Var<'g> {
         x.graph.constant(self) / x
     }

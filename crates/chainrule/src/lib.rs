@@ -45,6 +45,7 @@
 
 #![warn(missing_docs)]
 
+pub mod anomaly;
 pub mod backward;
 pub mod bench;
 pub mod check;

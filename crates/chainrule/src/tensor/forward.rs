@@ -158,6 +158,7 @@ fn resolve_shape(from: &[usize], shape: &[isize]) -> Result<Vec<usize>> {
 
 impl<'t, T: Element> Tensor<'t, T> {
     /// Applies an element-wise operation from [`crate::ops::Unary`].
+    #[track_caller]
     pub fn unary(self, op: Unary) -> Tensor<'t, T> {
         let x = self.value();
         let mut out = self.tape.buffer(x.numel());
@@ -167,56 +168,69 @@ impl<'t, T: Element> Tensor<'t, T> {
     }
 
     /// `e^x`, element-wise.
+    #[track_caller]
     pub fn exp(self) -> Tensor<'t, T> {
         self.unary(Unary::Exp)
     }
     /// The natural logarithm, element-wise.
+    #[track_caller]
     pub fn ln(self) -> Tensor<'t, T> {
         self.unary(Unary::Ln)
     }
     /// The square root, element-wise.
+    #[track_caller]
     pub fn sqrt(self) -> Tensor<'t, T> {
         self.unary(Unary::Sqrt)
     }
     /// The hyperbolic tangent, element-wise.
+    #[track_caller]
     pub fn tanh(self) -> Tensor<'t, T> {
         self.unary(Unary::Tanh)
     }
     /// The logistic function, element-wise.
+    #[track_caller]
     pub fn sigmoid(self) -> Tensor<'t, T> {
         self.unary(Unary::Sigmoid)
     }
     /// `max(x, 0)`, element-wise.
+    #[track_caller]
     pub fn relu(self) -> Tensor<'t, T> {
         self.unary(Unary::Relu)
     }
     /// The exact (erf-based) GELU, element-wise, as PyTorch's default.
+    #[track_caller]
     pub fn gelu(self) -> Tensor<'t, T> {
         self.unary(Unary::Gelu)
     }
     /// The error function, element-wise.
+    #[track_caller]
     pub fn erf(self) -> Tensor<'t, T> {
         self.unary(Unary::Erf)
     }
     /// `|x|`, element-wise.
+    #[track_caller]
     pub fn abs(self) -> Tensor<'t, T> {
         self.unary(Unary::Abs)
     }
     /// `x^p` for a constant `p`, element-wise.
+    #[track_caller]
     pub fn powf(self, p: f64) -> Tensor<'t, T> {
         self.unary(Unary::Powf(p))
     }
     /// `x + c`, element-wise.
+    #[track_caller]
     pub fn add_scalar(self, c: f64) -> Tensor<'t, T> {
         self.unary(Unary::AddConst(c))
     }
     /// `c · x`, element-wise.
+    #[track_caller]
     pub fn mul_scalar(self, c: f64) -> Tensor<'t, T> {
         self.unary(Unary::MulConst(c))
     }
 
     /// Applies an element-wise operation of two inputs from [`crate::ops::Binary`], with NumPy
     /// broadcasting.
+    #[track_caller]
     pub fn binary(self, op: Binary, other: Tensor<'t, T>) -> Result<Tensor<'t, T>> {
         let name = match op {
             Binary::Add => "add",
@@ -247,25 +261,30 @@ impl<'t, T: Element> Tensor<'t, T> {
 
     /// `self + other`, broadcast.
     #[allow(clippy::should_implement_trait)]
+    #[track_caller]
     pub fn add(self, other: Tensor<'t, T>) -> Result<Tensor<'t, T>> {
         self.binary(Binary::Add, other)
     }
     /// `self - other`, broadcast.
     #[allow(clippy::should_implement_trait)]
+    #[track_caller]
     pub fn sub(self, other: Tensor<'t, T>) -> Result<Tensor<'t, T>> {
         self.binary(Binary::Sub, other)
     }
     /// `self · other`, element-wise and broadcast.
     #[allow(clippy::should_implement_trait)]
+    #[track_caller]
     pub fn mul(self, other: Tensor<'t, T>) -> Result<Tensor<'t, T>> {
         self.binary(Binary::Mul, other)
     }
     /// `self / other`, broadcast.
     #[allow(clippy::should_implement_trait)]
+    #[track_caller]
     pub fn div(self, other: Tensor<'t, T>) -> Result<Tensor<'t, T>> {
         self.binary(Binary::Div, other)
     }
     /// `self ^ other`, broadcast, differentiable in both.
+    #[track_caller]
     pub fn pow(self, other: Tensor<'t, T>) -> Result<Tensor<'t, T>> {
         self.binary(Binary::Pow, other)
     }
@@ -288,6 +307,7 @@ impl<'t, T: Element> Tensor<'t, T> {
     ///     "matmul: cannot multiply [2, 2] by [3, 2]: inner dimensions 2 and 3 differ"
     /// );
     /// ```
+    #[track_caller]
     pub fn matmul(self, other: Tensor<'t, T>) -> Result<Tensor<'t, T>> {
         let (a, b) = (self.value(), other.value());
         let p = MatmulPlan::new(a.shape(), b.shape())?;
@@ -340,6 +360,7 @@ impl<'t, T: Element> Tensor<'t, T> {
     /// y.sum_all().backward().unwrap();
     /// assert_eq!(w.grad().unwrap().to_vec(), vec![1.0, 2.0, 1.0, 2.0, 1.0, 2.0]);
     /// ```
+    #[track_caller]
     pub fn linear(self, w: Tensor<'t, T>, b: Tensor<'t, T>) -> Result<Tensor<'t, T>> {
         let (xv, wv, bv) = (self.value(), w.value(), b.value());
         let (xs, ws, bs) = (xv.shape(), wv.shape(), bv.shape());
@@ -387,6 +408,7 @@ impl<'t, T: Element> Tensor<'t, T> {
             .record(v, Op::Linear(self.id, w.id, b.id), &[self.id, w.id, b.id]))
     }
 
+    #[track_caller]
     fn reduce(
         self,
         op: &'static str,
@@ -426,10 +448,12 @@ impl<'t, T: Element> Tensor<'t, T> {
     /// assert_eq!(x.sum(&[0], false).unwrap().to_vec(), vec![3.0, 5.0, 7.0]);
     /// assert_eq!(x.sum(&[-1], true).unwrap().shape(), vec![2, 1]);
     /// ```
+    #[track_caller]
     pub fn sum(self, axes: &[isize], keepdim: bool) -> Result<Tensor<'t, T>> {
         self.reduce("sum", Reduce::Sum, axes, keepdim)
     }
     /// The mean over `axes`.
+    #[track_caller]
     pub fn mean(self, axes: &[isize], keepdim: bool) -> Result<Tensor<'t, T>> {
         let x = self.shape();
         let count: usize = numel(&reduced_shape(&x, axes_mask("mean", axes, &x)?, true));
@@ -439,10 +463,12 @@ impl<'t, T: Element> Tensor<'t, T> {
             .mul_scalar(1.0 / count as f64))
     }
     /// The maximum over `axes`; ties share the gradient equally (as `torch.amax`).
+    #[track_caller]
     pub fn max(self, axes: &[isize], keepdim: bool) -> Result<Tensor<'t, T>> {
         self.reduce("max", Reduce::Max, axes, keepdim)
     }
     /// The minimum over `axes`; ties share the gradient equally (as `torch.amin`).
+    #[track_caller]
     pub fn min(self, axes: &[isize], keepdim: bool) -> Result<Tensor<'t, T>> {
         self.reduce("min", Reduce::Min, axes, keepdim)
     }
@@ -450,24 +476,29 @@ impl<'t, T: Element> Tensor<'t, T> {
         (0..self.ndim() as isize).collect()
     }
     /// The sum of every element, as a scalar (shape `[]`).
+    #[track_caller]
     pub fn sum_all(self) -> Tensor<'t, T> {
         self.sum(&self.all_axes(), false)
             .expect("all axes are valid")
     }
     /// The mean of every element, as a scalar.
+    #[track_caller]
     pub fn mean_all(self) -> Tensor<'t, T> {
         self.mean(&self.all_axes(), false)
             .expect("all axes are valid")
     }
     /// The largest element, as a scalar; an error for an empty tensor.
+    #[track_caller]
     pub fn max_all(self) -> Result<Tensor<'t, T>> {
         self.max(&self.all_axes(), false)
     }
     /// The smallest element, as a scalar; an error for an empty tensor.
+    #[track_caller]
     pub fn min_all(self) -> Result<Tensor<'t, T>> {
         self.min(&self.all_axes(), false)
     }
 
+    #[track_caller]
     fn reshape_to(self, shape: Vec<usize>) -> Result<Tensor<'t, T>> {
         let x = self.value();
         if x.shape() == shape.as_slice() {
@@ -478,11 +509,13 @@ impl<'t, T: Element> Tensor<'t, T> {
     }
 
     /// The same elements with another shape (no copy); one dimension may be `-1`, inferred.
+    #[track_caller]
     pub fn reshape(self, shape: &[isize]) -> Result<Tensor<'t, T>> {
         let s = resolve_shape(&self.shape(), shape)?;
         self.reshape_to(s)
     }
     /// Removes dimension `axis`, which must have size 1.
+    #[track_caller]
     pub fn squeeze(self, axis: isize) -> Result<Tensor<'t, T>> {
         let mut s = self.shape();
         let a = norm_axis("squeeze", axis, &s)?;
@@ -500,6 +533,7 @@ impl<'t, T: Element> Tensor<'t, T> {
         self.reshape_to(s)
     }
     /// Inserts a dimension of size 1 at `axis` (which may equal the number of dimensions).
+    #[track_caller]
     pub fn unsqueeze(self, axis: isize) -> Result<Tensor<'t, T>> {
         let mut s = self.shape();
         let a = norm_axis_n("unsqueeze", axis, &s, s.len() + 1)?;
@@ -508,6 +542,7 @@ impl<'t, T: Element> Tensor<'t, T> {
     }
 
     /// The axes reordered: output axis `i` is input axis `perm[i]`.
+    #[track_caller]
     pub fn permute(self, perm: &[isize]) -> Result<Tensor<'t, T>> {
         let x = self.value();
         let shape = x.shape();
@@ -539,6 +574,7 @@ impl<'t, T: Element> Tensor<'t, T> {
         Ok(self.tape.record(v, Op::Permute(self.id, p), &[self.id]))
     }
     /// Swaps two axes.
+    #[track_caller]
     pub fn transpose(self, a: isize, b: isize) -> Result<Tensor<'t, T>> {
         let s = self.shape();
         let (a, b) = (
@@ -551,6 +587,7 @@ impl<'t, T: Element> Tensor<'t, T> {
     }
 
     /// Elements `start..end` along `axis`.
+    #[track_caller]
     pub fn slice(self, axis: isize, start: usize, end: usize) -> Result<Tensor<'t, T>> {
         let x = self.value();
         let a = norm_axis("slice", axis, x.shape())?;
@@ -585,6 +622,7 @@ impl<'t, T: Element> Tensor<'t, T> {
     }
 
     /// Joins tensors along an existing axis; all other dimensions must agree.
+    #[track_caller]
     pub fn concat(tensors: &[Tensor<'t, T>], axis: isize) -> Result<Tensor<'t, T>> {
         let first = tensors
             .first()
@@ -631,6 +669,7 @@ impl<'t, T: Element> Tensor<'t, T> {
     }
 
     /// Joins tensors of one shape along a new axis.
+    #[track_caller]
     pub fn stack(tensors: &[Tensor<'t, T>], axis: isize) -> Result<Tensor<'t, T>> {
         let first = tensors
             .first()
@@ -654,6 +693,7 @@ impl<'t, T: Element> Tensor<'t, T> {
         Self::concat(&parts, a)
     }
 
+    #[track_caller]
     fn softmax_impl(self, op: &'static str, axis: isize, log: bool) -> Result<Tensor<'t, T>> {
         let x = self.value();
         let a = norm_axis(op, axis, x.shape())?;
@@ -672,10 +712,12 @@ impl<'t, T: Element> Tensor<'t, T> {
     }
     /// `e^x / Σ e^x` along `axis`, computed after subtracting the maximum (finite for any
     /// finite logits).
+    #[track_caller]
     pub fn softmax(self, axis: isize) -> Result<Tensor<'t, T>> {
         self.softmax_impl("softmax", axis, false)
     }
     /// `x − log Σ e^x` along `axis`, numerically stable.
+    #[track_caller]
     pub fn log_softmax(self, axis: isize) -> Result<Tensor<'t, T>> {
         self.softmax_impl("log_softmax", axis, true)
     }
@@ -691,6 +733,7 @@ impl<'t, T: Element> Tensor<'t, T> {
     /// let labels = Array::from_vec(vec![1, 0], &[2, 1]).unwrap();
     /// assert_eq!(scores.gather(1, &labels).unwrap().to_vec(), vec![0.9, 0.7]);
     /// ```
+    #[track_caller]
     pub fn gather(self, axis: isize, index: &Array<usize>) -> Result<Tensor<'t, T>> {
         let x = self.value();
         let (xs, is) = (x.shape(), index.shape());
@@ -729,6 +772,7 @@ impl<'t, T: Element> Tensor<'t, T> {
     }
 
     /// The slices at `indices` along `axis`, in that order (as `torch.index_select`).
+    #[track_caller]
     pub fn index_select(self, axis: isize, indices: &[usize]) -> Result<Tensor<'t, T>> {
         let x = self.value();
         let a = norm_axis("index_select", axis, x.shape())?;
@@ -760,6 +804,7 @@ impl<'t, T: Element> Tensor<'t, T> {
     }
 
     /// `a` where `cond` holds and `b` elsewhere (as `torch.where`), all three broadcast together.
+    #[track_caller]
     pub fn where_(cond: &Array<bool>, a: Tensor<'t, T>, b: Tensor<'t, T>) -> Result<Tensor<'t, T>> {
         let (av, bv) = (a.value(), b.value());
         let ab = broadcast_shapes("where", av.shape(), bv.shape())?;
@@ -782,6 +827,7 @@ impl<'t, T: Element> Tensor<'t, T> {
 
     /// Limits every element to `[lo, hi]` (use `f64::NEG_INFINITY` / `f64::INFINITY` for one
     /// side); the gradient passes where `lo ≤ x ≤ hi`, as in PyTorch.
+    #[track_caller]
     pub fn clamp(self, lo: f64, hi: f64) -> Tensor<'t, T> {
         let x = self.value();
         let mut out = self.tape.buffer(x.numel());
@@ -843,6 +889,7 @@ macro_rules! tensor_operator {
     ($Trait:ident, $method:ident, $op:expr) => {
         impl<'t, T: Element> $Trait for Tensor<'t, T> {
             type Output = Tensor<'t, T>;
+            #[track_caller]
             fn $method(self, rhs: Tensor<'t, T>) -> Tensor<'t, T> {
                 self.binary($op, rhs).unwrap_or_else(|e| panic!("{e}"))
             }
@@ -856,6 +903,7 @@ tensor_operator!(Div, div, Binary::Div);
 
 impl<'t, T: Element> Neg for Tensor<'t, T> {
     type Output = Tensor<'t, T>;
+    #[track_caller]
     fn neg(self) -> Tensor<'t, T> {
         self.unary(Unary::Neg)
     }
@@ -863,48 +911,56 @@ impl<'t, T: Element> Neg for Tensor<'t, T> {
 
 impl<'t, T: Element> Add<f64> for Tensor<'t, T> {
     type Output = Tensor<'t, T>;
+    #[track_caller]
     fn add(self, c: f64) -> Tensor<'t, T> {
         self.add_scalar(c)
     }
 }
 impl<'t, T: Element> Sub<f64> for Tensor<'t, T> {
     type Output = Tensor<'t, T>;
+    #[track_caller]
     fn sub(self, c: f64) -> Tensor<'t, T> {
         self.add_scalar(-c)
     }
 }
 impl<'t, T: Element> Mul<f64> for Tensor<'t, T> {
     type Output = Tensor<'t, T>;
+    #[track_caller]
     fn mul(self, c: f64) -> Tensor<'t, T> {
         self.mul_scalar(c)
     }
 }
 impl<'t, T: Element> Div<f64> for Tensor<'t, T> {
     type Output = Tensor<'t, T>;
+    #[track_caller]
     fn div(self, c: f64) -> Tensor<'t, T> {
         self.mul_scalar(1.0 / c)
     }
 }
 impl<'t, T: Element> Add<Tensor<'t, T>> for f64 {
     type Output = Tensor<'t, T>;
+    #[track_caller]
     fn add(self, t: Tensor<'t, T>) -> Tensor<'t, T> {
         t.add_scalar(self)
     }
 }
 impl<'t, T: Element> Sub<Tensor<'t, T>> for f64 {
     type Output = Tensor<'t, T>;
+    #[track_caller]
     fn sub(self, t: Tensor<'t, T>) -> Tensor<'t, T> {
         (-t).add_scalar(self)
     }
 }
 impl<'t, T: Element> Mul<Tensor<'t, T>> for f64 {
     type Output = Tensor<'t, T>;
+    #[track_caller]
     fn mul(self, t: Tensor<'t, T>) -> Tensor<'t, T> {
         t.mul_scalar(self)
     }
 }
 impl<'t, T: Element> Div<Tensor<'t, T>> for f64 {
     type Output = Tensor<'t, T>;
+    #[track_caller]
     fn div(self, t: Tensor<'t, T>) -> Tensor<'t, T> {
         t.powf(-1.0).mul_scalar(self)
     }

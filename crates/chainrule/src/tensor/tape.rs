@@ -8,9 +8,11 @@
 
 use std::cell::{Cell, Ref, RefCell};
 use std::fmt;
+use std::panic::Location;
 
 use super::array::{Array, Element};
 use super::shape::{fmt_shape, Result, TensorError};
+use crate::anomaly::{Anomaly, Detector};
 use crate::ops::{Binary, Unary};
 
 /// Which operation made a node, with its inputs (indices into the arena) and what its backward
@@ -79,6 +81,10 @@ pub struct Tape<T: Element = f32> {
     grads: RefCell<Vec<Option<Array<T>>>>,
     pool: RefCell<Vec<Vec<T>>>,
     grad_enabled: Cell<bool>,
+    /// Whether anomaly detection is on (see [`crate::anomaly`]).
+    detect: Cell<bool>,
+    /// Locations and the first anomaly, filled only while detection is on.
+    detector: RefCell<Detector>,
 }
 
 impl<T: Element> Default for Tape<T> {
@@ -88,6 +94,8 @@ impl<T: Element> Default for Tape<T> {
             grads: RefCell::new(Vec::new()),
             pool: RefCell::new(Vec::new()),
             grad_enabled: Cell::new(true),
+            detect: Cell::new(false),
+            detector: RefCell::new(Detector::default()),
         }
     }
 }
@@ -105,16 +113,19 @@ impl<T: Element> Tape<T> {
     }
 
     /// A variable: a leaf whose gradient [`Tensor::backward`] accumulates.
+    #[track_caller]
     pub fn var(&self, value: Array<T>) -> Tensor<'_, T> {
         self.push(value, Op::Variable, true)
     }
 
     /// A constant: a leaf through which no gradient flows.
+    #[track_caller]
     pub fn constant(&self, value: Array<T>) -> Tensor<'_, T> {
         self.push(value, Op::Constant, false)
     }
 
     /// A constant scalar.
+    #[track_caller]
     pub fn scalar(&self, value: T) -> Tensor<'_, T> {
         self.constant(Array::scalar(value))
     }
@@ -168,6 +179,7 @@ impl<T: Element> Tape<T> {
             self.recycle_array(g);
         }
         *self.grads.get_mut() = grads;
+        self.detector.get_mut().truncate(0);
     }
 
     /// Sets every accumulated gradient to zero (forgets them), as PyTorch's `zero_grad`.
@@ -180,6 +192,71 @@ impl<T: Element> Tape<T> {
         }
     }
 
+    /// Turns anomaly detection on or off (off by default): while on, every operation records
+    /// where it was created and the first NaN or infinity, in a value or in a gradient, is kept
+    /// as an [`Anomaly`] (see [`Tape::anomaly`]), and [`Tensor::backward`] fails naming the
+    /// operation whose backward rule produced it. While off, no location is kept.
+    pub fn set_detect_anomaly(&self, on: bool) {
+        self.detect.set(on);
+    }
+
+    /// Whether anomaly detection is on.
+    pub fn is_anomaly_enabled(&self) -> bool {
+        self.detect.get()
+    }
+
+    /// Runs `f` with anomaly detection on (see [`Tape::set_detect_anomaly`]), then restores the
+    /// previous setting, as PyTorch's `with torch.autograd.detect_anomaly():`.
+    ///
+    /// ```
+    /// use chainrule::anomaly::{Operand, Phase};
+    /// use chainrule::tensor::{Array, Tape};
+    ///
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.var(Array::from_vec(vec![1.0, -2.0, 3.0], &[3]).unwrap());
+    /// let loss = tape.detect_anomaly(|| x.ln().sum_all());
+    /// let a = tape.anomaly().unwrap();
+    /// assert_eq!((a.op.as_str(), a.phase), ("ln", Phase::Forward));
+    /// assert_eq!(a.inputs, vec![Operand::Shape(vec![3])]);
+    /// assert_eq!(a.location.unwrap().file(), file!());
+    /// # let _ = loss;
+    /// ```
+    pub fn detect_anomaly<R>(&self, f: impl FnOnce() -> R) -> R {
+        let before = self.detect.replace(true);
+        let r = f();
+        self.detect.set(before);
+        r
+    }
+
+    /// The first anomaly found while detection was on (forward or backward).
+    pub fn anomaly(&self) -> Option<Anomaly> {
+        self.detector.borrow().first.clone()
+    }
+
+    /// Returns the first anomaly and forgets it, so that the next one can be found.
+    pub fn take_anomaly(&self) -> Option<Anomaly> {
+        self.detector.borrow_mut().first.take()
+    }
+
+    /// Where in the program tensor node `id` was created, if detection was on then.
+    pub fn location(&self, id: usize) -> Option<&'static Location<'static>> {
+        self.detector.borrow().location(id)
+    }
+
+    /// Records where node `id` was created and checks its value (detection is on).
+    #[cold]
+    #[inline(never)]
+    fn observe(&self, id: usize, at: &'static Location<'static>) {
+        let mut detector = self.detector.borrow_mut();
+        detector.locate(id, at);
+        if detector.first.is_none() {
+            if let Some(a) = crate::anomaly::check_tensor(&self.nodes.borrow(), id) {
+                detector.report(a);
+            }
+        }
+    }
+
+    #[track_caller]
     pub(crate) fn push(&self, value: Array<T>, op: Op, requires_grad: bool) -> Tensor<'_, T> {
         let mut nodes = self.nodes.borrow_mut();
         let id = nodes.len();
@@ -188,11 +265,16 @@ impl<T: Element> Tape<T> {
             op,
             requires_grad,
         });
+        drop(nodes);
+        if self.detect.get() {
+            self.observe(id, Location::caller());
+        }
         Tensor { tape: self, id }
     }
 
     /// Records the result of an operation on `inputs`; it needs a gradient if any input does
     /// and gradients are enabled.
+    #[track_caller]
     pub(crate) fn record(&self, value: Array<T>, op: Op, inputs: &[usize]) -> Tensor<'_, T> {
         let requires = self.grad_enabled.get() && {
             let nodes = self.nodes.borrow();
@@ -241,7 +323,9 @@ impl<T: Element> Tape<T> {
 
     /// The backward sweep from `output`, seeded with `seed` (its adjoint); accumulates into
     /// the gradients of the variables it reaches.
-    fn sweep(&self, output: usize, seed: Vec<T>) {
+    fn sweep(&self, output: usize, seed: Vec<T>) -> Option<Anomaly> {
+        let detect = self.detect.get();
+        let mut found: Option<Anomaly> = None;
         let n = output + 1;
         let mut adj: Vec<Option<Vec<T>>> = Vec::with_capacity(n);
         adj.resize_with(n, || None);
@@ -257,6 +341,9 @@ impl<T: Element> Tape<T> {
                     }
                     Op::Constant => {}
                     _ => super::backward::rule(self, &nodes, i, &g, &mut |input, grad| {
+                        if detect && found.is_none() {
+                            found = crate::anomaly::check_gradient(&nodes, i, &g, &grad);
+                        }
                         if !nodes[input].requires_grad {
                             self.recycle(grad);
                             return;
@@ -295,6 +382,12 @@ impl<T: Element> Tape<T> {
                 None => grads[i] = Some(Array::from_parts(g, shape)),
             }
         }
+        let mut detector = self.detector.borrow_mut();
+        found.map(|mut a| {
+            a.location = detector.location(a.node);
+            detector.report(a.clone());
+            a
+        })
     }
 }
 
@@ -378,6 +471,7 @@ impl<'t, T: Element> Tensor<'t, T> {
     }
 
     /// The same value as a constant: no gradient flows back through it (PyTorch's `detach`).
+    #[track_caller]
     pub fn detach(self) -> Tensor<'t, T> {
         let v = self.value();
         self.tape.push(v, Op::Constant, false)
@@ -405,6 +499,21 @@ impl<'t, T: Element> Tensor<'t, T> {
 
     /// Back-propagates with `seed` as the adjoint of this tensor (a vector-Jacobian product);
     /// `seed` must have this tensor's shape.
+    ///
+    /// With anomaly detection on ([`Tape::set_detect_anomaly`]), every gradient is checked, and
+    /// if an operation's backward rule turns a finite adjoint into a NaN or an infinity the call
+    /// fails naming it and where it was created (the gradients are accumulated all the same).
+    ///
+    /// ```
+    /// use chainrule::tensor::{Array, Tape};
+    ///
+    /// let tape = Tape::<f64>::new();
+    /// tape.set_detect_anomaly(true);
+    /// let x = tape.var(Array::from_vec(vec![4.0, 0.0], &[2]).unwrap());
+    /// let err = x.sqrt().sum_all().backward().unwrap_err();
+    /// assert!(err.to_string().contains("sqrt"), "{err}");
+    /// assert_eq!(tape.anomaly().unwrap().inputs[0].to_string(), "[2]");
+    /// ```
     pub fn backward_with(self, seed: &Array<T>) -> Result<()> {
         let shape = self.shape();
         if seed.shape() != shape.as_slice() {
@@ -425,8 +534,10 @@ impl<'t, T: Element> Tensor<'t, T> {
         }
         let mut buf = self.tape.buffer(seed.numel());
         buf.copy_from_slice(seed.data());
-        self.tape.sweep(self.id, buf);
-        Ok(())
+        match self.tape.sweep(self.id, buf) {
+            Some(a) => Err(TensorError::new("backward", a.to_string())),
+            None => Ok(()),
+        }
     }
 }
 
