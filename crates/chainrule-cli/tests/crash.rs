@@ -132,3 +132,53 @@ fn sigkill_at_random_moments_never_breaks_the_checkpoint_and_resume_finishes_the
     );
     let _ = fs::remove_dir_all(&dir);
 }
+
+#[test]
+fn detect_anomaly_names_the_operation_where_training_blew_up() {
+    // A learning rate of 1e30 makes the weights, and then the loss, overflow within a few steps.
+    let out = Command::new(env!("CARGO_BIN_EXE_chainrule"))
+        .args([
+            "train",
+            "--data",
+            "iris",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "1e30",
+            "--epochs",
+            "5",
+        ])
+        .arg("--detect-anomaly")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.starts_with("error: ") && err.contains("anomaly"),
+        "{err}"
+    );
+    assert!(
+        err.contains("src/"),
+        "the message names a place in the code: {err}"
+    );
+    // Without the flag the same run goes on to the end.
+    let out = Command::new(env!("CARGO_BIN_EXE_chainrule"))
+        .args([
+            "train",
+            "--data",
+            "iris",
+            "--optimizer",
+            "sgd",
+            "--lr",
+            "1e30",
+            "--epochs",
+            "5",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

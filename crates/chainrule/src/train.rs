@@ -900,6 +900,14 @@ impl Trainer {
         Ok(m)
     }
 
+    /// Turns anomaly detection on or off for the training steps (see
+    /// [`Tape::set_detect_anomaly`](crate::tensor::Tape::set_detect_anomaly)): while on, the first
+    /// NaN or infinity in a step, forward or backward, stops training with an error that names
+    /// the operation, its inputs' shapes and where it was created.
+    pub fn set_detect_anomaly(&mut self, on: bool) {
+        self.tape.set_detect_anomaly(on);
+    }
+
     /// One optimizer step (forward, loss, backward, update) on the samples `indices` of `data`,
     /// as training does it; returns the batch loss. The benchmarks time exactly this.
     pub fn train_step(&mut self, data: &Dataset, indices: &[usize]) -> Result<f64, TrainError> {
@@ -936,6 +944,9 @@ impl Trainer {
             let out = net.model.forward(x, &mut ctx)?;
             let loss = batch_loss(net.loss, out, &data.targets, indices)?;
             loss.backward()?;
+            if let Some(a) = tape.anomaly() {
+                return Err(TrainError(format!("anomaly detected: {a}")));
+            }
             let params = ctx.parameters();
             grads.resize_with(params.len(), Vec::new);
             for (g, p) in grads.iter_mut().zip(params) {

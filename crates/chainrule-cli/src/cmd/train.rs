@@ -77,6 +77,9 @@ pub struct TrainArgs {
     /// Print one JSON object at the end instead of text (and no progress bar).
     #[arg(long)]
     pub json: bool,
+    /// Stop at the first NaN or infinity, naming the operation that produced it (exit 1).
+    #[arg(long)]
+    pub detect_anomaly: bool,
     /// Draw loss and accuracy per epoch into this .png or .svg file.
     #[arg(long, value_name = "FILE")]
     pub plot: Option<PathBuf>,
@@ -326,6 +329,7 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
     let prepared = prepare(&data, args.test_fraction, args.seed, !args.no_standardize)
         .map_err(|e| CliError::input(format!("--data {}: {e}", args.data)))?;
     let mut trainer = Trainer::new(spec, loss, config).map_err(input)?;
+    trainer.set_detect_anomaly(args.detect_anomaly);
     trainer.net.classes = data.class_names().to_vec();
     trainer.net.standardizer = prepared.standardizer.clone();
     if let Some(path) = &args.resume {
@@ -355,7 +359,16 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
     while trainer.epoch() < epochs {
         trainer
             .train_epoch(&prepared.train, test, &mut on_progress)
-            .map_err(input)?;
+            .map_err(|e| {
+                if args.detect_anomaly && e.0.contains("anomaly") {
+                    CliError {
+                        code: 1,
+                        message: e.0,
+                    }
+                } else {
+                    input(e)
+                }
+            })?;
         if let Some(path) = &args.checkpoint {
             trainer
                 .checkpoint()
