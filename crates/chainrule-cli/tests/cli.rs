@@ -1,7 +1,7 @@
 //! The `chainrule` binary as a user runs it: outputs, files and exit codes.
 
 use std::fs;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 fn chainrule(args: &[&str]) -> Output {
@@ -217,6 +217,46 @@ fn graph_refuses_bad_outputs_without_touching_existing_files() {
         "cannot parse",
     );
     assert_eq!(fs::read_to_string(&keep).unwrap(), "old drawing");
+}
+
+#[test]
+fn read_only_and_missing_output_locations_are_refused() {
+    // /proc cannot take new files, even for root: a read-only location on any Linux machine.
+    if Path::new("/proc/self").exists() {
+        assert_bad_input(
+            &[
+                "graph",
+                "x",
+                "--at",
+                "x=1",
+                "-o",
+                "/proc/chainrule-graph.svg",
+            ],
+            "cannot write",
+        );
+        assert_bad_input(
+            &[
+                "report",
+                "x",
+                "--at",
+                "x=1",
+                "-o",
+                "/proc/chainrule-report.html",
+            ],
+            "cannot write",
+        );
+    }
+    assert_bad_input(
+        &[
+            "graph",
+            "x",
+            "--at",
+            "x=1",
+            "-o",
+            "/nonexistent-folder/g.svg",
+        ],
+        "cannot write",
+    );
 }
 
 #[test]
