@@ -128,6 +128,36 @@ fn gradcheck_linear_and_it_equals_matmul_with_transpose_plus_bias() {
 }
 
 #[test]
+fn linear_gradients_do_not_depend_on_reused_buffers() {
+    let run = |tape: &Tape<f64>| {
+        let (x, w, b) = (
+            tape.var(randn(&[6, 5], 70)),
+            tape.var(randn(&[4, 5], 71)),
+            tape.var(randn(&[4], 72)),
+        );
+        x.linear(w, b).unwrap().tanh().sum_all().backward().unwrap();
+        (
+            x.grad().unwrap().to_vec(),
+            w.grad().unwrap().to_vec(),
+            b.grad().unwrap().to_vec(),
+        )
+    };
+    let fresh = run(&Tape::new());
+    let mut tape = Tape::new();
+    // Fill the tape's pool with buffers of the same sizes holding other numbers.
+    for seed in 0..3 {
+        let junk = tape.var(randn(&[6, 5], 80 + seed));
+        let w = tape.var(randn(&[4, 5], 90 + seed));
+        (junk.matmul(w.transpose(0, 1).unwrap()).unwrap() * 7.0)
+            .sum_all()
+            .backward()
+            .unwrap();
+        tape.clear();
+    }
+    assert_eq!(run(&tape), fresh);
+}
+
+#[test]
 fn gradcheck_matmul() {
     check(
         |t| t[0].matmul(t[1]),

@@ -97,9 +97,15 @@ pub(crate) fn rule<T: Element>(
         &Op::Linear(x, w, b) => {
             let (xv, wv) = (&nodes[x].value, &nodes[w].value);
             let (n, k, m) = (xv.shape()[0], xv.shape()[1], wv.shape()[0]);
+            // Each product overwrites its whole output (no accumulation), so the buffers need no
+            // zeroing first, except when the sum is empty.
             if needs(x) {
                 // dx = g · w: [n, out] by [out, in].
-                let mut dx = tape.zeroed(n * k);
+                let mut dx = if m == 0 {
+                    tape.zeroed(n * k)
+                } else {
+                    tape.buffer(n * k)
+                };
                 // SAFETY: g is n×m, w is m×k, dx is n×k, all contiguous.
                 unsafe {
                     kernels::gemm(
@@ -109,7 +115,7 @@ pub(crate) fn rule<T: Element>(
                         dx.as_mut_ptr(),
                         k as isize,
                         1,
-                        true,
+                        false,
                         g.as_ptr(),
                         m as isize,
                         1,
@@ -122,7 +128,11 @@ pub(crate) fn rule<T: Element>(
             }
             if needs(w) {
                 // dw = gᵀ · x: [out, n] by [n, in], gᵀ read in place.
-                let mut dw = tape.zeroed(m * k);
+                let mut dw = if n == 0 {
+                    tape.zeroed(m * k)
+                } else {
+                    tape.buffer(m * k)
+                };
                 // SAFETY: gᵀ is m×n with strides (1, m), x is n×k, dw is m×k.
                 unsafe {
                     kernels::gemm(
@@ -132,7 +142,7 @@ pub(crate) fn rule<T: Element>(
                         dw.as_mut_ptr(),
                         k as isize,
                         1,
-                        true,
+                        false,
                         g.as_ptr(),
                         1,
                         m as isize,
