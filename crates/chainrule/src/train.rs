@@ -932,6 +932,7 @@ impl Trainer {
             ..
         } = self;
         tape.clear();
+        let mut grad_arrays: Vec<Option<Array<f32>>> = Vec::new();
         let (loss, rng) = {
             let tape = &*tape;
             let nf = data.n_features;
@@ -947,25 +948,31 @@ impl Trainer {
             if let Some(a) = tape.anomaly() {
                 return Err(TrainError(format!("anomaly detected: {a}")));
             }
+            // Keep the gradient arrays themselves (shared, not copied); a parameter the loss
+            // does not reach gets zeros.
             let params = ctx.parameters();
             grads.resize_with(params.len(), Vec::new);
-            for (g, p) in grads.iter_mut().zip(params) {
+            for (i, p) in params.iter().enumerate() {
                 match p.grad() {
-                    Some(a) => {
-                        g.clear();
-                        g.extend_from_slice(a.data());
-                    }
+                    Some(a) => grad_arrays.push(Some(a)),
                     None => {
-                        g.clear();
-                        g.resize(p.numel(), 0.0);
+                        grads[i].clear();
+                        grads[i].resize(p.numel(), 0.0);
+                        grad_arrays.push(None);
                     }
                 }
             }
             (loss.item() as f64, ctx.into_rng())
         };
+        let grad_of = |i: usize| -> &[f32] {
+            match grad_arrays.get(i) {
+                Some(Some(a)) => a.data(),
+                _ => grads.get(i).map_or(&[][..], Vec::as_slice),
+            }
+        };
         if acc.sums.len() == acc.params.len() {
             for (sum, &i) in acc.sums.iter_mut().zip(&acc.params) {
-                let g = grads.get(i).map_or(&[][..], Vec::as_slice);
+                let g = grad_of(i);
                 *sum += g
                     .iter()
                     .map(|&v| f64::from(v) * f64::from(v))
@@ -982,8 +989,12 @@ impl Trainer {
             .into_iter()
             .map(|(_, a)| a.data_mut())
             .collect();
-        let g: Vec<&[f32]> = grads.iter().map(Vec::as_slice).collect();
+        let g: Vec<&[f32]> = (0..params.len()).map(grad_of).collect();
         optimizer.step(&mut params, &g);
+        // The gradients' buffers go back to the tape for the next step.
+        for a in grad_arrays.drain(..).flatten() {
+            tape.recycle_array(a);
+        }
         Ok((loss, rng))
     }
 

@@ -315,7 +315,8 @@ impl<T: Element> Tape<T> {
         }
     }
 
-    fn recycle_array(&self, a: Array<T>) {
+    /// Takes an array's buffer back for reuse when nothing else shares it.
+    pub(crate) fn recycle_array(&self, a: Array<T>) {
         if let Some(b) = a.into_buffer() {
             self.recycle(b);
         }
