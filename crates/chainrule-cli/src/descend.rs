@@ -6,7 +6,6 @@
 
 mod plot;
 
-use std::fmt;
 use std::io::Write;
 use std::path::PathBuf;
 
@@ -16,40 +15,7 @@ use chainrule::{Bindings, Expr};
 use clap::Args;
 use serde_json::{json, Value};
 
-/// A failure of the command: the message (printed after `error: `) and the exit code.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct CliError {
-    /// The process exit code: 2 for bad input, 1 for a failure while working (writing a file).
-    pub code: i32,
-    /// What went wrong, on one line.
-    pub message: String,
-}
-
-impl CliError {
-    /// Bad input from the command line (exit code 2).
-    pub fn usage(message: impl Into<String>) -> Self {
-        CliError {
-            code: 2,
-            message: message.into(),
-        }
-    }
-
-    /// A failure while carrying out a valid command (exit code 1).
-    pub fn failure(message: impl Into<String>) -> Self {
-        CliError {
-            code: 1,
-            message: message.into(),
-        }
-    }
-}
-
-impl fmt::Display for CliError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl std::error::Error for CliError {}
+use crate::error::CliError;
 
 /// The arguments of `chainrule descend`.
 #[derive(Args, Clone, Debug)]

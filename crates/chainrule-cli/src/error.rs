@@ -21,6 +21,15 @@ impl CliError {
         }
     }
 
+    /// A failure while carrying out a valid command (writing a file, a run that blew up): exit
+    /// code 1.
+    pub fn failure(message: impl Into<String>) -> Self {
+        CliError {
+            code: 1,
+            message: message.into(),
+        }
+    }
+
     /// Bad input from the user, kept on one line: exit code 2.
     pub fn usage(message: impl Into<String>) -> Self {
         Self::input(message.into().replace('\n', " "))
@@ -36,15 +45,6 @@ impl fmt::Display for CliError {
 impl From<chainrule::expr::ParseError> for CliError {
     fn from(e: chainrule::expr::ParseError) -> Self {
         CliError::input(format!("cannot parse the expression: {e}"))
-    }
-}
-
-impl From<crate::descend::CliError> for CliError {
-    fn from(e: crate::descend::CliError) -> Self {
-        CliError {
-            code: u8::try_from(e.code).unwrap_or(1),
-            message: e.message,
-        }
     }
 }
 

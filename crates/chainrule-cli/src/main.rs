@@ -35,9 +35,7 @@ fn main() -> ExitCode {
         Command::Diff(args) => cmd::diff::run(args).map(|()| ExitCode::SUCCESS),
         Command::Train(args) => cmd::train::run(args),
         Command::Predict(args) => cmd::predict::run(args),
-        Command::Descend(args) => descend::run(args)
-            .map(|()| ExitCode::SUCCESS)
-            .map_err(Into::into),
+        Command::Descend(args) => descend::run(args).map(|()| ExitCode::SUCCESS),
     };
     match result {
         Ok(code) => code,

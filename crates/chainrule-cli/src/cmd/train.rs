@@ -361,10 +361,7 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
             .train_epoch(&prepared.train, test, &mut on_progress)
             .map_err(|e| {
                 if args.detect_anomaly && e.0.contains("anomaly") {
-                    CliError {
-                        code: 1,
-                        message: e.0,
-                    }
+                    CliError::failure(e.0)
                 } else {
                     input(e)
                 }
