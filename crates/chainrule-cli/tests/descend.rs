@@ -1,24 +1,9 @@
 //! `chainrule descend` end to end: the built binary, its output, its files and its exit codes.
 
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
+use common::*;
 
 use serde_json::Value;
-
-fn chainrule(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chainrule"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
 
 /// Runs a command that must succeed and print JSON.
 fn json(args: &[&str]) -> Value {
@@ -52,14 +37,6 @@ fn assert_close(got: &[f64], want: &[f64], what: &str) {
             "{what}: got {got:?}, expected {want:?}"
         );
     }
-}
-
-/// A fresh empty folder for one test's files.
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chainrule-descend-{name}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 /// f(x, y) = x² + 3y² + xy and its gradient, written out by hand.

@@ -1,16 +1,10 @@
 //! Gradient flow as a user sees it: `chainrule train --grad-flow`, `chainrule demo deep` and
 //! `chainrule train --report`.
 
-use std::fs;
-use std::path::PathBuf;
-use std::process::{Command, Output};
+mod common;
+use common::*;
 
-fn chainrule(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chainrule"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
+use std::fs;
 
 fn ok(args: &[&str]) -> String {
     let o = chainrule(args);
@@ -20,13 +14,6 @@ fn ok(args: &[&str]) -> String {
         String::from_utf8_lossy(&o.stderr)
     );
     String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chainrule-flow-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
 }
 
 #[test]

@@ -1,15 +1,11 @@
 //! The `hessian`, `diff` and `demo efficiency` subcommands, run as the built binary.
 
-use std::process::{Command, Output};
+mod common;
+use common::*;
+
+use std::process::Output;
 
 use chainrule::{Expr, Graph};
-
-fn chainrule(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chainrule"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
 
 fn stdout(out: &Output) -> String {
     assert!(

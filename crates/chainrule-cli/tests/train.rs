@@ -1,32 +1,12 @@
 //! `chainrule train` and `chainrule predict` as a user runs them.
 
+mod common;
+use common::*;
+
 use std::fs;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::Path;
 
 use serde_json::Value;
-
-fn chainrule(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_chainrule"))
-        .args(args)
-        .output()
-        .expect("the binary runs")
-}
-
-fn stdout(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stdout).into_owned()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
-
-fn scratch(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("chainrule-train-{}-{name}", std::process::id()));
-    let _ = fs::remove_dir_all(&dir);
-    fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 fn json(args: &[&str]) -> Value {
     let o = chainrule(args);
@@ -36,19 +16,6 @@ fn json(args: &[&str]) -> Value {
 
 fn p(path: &Path) -> &str {
     path.to_str().unwrap()
-}
-
-/// Fails with exit 2 and one `error:` line containing `needle`.
-fn assert_bad_input(args: &[&str], needle: &str) {
-    let o = chainrule(args);
-    let err = stderr(&o);
-    assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
-    assert!(err.starts_with("error: "), "{args:?}: {err}");
-    assert!(
-        err.contains(needle),
-        "{args:?}: expected '{needle}' in {err}"
-    );
-    assert!(o.stdout.is_empty(), "{args:?}: {}", stdout(&o));
 }
 
 #[test]
