@@ -300,6 +300,8 @@ fn tensor_op_name(op: &crate::tensor::tape::Op) -> String {
         Op::Softmax { log: true, .. } => "log_softmax".into(),
         Op::Gather(..) => "gather".into(),
         Op::IndexSelect(..) => "index_select".into(),
+        Op::ScatterAdd(..) => "scatter_add".into(),
+        Op::IndexAdd(..) => "index_add".into(),
         Op::Where(..) => "where".into(),
         Op::Clamp(..) => "clamp".into(),
     }
@@ -318,6 +320,8 @@ fn tensor_op_inputs(op: &crate::tensor::tape::Op) -> Vec<usize> {
         | &Op::Softmax { x, .. }
         | &Op::Gather(x, _, _)
         | &Op::IndexSelect(x, _, _)
+        | &Op::ScatterAdd(x, _, _)
+        | &Op::IndexAdd(x, _, _)
         | &Op::Clamp(x, _, _) => vec![x],
         &Op::Binary(_, a, b) | &Op::Matmul(a, b) | &Op::Where(_, a, b) => vec![a, b],
         &Op::Linear(x, w, b) => vec![x, w, b],

@@ -82,6 +82,18 @@ pub trait Real:
     /// `threshold_backward`); the symbolic algebra of [`crate::expr::symbolic`] writes it with
     /// `step` and `sign`.
     fn piecewise(self, other: Self, below: f64, tie: f64, above: f64, g: Self) -> Self;
+
+    /// `then` where `self == c` and `otherwise` elsewhere (also where `self` is NaN): how a rule
+    /// states a special case at one input value, such as `0^b`. The branch not taken contributes
+    /// nothing, not even a NaN. Numbers decide by [`Real::value`]; tensors decide element by
+    /// element; the symbolic algebra, whose value is unknown, keeps the general branch.
+    fn select_eq(self, c: f64, then: Self, otherwise: Self) -> Self {
+        if self.value() == c {
+            then
+        } else {
+            otherwise
+        }
+    }
 }
 
 macro_rules! real_for_float {
@@ -399,17 +411,12 @@ impl Binary {
             Binary::Mul => (g * b, g * a),
             Binary::Div => (g / b, -(g * y) / b),
             Binary::Pow => {
-                let da = if b.value() == 0.0 {
-                    g.zero()
-                } else {
-                    g * b * a.pow(b.add_c(-1.0))
-                };
-                let db = if a.value() == 0.0 && b.value() >= 0.0 {
-                    g.zero()
-                } else {
-                    g * y * a.ln()
-                };
-                (da, db)
+                // b·a^(b-1), except 0 when b = 0 (a^0 is constant, even at a = 0).
+                let da = b.select_eq(0.0, g.zero(), g * b * a.pow(b.add_c(-1.0)));
+                // y·ln a, except at a = 0 where 0^b is flat in b for b ≥ 0 (PyTorch's choice).
+                let db_general = g * y * a.ln();
+                let at_zero = b.piecewise(b.zero(), 1.0, 0.0, 0.0, db_general);
+                (da, a.select_eq(0.0, at_zero, db_general))
             }
             // The input that wins takes the gradient, a tie halves it; when a comparison fails
             // (NaN), `b` takes it, as the forward rule returns `b` then.

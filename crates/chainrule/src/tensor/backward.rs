@@ -221,30 +221,16 @@ pub(crate) fn rule<T: Element>(
                 emit(b, db);
             }
         }
-        &Op::Reduce(kind, x, _) => {
+        &Op::Reduce(kind, x, mask) => {
             let xv = &nodes[x].value;
             let mut dx = tape.buffer(xv.numel());
             kernels::expand(g, y.shape(), xv.shape(), &mut dx);
             if kind != Reduce::Sum {
                 // The gradient goes to the elements equal to the extreme, shared among ties.
-                let mut ye = tape.buffer(xv.numel());
-                kernels::expand(y.data(), y.shape(), xv.shape(), &mut ye);
-                let mut hit = tape.buffer(xv.numel());
-                for ((h, &v), &m) in hit.iter_mut().zip(xv.data()).zip(&ye) {
-                    *h = if v == m { T::ONE } else { T::ZERO };
+                let w = super::higher::extreme_weights(xv, y, mask);
+                for (d, &w) in dx.iter_mut().zip(&w) {
+                    *d = *d * w;
                 }
-                let Op::Reduce(_, _, mask) = node.op else {
-                    unreachable!()
-                };
-                let mut count = tape.buffer(y.numel());
-                kernels::reduce(Reduce::Sum, &hit, xv.shape(), mask, &mut count);
-                kernels::expand(&count, y.shape(), xv.shape(), &mut ye);
-                for ((d, &h), &c) in dx.iter_mut().zip(&hit).zip(&ye) {
-                    *d = *d * h / c;
-                }
-                tape.recycle(ye);
-                tape.recycle(hit);
-                tape.recycle(count);
             }
             emit(x, dx);
         }
@@ -319,6 +305,26 @@ pub(crate) fn rule<T: Element>(
             }
             emit(*x, dx);
         }
+        Op::ScatterAdd(x, axis, index) => {
+            // Each source element went to one place: its gradient is read back from there.
+            let mut dx = tape.buffer(index.numel());
+            for_gather(y.shape(), index.shape(), *axis, index.data(), |o, src| {
+                dx[o] = g[src];
+            });
+            emit(*x, dx);
+        }
+        Op::IndexAdd(x, axis, indices) => {
+            let (outer, size, inner) = kernels::around(y.shape(), *axis);
+            let n = indices.len();
+            let mut dx = tape.buffer(outer * n * inner);
+            for o in 0..outer {
+                for (j, &i) in indices.iter().enumerate() {
+                    let (dst, src) = ((o * n + j) * inner, (o * size + i) * inner);
+                    dx[dst..dst + inner].copy_from_slice(&g[src..src + inner]);
+                }
+            }
+            emit(*x, dx);
+        }
         Op::Where(cond, a, b) => {
             let shape = y.shape();
             let c = expand_bool(cond, shape);
@@ -339,10 +345,13 @@ pub(crate) fn rule<T: Element>(
         }
         &Op::Clamp(x, lo, hi) => {
             let xv = &nodes[x].value;
-            let (l, h) = (T::from_f64(lo), T::from_f64(hi));
             let mut dx = tape.buffer(g.len());
             for ((d, &gv), &v) in dx.iter_mut().zip(g).zip(xv.data()) {
-                *d = if v >= l && v <= h { gv } else { T::ZERO };
+                *d = if super::higher::clamp_passes(v, lo, hi) {
+                    gv
+                } else {
+                    T::ZERO
+                };
             }
             emit(x, dx);
         }

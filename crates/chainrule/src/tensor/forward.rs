@@ -182,6 +182,21 @@ impl<'t, T: Element> Tensor<'t, T> {
     pub fn sqrt(self) -> Tensor<'t, T> {
         self.unary(Unary::Sqrt)
     }
+    /// The sine, element-wise.
+    #[track_caller]
+    pub fn sin(self) -> Tensor<'t, T> {
+        self.unary(Unary::Sin)
+    }
+    /// The cosine, element-wise.
+    #[track_caller]
+    pub fn cos(self) -> Tensor<'t, T> {
+        self.unary(Unary::Cos)
+    }
+    /// The tangent, element-wise.
+    #[track_caller]
+    pub fn tan(self) -> Tensor<'t, T> {
+        self.unary(Unary::Tan)
+    }
     /// The hyperbolic tangent, element-wise.
     #[track_caller]
     pub fn tanh(self) -> Tensor<'t, T> {
@@ -499,7 +514,7 @@ impl<'t, T: Element> Tensor<'t, T> {
     }
 
     #[track_caller]
-    fn reshape_to(self, shape: Vec<usize>) -> Result<Tensor<'t, T>> {
+    pub(crate) fn reshape_to(self, shape: Vec<usize>) -> Result<Tensor<'t, T>> {
         let x = self.value();
         if x.shape() == shape.as_slice() {
             return Ok(self);
@@ -843,6 +858,46 @@ impl<'t, T: Element> Tensor<'t, T> {
         });
         let v = Array::from_parts(out, x.shape().to_vec());
         self.tape.record(v, Op::Clamp(self.id, lo, hi), &[self.id])
+    }
+}
+
+impl<'t, T: Element> Tensor<'t, T> {
+    /// The adjoint of [`Tensor::gather`]: zeros of `shape` with each element of `self` added at
+    /// the place `index` names along `axis` (`self` has the index's shape). Made by
+    /// [`Tape::grad_graph`](super::Tape::grad_graph), whose index was checked by `gather`.
+    #[track_caller]
+    pub(crate) fn scatter_add(self, shape: &[usize], axis: usize, index: &Array<usize>) -> Self {
+        let x = self.value();
+        let mut out = self.tape.zeroed(numel(shape));
+        for_gather(shape, index.shape(), axis, index.data(), |o, dst| {
+            out[dst] = out[dst] + x.data()[o];
+        });
+        let v = Array::from_parts(out, shape.to_vec());
+        self.tape
+            .record(v, Op::ScatterAdd(self.id, axis, index.clone()), &[self.id])
+    }
+
+    /// The adjoint of [`Tensor::index_select`]: zeros with `size` slices along `axis`, and the
+    /// slices of `self` added at `indices` (checked by `index_select`).
+    #[track_caller]
+    pub(crate) fn index_add(self, size: usize, axis: usize, indices: &[usize]) -> Self {
+        let x = self.value();
+        let mut shape = x.shape().to_vec();
+        shape[axis] = size;
+        let (outer, n, inner) = kernels::around(x.shape(), axis);
+        let mut out = self.tape.zeroed(numel(&shape));
+        for o in 0..outer {
+            for (j, &i) in indices.iter().enumerate() {
+                let (dst, src) = ((o * size + i) * inner, (o * n + j) * inner);
+                let from = &x.data()[src..src + inner];
+                for (d, &v) in out[dst..dst + inner].iter_mut().zip(from) {
+                    *d = *d + v;
+                }
+            }
+        }
+        let v = Array::from_parts(out, shape);
+        self.tape
+            .record(v, Op::IndexAdd(self.id, axis, indices.to_vec()), &[self.id])
     }
 }
 

@@ -1,5 +1,6 @@
 //! `gradcheck`: compares the gradients the tape computes with central finite differences, as
-//! PyTorch's `torch.autograd.gradcheck`.
+//! PyTorch's `torch.autograd.gradcheck`; `gradgradcheck` does the same for the gradients of the
+//! gradients, as `torch.autograd.gradgradcheck`.
 
 use std::fmt;
 
@@ -46,6 +47,18 @@ pub enum GradcheckError {
         /// The same from central differences.
         numerical: f64,
     },
+    /// The gradient recorded by [`Tape::grad_graph_with`] differs from the one of
+    /// [`Tensor::backward`] (checked by [`gradgradcheck`]).
+    RecordedMismatch {
+        /// Which input.
+        input: usize,
+        /// The element of that input (row-major index).
+        element: usize,
+        /// The recorded gradient's value.
+        recorded: f64,
+        /// The backward sweep's value.
+        backward: f64,
+    },
 }
 
 impl fmt::Display for GradcheckError {
@@ -62,6 +75,16 @@ impl fmt::Display for GradcheckError {
                 f,
                 "gradcheck: Jacobian mismatch for output {output} with respect to input {input} \
                  (element {element}): analytic {analytic:e}, numerical {numerical:e}"
+            ),
+            GradcheckError::RecordedMismatch {
+                input,
+                element,
+                recorded,
+                backward,
+            } => write!(
+                f,
+                "gradgradcheck: the recorded gradient of input {input} (element {element}) is \
+                 {recorded:e}, the backward sweep gives {backward:e}"
             ),
         }
     }
@@ -115,7 +138,8 @@ where
 {
     let eval = |xs: &[Array<f64>]| -> Result<Vec<f64>, TensorError> {
         let tape = Tape::<f64>::new();
-        let vars: Vec<_> = xs.iter().map(|a| tape.constant(a.clone())).collect();
+        // Variables, not constants: `f` may itself differentiate (see `gradgradcheck`).
+        let vars: Vec<_> = xs.iter().map(|a| tape.var(a.clone())).collect();
         Ok(f(&vars)?.to_vec())
     };
 
@@ -178,5 +202,96 @@ where
     Ok(GradcheckReport {
         entries,
         max_abs_error,
+    })
+}
+
+/// Checks second derivatives, as PyTorch's `torch.autograd.gradgradcheck`: the recorded
+/// gradient of `f` ([`Tape::grad_graph_with`], seeded with a fixed random adjoint `u` of the
+/// output's shape) is itself a function of the inputs, and [`gradcheck`] compares its
+/// derivatives (a backward sweep through the recorded backward) with central differences of it.
+///
+/// That alone would pass a recorded gradient that is wrong but smooth, so the recorded gradient
+/// is first compared with [`Tensor::backward`]'s at the same point, and `f`'s own first
+/// derivatives with central differences: the three checks together leave no derivative
+/// unchecked.
+///
+/// ```
+/// use chainrule::tensor::{gradgradcheck, Array};
+///
+/// let a = Array::<f64>::randn(&[2, 3], 1);
+/// let b = Array::<f64>::randn(&[3, 2], 2);
+/// gradgradcheck(|x| Ok(x[0].matmul(x[1])?.tanh()), &[a, b]).unwrap();
+/// ```
+pub fn gradgradcheck<F>(f: F, inputs: &[Array<f64>]) -> Result<GradcheckReport, GradcheckError>
+where
+    F: for<'t> Fn(&[Tensor<'t, f64>]) -> Result<Tensor<'t, f64>, TensorError>,
+{
+    gradgradcheck_with(f, inputs, GradcheckOptions::default())
+}
+
+/// [`gradgradcheck`] with chosen tolerances.
+pub fn gradgradcheck_with<F>(
+    f: F,
+    inputs: &[Array<f64>],
+    opts: GradcheckOptions,
+) -> Result<GradcheckReport, GradcheckError>
+where
+    F: for<'t> Fn(&[Tensor<'t, f64>]) -> Result<Tensor<'t, f64>, TensorError>,
+{
+    // The adjoint of the output: fixed, so every evaluation differentiates the same function.
+    let out_shape = {
+        let tape = Tape::<f64>::new();
+        let vars: Vec<_> = inputs.iter().map(|a| tape.var(a.clone())).collect();
+        f(&vars)?.shape()
+    };
+    let u = Array::<f64>::randn(&out_shape, 0x6772_6164);
+    let mut report = gradcheck_with(&f, inputs, opts)?;
+    {
+        let tape = Tape::<f64>::new();
+        let vars: Vec<_> = inputs.iter().map(|a| tape.var(a.clone())).collect();
+        let y = f(&vars)?;
+        let recorded = tape.grad_graph_with(y, tape.constant(u.clone()), &vars)?;
+        if y.requires_grad() {
+            y.backward_with(&u)?;
+        }
+        for (input, (v, r)) in vars.iter().zip(&recorded).enumerate() {
+            let backward = v
+                .grad()
+                .map_or_else(|| vec![0.0; v.numel()], |g| g.to_vec());
+            for (element, (&r, &b)) in r.to_vec().iter().zip(&backward).enumerate() {
+                let err = (r - b).abs();
+                if err.is_nan() || err > opts.atol + opts.rtol * b.abs() {
+                    return Err(GradcheckError::RecordedMismatch {
+                        input,
+                        element,
+                        recorded: r,
+                        backward: b,
+                    });
+                }
+                report.max_abs_error = report.max_abs_error.max(err);
+            }
+        }
+    }
+    // The first derivative, recorded, as one flat tensor.
+    gradcheck_with(
+        |xs: &[Tensor<'_, f64>]| {
+            let Some(x0) = xs.first() else {
+                return Err(TensorError::new("gradgradcheck", "no inputs"));
+            };
+            let tape = x0.tape();
+            let y = f(xs)?;
+            let grads = tape.grad_graph_with(y, tape.constant(u.clone()), xs)?;
+            let flat = grads
+                .into_iter()
+                .map(|g| g.reshape(&[-1]))
+                .collect::<Result<Vec<_>, _>>()?;
+            Tensor::concat(&flat, 0)
+        },
+        inputs,
+        opts,
+    )
+    .map(|second| GradcheckReport {
+        entries: report.entries + second.entries,
+        max_abs_error: report.max_abs_error.max(second.max_abs_error),
     })
 }

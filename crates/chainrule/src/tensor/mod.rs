@@ -10,6 +10,9 @@
 //! - [`tape`]: the arena of nodes ([`Tape`]), the [`Tensor`] handle, and the backward sweep;
 //! - [`mod@backward`]: each tensor operation's backward rule (element-wise rules come from
 //!   [`crate::ops`], written once for scalars and tensors alike);
+//! - [`mod@functional`]: `grad`, `vjp`, `jvp`, Jacobians and Hessians of tensor functions;
+//! - [`mod@higher`]: gradients recorded as tensors ([`Tape::grad_graph`]) and forward mode
+//!   ([`Tape::jvp`]), for derivatives of any order;
 //! - [`mod@gradcheck`]: Jacobians checked against finite differences.
 //!
 //! ```
@@ -30,12 +33,17 @@
 pub mod array;
 pub mod backward;
 pub mod forward;
+pub mod functional;
 pub mod gradcheck;
+pub mod higher;
 pub mod kernels;
 pub mod shape;
 pub mod tape;
 
 pub use array::{Array, Element};
-pub use gradcheck::{gradcheck, gradcheck_with, GradcheckError, GradcheckOptions, GradcheckReport};
+pub use gradcheck::{
+    gradcheck, gradcheck_with, gradgradcheck, gradgradcheck_with, GradcheckError, GradcheckOptions,
+    GradcheckReport,
+};
 pub use shape::TensorError;
 pub use tape::{Tape, Tensor};

@@ -48,6 +48,11 @@ pub(crate) enum Op {
     },
     Gather(usize, usize, Array<usize>),
     IndexSelect(usize, usize, Vec<usize>),
+    /// The adjoint of [`Op::Gather`]: the input's elements added into zeros at the places the
+    /// index names (made by a recorded backward, [`Tape::grad_graph`]).
+    ScatterAdd(usize, usize, Array<usize>),
+    /// The adjoint of [`Op::IndexSelect`]: slices added into zeros at the indices.
+    IndexAdd(usize, usize, Vec<usize>),
     Where(Array<bool>, usize, usize),
     Clamp(usize, f64, f64),
 }
