@@ -20,7 +20,8 @@
 //! - [`micrograd`]: micrograd's neuron, layer and perceptron on the scalar engine, and its
 //!   two-moons demo;
 //! - [`explain`] and [`viz`]: the chain rule in words, and the graph as DOT or SVG;
-//! - [`tensor`]: n-dimensional tensors with broadcasting, matrix products and `gradcheck`;
+//! - [`tensor`]: n-dimensional tensors with broadcasting, matrix products, `gradcheck`, and
+//!   derivatives of any order ([`tensor::higher`], [`tensor::functional`]);
 //! - [`model_file`]: models and checkpoints as safetensors files;
 //! - [`nn`]: neural-network modules (`Linear`, activations, `Dropout`, `Sequential`, MLPs from
 //!   a spec such as `64-128-10`) and losses, with PyTorch's parameter names and layouts;
