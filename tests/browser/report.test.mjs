@@ -246,6 +246,47 @@ const browser = await chromium.launchPersistentContext(path.join(work, "profile"
     "--disable-sync",
   ],
 });
+/** The page of `train --report`: static, but it must render, stay inside the file, and agree
+ * with the run's `--json` numbers. */
+async function trainingPage(browser) {
+  const file = path.join(work, "training.html");
+  const out = execFileSync(bin, ["train", "--data", "iris", "--epochs", "4", "--report", file, "--json"], {
+    encoding: "utf8",
+  });
+  const expected = JSON.parse(out);
+  const page = await browser.newPage({ viewport: { width: 1280, height: 900 } });
+  const problems = [];
+  page.on("console", (m) => problems.push(`console ${m.type()}: ${m.text()}`));
+  page.on("pageerror", (e) => problems.push(`page error: ${e.message}`));
+  page.on("request", (r) => {
+    const url = r.url();
+    if (!url.startsWith("file:") && !url.startsWith("data:")) problems.push(`request to ${url}`);
+  });
+  await page.goto(pathToFileURL(file).href);
+  const metrics = await page.$$eval("#metrics tr", (rows) =>
+    Object.fromEntries(rows.map((r) => [...r.cells].map((c) => c.textContent.trim())).filter((r) => r.length === 2)),
+  );
+  // The page shows four decimals.
+  const shown = (name, exact) => {
+    const v = parseFloat(metrics[name]);
+    assert.ok(Math.abs(v - exact) <= 5e-5, `${name}: page ${metrics[name]}, --json ${exact}`);
+  };
+  shown("test accuracy", expected.test_accuracy);
+  shown("training accuracy", expected.train_accuracy);
+  shown("training loss", expected.train_loss);
+  const epochs = await page.$$eval("#history tr", (rows) => rows.filter((r) => r.querySelector("td")).length);
+  assert.equal(epochs, expected.epochs, "one history row per epoch");
+  const charts = await page.$$eval("svg", (svgs) => svgs.map((s) => s.getBoundingClientRect()));
+  assert.ok(charts.length >= 2, "the curves and the gradient flow are drawn");
+  for (const r of charts) assert.ok(r.width > 300 && r.height > 200, `a chart of ${r.width}×${r.height}`);
+  const width = await page.evaluate(() => document.documentElement.scrollWidth);
+  assert.ok(width <= 1280, `no horizontal scrolling at 1280 px (page is ${width} px wide)`);
+  await page.screenshot({ path: path.join(shots, "training.png"), fullPage: true });
+  assert.deepEqual(problems, [], "training page: no console messages and no outside requests");
+  await page.close();
+  console.log(`ok training page: ${epochs} epochs, ${charts.length} charts`);
+}
+
 let failed = false;
 try {
   for (const c of cases) {
@@ -255,6 +296,12 @@ try {
       failed = true;
       console.error(`FAIL ${c.name}: ${e.stack || e}`);
     }
+  }
+  try {
+    await trainingPage(browser);
+  } catch (e) {
+    failed = true;
+    console.error(`FAIL training page: ${e.stack || e}`);
   }
 } finally {
   await browser.close();

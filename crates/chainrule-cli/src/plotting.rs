@@ -124,6 +124,31 @@ pub fn temporary_path(path: &Path, format: Format) -> PathBuf {
     ))
 }
 
+/// The x range of a chart over epochs `first..=last`: the epochs themselves, or one unit around
+/// a single epoch.
+pub fn epoch_range(first: f64, last: f64) -> std::ops::Range<f64> {
+    if last > first {
+        first..last
+    } else {
+        first - 0.5..first + 0.5
+    }
+}
+
+/// How many tick labels an epoch axis over `range` gets: one per epoch up to ten, so that
+/// short runs are labelled at every whole epoch and never at fractions of one.
+pub fn epoch_ticks(range: &std::ops::Range<f64>) -> usize {
+    ((range.end - range.start).round() as usize + 1).clamp(2, 10)
+}
+
+/// The label of an epoch tick: whole epochs only (a fraction of an epoch gets no label).
+pub fn epoch_label(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{}", v.round() as i64)
+    } else {
+        String::new()
+    }
+}
+
 /// Tick labels without float noise: `0.3`, not `0.30000000000000004`.
 pub fn tick(v: f64) -> String {
     let s = format!("{v:.6}");
@@ -187,5 +212,17 @@ mod tests {
         assert_eq!(short(12345.678), "12346");
         assert_eq!(short(0.012345), "0.0123");
         assert_eq!(short(1.5e-7), "1.5e-7");
+    }
+
+    #[test]
+    fn epoch_axes_are_labelled_at_whole_epochs_only() {
+        // Four epochs: a label at each, none at the fractions between (which once read 0 0 1 2 2).
+        let r = epoch_range(1.0, 4.0);
+        assert_eq!((r.start, r.end, epoch_ticks(&r)), (1.0, 4.0, 4));
+        let labels: Vec<String> = [1.0, 1.5, 2.0, 2.25, 4.0].map(epoch_label).to_vec();
+        assert_eq!(labels, ["1", "", "2", "", "4"]);
+        // One epoch: a unit around it; long runs: at most ten labels.
+        assert_eq!(epoch_range(1.0, 1.0), 0.5..1.5);
+        assert_eq!(epoch_ticks(&epoch_range(1.0, 300.0)), 10);
     }
 }

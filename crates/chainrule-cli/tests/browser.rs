@@ -1,5 +1,6 @@
-//! The HTML report in a real browser: runs `tests/browser/report.test.mjs` (Playwright driving
-//! Chromium), which steps through whole reports and checks every number against `grad --json`.
+//! The HTML pages in a real browser: runs `tests/browser/report.test.mjs` (Playwright driving
+//! Chromium), which steps through whole reports and checks every number against `grad --json`,
+//! and checks the page of `train --report` against the run's `--json` numbers.
 //!
 //! It needs `node`, `/usr/bin/chromium` and `npm ci` in `tests/browser` (`.ci/browser-setup` does
 //! both). Without them the test says what is missing and passes, unless
@@ -44,4 +45,5 @@ fn the_report_steps_through_both_passes_in_chromium() {
     eprintln!("{err}");
     assert!(o.status.success(), "the browser test failed:\n{out}\n{err}");
     assert!(out.contains("ok seed") && out.contains("ok loss") && out.contains("ok square"));
+    assert!(out.contains("ok training page"));
 }

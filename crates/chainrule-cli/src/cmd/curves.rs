@@ -7,7 +7,9 @@ use plotters::prelude::*;
 
 use chainrule::train::EpochMetrics;
 
-use crate::plotting::{register_fonts, temporary_path, Format, FONT};
+use crate::plotting::{
+    epoch_label, epoch_range, epoch_ticks, register_fonts, temporary_path, Format, FONT,
+};
 
 const TRAIN: RGBColor = RGBColor(31, 90, 180);
 const TEST: RGBColor = RGBColor(214, 39, 40);
@@ -92,7 +94,9 @@ fn panel<DB: DrawingBackend>(
         .iter()
         .flat_map(|(_, s, _)| s.iter().copied())
         .collect();
+    let x_min = all.iter().map(|p| p.0).fold(f64::INFINITY, f64::min);
     let x_max = all.iter().map(|p| p.0).fold(1.0, f64::max);
+    let x_range = epoch_range(x_min.min(x_max), x_max);
     let (mut lo, mut hi) = all
         .iter()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), p| {
@@ -113,14 +117,15 @@ fn panel<DB: DrawingBackend>(
         .caption(name, (FONT, 18))
         .x_label_area_size(40)
         .y_label_area_size(60)
-        .build_cartesian_2d(0.0..x_max.max(1.0), (lo - pad)..(hi + pad))
+        .build_cartesian_2d(x_range.clone(), (lo - pad)..(hi + pad))
         .map_err(e)?;
     chart
         .configure_mesh()
         .x_desc("epoch")
+        .x_labels(epoch_ticks(&x_range))
         .label_style((FONT, 14))
         .axis_desc_style((FONT, 15))
-        .x_label_formatter(&|v| format!("{v:.0}"))
+        .x_label_formatter(&|v| epoch_label(*v))
         .draw()
         .map_err(e)?;
     for (label, s, color) in series {
@@ -133,6 +138,12 @@ fn panel<DB: DrawingBackend>(
             .map_err(e)?
             .label(*label)
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(2)));
+        // Few epochs: mark each one (a single epoch would otherwise draw nothing).
+        if s.len() <= 12 {
+            chart
+                .draw_series(s.iter().map(|&p| Circle::new(p, 3, c.filled())))
+                .map_err(e)?;
+        }
     }
     chart
         .configure_series_labels()

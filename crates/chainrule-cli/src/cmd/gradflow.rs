@@ -9,7 +9,10 @@ use plotters::prelude::*;
 
 use chainrule::train::GradFlow;
 
-use crate::plotting::{register_fonts, short, write_picture, Format, Picture, FONT};
+use crate::plotting::{
+    epoch_label, epoch_range, epoch_ticks, register_fonts, short, write_picture, Format, Picture,
+    FONT,
+};
 
 /// One or more gradient flows side by side, each with its own title.
 pub struct FlowChart<'a> {
@@ -107,17 +110,13 @@ fn panel<DB: DrawingBackend>(
     }
     let first = *flow.epochs.first().unwrap_or(&1) as f64;
     let last = *flow.epochs.last().unwrap_or(&1) as f64;
-    let (x0, x1) = if last > first {
-        (first, last)
-    } else {
-        (first - 0.5, first + 0.5)
-    };
+    let x_range = epoch_range(first, last);
     let mut chart = ChartBuilder::on(&chart_area)
         .margin(12)
         .caption(name, (FONT, 18))
         .x_label_area_size(40)
         .y_label_area_size(70)
-        .build_cartesian_2d(x0..x1, y_range(lo, hi).log_scale())
+        .build_cartesian_2d(x_range.clone(), y_range(lo, hi).log_scale())
         .map_err(e)?;
     chart
         .configure_mesh()
@@ -126,7 +125,8 @@ fn panel<DB: DrawingBackend>(
         .y_desc("gradient norm (log scale)")
         .label_style((FONT, 14))
         .axis_desc_style((FONT, 15))
-        .x_label_formatter(&|v| format!("{v:.0}"))
+        .x_labels(epoch_ticks(&x_range))
+        .x_label_formatter(&|v| epoch_label(*v))
         .y_label_formatter(&|v| short(*v))
         .draw()
         .map_err(e)?;
