@@ -192,34 +192,104 @@ fn a_resumed_run_saves_the_same_model_as_an_uninterrupted_one() {
     let load = |path: &Path| chainrule::model_file::ModelFile::load(path).unwrap();
     assert_eq!(load(&straight), load(&resumed));
     // Another architecture or another seed is refused, naming what differs.
-    assert_bad_input(
-        &[
-            "train",
-            "--data",
-            "iris",
-            "--dropout",
-            "0.1",
-            "--model",
-            "4-8-3",
-            "--resume",
-            p(&ckpt),
-        ],
-        "tensor '0.weight' has shape [16, 4] but the architecture needs [8, 4]",
+    let refused = |flag: &str, given: &str, recorded: &str| {
+        assert_bad_input(
+            &["train", flag, given, "--resume", p(&ckpt)],
+            &format!(
+                "{flag} {given}, but the checkpoint {} was made with {flag} {recorded}",
+                ckpt.display()
+            ),
+        );
+    };
+    refused("--model", "4-8-3", "4-16-3");
+    refused("--seed", "3", "0");
+    refused("--data", "digits", "iris");
+    refused("--dropout", "0.2", "0.1");
+    refused("--optimizer", "sgd", "adam");
+    refused("--test-fraction", "0.3", "0.2");
+    refused("--weight-decay", "0.5", "default");
+}
+
+#[test]
+fn resuming_takes_the_settings_from_the_checkpoint() {
+    let dir = scratch("resume-settings");
+    let (straight, ckpt, resumed) = (
+        dir.join("straight.safetensors"),
+        dir.join("ckpt.safetensors"),
+        dir.join("resumed.safetensors"),
     );
-    assert_bad_input(
+    let settings = [
+        "train",
+        "--data",
+        "iris",
+        "--model",
+        "4-12-3",
+        "--activation",
+        "tanh",
+        "--optimizer",
+        "sgd",
+        "--lr",
+        "0.05",
+        "--momentum",
+        "0.9",
+        "--batch",
+        "8",
+        "--seed",
+        "7",
+        "--test-fraction",
+        "0.25",
+        "--no-standardize",
+        "--json",
+    ];
+    let with = |extra: &[&'static str]| [&settings[..], extra].concat();
+    let (straight_arg, ckpt_arg) = (p(&straight).to_string(), p(&ckpt).to_string());
+    let full = json(
         &[
-            "train",
-            "--data",
-            "iris",
-            "--dropout",
-            "0.1",
-            "--seed",
-            "3",
-            "--resume",
-            p(&ckpt),
-        ],
-        "--seed 0, not 3",
+            with(&["--epochs", "5", "--save"]),
+            vec![straight_arg.as_str()],
+        ]
+        .concat(),
     );
+    let half = json(
+        &[
+            with(&["--epochs", "2", "--checkpoint"]),
+            vec![ckpt_arg.as_str()],
+        ]
+        .concat(),
+    );
+    assert_eq!(half["epochs"], 2);
+    // Nothing repeated but the checkpoint: it runs the two epochs it planned, and stops.
+    let again = json(&["train", "--resume", p(&ckpt), "--json"]);
+    assert_eq!(again["epochs"], 2);
+    // --epochs extends it, to the uninterrupted run's weights.
+    let rest = json(&[
+        "train",
+        "--resume",
+        p(&ckpt),
+        "--epochs",
+        "5",
+        "--save",
+        p(&resumed),
+        "--json",
+    ]);
+    assert_eq!(
+        (rest["epochs"].clone(), rest["train_loss"].clone()),
+        (full["epochs"].clone(), full["train_loss"].clone())
+    );
+    let load = |path: &Path| chainrule::model_file::ModelFile::load(path).unwrap();
+    assert_eq!(load(&straight), load(&resumed));
+    // Repeating a setting with its own value is fine.
+    let same = json(&[
+        "train",
+        "--resume",
+        p(&ckpt),
+        "--lr",
+        "0.05",
+        "--batch",
+        "8",
+        "--json",
+    ]);
+    assert_eq!(same["epochs"], 2);
 }
 
 #[test]

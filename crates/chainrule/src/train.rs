@@ -441,6 +441,7 @@ mod key {
     pub const STD: &str = "standardize_std";
     pub const TORCH: &str = "torch";
     pub const EPOCH: &str = "checkpoint_epoch";
+    pub const EPOCHS: &str = "checkpoint_epochs";
     pub const SEED: &str = "checkpoint_seed";
     pub const BATCH: &str = "checkpoint_batch_size";
     pub const OPTIMIZER: &str = "checkpoint_optimizer";
@@ -451,6 +452,33 @@ mod key {
     pub const OPTIM_LR: &str = "checkpoint_optimizer_lr";
     pub const HISTORY: &str = "checkpoint_history";
     pub const BUFFERS: &str = "checkpoint_optimizer_buffers";
+}
+
+/// The network spec in a model file's metadata: architecture, activation and dropout.
+fn spec_of(file: &ModelFile, path: &Path) -> Result<MlpSpec, TrainError> {
+    let at = |msg: String| TrainError(format!("{}: {msg}", path.display()));
+    let meta = |k: &str| {
+        file.metadata.get(k).ok_or_else(|| {
+            at(format!(
+                "no '{k}' in the metadata: not a model file written by chainrule train"
+            ))
+        })
+    };
+    let mut spec: MlpSpec = meta(key::ARCHITECTURE)?
+        .parse()
+        .map_err(|e| at(format!("metadata 'architecture': {e}")))?;
+    spec.activation = meta(key::ACTIVATION)?
+        .parse::<Activation>()
+        .map_err(|e| at(format!("metadata 'activation': {e}")))?;
+    spec.dropout = match file.metadata.get(key::DROPOUT) {
+        None => 0.0,
+        Some(d) => d
+            .parse::<f64>()
+            .ok()
+            .filter(|p| (0.0..1.0).contains(p))
+            .ok_or_else(|| at(format!("metadata 'dropout': '{d}' is not in [0, 1)")))?,
+    };
+    Ok(spec)
 }
 
 /// The prefix of optimizer buffers in checkpoints.
@@ -507,20 +535,7 @@ impl Network {
                 ))
             })
         };
-        let mut spec: MlpSpec = meta(key::ARCHITECTURE)?
-            .parse()
-            .map_err(|e| at(format!("metadata 'architecture': {e}")))?;
-        spec.activation = meta(key::ACTIVATION)?
-            .parse::<Activation>()
-            .map_err(|e| at(format!("metadata 'activation': {e}")))?;
-        spec.dropout = match file.metadata.get(key::DROPOUT) {
-            None => 0.0,
-            Some(d) => d
-                .parse::<f64>()
-                .ok()
-                .filter(|p| (0.0..1.0).contains(p))
-                .ok_or_else(|| at(format!("metadata 'dropout': '{d}' is not in [0, 1)")))?,
-        };
+        let spec = spec_of(file, path)?;
         let loss: LossKind = meta(key::LOSS)?
             .parse()
             .map_err(|e| at(format!("metadata 'loss': {e}")))?;
@@ -1019,6 +1034,7 @@ impl Trainer {
         let c = &self.config;
         let m = &mut file.metadata;
         m.insert(key::EPOCH.into(), self.epoch.to_string());
+        m.insert(key::EPOCHS.into(), c.epochs.to_string());
         m.insert(key::SEED.into(), c.seed.to_string());
         m.insert(key::BATCH.into(), c.batch_size.to_string());
         m.insert(key::OPTIMIZER.into(), c.optimizer.kind.name().into());
@@ -1034,6 +1050,54 @@ impl Trainer {
         m.insert(key::OPTIM_LR.into(), state.lr.to_string());
         m.insert(key::HISTORY.into(), history_json(&self.history));
         file
+    }
+
+    /// The settings a checkpoint was made with, read back so that a run can resume without
+    /// repeating them: the network's spec and the training configuration (`epochs` is the
+    /// number of epochs the run was planned for), as [`Trainer::checkpoint`] records them.
+    pub fn checkpoint_settings(
+        file: &ModelFile,
+        path: &Path,
+    ) -> Result<(MlpSpec, TrainConfig), TrainError> {
+        let at = |msg: String| TrainError(format!("{}: {msg}", path.display()));
+        let get = |k: &str| {
+            file.metadata.get(k).map(String::as_str).ok_or_else(|| {
+                at(format!(
+                    "no '{k}' in the metadata: not a checkpoint written by chainrule train"
+                ))
+            })
+        };
+        fn parsed<V: FromStr>(
+            v: &str,
+            k: &str,
+            at: &dyn Fn(String) -> TrainError,
+        ) -> Result<V, TrainError> {
+            v.parse()
+                .map_err(|_| at(format!("metadata '{k}': '{v}' is not valid")))
+        }
+        let spec = spec_of(file, path)?;
+        let done: usize = parsed(get(key::EPOCH)?, key::EPOCH, &at)?;
+        // Checkpoints from before the planned epochs were recorded: as many as were done.
+        let epochs = match file.metadata.get(key::EPOCHS) {
+            Some(v) => parsed(v, key::EPOCHS, &at)?,
+            None => done,
+        };
+        let weight_decay = match get(key::WEIGHT_DECAY)? {
+            "default" => None,
+            v => Some(parsed(v, key::WEIGHT_DECAY, &at)?),
+        };
+        let config = TrainConfig {
+            epochs,
+            batch_size: parsed(get(key::BATCH)?, key::BATCH, &at)?,
+            seed: parsed(get(key::SEED)?, key::SEED, &at)?,
+            optimizer: OptimizerSpec {
+                kind: get(key::OPTIMIZER)?.parse().map_err(at)?,
+                lr: parsed(get(key::LR)?, key::LR, &at)?,
+                momentum: parsed(get(key::MOMENTUM)?, key::MOMENTUM, &at)?,
+                weight_decay,
+            },
+        };
+        Ok((spec, config))
     }
 
     /// Continues from a checkpoint made by [`Trainer::checkpoint`] with the same architecture and

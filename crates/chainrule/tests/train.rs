@@ -100,6 +100,16 @@ fn a_resumed_run_ends_with_the_same_weights_bit_for_bit() {
         let bytes = first.checkpoint().to_bytes().unwrap();
         let path = std::path::Path::new("ckpt.safetensors");
         let file = chainrule::model_file::ModelFile::from_bytes(&bytes, path).unwrap();
+        // The checkpoint tells what it was made with.
+        let (read_spec, read_config) = Trainer::checkpoint_settings(&file, path).unwrap();
+        assert_eq!(read_spec, spec);
+        assert_eq!(
+            read_config,
+            TrainConfig {
+                epochs: 2,
+                ..config
+            }
+        );
         let mut resumed = Trainer::new(spec, LossKind::CrossEntropy, config).unwrap();
         resumed.resume(&file, path).unwrap();
         assert_eq!(resumed.epoch(), 2);

@@ -24,9 +24,9 @@ use crate::json::num;
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
     /// The data: digits, iris, moons, a CSV file (with --target) or an IDX image file (with
-    /// --labels).
-    #[arg(long, default_value = "digits")]
-    pub data: String,
+    /// --labels) [default: digits, or the checkpoint's with --resume].
+    #[arg(long)]
+    pub data: Option<String>,
     /// The CSV column to predict (a name, or a 0-based index).
     #[arg(long, value_name = "COLUMN")]
     pub target: Option<String>,
@@ -40,22 +40,22 @@ pub struct TrainArgs {
     /// 2-16-16-2 for moons, FEATURES-64-OUTPUTS otherwise].
     #[arg(long, value_name = "SPEC")]
     pub model: Option<String>,
-    /// The activation between layers: relu, tanh, sigmoid or gelu.
-    #[arg(long, default_value = "relu")]
-    pub activation: String,
-    /// Dropout probability after each activation.
-    #[arg(long, default_value_t = 0.0)]
-    pub dropout: f64,
-    /// sgd, adam or adamw.
-    #[arg(long, default_value = "adam")]
-    pub optimizer: String,
+    /// The activation between layers: relu, tanh, sigmoid or gelu [default: relu].
+    #[arg(long)]
+    pub activation: Option<String>,
+    /// Dropout probability after each activation [default: 0].
+    #[arg(long)]
+    pub dropout: Option<f64>,
+    /// sgd, adam or adamw [default: adam].
+    #[arg(long)]
+    pub optimizer: Option<String>,
     /// Learning rate [default: 1e-3 for digits and other data, 0.01 for iris and moons; 0.1
     /// with sgd].
     #[arg(long)]
     pub lr: Option<f64>,
-    /// SGD's momentum.
-    #[arg(long, default_value_t = 0.0)]
-    pub momentum: f64,
+    /// SGD's momentum [default: 0].
+    #[arg(long)]
+    pub momentum: Option<f64>,
     /// Weight decay [default: 0, or 0.01 for adamw].
     #[arg(long)]
     pub weight_decay: Option<f64>,
@@ -65,12 +65,13 @@ pub struct TrainArgs {
     /// Samples per step [default: 64; 16 for iris, 32 for moons].
     #[arg(long)]
     pub batch: Option<usize>,
-    /// The seed of the split, the initial weights, the shuffling and dropout (and of moons).
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// The share of the samples held out for testing.
-    #[arg(long, default_value_t = 0.2)]
-    pub test_fraction: f64,
+    /// The seed of the split, the initial weights, the shuffling and dropout (and of moons)
+    /// [default: 0].
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// The share of the samples held out for testing [default: 0.2].
+    #[arg(long)]
+    pub test_fraction: Option<f64>,
     /// Do not standardise the features.
     #[arg(long)]
     pub no_standardize: bool,
@@ -97,7 +98,9 @@ pub struct TrainArgs {
     /// Save model, optimizer state and epoch to this file after every epoch.
     #[arg(long, value_name = "FILE")]
     pub checkpoint: Option<PathBuf>,
-    /// Continue from a checkpoint (with the same data and settings).
+    /// Continue from a checkpoint. Settings not given are the checkpoint's (the data, the
+    /// model, the optimizer, the epochs...); settings given must agree with it, except
+    /// --epochs, which may extend the run.
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
 }
@@ -229,23 +232,258 @@ pub fn check_output(flag: &str, path: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
+/// Metadata the command adds to its checkpoints, besides the trainer's own: what the data was
+/// and how it was split, so that `--resume` can take them from the file.
+const CKPT_DATA: &str = "checkpoint_data";
+const CKPT_TEST_FRACTION: &str = "checkpoint_test_fraction";
+const CKPT_STANDARDIZE: &str = "checkpoint_standardize";
+
+/// A checkpoint given to `--resume`, with the settings it was made with.
+struct Resumed {
+    path: PathBuf,
+    file: ModelFile,
+    spec: MlpSpec,
+    config: TrainConfig,
+}
+
+impl Resumed {
+    fn load(path: &Path) -> Result<Resumed, CliError> {
+        let file = ModelFile::load(path).map_err(|e| CliError::input(e.to_string()))?;
+        let (spec, config) = Trainer::checkpoint_settings(&file, path).map_err(input)?;
+        Ok(Resumed {
+            path: path.to_path_buf(),
+            file,
+            spec,
+            config,
+        })
+    }
+
+    /// A setting the command recorded, parsed.
+    fn recorded<V: std::str::FromStr>(&self, key: &str) -> Result<Option<V>, CliError> {
+        self.file
+            .metadata
+            .get(key)
+            .map(|v| {
+                v.parse().map_err(|_| {
+                    CliError::input(format!(
+                        "{}: metadata '{key}': '{v}' is not valid",
+                        self.path.display()
+                    ))
+                })
+            })
+            .transpose()
+    }
+}
+
+/// The settings of a run: each one given on the command line, else the checkpoint's when
+/// resuming, else the default.
+struct Settings {
+    data: String,
+    activation: Activation,
+    kind: OptimizerKind,
+    dropout: f64,
+    momentum: f64,
+    seed: u64,
+    test_fraction: f64,
+    standardize: bool,
+    /// The layer widths, when given or resumed (otherwise they follow the data).
+    sizes: Option<Vec<usize>>,
+    lr: Option<f64>,
+    weight_decay: Option<f64>,
+    epochs: Option<usize>,
+    batch: Option<usize>,
+}
+
+/// `given` if any, else `recorded`, else `default`.
+fn pick<V: PartialEq + std::fmt::Display>(
+    flag: &str,
+    given: Option<V>,
+    recorded: Option<V>,
+    default: impl FnOnce() -> V,
+    resumed: Option<&Resumed>,
+) -> Result<V, CliError> {
+    Ok(pick_given(flag, given, recorded, resumed)?.unwrap_or_else(default))
+}
+
+/// `given` if any, else `recorded`; a value given that differs from the checkpoint's is
+/// refused, since the run would not continue the one that was saved.
+fn pick_given<V: PartialEq + std::fmt::Display>(
+    flag: &str,
+    given: Option<V>,
+    recorded: Option<V>,
+    resumed: Option<&Resumed>,
+) -> Result<Option<V>, CliError> {
+    match (given, recorded) {
+        (Some(g), Some(r)) if g != r => Err(CliError::input(format!(
+            "{flag} {g}, but the checkpoint {} was made with {flag} {r}: leave {flag} out to \
+             continue with the checkpoint's, or start a new run without --resume",
+            resumed.map_or(String::new(), |r| r.path.display().to_string())
+        ))),
+        (g, r) => Ok(g.or(r)),
+    }
+}
+
+impl Settings {
+    fn resolve(args: &TrainArgs, resumed: Option<&Resumed>) -> Result<Settings, CliError> {
+        let activation = args
+            .activation
+            .as_deref()
+            .map(str::parse::<Activation>)
+            .transpose()
+            .map_err(CliError::input)?;
+        let kind = args
+            .optimizer
+            .as_deref()
+            .map(str::parse::<OptimizerKind>)
+            .transpose()
+            .map_err(CliError::input)?;
+        let sizes = args
+            .model
+            .as_deref()
+            .map(|m| {
+                m.parse::<MlpSpec>()
+                    .map(|s| s.sizes)
+                    .map_err(|e| CliError::input(format!("--model: {e}")))
+            })
+            .transpose()?;
+        let spec = resumed.map(|r| &r.spec);
+        let config = resumed.map(|r| &r.config);
+        let opt = config.map(|c| &c.optimizer);
+        let recorded_data: Option<String> = match resumed {
+            Some(r) => r.recorded(CKPT_DATA)?,
+            None => None,
+        };
+        let (recorded_fraction, recorded_standardize): (Option<f64>, Option<bool>) = match resumed {
+            Some(r) => (
+                r.recorded(CKPT_TEST_FRACTION)?,
+                r.recorded(CKPT_STANDARDIZE)?,
+            ),
+            None => (None, None),
+        };
+        let standardize_given = args.no_standardize.then_some(false);
+        let sizes_given = sizes.map(|s| MlpText(s.clone()));
+        let sizes_recorded = spec.map(|s| MlpText(s.sizes.clone()));
+        let settings = Settings {
+            data: pick(
+                "--data",
+                args.data.clone(),
+                recorded_data,
+                || "digits".to_string(),
+                resumed,
+            )?,
+            activation: pick(
+                "--activation",
+                activation,
+                spec.map(|s| s.activation),
+                || Activation::Relu,
+                resumed,
+            )?,
+            kind: pick(
+                "--optimizer",
+                kind.map(OptimizerText),
+                opt.map(|o| OptimizerText(o.kind)),
+                || OptimizerText(OptimizerKind::Adam),
+                resumed,
+            )?
+            .0,
+            dropout: pick(
+                "--dropout",
+                args.dropout,
+                spec.map(|s| s.dropout),
+                || 0.0,
+                resumed,
+            )?,
+            momentum: pick(
+                "--momentum",
+                args.momentum,
+                opt.map(|o| o.momentum),
+                || 0.0,
+                resumed,
+            )?,
+            seed: pick("--seed", args.seed, config.map(|c| c.seed), || 0, resumed)?,
+            test_fraction: pick(
+                "--test-fraction",
+                args.test_fraction,
+                recorded_fraction,
+                || 0.2,
+                resumed,
+            )?,
+            standardize: pick(
+                "--no-standardize",
+                standardize_given,
+                recorded_standardize,
+                || true,
+                resumed,
+            )?,
+            sizes: pick_given("--model", sizes_given, sizes_recorded, resumed)?.map(|m| m.0),
+            lr: pick_given("--lr", args.lr, opt.map(|o| o.lr), resumed)?,
+            weight_decay: pick_given(
+                "--weight-decay",
+                args.weight_decay.map(|w| WeightDecay(Some(w))),
+                opt.map(|o| WeightDecay(o.weight_decay)),
+                resumed,
+            )?
+            .and_then(|w| w.0),
+            // More epochs than planned extend a resumed run.
+            epochs: args.epochs.or(config.map(|c| c.epochs)),
+            batch: pick_given("--batch", args.batch, config.map(|c| c.batch_size), resumed)?,
+        };
+        if !(0.0..1.0).contains(&settings.dropout) {
+            return Err(CliError::input(format!(
+                "--dropout must be in [0, 1), not {}",
+                settings.dropout
+            )));
+        }
+        if !(0.0..1.0).contains(&settings.test_fraction) {
+            return Err(CliError::input(format!(
+                "--test-fraction must be in [0, 1), not {}",
+                settings.test_fraction
+            )));
+        }
+        Ok(settings)
+    }
+}
+
+/// Layer widths compared and printed as `--model` spells them.
+#[derive(PartialEq)]
+struct MlpText(Vec<usize>);
+
+impl std::fmt::Display for MlpText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.0.iter().map(usize::to_string).collect();
+        f.write_str(&parts.join("-"))
+    }
+}
+
+/// An optimizer compared and printed by name.
+#[derive(PartialEq)]
+struct OptimizerText(OptimizerKind);
+
+impl std::fmt::Display for OptimizerText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.0.name())
+    }
+}
+
+/// A weight decay, where `None` is the optimizer's default.
+#[derive(PartialEq)]
+struct WeightDecay(Option<f64>);
+
+impl std::fmt::Display for WeightDecay {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(w) => write!(f, "{w}"),
+            None => f.write_str("default"),
+        }
+    }
+}
+
 /// Runs `chainrule train`.
 pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
     // Check everything that can be checked before spending time on training.
-    let activation: Activation = args.activation.parse().map_err(CliError::input)?;
-    let kind: OptimizerKind = args.optimizer.parse().map_err(CliError::input)?;
-    if !(0.0..1.0).contains(&args.dropout) {
-        return Err(CliError::input(format!(
-            "--dropout must be in [0, 1), not {}",
-            args.dropout
-        )));
-    }
-    if !(0.0..1.0).contains(&args.test_fraction) {
-        return Err(CliError::input(format!(
-            "--test-fraction must be in [0, 1), not {}",
-            args.test_fraction
-        )));
-    }
+    let resumed = args.resume.as_deref().map(Resumed::load).transpose()?;
+    let s = Settings::resolve(args, resumed.as_ref())?;
+    let (activation, kind) = (s.activation, s.kind);
     if let Some(p) = &args.plot {
         crate::plotting::Format::from_path(p, "--plot").map_err(CliError::input)?;
         check_output("--plot", p)?;
@@ -274,30 +512,26 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
         check_output("--checkpoint", p)?;
     }
     let data = load_data(
-        &args.data,
+        &s.data,
         args.target.as_deref(),
         args.labels.as_deref(),
         args.regression,
-        args.seed,
+        s.seed,
     )?;
-    let d = defaults(&args.data);
+    let d = defaults(&s.data);
     let outputs = match data.n_classes() {
         0 => 1,
         k => k,
     };
-    let mut spec: MlpSpec = match &args.model {
-        Some(s) => s
-            .parse()
-            .map_err(|e| CliError::input(format!("--model: {e}")))?,
-        None => {
-            let mut sizes = vec![data.n_features];
-            sizes.extend(&d.hidden);
-            sizes.push(outputs);
-            MlpSpec::new(sizes).map_err(|e| CliError::input(format!("--model: {e}")))?
-        }
-    };
+    let sizes = s.sizes.clone().unwrap_or_else(|| {
+        let mut sizes = vec![data.n_features];
+        sizes.extend(&d.hidden);
+        sizes.push(outputs);
+        sizes
+    });
+    let mut spec = MlpSpec::new(sizes).map_err(|e| CliError::input(format!("--model: {e}")))?;
     spec.activation = activation;
-    spec.dropout = args.dropout;
+    spec.dropout = s.dropout;
     if spec.inputs() != data.n_features {
         return Err(CliError::input(format!(
             "--model {spec} takes {} inputs but the data has {} features",
@@ -307,34 +541,33 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
     }
     let loss = LossKind::for_outputs(spec.outputs(), &data.targets)
         .map_err(|e| CliError::input(format!("--model {spec}: {e}")))?;
-    let lr = args.lr.unwrap_or(match kind {
+    let lr = s.lr.unwrap_or(match kind {
         OptimizerKind::Sgd => 0.1,
         _ => d.lr,
     });
     let config = TrainConfig {
-        epochs: args.epochs.unwrap_or(d.epochs),
-        batch_size: args.batch.unwrap_or(d.batch),
-        seed: args.seed,
+        epochs: s.epochs.unwrap_or(d.epochs),
+        batch_size: s.batch.unwrap_or(d.batch),
+        seed: s.seed,
         optimizer: OptimizerSpec {
             kind,
             lr,
-            momentum: args.momentum,
-            weight_decay: args.weight_decay,
+            momentum: s.momentum,
+            weight_decay: s.weight_decay,
         },
     };
     if config.batch_size == 0 {
         return Err(CliError::input("--batch must be at least 1"));
     }
     config.optimizer.build().map_err(input)?;
-    let prepared = prepare(&data, args.test_fraction, args.seed, !args.no_standardize)
-        .map_err(|e| CliError::input(format!("--data {}: {e}", args.data)))?;
+    let prepared = prepare(&data, s.test_fraction, s.seed, s.standardize)
+        .map_err(|e| CliError::input(format!("--data {}: {e}", s.data)))?;
     let mut trainer = Trainer::new(spec, loss, config).map_err(input)?;
     trainer.set_detect_anomaly(args.detect_anomaly);
     trainer.net.classes = data.class_names().to_vec();
     trainer.net.standardizer = prepared.standardizer.clone();
-    if let Some(path) = &args.resume {
-        let file = ModelFile::load(path).map_err(|e| CliError::input(e.to_string()))?;
-        trainer.resume(&file, path).map_err(input)?;
+    if let Some(r) = &resumed {
+        trainer.resume(&r.file, &r.path).map_err(input)?;
     }
 
     let test = (!prepared.test.is_empty()).then_some(&prepared.test);
@@ -367,9 +600,13 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
                 }
             })?;
         if let Some(path) = &args.checkpoint {
-            trainer
-                .checkpoint()
-                .save(path)
+            let mut file = trainer.checkpoint();
+            file.metadata.insert(CKPT_DATA.into(), s.data.clone());
+            file.metadata
+                .insert(CKPT_TEST_FRACTION.into(), s.test_fraction.to_string());
+            file.metadata
+                .insert(CKPT_STANDARDIZE.into(), s.standardize.to_string());
+            file.save(path)
                 .map_err(|e| CliError::input(e.to_string()))?;
         }
     }
@@ -386,14 +623,14 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
         crate::cmd::curves::draw(
             path,
             trainer.history(),
-            &format!("{} on {}", trainer.net.spec, args.data),
+            &format!("{} on {}", trainer.net.spec, s.data),
         )
         .map_err(|e| CliError::input(format!("--plot: cannot draw {}: {e}", path.display())))?;
     }
     if let Some(path) = &args.grad_flow {
         let title = format!(
             "gradient flow: {} {} on {}",
-            trainer.net.spec, trainer.net.spec.activation, args.data
+            trainer.net.spec, trainer.net.spec.activation, s.data
         );
         crate::cmd::gradflow::FlowChart {
             title,
@@ -405,10 +642,9 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
         })?;
     }
     if let Some(path) = &args.report {
-        let html =
-            crate::cmd::training_page::page(&trainer, args, &prepared, seconds).map_err(|e| {
-                CliError::input(format!("--report: cannot draw {}: {e}", path.display()))
-            })?;
+        let html = crate::cmd::training_page::page(&trainer, &s.data, &prepared, seconds).map_err(
+            |e| CliError::input(format!("--report: cannot draw {}: {e}", path.display())),
+        )?;
         crate::output::write_atomically(path, html.as_bytes())?;
     }
     let last = trainer.history().last().copied();
@@ -430,7 +666,7 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
             net.spec.activation,
             net.model.num_parameters(),
             kind.name(),
-            args.data,
+            s.data,
             prepared.train.n_samples,
             prepared.test.n_samples
         );

@@ -7,18 +7,17 @@ use chainrule::train_report::{Chart, TrainingPage};
 
 use crate::cmd::curves;
 use crate::cmd::gradflow::FlowChart;
-use crate::cmd::train::TrainArgs;
 
 /// The HTML page of a finished run.
 pub fn page(
     trainer: &Trainer,
-    args: &TrainArgs,
+    data: &str,
     prepared: &Prepared,
     seconds: f64,
 ) -> Result<String, String> {
     let net = &trainer.net;
     let c = &trainer.config;
-    let name = format!("{} {} on {}", net.spec, net.spec.activation, args.data);
+    let name = format!("{} {} on {}", net.spec, net.spec.activation, data);
     let mut p = TrainingPage::new(&name);
     p.subtitle = format!(
         "{} parameters; {}, learning rate {}, batches of {}, seed {}; {} training and {} test \
