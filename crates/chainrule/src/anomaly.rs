@@ -307,28 +307,6 @@ fn tensor_op_name(op: &crate::tensor::tape::Op) -> String {
     }
 }
 
-/// The input nodes of a tensor operation.
-fn tensor_op_inputs(op: &crate::tensor::tape::Op) -> Vec<usize> {
-    use crate::tensor::tape::Op;
-    match op {
-        Op::Variable | Op::Constant => vec![],
-        &Op::Unary(_, x)
-        | &Op::Reduce(_, x, _)
-        | &Op::Reshape(x)
-        | &Op::Permute(x, _)
-        | &Op::Slice { x, .. }
-        | &Op::Softmax { x, .. }
-        | &Op::Gather(x, _, _)
-        | &Op::IndexSelect(x, _, _)
-        | &Op::ScatterAdd(x, _, _)
-        | &Op::IndexAdd(x, _, _)
-        | &Op::Clamp(x, _, _) => vec![x],
-        &Op::Binary(_, a, b) | &Op::Matmul(a, b) | &Op::Where(_, a, b) => vec![a, b],
-        &Op::Linear(x, w, b) => vec![x, w, b],
-        Op::Concat(xs, _) => xs.clone(),
-    }
-}
-
 fn tensor_anomaly<T: crate::tensor::Element>(
     nodes: &[crate::tensor::tape::Node<T>],
     i: usize,
@@ -340,7 +318,8 @@ fn tensor_anomaly<T: crate::tensor::Element>(
         phase,
         op: tensor_op_name(op),
         node: i,
-        inputs: tensor_op_inputs(op)
+        inputs: op
+            .inputs()
             .into_iter()
             .map(|x| Operand::Shape(nodes[x].value.shape().to_vec()))
             .collect(),

@@ -192,6 +192,47 @@ macro_rules! real_for_float {
 real_for_float!(f64);
 real_for_float!(f32);
 
+/// The functions of [`Real`] from `exp` to `powf_c`, for an algebra that records an operation
+/// with a method `unary(self, op: Unary) -> Self` (the symbolic algebra, tensors).
+macro_rules! real_by_unary {
+    () => {
+        fn exp(self) -> Self {
+            self.unary($crate::ops::Unary::Exp)
+        }
+        fn ln(self) -> Self {
+            self.unary($crate::ops::Unary::Ln)
+        }
+        fn sqrt(self) -> Self {
+            self.unary($crate::ops::Unary::Sqrt)
+        }
+        fn sin(self) -> Self {
+            self.unary($crate::ops::Unary::Sin)
+        }
+        fn cos(self) -> Self {
+            self.unary($crate::ops::Unary::Cos)
+        }
+        fn tan(self) -> Self {
+            self.unary($crate::ops::Unary::Tan)
+        }
+        fn tanh(self) -> Self {
+            self.unary($crate::ops::Unary::Tanh)
+        }
+        fn erf(self) -> Self {
+            self.unary($crate::ops::Unary::Erf)
+        }
+        fn abs(self) -> Self {
+            self.unary($crate::ops::Unary::Abs)
+        }
+        fn powi(self, n: i32) -> Self {
+            self.unary($crate::ops::Unary::Powi(n))
+        }
+        fn powf_c(self, p: f64) -> Self {
+            self.unary($crate::ops::Unary::Powf(p))
+        }
+    };
+}
+pub(crate) use real_by_unary;
+
 /// The logistic function `1 / (1 + e^-x)`, computed without overflow for any `x`.
 #[inline(always)]
 fn sigmoid_stable<T: Real>(x: T) -> T {

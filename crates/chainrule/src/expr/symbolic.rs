@@ -539,39 +539,7 @@ impl Real for Sym<'_> {
     fn mul_c(self, c: f64) -> Self {
         self.num(c) * self
     }
-    fn exp(self) -> Self {
-        self.unary(Unary::Exp)
-    }
-    fn ln(self) -> Self {
-        self.unary(Unary::Ln)
-    }
-    fn sqrt(self) -> Self {
-        self.unary(Unary::Sqrt)
-    }
-    fn sin(self) -> Self {
-        self.unary(Unary::Sin)
-    }
-    fn cos(self) -> Self {
-        self.unary(Unary::Cos)
-    }
-    fn tan(self) -> Self {
-        self.unary(Unary::Tan)
-    }
-    fn tanh(self) -> Self {
-        self.unary(Unary::Tanh)
-    }
-    fn erf(self) -> Self {
-        self.unary(Unary::Erf)
-    }
-    fn abs(self) -> Self {
-        self.unary(Unary::Abs)
-    }
-    fn powi(self, n: i32) -> Self {
-        self.unary(Unary::Powi(n))
-    }
-    fn powf_c(self, p: f64) -> Self {
-        self.unary(Unary::Powf(p))
-    }
+    crate::ops::real_by_unary!();
     fn pow(self, p: Self) -> Self {
         self.binary(Binary::Pow, p)
     }

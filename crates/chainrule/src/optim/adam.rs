@@ -299,76 +299,6 @@ pub struct Adam<T> {
     moments: Moments<T>,
 }
 
-impl<T: Float> Adam<T> {
-    /// An optimizer with these settings.
-    ///
-    /// # Panics
-    /// If a setting is out of range (see [`AdamConfig::validate`]); [`Adam::try_new`] returns
-    /// the error instead.
-    pub fn new(config: AdamConfig) -> Self {
-        Self::try_new(config).unwrap_or_else(|e| panic!("{e}"))
-    }
-
-    /// An optimizer with these settings, or the first one out of range.
-    pub fn try_new(config: AdamConfig) -> Result<Self, ConfigError> {
-        config.validate()?;
-        Ok(Adam {
-            config,
-            moments: Moments::default(),
-        })
-    }
-
-    /// The settings (with the current learning rate).
-    pub fn config(&self) -> &AdamConfig {
-        &self.config
-    }
-}
-
-impl<T: Float> Optimizer<T> for Adam<T> {
-    fn step(&mut self, params: &mut [&mut [T]], grads: &[&[T]]) {
-        let c = self.config;
-        adam_step(
-            "Adam",
-            &mut self.moments,
-            params,
-            grads,
-            (c.lr, c.betas, c.eps, c.weight_decay, c.amsgrad),
-            false,
-        );
-    }
-
-    fn lr(&self) -> f64 {
-        self.config.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.config.lr = lr;
-    }
-
-    fn steps_taken(&self) -> u64 {
-        self.moments.step
-    }
-
-    fn name(&self) -> &'static str {
-        "adam"
-    }
-
-    fn state(&self) -> OptimizerState<T> {
-        self.moments
-            .state("adam", self.config.lr, self.config.amsgrad)
-    }
-
-    fn load_state(&mut self, saved: &OptimizerState<T>) -> Result<(), StateError> {
-        self.moments.load("adam", self.config.amsgrad, saved)?;
-        self.config.lr = saved.lr;
-        Ok(())
-    }
-
-    fn reset(&mut self) {
-        self.moments = Moments::default();
-    }
-}
-
 /// AdamW as `torch.optim.AdamW`: Adam with decoupled weight decay.
 ///
 /// Each step first shrinks every parameter, `θ ← θ - γλθ`, then takes the Adam step of
@@ -389,72 +319,82 @@ pub struct AdamW<T> {
     moments: Moments<T>,
 }
 
-impl<T: Float> AdamW<T> {
-    /// An optimizer with these settings.
-    ///
-    /// # Panics
-    /// If a setting is out of range (see [`AdamWConfig::validate`]); [`AdamW::try_new`] returns
-    /// the error instead.
-    pub fn new(config: AdamWConfig) -> Self {
-        Self::try_new(config).unwrap_or_else(|e| panic!("{e}"))
-    }
+/// The constructors and the [`Optimizer`] implementation of [`Adam`] and [`AdamW`], which differ
+/// only in their names, their configuration type and whether the decay is decoupled.
+macro_rules! adam_optimizer {
+    ($Name:ident, $Config:ident, $display:literal, $name:literal, decoupled: $decoupled:literal) => {
+        impl<T: Float> $Name<T> {
+            /// An optimizer with these settings.
+            ///
+            /// # Panics
+            #[doc = concat!(
+                "If a setting is out of range (see [`", stringify!($Config), "::validate`]); [`",
+                stringify!($Name), "::try_new`] returns the error instead."
+            )]
+            pub fn new(config: $Config) -> Self {
+                Self::try_new(config).unwrap_or_else(|e| panic!("{e}"))
+            }
 
-    /// An optimizer with these settings, or the first one out of range.
-    pub fn try_new(config: AdamWConfig) -> Result<Self, ConfigError> {
-        config.validate()?;
-        Ok(AdamW {
-            config,
-            moments: Moments::default(),
-        })
-    }
+            /// An optimizer with these settings, or the first one out of range.
+            pub fn try_new(config: $Config) -> Result<Self, ConfigError> {
+                config.validate()?;
+                Ok($Name {
+                    config,
+                    moments: Moments::default(),
+                })
+            }
 
-    /// The settings (with the current learning rate).
-    pub fn config(&self) -> &AdamWConfig {
-        &self.config
-    }
+            /// The settings (with the current learning rate).
+            pub fn config(&self) -> &$Config {
+                &self.config
+            }
+        }
+
+        impl<T: Float> Optimizer<T> for $Name<T> {
+            fn step(&mut self, params: &mut [&mut [T]], grads: &[&[T]]) {
+                let c = self.config;
+                adam_step(
+                    $display,
+                    &mut self.moments,
+                    params,
+                    grads,
+                    (c.lr, c.betas, c.eps, c.weight_decay, c.amsgrad),
+                    $decoupled,
+                );
+            }
+
+            fn lr(&self) -> f64 {
+                self.config.lr
+            }
+
+            fn set_lr(&mut self, lr: f64) {
+                self.config.lr = lr;
+            }
+
+            fn steps_taken(&self) -> u64 {
+                self.moments.step
+            }
+
+            fn name(&self) -> &'static str {
+                $name
+            }
+
+            fn state(&self) -> OptimizerState<T> {
+                self.moments.state($name, self.config.lr, self.config.amsgrad)
+            }
+
+            fn load_state(&mut self, saved: &OptimizerState<T>) -> Result<(), StateError> {
+                self.moments.load($name, self.config.amsgrad, saved)?;
+                self.config.lr = saved.lr;
+                Ok(())
+            }
+
+            fn reset(&mut self) {
+                self.moments = Moments::default();
+            }
+        }
+    };
 }
 
-impl<T: Float> Optimizer<T> for AdamW<T> {
-    fn step(&mut self, params: &mut [&mut [T]], grads: &[&[T]]) {
-        let c = self.config;
-        adam_step(
-            "AdamW",
-            &mut self.moments,
-            params,
-            grads,
-            (c.lr, c.betas, c.eps, c.weight_decay, c.amsgrad),
-            true,
-        );
-    }
-
-    fn lr(&self) -> f64 {
-        self.config.lr
-    }
-
-    fn set_lr(&mut self, lr: f64) {
-        self.config.lr = lr;
-    }
-
-    fn steps_taken(&self) -> u64 {
-        self.moments.step
-    }
-
-    fn name(&self) -> &'static str {
-        "adamw"
-    }
-
-    fn state(&self) -> OptimizerState<T> {
-        self.moments
-            .state("adamw", self.config.lr, self.config.amsgrad)
-    }
-
-    fn load_state(&mut self, saved: &OptimizerState<T>) -> Result<(), StateError> {
-        self.moments.load("adamw", self.config.amsgrad, saved)?;
-        self.config.lr = saved.lr;
-        Ok(())
-    }
-
-    fn reset(&mut self) {
-        self.moments = Moments::default();
-    }
-}
+adam_optimizer!(Adam, AdamConfig, "Adam", "adam", decoupled: false);
+adam_optimizer!(AdamW, AdamWConfig, "AdamW", "adamw", decoupled: true);

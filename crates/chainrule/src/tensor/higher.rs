@@ -5,9 +5,9 @@
 //!
 //! - [`Tape::grad_graph`] (PyTorch's `create_graph=True`): the reverse sweep of
 //!   [`Tensor::backward`] with tensor adjoints instead of arrays. Each node's rule is
-//!   [`vjp_rule`] below.
+//!   `vjp_rule` below.
 //! - [`Tape::jvp`]: a forward sweep carrying one tangent tensor per node, each node's rule
-//!   being [`jvp_rule`] below.
+//!   being `jvp_rule` below.
 //!
 //! Where the rules come from:
 //!
@@ -98,39 +98,7 @@ impl<'t, T: Element> Real for Each<'t, T> {
     fn mul_c(self, c: f64) -> Self {
         Each(self.0.mul_scalar(c))
     }
-    fn exp(self) -> Self {
-        self.unary(Unary::Exp)
-    }
-    fn ln(self) -> Self {
-        self.unary(Unary::Ln)
-    }
-    fn sqrt(self) -> Self {
-        self.unary(Unary::Sqrt)
-    }
-    fn sin(self) -> Self {
-        self.unary(Unary::Sin)
-    }
-    fn cos(self) -> Self {
-        self.unary(Unary::Cos)
-    }
-    fn tan(self) -> Self {
-        self.unary(Unary::Tan)
-    }
-    fn tanh(self) -> Self {
-        self.unary(Unary::Tanh)
-    }
-    fn erf(self) -> Self {
-        self.unary(Unary::Erf)
-    }
-    fn abs(self) -> Self {
-        self.unary(Unary::Abs)
-    }
-    fn powi(self, n: i32) -> Self {
-        self.unary(Unary::Powi(n))
-    }
-    fn powf_c(self, p: f64) -> Self {
-        self.unary(Unary::Powf(p))
-    }
+    crate::ops::real_by_unary!();
     fn pow(self, p: Self) -> Self {
         Each(
             self.0
@@ -260,27 +228,6 @@ pub(crate) fn clamp_passes<T: Element>(x: T, lo: f64, hi: f64) -> bool {
     x >= T::from_f64(lo) && x <= T::from_f64(hi)
 }
 
-/// The nodes one operation reads.
-fn op_inputs(op: &Op) -> Vec<usize> {
-    match op {
-        Op::Variable | Op::Constant => vec![],
-        &Op::Unary(_, x)
-        | &Op::Reduce(_, x, _)
-        | &Op::Reshape(x)
-        | &Op::Permute(x, _)
-        | &Op::Slice { x, .. }
-        | &Op::Softmax { x, .. }
-        | &Op::Gather(x, _, _)
-        | &Op::IndexSelect(x, _, _)
-        | &Op::ScatterAdd(x, _, _)
-        | &Op::IndexAdd(x, _, _)
-        | &Op::Clamp(x, _, _) => vec![x],
-        &Op::Binary(_, a, b) | &Op::Matmul(a, b) | &Op::Where(_, a, b) => vec![a, b],
-        &Op::Linear(x, w, b) => vec![x, w, b],
-        Op::Concat(xs, _) => xs.clone(),
-    }
-}
-
 /// The reverse-mode rule of node `i`, recorded: for each input that needs a gradient, the
 /// adjoint contribution given the adjoint `g` of the node's output.
 fn vjp_rule<'t, T: Element>(
@@ -291,7 +238,8 @@ fn vjp_rule<'t, T: Element>(
     let (op, needs) = {
         let nodes = tape.nodes.borrow();
         let op = nodes[i].op.clone();
-        let needs: Vec<bool> = op_inputs(&op)
+        let needs: Vec<bool> = op
+            .inputs()
             .iter()
             .map(|&j| nodes[j].requires_grad)
             .collect();
@@ -442,7 +390,7 @@ fn jvp_rule<'t, T: Element>(
     tangent: &dyn Fn(usize) -> Option<Tensor<'t, T>>,
 ) -> Result<Option<Tensor<'t, T>>> {
     let op = tape.nodes.borrow()[i].op.clone();
-    let inputs = op_inputs(&op);
+    let inputs = op.inputs();
     if inputs.iter().all(|&j| tangent(j).is_none()) {
         return Ok(None);
     }

@@ -1,7 +1,7 @@
 //! Tensors with reverse-mode automatic differentiation.
 //!
 //! The same design as the scalar engine, with arrays in the nodes:
-//! - [`array`]: [`Array`], row-major storage with a shape, creation (`zeros`, `randn`, ...) and
+//! - [`mod@array`]: [`Array`], row-major storage with a shape, creation (`zeros`, `randn`, ...) and
 //!   PyTorch-style printing;
 //! - [`shape`]: strides, NumPy broadcasting, axis arguments, and [`TensorError`];
 //! - [`kernels`]: the loops (element-wise with broadcasting, reductions, `gemm` matrix products,

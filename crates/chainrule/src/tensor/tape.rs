@@ -57,6 +57,29 @@ pub(crate) enum Op {
     Clamp(usize, f64, f64),
 }
 
+impl Op {
+    /// The nodes the operation reads, in order.
+    pub(crate) fn inputs(&self) -> Vec<usize> {
+        match self {
+            Op::Variable | Op::Constant => vec![],
+            &Op::Unary(_, x)
+            | &Op::Reduce(_, x, _)
+            | &Op::Reshape(x)
+            | &Op::Permute(x, _)
+            | &Op::Slice { x, .. }
+            | &Op::Softmax { x, .. }
+            | &Op::Gather(x, _, _)
+            | &Op::IndexSelect(x, _, _)
+            | &Op::ScatterAdd(x, _, _)
+            | &Op::IndexAdd(x, _, _)
+            | &Op::Clamp(x, _, _) => vec![x],
+            &Op::Binary(_, a, b) | &Op::Matmul(a, b) | &Op::Where(_, a, b) => vec![a, b],
+            &Op::Linear(x, w, b) => vec![x, w, b],
+            Op::Concat(xs, _) => xs.clone(),
+        }
+    }
+}
+
 /// One recorded tensor.
 pub(crate) struct Node<T> {
     pub value: Array<T>,
