@@ -13,7 +13,7 @@
 //!
 //! - **Element-wise operations** (`exp`, `relu`, `+`, `pow`, `maximum`, ...) use the rules of
 //!   [`crate::ops`] themselves, the very functions the fast sweep applies to numbers: a tensor
-//!   wrapped in [`Each`] is an algebra of numbers, one per element, so `Unary::backward(x, y, g)`
+//!   wrapped in `Each` is an algebra of numbers, one per element, so `Unary::backward(x, y, g)`
 //!   run on it records `g · f'(x)` as tensor operations. A rule is linear in its adjoint, so the
 //!   same call with the tangent of `x` in place of `g` is the forward-mode rule too.
 //! - **Structural operations** (matrix products, reductions, softmax, the moves of data) are

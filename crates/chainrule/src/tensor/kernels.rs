@@ -2,7 +2,7 @@
 //! matrix products through `gemm`, and softmax. No autograd here, only numbers.
 //!
 //! Element-wise kernels take the derivative rules of [`crate::ops`] as closures chosen by one
-//! `match` outside the loop (see [`with_unary!`] and [`with_binary!`]), so each rule is inlined
+//! `match` outside the loop (see `with_unary!` and `with_binary!`), so each rule is inlined
 //! into its own tight loop. Contiguous inputs take a fast path over slices; above
 //! [`PAR_MIN`] elements the work is split across threads with rayon.
 
