@@ -4,7 +4,9 @@
 //! function transforms against closed forms.
 
 use chainrule::ops::{Binary, Unary};
-use chainrule::tensor::functional::{grad, hessian, hvp, jacfwd, jacrev, jvp, tensor_fn, vjp};
+use chainrule::tensor::functional::{
+    grad, grad_fn, hessian, hvp, jacfwd, jacrev, jvp, tensor_fn, vjp,
+};
 use chainrule::tensor::{gradgradcheck, Array, Tape, Tensor, TensorError};
 use proptest::prelude::*;
 
@@ -462,6 +464,30 @@ fn jacobians_agree_and_have_the_output_shape_first() {
             assert!((jr.to_vec()[i * 6 + j] - numeric).abs() < 1e-7);
         }
     }
+}
+
+#[test]
+fn transforms_compose_to_any_order() {
+    let x = randn(&[3], 70);
+    let f = tensor_fn(|x| Ok((x.sin() * x.sum_all()).sum_all()));
+    let h = hessian(f, &x).unwrap();
+    for (name, j) in [
+        ("jacfwd of grad_fn", jacfwd(grad_fn(f), &x).unwrap()),
+        ("jacrev of grad_fn", jacrev(grad_fn(f), &x).unwrap()),
+    ] {
+        assert!(close(&j.to_vec(), &h.to_vec(), 1e-13), "{name}");
+    }
+    // The third derivative of Σ sin: grad of Σ grad of Σ grad is −cos, element by element.
+    let g = tensor_fn(|x| Ok(x.sin().sum_all()));
+    let g1 = grad_fn(g);
+    let g2 = grad_fn(tensor_fn(move |x| Ok(g1(x)?.sum_all())));
+    let third = grad(tensor_fn(move |x| Ok(g2(x)?.sum_all())), &x).unwrap();
+    let want: Vec<f64> = x.to_vec().iter().map(|v| -v.cos()).collect();
+    assert!(
+        close(&third.to_vec(), &want, 1e-14),
+        "{:?} vs {want:?}",
+        third.to_vec()
+    );
 }
 
 #[test]

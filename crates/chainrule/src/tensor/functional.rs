@@ -8,6 +8,7 @@
 //! | transform | how | passes over the recording |
 //! |---|---|---|
 //! | [`grad`], [`vjp`] | reverse mode | 1 |
+//! | [`grad_fn`] | the gradient as a function, to transform again | 1 per call |
 //! | [`jvp`] | forward mode | 1 |
 //! | [`jacrev`] | reverse mode, one pass per output element | m |
 //! | [`jacfwd`] | forward mode, one pass per input element | n |
@@ -111,6 +112,30 @@ pub fn value_and_grad<T: Element>(f: impl TensorFn<T>, x: &Array<T>) -> Result<(
 /// The gradient of a function with one-element output.
 pub fn grad<T: Element>(f: impl TensorFn<T>, x: &Array<T>) -> Result<Array<T>> {
     value_and_grad(f, x).map(|(_, g)| g)
+}
+
+/// The gradient of `f` (one-element output) as a function again, as JAX's `grad`: it records
+/// the gradient on the input's tape ([`Tape::grad_graph`]), so every transform here applies to
+/// it, to any order: `jacfwd(grad_fn(f))` is the Hessian, `grad_fn` of a sum of `grad_fn(f)` a
+/// third derivative.
+///
+/// ```
+/// use chainrule::tensor::functional::{grad_fn, hessian, jacfwd, jacrev, tensor_fn};
+/// use chainrule::tensor::Array;
+///
+/// let x = Array::<f64>::from_vec(vec![0.5, -1.0], &[2]).unwrap();
+/// let f = tensor_fn(|x| Ok((x.exp() * x.sum_all()).sum_all()));
+/// let h = hessian(f, &x).unwrap();
+/// let close = |a: &Array<f64>| a.to_vec().iter().zip(h.to_vec()).all(|(p, q)| (p - q).abs() < 1e-12);
+/// assert!(close(&jacfwd(grad_fn(f), &x).unwrap())); // forward over reverse
+/// assert!(close(&jacrev(grad_fn(f), &x).unwrap())); // reverse over reverse
+/// ```
+pub fn grad_fn<T: Element>(f: impl TensorFn<T>) -> impl TensorFn<T> {
+    tensor_fn(move |x| {
+        let y = f(x)?;
+        one_element("grad", y)?;
+        Ok(x.tape().grad_graph(y, &[x])?[0])
+    })
 }
 
 /// The value `f(x)` and the vector-Jacobian product `uᵀJ` (reverse mode), `u` of the output's
