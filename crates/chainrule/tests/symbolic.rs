@@ -19,6 +19,14 @@ fn simple_derivatives_read_as_written_by_hand() {
     assert_eq!(d("abs(x)", "x"), "sign(x)");
     assert_eq!(d("max(x, y)", "x"), "0.5 * sign(x - y) + 0.5");
     assert_eq!(d("1/x", "x"), "-(1 / x^2)");
+    // Like terms collect, powers of one base divide, a number over a denominator is a fraction.
+    assert_eq!(d("sin(x)^2 + cos(x)^2", "x"), "0");
+    assert_eq!(d("2*x*y - 5*x*y", "x"), "-3 * y");
+    assert_eq!(d("x^3/x", "x"), "2 * x");
+    assert_eq!(d("x/x^4", "x"), "-(3 / x^4)");
+    assert_eq!(d("ln(x^2)", "x"), "2 / x");
+    assert_eq!(d("x*y/x", "x"), "0");
+    assert_eq!(d("x^5*y/x^2", "x"), "3 * (y * x^2)");
     assert_eq!(
         Expr::parse("3*x^2+1")
             .unwrap()

@@ -6,7 +6,9 @@
 //!
 //! The builder simplifies as it goes, so that what comes out reads as a person would write it:
 //! constants are folded (`2 * 3` → `6`, `3 * (2 * x)` → `6 * x`), `0 * a` → `0`, `1 * a` → `a`,
-//! `a + 0` → `a`, `a - a` → `0`, `a * a` → `a^2`, `x^1` → `x`, `--a` → `a`; and identical
+//! `a + 0` → `a`, like terms are collected (`2 * a - 5 * a` → `-3 * a`, `a - a` → `0`), powers
+//! of one base multiply and divide (`a * a` → `a^2`, `x^3 / x` → `x^2`, `x / x^4` → `1 / x^3`,
+//! `(x * y) / x` → `y`), `x^1` → `x`, `--a` → `a`; and identical
 //! subformulas are one node, so nested input does not make the arena explode. (The printed text is
 //! a tree and repeats shared parts.)
 //!
@@ -295,11 +297,13 @@ impl<'b> Sym<'b> {
         if b.is(0.0) {
             return self;
         }
-        if self == b {
-            return self.num(2.0) * self;
-        }
         if self.as_num().is_some() {
             return b + self; // constants to the right: x + 1
+        }
+        // Like terms: a·t + b·t → (a + b)·t (so t + t → 2·t, 2·t + -2·t → 0).
+        let ((ca, ta), (cb, tb)) = (self.coefficient_parts(), b.coefficient_parts());
+        if ta == tb && ta.as_num().is_none() {
+            return self.num(ca + cb) * ta;
         }
         if let Some(c) = b.as_num() {
             let (rest, k) = self.offset_parts();
@@ -322,7 +326,24 @@ impl<'b> Sym<'b> {
                 return self - self.num(-c) * self.at(y);
             }
         }
+        if let ExprNode::Binary(Binary::Mul, c, y) = self.node() {
+            if let Some(c) = self.at(c).as_num().filter(|c| *c < 0.0) {
+                return b - self.num(-c) * self.at(y);
+            }
+        }
         self.commutative(Binary::Add, b)
+    }
+
+    /// `self` as `c · t` for a number `c` (`c = 1` when there is no numeric factor).
+    fn coefficient_parts(self) -> (f64, Sym<'b>) {
+        match self.node() {
+            ExprNode::Binary(Binary::Mul, c, t) => match self.at(c).as_num() {
+                Some(c) => (c, self.at(t)),
+                None => (1.0, self),
+            },
+            ExprNode::Unary(Unary::Neg, t) => (-1.0, self.at(t)),
+            _ => (1.0, self),
+        }
     }
 
     /// `self op b` for a commutative `op`, its operands in creation order, so that `a·b` and
@@ -372,8 +393,10 @@ impl<'b> Sym<'b> {
         if self.is(0.0) {
             return -b;
         }
-        if self == b {
-            return self.num(0.0);
+        // Like terms: a·t − b·t → (a − b)·t (so t − t → 0).
+        let ((ca, ta), (cb, tb)) = (self.coefficient_parts(), b.coefficient_parts());
+        if ta == tb && ta.as_num().is_none() {
+            return self.num(ca - cb) * ta;
         }
         if let Some(c) = b.as_num() {
             let (rest, k) = self.offset_parts();
@@ -444,6 +467,14 @@ impl<'b> Sym<'b> {
                 return base_a.unary(Unary::Powi(k));
             }
         }
+        // A number over a denominator: c · (1 / d) → c / d.
+        if self.as_num().is_some() {
+            if let ExprNode::Binary(Binary::Div, n, d) = b.node() {
+                if self.at(n).is(1.0) {
+                    return self / self.at(d);
+                }
+            }
+        }
         // Fractions: (a / b) · c → (a · c) / b, and a · (b / c) → (a · b) / c; a number stays
         // in front (c · (a / b)).
         if self.as_num().is_none() {
@@ -477,6 +508,26 @@ impl<'b> Sym<'b> {
         }
         if self == b {
             return self.num(1.0);
+        }
+        // Powers of one base: xⁿ / xᵐ → xⁿ⁻ᵐ, or 1 / xᵐ⁻ⁿ.
+        let (base_a, ea) = self.power_parts();
+        let (base_b, eb) = b.power_parts();
+        if base_a == base_b && self.as_num().is_none() {
+            if let Some(k) = ea.checked_sub(eb).filter(|k| *k != i32::MIN) {
+                return match k {
+                    0 => self.num(1.0),
+                    k if k > 0 => base_a.unary(Unary::Powi(k)),
+                    k => self.num(1.0) / base_a.unary(Unary::Powi(-k)),
+                };
+            }
+        }
+        // A factor over a power of its base: (x · y) / x → y, (x³ · y) / x → x² · y.
+        if let ExprNode::Binary(Binary::Mul, l, r) = self.node() {
+            for (f, other) in [(self.at(l), self.at(r)), (self.at(r), self.at(l))] {
+                if f.as_num().is_none() && f.power_parts().0 == base_b {
+                    return (f / b) * other;
+                }
+            }
         }
         if let ExprNode::Unary(Unary::Neg, x) = self.node() {
             return -(self.at(x) / b);
