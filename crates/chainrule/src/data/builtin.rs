@@ -4,10 +4,10 @@ use super::{CsvOptions, Dataset, Targets};
 use crate::rand::Rng;
 
 /// The text of `data/digits.csv` (265 KB), embedded: 1,797 8×8 images of handwritten digits.
-pub const DIGITS_CSV: &str = include_str!("../../../../data/digits.csv");
+pub const DIGITS_CSV: &str = include_str!("../../data/digits.csv");
 
 /// The text of `data/iris.csv` (4 KB), embedded: Fisher's 150 iris flowers.
-pub const IRIS_CSV: &str = include_str!("../../../../data/iris.csv");
+pub const IRIS_CSV: &str = include_str!("../../data/iris.csv");
 
 /// The handwritten digits of scikit-learn (`load_digits`): 1,797 images of 8×8 pixels, each pixel
 /// an integer from 0 to 16, in 10 classes (the digits 0–9, named `"0"`…`"9"`).
