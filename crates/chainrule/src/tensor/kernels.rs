@@ -724,8 +724,9 @@ pub fn around(shape: &[usize], axis: usize) -> (usize, usize, usize) {
     )
 }
 
-/// Products smaller than this many multiply-adds (`m·n·k`) run on one thread.
-const GEMM_PAR_MIN: usize = 64 * 64 * 64;
+/// Products smaller than this many multiply-adds (`m·n·k`) run on one thread: below about a
+/// million (10 µs of work on one core) waking a helper thread costs about what it saves.
+const GEMM_PAR_MIN: usize = 1 << 20;
 
 /// Up to this size, a product is split into blocks of rows (or columns), two per thread, each a
 /// single-threaded `gemm`; measured on two cores (AVX-512 kernels), this beats `gemm`'s own
