@@ -829,7 +829,9 @@ pub unsafe fn gemm<T: Element>(
 }
 
 /// `x · wᵀ` is computed transposed (into a scratch buffer, then copied out with the bias) when
-/// both the batch and the output have at least this many rows.
+/// both the batch and the output have at least this many rows and the product is large enough
+/// to be threaded ([`GEMM_PAR_MIN`]); smaller products keep the direct layout, where the copy
+/// would be a larger share of the work.
 ///
 /// Both operands of `x · wᵀ` are contiguous along the summed dimension. Asked for a row-major
 /// result, `gemm` packs `w` by gathering one element from each of its rows; with rows a multiple
@@ -839,8 +841,8 @@ pub unsafe fn gemm<T: Element>(
 /// and read once; the copy back costs one pass over the output, which also adds the bias.
 const LINEAR_TRANSPOSED_MIN: usize = 32;
 
-/// Elements per side of the square tiles of [`transpose_add_rows`]: a tile's rows stay in cache
-/// while its columns are written.
+/// Elements per side of the square tiles of [`transpose_add_rows`]: a tile is read and written
+/// by whole rows (one 64-byte line of `f32`), whatever the distance between rows.
 const TILE: usize = 16;
 
 /// The length of the scratch buffer [`linear`] needs for `x [n, k] · w [m, k]ᵀ` (0 if none).
