@@ -725,7 +725,7 @@ pub fn around(shape: &[usize], axis: usize) -> (usize, usize, usize) {
 }
 
 /// Products smaller than this many multiply-adds (`m·n·k`) run on one thread: below about a
-/// million (10 µs of work on one core) waking a helper thread costs about what it saves.
+/// million (some 20 µs of work on one core) waking a helper thread costs about what it saves.
 const GEMM_PAR_MIN: usize = 1 << 20;
 
 /// Up to this size, a product is split into blocks of rows (or columns), two per thread, each a
@@ -863,7 +863,7 @@ fn transposed_linear(n: usize, k: usize, m: usize) -> bool {
 /// overwritten).
 ///
 /// # Panics
-/// If a slice is shorter than its shape.
+/// If a slice is shorter than its shape, or `scratch` shorter than [`linear_scratch`] says.
 pub fn linear<T: Element>(
     x: &[T],
     w: &[T],
