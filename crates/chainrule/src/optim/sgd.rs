@@ -166,6 +166,20 @@ impl<T: Float> Optimizer<T> for Sgd<T> {
         if fresh && c.momentum != 0.0 {
             self.momentum_buffer = params.iter().map(|p| vec![T::default(); p.len()]).collect();
         }
+        if c.momentum == 0.0 && c.weight_decay == 0.0 {
+            // Plain descent, the same arithmetic as below without the per-element branches: it
+            // vectorises, and large tensors are split across threads (each element is updated
+            // once, by one thread, so the result does not depend on the split).
+            for (p, g) in params.iter_mut().zip(grads) {
+                crate::tensor::kernels::for_chunks(p, |chunk, start| {
+                    for (theta, &grad) in chunk.iter_mut().zip(&g[start..]) {
+                        *theta = *theta - lr * grad;
+                    }
+                });
+            }
+            self.step += 1;
+            return;
+        }
         let first = self.step == 0;
         for (gi, (p, g)) in params.iter_mut().zip(grads).enumerate() {
             for (j, (theta, &grad)) in p.iter_mut().zip(g.iter()).enumerate() {

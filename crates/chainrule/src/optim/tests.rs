@@ -44,6 +44,33 @@ fn plain_sgd_is_x_minus_lr_grad() {
 }
 
 #[test]
+fn plain_sgd_on_large_groups_updates_every_element_once() {
+    // Groups above the threaded-update threshold, of odd lengths, beside a small one and an
+    // empty one: each element must be exactly θ − γ·g, in f32 as in f64.
+    let lr = 0.01;
+    let lens = [0, 3, (1 << 17) + 12_345, 1 << 18];
+    let mut params: Vec<Vec<f32>> = lens
+        .iter()
+        .map(|&n| (0..n).map(|i| (i % 97) as f32 * 0.25 - 7.0).collect())
+        .collect();
+    let grads: Vec<Vec<f32>> = lens
+        .iter()
+        .map(|&n| (0..n).map(|i| (i % 89) as f32 * 0.125 - 3.0).collect())
+        .collect();
+    let want: Vec<Vec<f32>> = params
+        .iter()
+        .zip(&grads)
+        .map(|(p, g)| p.iter().zip(g).map(|(&t, &d)| t - lr * d).collect())
+        .collect();
+    let mut opt = Sgd::<f32>::new(SgdConfig::new(f64::from(lr)));
+    let mut ps: Vec<&mut [f32]> = params.iter_mut().map(|p| p.as_mut_slice()).collect();
+    let gs: Vec<&[f32]> = grads.iter().map(|g| g.as_slice()).collect();
+    opt.step(&mut ps, &gs);
+    assert_eq!(params, want);
+    assert_eq!(opt.steps_taken(), 1);
+}
+
+#[test]
 fn sgd_momentum_dampening_weight_decay_by_hand() {
     // μ = 0.9, τ = 0.3, λ = 0.1, γ = 0.05 from (1, -2), written step by step.
     let (lr, mu, tau, wd) = (0.05, 0.9, 0.3, 0.1);

@@ -394,29 +394,16 @@ impl<'t, T: Element> Tensor<'t, T> {
         }
         let (n, k, m) = (xs[0], xs[1], ws[0]);
         let mut out = self.tape.buffer(n * m);
-        for row in out.chunks_exact_mut(m.max(1)) {
-            row.copy_from_slice(bv.data());
-        }
-        if k > 0 && n > 0 && m > 0 {
-            // SAFETY: x is n×k with rows of k, wᵀ is read as k×m with strides (1, k), out is n×m.
-            unsafe {
-                kernels::gemm(
-                    n,
-                    m,
-                    k,
-                    out.as_mut_ptr(),
-                    m as isize,
-                    1,
-                    true,
-                    xv.data().as_ptr(),
-                    k as isize,
-                    1,
-                    wv.data().as_ptr(),
-                    1,
-                    k as isize,
-                );
-            }
-        }
+        let mut scratch = self.tape.buffer(kernels::linear_scratch(n, k, m));
+        kernels::linear(
+            xv.data(),
+            wv.data(),
+            bv.data(),
+            (n, k, m),
+            &mut out,
+            &mut scratch,
+        );
+        self.tape.recycle(scratch);
         let v = Array::from_parts(out, vec![n, m]);
         Ok(self
             .tape
