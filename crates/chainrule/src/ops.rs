@@ -84,14 +84,38 @@ pub trait Real:
     fn piecewise(self, other: Self, below: f64, tie: f64, above: f64, g: Self) -> Self;
 
     /// `then` where `self == c` and `otherwise` elsewhere (also where `self` is NaN): how a rule
-    /// states a special case at one input value, such as `0^b`. The branch not taken contributes
+    /// states a special case at some input values, such as `0^b`. The branch not taken contributes
     /// nothing, not even a NaN. Numbers decide by [`Real::value`]; tensors decide element by
     /// element; the symbolic algebra, whose value is unknown, keeps the general branch.
-    fn select_eq(self, c: f64, then: Self, otherwise: Self) -> Self {
+    ///
+    /// The branches are closures, so that numbers compute only the one they take.
+    #[inline(always)]
+    fn select_eq(
+        self,
+        c: f64,
+        then: impl FnOnce() -> Self,
+        otherwise: impl FnOnce() -> Self,
+    ) -> Self {
         if self.value() == c {
-            then
+            then()
         } else {
-            otherwise
+            otherwise()
+        }
+    }
+
+    /// `then` where `self ≥ c` and `otherwise` elsewhere (also where `self` is NaN), as
+    /// [`Real::select_eq`].
+    #[inline(always)]
+    fn select_ge(
+        self,
+        c: f64,
+        then: impl FnOnce() -> Self,
+        otherwise: impl FnOnce() -> Self,
+    ) -> Self {
+        if self.value() >= c {
+            then()
+        } else {
+            otherwise()
         }
     }
 }
@@ -452,12 +476,12 @@ impl Binary {
             Binary::Mul => (g * b, g * a),
             Binary::Div => (g / b, -(g * y) / b),
             Binary::Pow => {
-                // b·a^(b-1), except 0 when b = 0 (a^0 is constant, even at a = 0).
-                let da = b.select_eq(0.0, g.zero(), g * b * a.pow(b.add_c(-1.0)));
-                // y·ln a, except at a = 0 where 0^b is flat in b for b ≥ 0 (PyTorch's choice).
-                let db_general = g * y * a.ln();
-                let at_zero = b.piecewise(b.zero(), 1.0, 0.0, 0.0, db_general);
-                (da, a.select_eq(0.0, at_zero, db_general))
+                // b·a^(b-1), except 0 where b = 0 (a^0 is constant, even at a = 0).
+                let da = b.select_eq(0.0, || g.zero(), || g * b * a.pow(b.add_c(-1.0)));
+                // y·ln a, except 0 where a = 0 and b ≥ 0 (0^b is flat there, PyTorch's choice).
+                let general = || g * y * a.ln();
+                let at_zero = || b.select_ge(0.0, || g.zero(), general);
+                (da, a.select_eq(0.0, at_zero, general))
             }
             // The input that wins takes the gradient, a tie halves it; when a comparison fails
             // (NaN), `b` takes it, as the forward rule returns `b` then.

@@ -259,6 +259,31 @@ fn the_recorded_backward_equals_the_fast_backward_on_every_op() {
 }
 
 #[test]
+fn pow_keeps_its_special_points_element_by_element() {
+    // 0^b for b > 0, b = 0 and b < 0, a^0, and a general point: the recorded rule decides each
+    // element as the number rule does (PyTorch's conventions).
+    let tape = Tape::<f64>::new();
+    let a = tape.var(Array::from_vec(vec![0.0, 0.0, 0.0, 2.0, 1.5], &[5]).unwrap());
+    let b = tape.var(Array::from_vec(vec![2.0, 0.0, -1.0, 0.0, 0.5], &[5]).unwrap());
+    let y = a.pow(b).unwrap();
+    let u = Array::from_vec(vec![1.0; 5], &[5]).unwrap();
+    y.backward_with(&u).unwrap();
+    let recorded = tape.grad_graph_with(y, tape.constant(u), &[a, b]).unwrap();
+    for (x, r) in [a, b].iter().zip(&recorded) {
+        let (fast, rec) = (x.grad().unwrap().to_vec(), r.to_vec());
+        for (f, r) in fast.iter().zip(&rec) {
+            assert!(
+                f == r || (f.is_nan() && r.is_nan()),
+                "fast {fast:?}, recorded {rec:?}"
+            );
+        }
+    }
+    // d/da at (0, 2) is 0, at (0, 0) is 0 (a^0 is constant); d/db at (0, 2) and (0, 0) is 0.
+    assert_eq!(a.grad().unwrap().to_vec()[..2], [0.0, 0.0]);
+    assert_eq!(b.grad().unwrap().to_vec()[..2], [0.0, 0.0]);
+}
+
+#[test]
 fn second_derivatives_of_every_op_match_finite_differences() {
     for case in cases() {
         gradgradcheck(case.f, &case.inputs).unwrap_or_else(|e| panic!("{}: {e}", case.name));

@@ -134,10 +134,31 @@ impl<'t, T: Element> Real for Each<'t, T> {
         // A factor 0 is a strong zero (0 even where g is NaN), as for numbers.
         Each(Tensor::where_(&keep, scaled, tape.scalar(T::ZERO)).expect("same shapes"))
     }
-    fn select_eq(self, c: f64, then: Self, otherwise: Self) -> Self {
+    fn select_eq(
+        self,
+        c: f64,
+        then: impl FnOnce() -> Self,
+        otherwise: impl FnOnce() -> Self,
+    ) -> Self {
+        self.select(|v| v == c, then(), otherwise())
+    }
+    fn select_ge(
+        self,
+        c: f64,
+        then: impl FnOnce() -> Self,
+        otherwise: impl FnOnce() -> Self,
+    ) -> Self {
+        self.select(|v| v >= c, then(), otherwise())
+    }
+}
+
+impl<'t, T: Element> Each<'t, T> {
+    /// `then` where `test` holds for `self`'s element, `otherwise` elsewhere, at the broadcast
+    /// shape of the three.
+    fn select(self, test: impl Fn(f64) -> bool, then: Self, otherwise: Self) -> Self {
         let shape = broadcast3(self.0, then.0, otherwise.0);
         let s = expanded(self.0, &shape);
-        let hit: Vec<bool> = s.iter().map(|&v| v.value() == c).collect();
+        let hit: Vec<bool> = s.iter().map(|&v| test(v.value())).collect();
         if !hit.iter().any(|&h| h) {
             return Each(expand_to(otherwise.0, &shape));
         }
