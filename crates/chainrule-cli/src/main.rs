@@ -18,6 +18,7 @@ use clap::Parser;
 use cli::{Cli, Command};
 
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
@@ -43,6 +44,17 @@ fn main() -> ExitCode {
             eprintln!("error: {e}");
             ExitCode::from(e.code)
         }
+    }
+}
+
+/// Output piped into a program that stops reading early (`chainrule explain ... | head`) ends
+/// the process quietly, as for other command-line tools, instead of a panic on the failed write.
+/// (Rust ignores SIGPIPE by default; files are written atomically, so nothing is left half-way.)
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: setting a signal's disposition to the default, before any other thread exists.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

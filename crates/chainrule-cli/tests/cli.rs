@@ -544,3 +544,36 @@ fn plot_refuses_bad_input() {
         "no file is left behind"
     );
 }
+
+#[test]
+#[cfg(unix)]
+fn a_reader_that_stops_early_ends_the_process_quietly() {
+    use std::io::Read;
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::{Command, Stdio};
+
+    // Far more than a pipe holds (about 1.4 MB), so the write fails once the reader is gone.
+    let expr: Vec<String> = (1..3000).map(|i| format!("sin(x*{i})")).collect();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chainrule"))
+        .args(["explain", &expr.join("+"), "--at", "x=1"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut head = [0u8; 100];
+    child.stdout.take().unwrap().read_exact(&mut head).unwrap(); // then the pipe closes
+    let mut err = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = child.wait().unwrap();
+    assert!(!err.contains("panicked"), "{err}");
+    assert_eq!(
+        status.signal(),
+        Some(13),
+        "ended by SIGPIPE, as `head` expects: {status:?}"
+    );
+}
