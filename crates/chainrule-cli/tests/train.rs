@@ -208,6 +208,13 @@ fn a_resumed_run_saves_the_same_model_as_an_uninterrupted_one() {
     refused("--optimizer", "sgd", "adam");
     refused("--test-fraction", "0.3", "0.2");
     refused("--weight-decay", "0.5", "default");
+    assert_bad_input(
+        &["train", "--no-standardize", "--resume", p(&ckpt)],
+        &format!(
+            "--no-standardize, but the checkpoint {} was made with standardised features",
+            ckpt.display()
+        ),
+    );
 }
 
 #[test]

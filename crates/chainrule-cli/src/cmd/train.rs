@@ -360,7 +360,14 @@ impl Settings {
             ),
             None => (None, None),
         };
-        let standardize_given = args.no_standardize.then_some(false);
+        if let (true, Some(true), Some(r)) = (args.no_standardize, recorded_standardize, resumed) {
+            return Err(CliError::input(format!(
+                "--no-standardize, but the checkpoint {} was made with standardised features: \
+                 leave --no-standardize out to continue with the checkpoint's, or start a new run \
+                 without --resume",
+                r.path.display()
+            )));
+        }
         let sizes_given = sizes.map(|s| MlpText(s.clone()));
         let sizes_recorded = spec.map(|s| MlpText(s.sizes.clone()));
         let settings = Settings {
@@ -408,13 +415,7 @@ impl Settings {
                 || 0.2,
                 resumed,
             )?,
-            standardize: pick(
-                "--no-standardize",
-                standardize_given,
-                recorded_standardize,
-                || true,
-                resumed,
-            )?,
+            standardize: !args.no_standardize && recorded_standardize.unwrap_or(true),
             sizes: pick_given("--model", sizes_given, sizes_recorded, resumed)?.map(|m| m.0),
             lr: pick_given("--lr", args.lr, opt.map(|o| o.lr), resumed)?,
             weight_decay: pick_given(
