@@ -173,6 +173,12 @@ impl OptimizerKind {
     }
 }
 
+impl fmt::Display for OptimizerKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 impl FromStr for OptimizerKind {
     type Err = String;
 
@@ -1113,29 +1119,30 @@ impl Trainer {
                 ))
             })
         };
-        let c = &self.config;
-        let wd = c
-            .optimizer
-            .weight_decay
-            .map_or("default".into(), |w| w.to_string());
+        let (spec, saved) = Self::checkpoint_settings(file, path)?;
+        let (c, o, so) = (&self.config, &self.config.optimizer, &saved.optimizer);
+        let decay = |w: Option<f64>| w.map_or("default".into(), |w| w.to_string());
         let checks = [
-            (key::SEED, c.seed.to_string(), "--seed"),
-            (key::BATCH, c.batch_size.to_string(), "--batch"),
+            ("--seed", saved.seed.to_string(), c.seed.to_string()),
             (
-                key::OPTIMIZER,
-                c.optimizer.kind.name().to_string(),
-                "--optimizer",
+                "--batch",
+                saved.batch_size.to_string(),
+                c.batch_size.to_string(),
             ),
-            (key::LR, c.optimizer.lr.to_string(), "--lr"),
+            ("--optimizer", so.kind.to_string(), o.kind.to_string()),
+            ("--lr", so.lr.to_string(), o.lr.to_string()),
             (
-                key::MOMENTUM,
-                c.optimizer.momentum.to_string(),
                 "--momentum",
+                so.momentum.to_string(),
+                o.momentum.to_string(),
             ),
-            (key::WEIGHT_DECAY, wd, "--weight-decay"),
+            (
+                "--weight-decay",
+                decay(so.weight_decay),
+                decay(o.weight_decay),
+            ),
         ];
-        for (k, want, flag) in checks {
-            let got = get(k)?;
+        for (flag, got, want) in checks {
             if got != want {
                 return Err(at(format!(
                     "the checkpoint was made with {flag} {got}, not {want}: resume with the \
@@ -1143,12 +1150,10 @@ impl Trainer {
                 )));
             }
         }
-        let spec = get(key::ARCHITECTURE)?;
-        let activation = get(key::ACTIVATION)?;
-        if activation != self.net.spec.activation.name() {
+        if spec.activation != self.net.spec.activation {
             return Err(at(format!(
-                "the checkpoint's network uses {activation}, not {}",
-                self.net.spec.activation
+                "the checkpoint's network uses {}, not {}",
+                spec.activation, self.net.spec.activation
             )));
         }
         let epoch: usize = get(key::EPOCH)?

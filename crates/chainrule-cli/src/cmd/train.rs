@@ -387,12 +387,11 @@ impl Settings {
             )?,
             kind: pick(
                 "--optimizer",
-                kind.map(OptimizerText),
-                opt.map(|o| OptimizerText(o.kind)),
-                || OptimizerText(OptimizerKind::Adam),
+                kind,
+                opt.map(|o| o.kind),
+                || OptimizerKind::Adam,
                 resumed,
-            )?
-            .0,
+            )?,
             dropout: pick(
                 "--dropout",
                 args.dropout,
@@ -453,16 +452,6 @@ impl std::fmt::Display for MlpText {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let parts: Vec<String> = self.0.iter().map(usize::to_string).collect();
         f.write_str(&parts.join("-"))
-    }
-}
-
-/// An optimizer compared and printed by name.
-#[derive(PartialEq)]
-struct OptimizerText(OptimizerKind);
-
-impl std::fmt::Display for OptimizerText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.0.name())
     }
 }
 
