@@ -6,7 +6,7 @@
 //! here is tensor structure: broadcasting (summing back with `sum_to_shape`), matrix products,
 //! reductions, softmax, and the moves of data (reshape, permute, slice, gather...).
 
-use super::array::Element;
+use super::array::{Array, Element};
 use super::forward::{expand_bool, for_gather, MatmulPlan};
 use super::kernels::{self, with_binary_backward, with_unary_backward, Reduce};
 use super::shape::numel;
@@ -31,6 +31,38 @@ fn map4<T: Element>(
             }
         })
     });
+}
+
+/// `y = max` (or `min`) of `x` over the axes in `mask`: the share of the output's derivative
+/// each input element takes, at `x`'s shape: `1/ties` where the element equals the extreme,
+/// `0` elsewhere (in a buffer of `tape`'s pool). The recorded rule spreads by the same weights.
+pub(crate) fn extreme_weights<T: Element>(
+    tape: &Tape<T>,
+    x: &Array<T>,
+    y: &Array<T>,
+    mask: u64,
+) -> Vec<T> {
+    let n = x.numel();
+    let mut ye = tape.buffer(n);
+    kernels::expand(y.data(), y.shape(), x.shape(), &mut ye);
+    let mut hit = tape.buffer(n);
+    for ((h, &v), &m) in hit.iter_mut().zip(x.data()).zip(&ye) {
+        *h = if v == m { T::ONE } else { T::ZERO };
+    }
+    let mut count = tape.buffer(y.numel());
+    kernels::reduce(Reduce::Sum, &hit, x.shape(), mask, &mut count);
+    kernels::expand(&count, y.shape(), x.shape(), &mut ye);
+    for (h, &c) in hit.iter_mut().zip(&ye) {
+        *h = *h / c;
+    }
+    tape.recycle(ye);
+    tape.recycle(count);
+    hit
+}
+
+/// Where `clamp(x, lo, hi)` passes its derivative: `lo ≤ x ≤ hi`.
+pub(crate) fn clamp_passes<T: Element>(x: T, lo: f64, hi: f64) -> bool {
+    x >= T::from_f64(lo) && x <= T::from_f64(hi)
 }
 
 /// Calls `emit(input, gradient)` for each input of node `i` that needs a gradient, given the
@@ -227,10 +259,11 @@ pub(crate) fn rule<T: Element>(
             kernels::expand(g, y.shape(), xv.shape(), &mut dx);
             if kind != Reduce::Sum {
                 // The gradient goes to the elements equal to the extreme, shared among ties.
-                let w = super::higher::extreme_weights(xv, y, mask);
+                let w = extreme_weights(tape, xv, y, mask);
                 for (d, &w) in dx.iter_mut().zip(&w) {
                     *d = *d * w;
                 }
+                tape.recycle(w);
             }
             emit(x, dx);
         }
@@ -347,11 +380,7 @@ pub(crate) fn rule<T: Element>(
             let xv = &nodes[x].value;
             let mut dx = tape.buffer(g.len());
             for ((d, &gv), &v) in dx.iter_mut().zip(g).zip(xv.data()) {
-                *d = if super::higher::clamp_passes(v, lo, hi) {
-                    gv
-                } else {
-                    T::ZERO
-                };
+                *d = if clamp_passes(v, lo, hi) { gv } else { T::ZERO };
             }
             emit(x, dx);
         }

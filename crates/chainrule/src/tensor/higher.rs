@@ -42,6 +42,7 @@
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use super::array::{Array, Element};
+use super::backward::extreme_weights;
 use super::kernels::{self, Reduce};
 use super::shape::{broadcast_shapes, fmt_shape, numel, Result, TensorError};
 use super::tape::{Op, Tape, Tensor};
@@ -116,23 +117,18 @@ impl<'t, T: Element> Real for Each<'t, T> {
             .zip(&o)
             .map(|(&s, &o)| f64::piecewise(s.value(), o.value(), below, tie, above, 1.0))
             .collect();
-        let g = expand_to(g.0, &shape);
         if factor.iter().all(|&f| f == 1.0) {
-            return Each(g);
+            return Each(expand_to(g.0, &shape));
         }
-        if factor.iter().all(|&f| f == 0.0) {
-            return Each(zeros(tape, &shape));
-        }
-        let keep: Vec<bool> = factor.iter().map(|&f| f != 0.0).collect();
-        let keep = Array::from_vec(keep, &shape).expect("one flag per element");
         let scaled = if factor.iter().all(|&f| f == 0.0 || f == 1.0) {
             g
         } else {
             let f = factor.iter().map(|&f| T::from_f64(f)).collect();
-            g * tape.constant(Array::from_parts(f, shape.clone()))
+            g * Each(tape.constant(Array::from_parts(f, shape.clone())))
         };
         // A factor 0 is a strong zero (0 even where g is NaN), as for numbers.
-        Each(Tensor::where_(&keep, scaled, tape.scalar(T::ZERO)).expect("same shapes"))
+        let keep = factor.iter().map(|&f| f != 0.0).collect();
+        Each::choose(keep, &shape, scaled, Each(tape.scalar(T::ZERO)))
     }
     fn select_eq(
         self,
@@ -157,16 +153,24 @@ impl<'t, T: Element> Each<'t, T> {
     /// shape of the three.
     fn select(self, test: impl Fn(f64) -> bool, then: Self, otherwise: Self) -> Self {
         let shape = broadcast3(self.0, then.0, otherwise.0);
-        let s = expanded(self.0, &shape);
-        let hit: Vec<bool> = s.iter().map(|&v| test(v.value())).collect();
-        if !hit.iter().any(|&h| h) {
-            return Each(expand_to(otherwise.0, &shape));
+        let hit = expanded(self.0, &shape)
+            .iter()
+            .map(|&v| test(v.value()))
+            .collect();
+        Each::choose(hit, &shape, then, otherwise)
+    }
+
+    /// `then` where the flag is set and `otherwise` elsewhere, at `shape` (the broadcast shape of
+    /// the two), recording a `where` only when the flags differ.
+    fn choose(flags: Vec<bool>, shape: &[usize], then: Self, otherwise: Self) -> Self {
+        if !flags.iter().any(|&h| h) {
+            return Each(expand_to(otherwise.0, shape));
         }
-        if hit.iter().all(|&h| h) {
-            return Each(expand_to(then.0, &shape));
+        if flags.iter().all(|&h| h) {
+            return Each(expand_to(then.0, shape));
         }
-        let hit = Array::from_vec(hit, &shape).expect("one flag per element");
-        Each(Tensor::where_(&hit, then.0, otherwise.0).expect("shapes of a rule broadcast"))
+        let flags = Array::from_vec(flags, shape).expect("one flag per element");
+        Each(Tensor::where_(&flags, then.0, otherwise.0).expect("shapes of a rule broadcast"))
     }
 }
 
@@ -223,30 +227,6 @@ fn mask_axes(mask: u64, ndim: usize) -> Vec<isize> {
         .filter(|&d| mask & (1 << d) != 0)
         .map(|d| d as isize)
         .collect()
-}
-
-/// `y = max` (or `min`) of `x` over the axes in `mask`: the share of the output's derivative
-/// each input element takes, at `x`'s shape: `1/ties` where the element equals the extreme,
-/// `0` elsewhere. The fast backward spreads its adjoint by the same weights.
-pub(crate) fn extreme_weights<T: Element>(x: &Array<T>, y: &Array<T>, mask: u64) -> Vec<T> {
-    let n = x.numel();
-    let mut ye = vec![T::ZERO; n];
-    kernels::expand(y.data(), y.shape(), x.shape(), &mut ye);
-    let hit: Vec<T> = x
-        .data()
-        .iter()
-        .zip(&ye)
-        .map(|(&v, &m)| if v == m { T::ONE } else { T::ZERO })
-        .collect();
-    let mut count = vec![T::ZERO; y.numel()];
-    kernels::reduce(Reduce::Sum, &hit, x.shape(), mask, &mut count);
-    kernels::expand(&count, y.shape(), x.shape(), &mut ye);
-    hit.iter().zip(&ye).map(|(&h, &c)| h / c).collect()
-}
-
-/// Where `clamp(x, lo, hi)` passes its derivative: `lo ≤ x ≤ hi`.
-pub(crate) fn clamp_passes<T: Element>(x: T, lo: f64, hi: f64) -> bool {
-    x >= T::from_f64(lo) && x <= T::from_f64(hi)
 }
 
 /// The reverse-mode rule of node `i`, recorded: for each input that needs a gradient, the
@@ -321,7 +301,7 @@ fn vjp_rule<'t, T: Element>(
             let xs = t(x).shape();
             let mut dx = expand_to(g, &xs);
             if kind != Reduce::Sum {
-                let w = extreme_weights(&t(x).value(), &y.value(), mask);
+                let w = extreme_weights(tape, &t(x).value(), &y.value(), mask);
                 dx = dx * tape.constant(Array::from_parts(w, xs));
             }
             out.push((x, dx));
@@ -458,7 +438,7 @@ fn jvp_rule<'t, T: Element>(
             let axes = mask_axes(mask, t(x).ndim());
             let mut dx = zero_or(x);
             if kind != Reduce::Sum {
-                let w = extreme_weights(&t(x).value(), &y.value(), mask);
+                let w = extreme_weights(tape, &t(x).value(), &y.value(), mask);
                 dx = dx * tape.constant(Array::from_parts(w, t(x).shape()));
             }
             dx.sum(&axes, true)?
@@ -507,7 +487,11 @@ fn sum_present<'t, T: Element, const N: usize>(terms: [Option<Tensor<'t, T>>; N]
 
 /// Where `clamp(x, lo, hi)` passes its derivative, as a mask.
 fn clamp_mask<T: Element>(x: &Array<T>, lo: f64, hi: f64) -> Array<bool> {
-    let pass = x.data().iter().map(|&v| clamp_passes(v, lo, hi)).collect();
+    let pass = x
+        .data()
+        .iter()
+        .map(|&v| super::backward::clamp_passes(v, lo, hi))
+        .collect();
     Array::from_parts(pass, x.shape().to_vec())
 }
 
