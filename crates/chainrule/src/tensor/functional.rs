@@ -131,9 +131,14 @@ pub fn grad<T: Element>(f: impl TensorFn<T>, x: &Array<T>) -> Result<Array<T>> {
 /// assert!(close(&jacrev(grad_fn(f), &x).unwrap())); // reverse over reverse
 /// ```
 pub fn grad_fn<T: Element>(f: impl TensorFn<T>) -> impl TensorFn<T> {
+    recorded_gradient("grad", f)
+}
+
+/// [`grad_fn`], naming `op` when `f`'s output is not one element.
+fn recorded_gradient<T: Element>(op: &'static str, f: impl TensorFn<T>) -> impl TensorFn<T> {
     tensor_fn(move |x| {
         let y = f(x)?;
-        one_element("grad", y)?;
+        one_element(op, y)?;
         Ok(x.tape().grad_graph(y, &[x])?[0])
     })
 }
@@ -250,30 +255,13 @@ pub fn jacfwd<T: Element>(f: impl TensorFn<T>, x: &Array<T>) -> Result<Array<T>>
 /// reverse: the gradient is recorded once, then one forward sweep along `v` runs through it.
 pub fn hvp<T: Element>(f: impl TensorFn<T>, x: &Array<T>, v: &Array<T>) -> Result<Array<T>> {
     same_shape("hvp", "vector", v, x)?;
-    let tape = Tape::new();
-    let xv = tape.var(x.clone());
-    let y = f(xv)?;
-    one_element("hvp", y)?;
-    let g = tape.grad_graph(y, &[xv])?[0];
-    Ok(tape.jvp(&[g], &[xv], &[tape.constant(v.clone())])?[0].value())
+    jvp(recorded_gradient("hvp", f), x, v).map(|(_, hv)| hv)
 }
 
 /// The Hessian of a function with one-element output, forward over reverse (one forward sweep
 /// per input element through the recorded gradient); shape `input ++ input`.
 pub fn hessian<T: Element>(f: impl TensorFn<T>, x: &Array<T>) -> Result<Array<T>> {
-    let tape = Tape::new();
-    let xv = tape.var(x.clone());
-    let y = f(xv)?;
-    one_element("hessian", y)?;
-    let g = tape.grad_graph(y, &[xv])?[0];
-    let columns = basis::<T>(x.shape())
-        .map(|v| Ok(tape.jvp(&[g], &[xv], &[tape.constant(v)])?[0].value()))
-        .collect::<Result<Vec<_>>>()?;
-    // Column j is H·e_j; the Hessian of a smooth function is symmetric, but kinks (relu) need
-    // not be, so lay the columns out as columns.
-    Ok(swap_blocks(
-        stack_rows(columns, x.shape(), x.shape()),
-        x.shape(),
-        x.shape(),
-    ))
+    // The forward-mode Jacobian of the recorded gradient: column j is H·e_j. (Laid out as
+    // columns: at a kink, such as relu's, the Hessian need not be symmetric.)
+    jacfwd(recorded_gradient("hessian", f), x)
 }
