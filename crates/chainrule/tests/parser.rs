@@ -55,6 +55,16 @@ fn negative_zero_keeps_its_sign_when_printed() {
     let printed = e.to_string();
     assert_eq!(printed, "x / max(-0, -0)");
     assert_eq!(Expr::parse(&printed).unwrap().eval(&[-1.0]), f64::INFINITY);
+    // A negative zero as the base of a power keeps its parentheses: -(-0)^0 is -1, while
+    // --0^0 would be +1.
+    let e = Expr::parse("-(-0)^0").unwrap();
+    assert_eq!(e.eval(&[]), -1.0);
+    let printed = e.to_string();
+    assert_eq!(
+        Expr::parse(&printed).unwrap().eval(&[]),
+        -1.0,
+        "printed as {printed}"
+    );
 }
 
 #[test]

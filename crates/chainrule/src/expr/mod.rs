@@ -373,7 +373,7 @@ impl fmt::Display for Expr {
                 }
             };
             let item = match *node {
-                ExprNode::Num(c) if c < 0.0 => (fmt_exact(c), 2),
+                ExprNode::Num(c) if c.is_sign_negative() => (fmt_exact(c), 2),
                 ExprNode::Num(c) => (fmt_exact(c), ATOM),
                 ExprNode::Var(i) => (self.variables[i].clone(), ATOM),
                 ExprNode::Unary(Unary::Neg, a) => (format!("-{}", wrap(&text[a], 3)), 2),
