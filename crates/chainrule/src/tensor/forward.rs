@@ -394,7 +394,7 @@ impl<'t, T: Element> Tensor<'t, T> {
         }
         let (n, k, m) = (xs[0], xs[1], ws[0]);
         let mut out = self.tape.buffer(n * m);
-        let mut scratch = self.tape.buffer(kernels::linear_scratch(n, k, m));
+        let mut scratch = self.tape.buffer(kernels::linear_scratch::<T>(n, k, m));
         kernels::linear(
             xv.data(),
             wv.data(),
