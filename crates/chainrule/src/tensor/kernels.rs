@@ -869,7 +869,7 @@ fn transposed_linear(n: usize, k: usize, m: usize) -> bool {
 
 /// Whether rows of `k` elements lie a multiple of [`GATHER_CONFLICT_BYTES`] apart.
 fn gathers_conflict<T>(k: usize) -> bool {
-    (k * size_of::<T>()).is_multiple_of(GATHER_CONFLICT_BYTES)
+    (k * size_of::<T>()) % GATHER_CONFLICT_BYTES == 0
 }
 
 /// A fully connected layer: `out = x · wᵀ + b` for `x` `[n, k]`, `w` `[m, k]` and `b` `[m]`, all
