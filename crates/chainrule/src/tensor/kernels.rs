@@ -1002,14 +1002,14 @@ pub fn transpose_add_rows<T: Element>(
                         .expect("a whole tile");
                     *t = *s;
                 }
+                let add: Option<&[T; TILE]> =
+                    row.map(|row| row[r0..r0 + TILE].try_into().expect("a whole tile"));
                 for j in 0..TILE {
                     let o: &mut [T; TILE] = (&mut o[j * rows + r0..][..TILE])
                         .try_into()
                         .expect("a whole tile");
-                    match row {
-                        Some(row) => {
-                            let add: &[T; TILE] =
-                                row[r0..r0 + TILE].try_into().expect("a whole tile");
+                    match add {
+                        Some(add) => {
                             for i in 0..TILE {
                                 o[i] = tile[i][j] + add[i];
                             }
