@@ -77,6 +77,26 @@ pub fn loss<'g>(g: &'g Graph, w: &[Var<'g>], data: &Data) -> Var<'g> {
     total
 }
 
+/// The number of nodes [`loss`] records for `n` parameters: the `n` variables, the constant the
+/// total starts from, and per data point a constant, `n` products, `n` sums, the residual, its
+/// square and its addition to the total.
+///
+/// Graphs are made with exactly this capacity, so that recording never grows (and copies) the
+/// node arena in the middle of a timed evaluation.
+///
+/// ```
+/// use chainrule::efficiency::{loss, nodes_for, Data};
+/// use chainrule::Graph;
+///
+/// let g = Graph::new();
+/// let w: Vec<_> = (0..7).map(|_| g.var(0.5)).collect();
+/// loss(&g, &w, &Data::new(7));
+/// assert_eq!(g.len(), nodes_for(7));
+/// ```
+pub fn nodes_for(n: usize) -> usize {
+    n + 1 + DATA_POINTS * (2 * n + 4)
+}
+
 /// How long a method took, or why it was not run.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Timing {
@@ -170,7 +190,7 @@ pub fn measure(n: usize, budget: Budget) -> Row {
     let data = Data::new(n);
     let point = vec![0.1; n];
     let evaluate = |p: &[f64]| {
-        let g = Graph::with_capacity(2 * DATA_POINTS * n + n + 16);
+        let g = Graph::with_capacity(nodes_for(n));
         let w: Vec<Var> = p.iter().map(|&v| g.var(v)).collect();
         loss(&g, &w, &data).value()
     };
@@ -179,14 +199,14 @@ pub fn measure(n: usize, budget: Budget) -> Row {
     });
     let mut reverse_grad = Vec::new();
     let reverse = median_time(budget.min_sample, || {
-        let g = Graph::with_capacity(2 * DATA_POINTS * n + n + 16);
+        let g = Graph::with_capacity(nodes_for(n));
         let w: Vec<Var> = point.iter().map(|&v| g.var(v)).collect();
         let out = loss(&g, &w, &data);
         reverse_grad = g.grad(out, &w);
     });
 
     // Forward mode: estimate from one sweep, then run all n if affordable.
-    let g = Graph::with_capacity(2 * DATA_POINTS * n + n + 16);
+    let g = Graph::with_capacity(nodes_for(n));
     let w: Vec<Var> = point.iter().map(|&v| g.var(v)).collect();
     let out = loss(&g, &w, &data);
     let nodes = g.len();
@@ -332,4 +352,62 @@ pub fn render(rows: &[Row]) -> String {
         "(×: time relative to one evaluation; skipped: estimated from one pass, over the time budget)\n",
     );
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_graphs_are_made_with_exactly_the_nodes_the_loss_records() {
+        for n in [1, 2, 10, 333] {
+            let row = measure(n, Budget::default());
+            assert_eq!(row.nodes, nodes_for(n), "n = {n}");
+        }
+    }
+
+    #[test]
+    fn all_three_methods_agree_with_the_closed_form_gradient() {
+        // d/dw_i Σ_k (w·x_k - y_k)² = Σ_k 2 (w·x_k - y_k) x_ki.
+        let n = 50;
+        let data = Data::new(n);
+        let w = [0.1; 50];
+        let expected: Vec<f64> = (0..n)
+            .map(|i| {
+                data.x
+                    .iter()
+                    .zip(&data.y)
+                    .map(|(xk, yk)| {
+                        let r: f64 = xk.iter().zip(&w).map(|(a, b)| a * b).sum::<f64>() - yk;
+                        2.0 * r * xk[i]
+                    })
+                    .sum()
+            })
+            .collect();
+        let g = Graph::new();
+        let vars: Vec<Var> = w.iter().map(|&v| g.var(v)).collect();
+        let out = loss(&g, &vars, &data);
+        let reverse = g.grad(out, &vars);
+        assert!(max_diff(&reverse, &expected) < 1e-12);
+
+        let row = measure(n, Budget::default());
+        assert!(row.forward.time().is_some() && row.finite_differences.time().is_some());
+        assert!(row.forward_max_diff.unwrap() < 1e-12);
+        // Forward differences with h = 1e-6 are accurate to about h times the curvature.
+        assert!(row.finite_differences_max_diff.unwrap() < 1e-4);
+    }
+
+    #[test]
+    fn methods_over_the_budget_are_skipped_with_an_estimate() {
+        let budget = Budget {
+            max_per_method: Duration::ZERO,
+            min_sample: Duration::from_millis(1),
+        };
+        let row = measure(20, budget);
+        assert!(matches!(row.forward, Timing::Skipped(s) if s > 0.0));
+        assert!(matches!(row.finite_differences, Timing::Skipped(s) if s > 0.0));
+        assert_eq!(row.forward_max_diff, None);
+        let table = render(&[row]);
+        assert!(table.contains("skipped (~"), "{table}");
+    }
 }
