@@ -6,9 +6,10 @@
 //!
 //! The builder simplifies as it goes, so that what comes out reads as a person would write it:
 //! constants are folded (`2 * 3` → `6`, `3 * (2 * x)` → `6 * x`), `0 * a` → `0`, `1 * a` → `a`,
-//! `a + 0` → `a`, like terms are collected (`2 * a - 5 * a` → `-3 * a`, `a - a` → `0`), powers
-//! of one base multiply and divide (`a * a` → `a^2`, `x^3 / x` → `x^2`, `x / x^4` → `1 / x^3`,
-//! `(x * y) / x` → `y`), `x^1` → `x`, `--a` → `a`; and identical
+//! `a + 0` → `a`, like terms are collected, across nested sums too (`2 * a - 5 * a` → `-3 * a`,
+//! `a - a` → `0`, `c + (s + c) - s` → `2 * c`; a product with a sum is multiplied out when that
+//! leaves fewer terms), powers of one base multiply and divide (`a * a` → `a^2`, `x^3 / x` →
+//! `x^2`, `x / x^4` → `1 / x^3`, `(x * y) / x` → `y`), `x^1` → `x`, `--a` → `a`; and identical
 //! subformulas are one node, so nested input does not make the arena explode. (The printed text is
 //! a tree and repeats shared parts.)
 //!
@@ -55,6 +56,9 @@ pub struct SymBuilder {
 
 /// The deepest nesting of simplifying rewrites before a formula is stored as it is.
 const MAX_REWRITES: u32 = 48;
+
+/// The most terms two sums may have between them for their like terms to be collected.
+const MAX_TERMS: usize = 32;
 
 /// A formula: a handle to a node of a [`SymBuilder`]. Arithmetic builds (simplified) formulas.
 #[derive(Clone, Copy, Debug)]
@@ -300,6 +304,9 @@ impl<'b> Sym<'b> {
         if self.as_num().is_some() {
             return b + self; // constants to the right: x + 1
         }
+        if let Some(collected) = self.collect_terms(b, 1.0) {
+            return collected;
+        }
         // Like terms: a·t + b·t → (a + b)·t (so t + t → 2·t, 2·t + -2·t → 0).
         let ((ca, ta), (cb, tb)) = (self.coefficient_parts(), b.coefficient_parts());
         if ta == tb && ta.as_num().is_none() {
@@ -332,6 +339,21 @@ impl<'b> Sym<'b> {
             }
         }
         self.commutative(Binary::Add, b)
+    }
+
+    /// `self + sign · b` with like terms collected across both sums, when there is something to
+    /// collect: `c + (s + c) - s` → `2 · c`, `(x + 1) + (y + 2)` → `x + y + 3`, and products with
+    /// a sum multiplied out when that leaves fewer terms: `e · c + (e · (s + c) - s · e)` →
+    /// `2 · (e · c)`. `None` when there is nothing to collect (the pairwise rules then apply), or
+    /// when the sums have more than [`MAX_TERMS`] terms (so building a long sum stays linear).
+    fn collect_terms(self, b: Sym<'b>, sign: f64) -> Option<Sym<'b>> {
+        let plain = Terms::of(self, b, sign, false)?;
+        if plain.terms.len() < plain.count || plain.numbers > 1 {
+            return Some(plain.rebuild(self));
+        }
+        let expanded = Terms::of(self, b, sign, true)?;
+        let left = expanded.terms.iter().filter(|(_, k)| *k != 0.0).count();
+        (left < plain.terms.len()).then(|| expanded.rebuild(self))
     }
 
     /// `self` as `c · t` for a number `c` (`c = 1` when there is no numeric factor).
@@ -392,6 +414,9 @@ impl<'b> Sym<'b> {
         }
         if self.is(0.0) {
             return -b;
+        }
+        if let Some(collected) = self.collect_terms(b, -1.0) {
+            return collected;
         }
         // Like terms: a·t − b·t → (a − b)·t (so t − t → 0).
         let ((ca, ta), (cb, tb)) = (self.coefficient_parts(), b.coefficient_parts());
@@ -542,6 +567,101 @@ impl<'b> Sym<'b> {
             return self.at(n) / (self.at(d) * b);
         }
         self.raw_binary(Binary::Div, b)
+    }
+}
+
+/// A sum taken apart: its terms with their numeric coefficients (like terms merged, in order of
+/// first appearance), and its constant.
+struct Terms<'b> {
+    terms: Vec<(Sym<'b>, f64)>,
+    constant: f64,
+    /// How many numbers were added into `constant`.
+    numbers: usize,
+    /// How many terms there were before like terms merged.
+    count: usize,
+}
+
+impl<'b> Terms<'b> {
+    /// The terms of `a + sign · b`, looking through `+`, `-`, negation and numeric factors, and
+    /// with `expand`, through products with a sum (`f · (x + y)` → `f · x + f · y`). `None`
+    /// past [`MAX_TERMS`].
+    fn of(a: Sym<'b>, b: Sym<'b>, sign: f64, expand: bool) -> Option<Terms<'b>> {
+        let mut out = Terms {
+            terms: Vec::new(),
+            constant: 0.0,
+            numbers: 0,
+            count: 0,
+        };
+        let mut stack = vec![(sign, b), (1.0, a)];
+        while let Some((c, s)) = stack.pop() {
+            if out.count + stack.len() > MAX_TERMS {
+                return None;
+            }
+            let sum_parts = |id: usize| match s.at(id).node() {
+                ExprNode::Binary(Binary::Add, x, y) => Some((x, y, 1.0)),
+                ExprNode::Binary(Binary::Sub, x, y) => Some((x, y, -1.0)),
+                _ => None,
+            };
+            match s.node() {
+                ExprNode::Num(v) => {
+                    out.constant += c * v;
+                    out.numbers += 1;
+                }
+                ExprNode::Binary(Binary::Add, x, y) => {
+                    stack.push((c, s.at(y)));
+                    stack.push((c, s.at(x)));
+                }
+                ExprNode::Binary(Binary::Sub, x, y) => {
+                    stack.push((-c, s.at(y)));
+                    stack.push((c, s.at(x)));
+                }
+                ExprNode::Unary(Unary::Neg, x) => stack.push((-c, s.at(x))),
+                ExprNode::Binary(Binary::Mul, k, t) if s.at(k).as_num().is_some() => {
+                    stack.push((c * s.at(k).as_num().unwrap_or(1.0), s.at(t)));
+                }
+                ExprNode::Binary(Binary::Mul, f, g) if expand => {
+                    match (sum_parts(g), sum_parts(f)) {
+                        (Some((x, y, sy)), _) => {
+                            stack.push((sy * c, s.at(f) * s.at(y)));
+                            stack.push((c, s.at(f) * s.at(x)));
+                        }
+                        (None, Some((x, y, sy))) => {
+                            stack.push((sy * c, s.at(y) * s.at(g)));
+                            stack.push((c, s.at(x) * s.at(g)));
+                        }
+                        (None, None) => out.push(s, c),
+                    }
+                }
+                _ => out.push(s, c),
+            }
+        }
+        Some(out)
+    }
+
+    fn push(&mut self, t: Sym<'b>, c: f64) {
+        self.count += 1;
+        match self.terms.iter_mut().find(|(u, _)| *u == t) {
+            Some((_, k)) => *k += c,
+            None => self.terms.push((t, c)),
+        }
+    }
+
+    /// The sum again, a term with a positive coefficient first when there is one (`b - a`, not
+    /// `-a + b`), the constant last.
+    fn rebuild(mut self, any: Sym<'b>) -> Sym<'b> {
+        self.terms.retain(|(_, k)| *k != 0.0);
+        if let Some(i) = self.terms.iter().position(|(_, k)| *k > 0.0) {
+            self.terms[..=i].rotate_right(1);
+        }
+        let mut sum = any.num(0.0);
+        for (t, k) in self.terms {
+            sum = if k < 0.0 && !sum.is(0.0) {
+                sum - any.num(-k) * t
+            } else {
+                sum + any.num(k) * t
+            };
+        }
+        sum + any.num(self.constant)
     }
 }
 
