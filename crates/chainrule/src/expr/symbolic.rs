@@ -307,7 +307,8 @@ impl<'b> Sym<'b> {
         if let Some(collected) = self.collect_terms(b, 1.0) {
             return collected;
         }
-        // Like terms: a·t + b·t → (a + b)·t (so t + t → 2·t, 2·t + -2·t → 0).
+        // Sums too long for `collect_terms` still collect like terms as a whole:
+        // a·t + b·t → (a + b)·t (so t + t → 2·t, 2·t + -2·t → 0).
         let ((ca, ta), (cb, tb)) = (self.coefficient_parts(), b.coefficient_parts());
         if ta == tb && ta.as_num().is_none() {
             return self.num(ca + cb) * ta;
@@ -418,7 +419,8 @@ impl<'b> Sym<'b> {
         if let Some(collected) = self.collect_terms(b, -1.0) {
             return collected;
         }
-        // Like terms: a·t − b·t → (a − b)·t (so t − t → 0).
+        // Sums too long for `collect_terms` still collect like terms as a whole:
+        // a·t − b·t → (a − b)·t (so t − t → 0).
         let ((ca, ta), (cb, tb)) = (self.coefficient_parts(), b.coefficient_parts());
         if ta == tb && ta.as_num().is_none() {
             return self.num(ca - cb) * ta;
