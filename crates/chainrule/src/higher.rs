@@ -177,6 +177,41 @@ pub(crate) fn reverse_sweep<T: Real>(
     adjoint
 }
 
+/// The forward sweep over any algebra: the tangent (`d node / d seed`) of every node, from the
+/// tangents of some leaves, `seeds`. Only `live` nodes (those that depend on a seed) get one;
+/// `None` stands for an exact zero. Each rule is the backward rule with the input's tangent in
+/// place of the adjoint (the rules are linear in it). A plain forward loop, no recursion.
+pub(crate) fn forward_sweep<T: Real>(
+    steps: &[Step],
+    values: &[T],
+    live: &[bool],
+    seeds: &[(usize, T)],
+) -> Vec<Option<T>> {
+    let mut tangent: Vec<Option<T>> = vec![None; steps.len()];
+    for &(i, t) in seeds {
+        tangent[i] = Some(t);
+    }
+    for i in 0..steps.len() {
+        if !live[i] {
+            continue;
+        }
+        tangent[i] = match steps[i] {
+            Step::Leaf => tangent[i],
+            Step::Unary(op, x) => tangent[x].map(|tx| op.backward(values[x], values[i], tx)),
+            Step::Binary(op, a, b) => {
+                let (va, vb, y) = (values[a], values[b], values[i]);
+                let da = tangent[a].map(|ta| op.backward(va, vb, y, ta).0);
+                let db = tangent[b].map(|tb| op.backward(va, vb, y, tb).1);
+                match (da, db) {
+                    (Some(da), Some(db)) => Some(da + db),
+                    (d, None) | (None, d) => d,
+                }
+            }
+        };
+    }
+    tangent
+}
+
 /// The forward sweep on numbers: the tangent of every node up to `last`, given the tangents of
 /// some leaves. A zero tangent stays an exact zero (so `0 · ∞` elsewhere cannot leak a NaN).
 pub(crate) fn tangent_sweep(nodes: &[Node], seeds: &[(NodeId, f64)], last: usize) -> Vec<f64> {

@@ -360,23 +360,60 @@ impl FromStr for Bindings {
 impl fmt::Display for Expr {
     /// Prints the expression with only the parentheses it needs; the text parses back to the
     /// same expression.
+    ///
+    /// The text is written as it is walked, with an explicit stack (no recursion): a shared
+    /// subexpression is printed once per use, but no node's text is kept, so memory stays
+    /// proportional to the expression, not to its printed length.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        // Render bottom-up into strings with their binding strength; no recursion.
+        /// Binds tighter than any operator: needs no parentheses anywhere.
         const ATOM: u8 = 5;
-        let mut text: Vec<(String, u8)> = Vec::with_capacity(self.nodes.len());
-        for node in &self.nodes {
-            let wrap = |(s, p): &(String, u8), min: u8| {
-                if *p < min {
-                    format!("({s})")
-                } else {
-                    s.clone()
+        // How tightly each node's text binds: 0 a sum, 1 a product, 2 a negation, 3 a power.
+        let strength = |id: usize| match self.nodes[id] {
+            ExprNode::Num(c) if c.is_sign_negative() => 2,
+            ExprNode::Num(_) | ExprNode::Var(_) => ATOM,
+            ExprNode::Unary(Unary::Neg, _) => 2,
+            ExprNode::Unary(Unary::Powi(_) | Unary::Powf(_), _) => 3,
+            ExprNode::Unary(Unary::AddConst(_), _) => 0,
+            ExprNode::Unary(Unary::MulConst(_), _) => 1,
+            ExprNode::Unary(..) => ATOM,
+            ExprNode::Binary(Binary::Max | Binary::Min, _, _) => ATOM,
+            ExprNode::Binary(Binary::Pow, _, _) => 3,
+            ExprNode::Binary(Binary::Add | Binary::Sub, _, _) => 0,
+            ExprNode::Binary(..) => 1,
+        };
+        /// What is left to write: a node (parenthesised if it binds less than the number) or
+        /// text.
+        enum Item {
+            Node(usize, u8),
+            Text(String),
+        }
+        // The text an operation puts around its operands, from its own description with
+        // markers in their place: `sin(\0)` gives `sin(` and `)`.
+        let around = |template: String| -> Vec<String> {
+            template
+                .split(['\0', '\u{1}'])
+                .map(str::to_string)
+                .collect()
+        };
+        let mut stack = vec![Item::Node(self.root, 0)];
+        while let Some(item) = stack.pop() {
+            let (id, min) = match item {
+                Item::Text(t) => {
+                    f.write_str(&t)?;
+                    continue;
                 }
+                Item::Node(id, min) => (id, min),
             };
-            let item = match *node {
-                ExprNode::Num(c) if c.is_sign_negative() => (fmt_exact(c), 2),
-                ExprNode::Num(c) => (fmt_exact(c), ATOM),
-                ExprNode::Var(i) => (self.variables[i].clone(), ATOM),
-                ExprNode::Unary(Unary::Neg, a) => (format!("-{}", wrap(&text[a], 3)), 2),
+            if strength(id) < min {
+                stack.push(Item::Text(")".into()));
+                stack.push(Item::Node(id, 0));
+                stack.push(Item::Text("(".into()));
+                continue;
+            }
+            // The parts in order: text, operand, text (, operand, text).
+            let (texts, operands): (Vec<String>, Vec<(usize, u8)>) = match self.nodes[id] {
+                ExprNode::Num(c) => (vec![fmt_exact(c)], vec![]),
+                ExprNode::Var(i) => (vec![self.variables[i].clone()], vec![]),
                 ExprNode::Unary(op @ (Unary::Powi(_) | Unary::Powf(_)), a) => {
                     let p = match op {
                         Unary::Powi(n) => n as f64,
@@ -388,34 +425,41 @@ impl fmt::Display for Expr {
                     } else {
                         fmt_exact(p)
                     };
-                    (format!("{}^{exp}", wrap(&text[a], ATOM)), 3)
+                    (vec![String::new(), format!("^{exp}")], vec![(a, ATOM)])
                 }
-                ExprNode::Unary(op @ Unary::AddConst(_), a) => (op.describe(&wrap(&text[a], 0)), 0),
-                ExprNode::Unary(op @ Unary::MulConst(_), a) => (op.describe(&wrap(&text[a], 2)), 1),
-                ExprNode::Unary(op, a) => (op.describe(&text[a].0), ATOM),
-                ExprNode::Binary(op @ (Binary::Max | Binary::Min), a, b) => {
-                    (op.describe(&text[a].0, &text[b].0), ATOM)
-                }
-                ExprNode::Binary(Binary::Pow, a, b) => {
-                    (format!("{}^{}", wrap(&text[a], ATOM), wrap(&text[b], 2)), 3)
+                ExprNode::Unary(op, a) => {
+                    let min = match op {
+                        Unary::Neg => 3,
+                        Unary::MulConst(_) => 2,
+                        _ => 0,
+                    };
+                    (around(op.describe("\0")), vec![(a, min)])
                 }
                 ExprNode::Binary(op, a, b) => {
-                    let (p, right_min) = match op {
+                    let (left, right) = match op {
+                        Binary::Max | Binary::Min => (0, 0),
+                        Binary::Pow => (ATOM, 2),
                         // (a + b) + c prints bare; a + (b + c) keeps its parentheses, since
                         // floating-point addition is not associative.
-                        Binary::Add => (0, 1),
-                        Binary::Sub => (0, 1),
-                        Binary::Mul => (1, 2),
-                        _ => (1, 2),
+                        Binary::Add | Binary::Sub => (0, 1),
+                        Binary::Mul | Binary::Div => (1, 2),
                     };
                     (
-                        op.describe(&wrap(&text[a], p), &wrap(&text[b], right_min)),
-                        p,
+                        around(op.describe("\0", "\u{1}")),
+                        vec![(a, left), (b, right)],
                     )
                 }
             };
-            text.push(item);
+            // Push in reverse, so that the first part is written first.
+            let mut texts = texts.into_iter().rev();
+            if let Some(last) = texts.next() {
+                stack.push(Item::Text(last));
+            }
+            for (&(node, min), text) in operands.iter().rev().zip(texts) {
+                stack.push(Item::Node(node, min));
+                stack.push(Item::Text(text));
+            }
         }
-        f.write_str(&text[self.root].0)
+        Ok(())
     }
 }
