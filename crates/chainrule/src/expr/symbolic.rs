@@ -656,7 +656,11 @@ impl<'b> Terms<'b> {
                         }
                         found => {
                             out.expandable |= found.is_some();
-                            out.push(f.rebuild(s), c * k);
+                            let t = f.rebuild(s);
+                            match t.as_num() {
+                                Some(v) => out.constant += c * k * v,
+                                None => out.push(t, c * k),
+                            }
                         }
                     }
                 }
@@ -759,7 +763,9 @@ impl<'b> Factors<'b> {
                 },
             }
         }
-        out.coefficient.is_finite().then_some(out)
+        // (An exponent of i32::MIN has no positive counterpart for a denominator.)
+        let representable = out.factors.iter().all(|(_, e)| *e != i32::MIN);
+        (out.coefficient.is_finite() && representable).then_some(out)
     }
 
     /// The index of a factor that is a sum (or difference), to the first power.
