@@ -6,8 +6,8 @@
 //! forward sweep (the rules applied to the tangent `d node / d x`, node after node), since there
 //! is one variable to differentiate by: reverse mode would give the same function, but its
 //! adjoints nest sums inside products more deeply, and a printed formula repeats every shared
-//! part (the 6th derivative of `sin(cos(tan(x)))` printed 108,093 characters that way, against
-//! 16,669 now).
+//! part (the 6th derivative of `sin(cos(tan(x)))` prints in 82,235 characters that way, and in
+//! 16,669 by the forward sweep; the 8th, in 3.4 million against 210,412).
 //!
 //! The builder simplifies as it goes, so that what comes out reads as a person would write it:
 //! constants are folded (`2 * 3` → `6`, `3 * (2 * x)` → `6 * x`), `0 * a` → `0`, `1 * a` → `a`,
