@@ -154,3 +154,36 @@ fn efficiency_demo_prints_a_table() {
         "{out}"
     );
 }
+
+#[test]
+fn diff_too_long_to_print_is_refused_or_gives_its_value_alone() {
+    // d/dx of (1 + x/1)(1 + x/2)...(1 + x/1500): 1,500 products of 1,499 factors, tens of
+    // millions of characters. At x = 0 every factor is 1, so the value is the harmonic number
+    // H(1500) = 1/1 + 1/2 + ... + 1/1500.
+    let factors: Vec<String> = (1..=1500).map(|k| format!("(1 + x/{k})")).collect();
+    let e = factors.join("*");
+    let out = chainrule(&["diff", &e, "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("characters (more than 10000000)") && err.contains("--at"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+
+    let out = chainrule(&["diff", &e, "x", "--at", "x=0"]);
+    assert_eq!(out.status.code(), Some(0));
+    let text = stdout(&out);
+    let value: f64 = text
+        .strip_prefix("= ")
+        .and_then(|t| t.strip_suffix(" at x=0\n"))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("{text}"));
+    let harmonic: f64 = (1..=1500).map(|k| 1.0 / k as f64).sum();
+    assert!(
+        (value - harmonic).abs() < 1e-5 * harmonic,
+        "{value} vs {harmonic}"
+    );
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("only its value is printed"), "{err}");
+}

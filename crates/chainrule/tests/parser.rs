@@ -215,7 +215,11 @@ proptest! {
         let (a, b) = (e.eval(&values(&e)), back.eval(&values(&back)));
         prop_assert!(a == b || (a.is_nan() && b.is_nan()), "{src} printed as {printed}: {a} vs {b}");
         // Printing is stable: the printed form prints as itself.
-        prop_assert_eq!(back.to_string(), printed);
+        prop_assert_eq!(back.to_string(), printed.clone());
+        // The length is known without printing.
+        prop_assert_eq!(e.printed_len(), printed.len() as u64);
+        let d = e.derivative("x");
+        prop_assert_eq!(d.printed_len(), d.to_string().len() as u64);
     }
 
     #[test]

@@ -26,8 +26,14 @@ pub struct DiffArgs {
 /// The largest `--order` accepted (formulas grow with each derivative).
 pub const MAX_ORDER: usize = 20;
 
-/// The derivative's text, and its value at the point when one was given.
-pub fn compute(args: &DiffArgs) -> Result<(String, Option<f64>), CliError> {
+/// The longest derivative printed, in bytes. A part the formula shares is printed once per use,
+/// so high orders can grow far longer than this while the formula itself stays small enough to
+/// evaluate.
+pub const MAX_PRINTED: u64 = 10_000_000;
+
+/// The derivative's text (`None` when it would be longer than [`MAX_PRINTED`] and a value was
+/// asked for), and its value at the point when one was given.
+pub fn compute(args: &DiffArgs) -> Result<(Option<String>, Option<f64>), CliError> {
     let e = parse_expr(&args.expr)?;
     let valid_name = args
         .var
@@ -48,9 +54,16 @@ pub fn compute(args: &DiffArgs) -> Result<(String, Option<f64>), CliError> {
         )));
     }
     let d = e.nth_derivative(&args.var, args.order);
-    let text = d.to_string();
+    let length = d.printed_len();
+    let text = (length <= MAX_PRINTED).then(|| d.to_string());
     let Some(at) = &args.at else {
-        return Ok((text, None));
+        return match text {
+            Some(text) => Ok((Some(text), None)),
+            None => Err(CliError::usage(format!(
+                "the derivative would print {length} characters (more than {MAX_PRINTED}): \
+                 a lower --order prints it, or --at gives its value alone"
+            ))),
+        };
     };
     let at = parse_at(at)?;
     if let Some(extra) = at.names().find(|n| !e.variables().iter().any(|v| v == n)) {
@@ -83,7 +96,13 @@ pub fn compute(args: &DiffArgs) -> Result<(String, Option<f64>), CliError> {
 /// Runs `chainrule diff`.
 pub fn run(args: &DiffArgs) -> Result<(), CliError> {
     let (text, value) = compute(args)?;
-    println!("{text}");
+    match text {
+        Some(text) => println!("{text}"),
+        None => eprintln!(
+            "note: the derivative is longer than {MAX_PRINTED} characters; only its value is \
+             printed"
+        ),
+    }
     if let Some(v) = value {
         println!("= {} at {}", fmt_num(v), args.at.as_deref().unwrap_or(""));
     }

@@ -159,7 +159,8 @@ impl Expr {
         parser::parse(input)
     }
 
-    /// The text the expression was parsed from.
+    /// The text the expression was parsed from; empty for an expression made by
+    /// differentiation ([`Expr::derivative`]), whose text its `Display` gives.
     pub fn source(&self) -> &str {
         &self.source
     }
@@ -357,18 +358,13 @@ impl FromStr for Bindings {
     }
 }
 
-impl fmt::Display for Expr {
-    /// Prints the expression with only the parentheses it needs; the text parses back to the
-    /// same expression.
-    ///
-    /// The text is written as it is walked, with an explicit stack (no recursion): a shared
-    /// subexpression is printed once per use, but no node's text is kept, so memory stays
-    /// proportional to the expression, not to its printed length.
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        /// Binds tighter than any operator: needs no parentheses anywhere.
-        const ATOM: u8 = 5;
-        // How tightly each node's text binds: 0 a sum, 1 a product, 2 a negation, 3 a power.
-        let strength = |id: usize| match self.nodes[id] {
+/// Binds tighter than any operator: needs no parentheses anywhere.
+const ATOM: u8 = 5;
+
+impl Expr {
+    /// How tightly node `id`'s text binds: 0 a sum, 1 a product, 2 a negation, 3 a power.
+    fn strength(&self, id: usize) -> u8 {
+        match self.nodes[id] {
             ExprNode::Num(c) if c.is_sign_negative() => 2,
             ExprNode::Num(_) | ExprNode::Var(_) => ATOM,
             ExprNode::Unary(Unary::Neg, _) => 2,
@@ -380,13 +376,13 @@ impl fmt::Display for Expr {
             ExprNode::Binary(Binary::Pow, _, _) => 3,
             ExprNode::Binary(Binary::Add | Binary::Sub, _, _) => 0,
             ExprNode::Binary(..) => 1,
-        };
-        /// What is left to write: a node (parenthesised if it binds less than the number) or
-        /// text.
-        enum Item {
-            Node(usize, u8),
-            Text(String),
         }
+    }
+
+    /// Node `id`'s text without its operands: the pieces of text around them, and each operand
+    /// with the strength below which it needs parentheses. `texts` has one more entry than
+    /// `operands`: text, operand, text (, operand, text).
+    fn parts(&self, id: usize) -> (Vec<String>, Vec<(usize, u8)>) {
         // The text an operation puts around its operands, from its own description with
         // markers in their place: `sin(\0)` gives `sin(` and `)`.
         let around = |template: String| -> Vec<String> {
@@ -395,6 +391,90 @@ impl fmt::Display for Expr {
                 .map(str::to_string)
                 .collect()
         };
+        match self.nodes[id] {
+            ExprNode::Num(c) => (vec![fmt_exact(c)], vec![]),
+            ExprNode::Var(i) => (vec![self.variables[i].clone()], vec![]),
+            ExprNode::Unary(op @ (Unary::Powi(_) | Unary::Powf(_)), a) => {
+                let p = match op {
+                    Unary::Powi(n) => n as f64,
+                    Unary::Powf(p) => p,
+                    _ => unreachable!(),
+                };
+                let exp = if p < 0.0 {
+                    format!("({})", fmt_exact(p))
+                } else {
+                    fmt_exact(p)
+                };
+                (vec![String::new(), format!("^{exp}")], vec![(a, ATOM)])
+            }
+            ExprNode::Unary(op, a) => {
+                let min = match op {
+                    Unary::Neg => 3,
+                    Unary::MulConst(_) => 2,
+                    _ => 0,
+                };
+                (around(op.describe("\0")), vec![(a, min)])
+            }
+            ExprNode::Binary(op, a, b) => {
+                let (left, right) = match op {
+                    Binary::Max | Binary::Min => (0, 0),
+                    Binary::Pow => (ATOM, 2),
+                    // (a + b) + c prints bare; a + (b + c) keeps its parentheses, since
+                    // floating-point addition is not associative.
+                    Binary::Add | Binary::Sub => (0, 1),
+                    Binary::Mul | Binary::Div => (1, 2),
+                };
+                (
+                    around(op.describe("\0", "\u{1}")),
+                    vec![(a, left), (b, right)],
+                )
+            }
+        }
+    }
+
+    /// The length in bytes of the printed expression ([`Display`](fmt::Display)), found without
+    /// printing it: one pass over the nodes. A shared subexpression is printed once per use, so
+    /// the text can be far longer than the expression; the count saturates at `u64::MAX`.
+    ///
+    /// ```
+    /// use chainrule::Expr;
+    ///
+    /// let e = Expr::parse("(x + 1) * sin(x)").unwrap();
+    /// assert_eq!(e.printed_len(), e.to_string().len() as u64);
+    /// ```
+    pub fn printed_len(&self) -> u64 {
+        // The length of each node's text, without parentheses around it.
+        let mut len: Vec<u64> = Vec::with_capacity(self.nodes.len());
+        for id in 0..self.nodes.len() {
+            let (texts, operands) = self.parts(id);
+            let mut n: u64 = texts.iter().map(|t| t.len() as u64).sum();
+            for (a, min) in operands {
+                let parens = if self.strength(a) < min { 2 } else { 0 };
+                n = n.saturating_add(len[a]).saturating_add(parens);
+            }
+            len.push(n);
+        }
+        len.get(self.root).copied().unwrap_or(0)
+    }
+}
+
+impl fmt::Display for Expr {
+    /// Prints the expression with only the parentheses it needs; the text parses back to the
+    /// same expression.
+    ///
+    /// The text is written as it is walked, with an explicit stack (no recursion): a shared
+    /// subexpression is printed once per use, but no node's text is kept, so memory stays
+    /// proportional to the expression, not to its printed length.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        /// What is left to write: a node (parenthesised if it binds less than the number) or
+        /// text.
+        enum Item {
+            Node(usize, u8),
+            Text(String),
+        }
+        if self.nodes.is_empty() {
+            return Ok(());
+        }
         let mut stack = vec![Item::Node(self.root, 0)];
         while let Some(item) = stack.pop() {
             let (id, min) = match item {
@@ -404,52 +484,13 @@ impl fmt::Display for Expr {
                 }
                 Item::Node(id, min) => (id, min),
             };
-            if strength(id) < min {
+            if self.strength(id) < min {
                 stack.push(Item::Text(")".into()));
                 stack.push(Item::Node(id, 0));
                 stack.push(Item::Text("(".into()));
                 continue;
             }
-            // The parts in order: text, operand, text (, operand, text).
-            let (texts, operands): (Vec<String>, Vec<(usize, u8)>) = match self.nodes[id] {
-                ExprNode::Num(c) => (vec![fmt_exact(c)], vec![]),
-                ExprNode::Var(i) => (vec![self.variables[i].clone()], vec![]),
-                ExprNode::Unary(op @ (Unary::Powi(_) | Unary::Powf(_)), a) => {
-                    let p = match op {
-                        Unary::Powi(n) => n as f64,
-                        Unary::Powf(p) => p,
-                        _ => unreachable!(),
-                    };
-                    let exp = if p < 0.0 {
-                        format!("({})", fmt_exact(p))
-                    } else {
-                        fmt_exact(p)
-                    };
-                    (vec![String::new(), format!("^{exp}")], vec![(a, ATOM)])
-                }
-                ExprNode::Unary(op, a) => {
-                    let min = match op {
-                        Unary::Neg => 3,
-                        Unary::MulConst(_) => 2,
-                        _ => 0,
-                    };
-                    (around(op.describe("\0")), vec![(a, min)])
-                }
-                ExprNode::Binary(op, a, b) => {
-                    let (left, right) = match op {
-                        Binary::Max | Binary::Min => (0, 0),
-                        Binary::Pow => (ATOM, 2),
-                        // (a + b) + c prints bare; a + (b + c) keeps its parentheses, since
-                        // floating-point addition is not associative.
-                        Binary::Add | Binary::Sub => (0, 1),
-                        Binary::Mul | Binary::Div => (1, 2),
-                    };
-                    (
-                        around(op.describe("\0", "\u{1}")),
-                        vec![(a, left), (b, right)],
-                    )
-                }
-            };
+            let (texts, operands) = self.parts(id);
             // Push in reverse, so that the first part is written first.
             let mut texts = texts.into_iter().rev();
             if let Some(last) = texts.next() {

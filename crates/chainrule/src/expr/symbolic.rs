@@ -42,20 +42,61 @@ use super::{Expr, ExprNode};
 use crate::higher::{forward_sweep, live_mask, Step};
 use crate::ops::{Binary, Real, Unary};
 
-/// The hash-consing key of a node: numbers by their bits, operations by their description.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// The hash-consing key of a node: numbers by their bits, a unary operation by its kind and
+/// the bits of its parameter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 enum Key {
     Num(u64),
     Var(usize),
-    Unary(String, usize),
+    Unary(std::mem::Discriminant<Unary>, u64, usize),
     Binary(Binary, usize, usize),
+}
+
+/// The parameter of a unary operation, as bits (0 for those without one).
+fn parameter_bits(op: Unary) -> u64 {
+    match op {
+        Unary::AddConst(c) | Unary::MulConst(c) | Unary::Powf(c) => c.to_bits(),
+        Unary::Powi(n) => n as u32 as u64,
+        _ => 0,
+    }
+}
+
+/// FxHash (the multiply-rotate hash of Firefox and rustc): the keys are a few integers made by
+/// this program, so the DoS resistance of the standard SipHash buys nothing here, and interning
+/// is the builder's hottest path.
+#[derive(Default)]
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+    fn write_u64(&mut self, n: u64) {
+        self.0 = (self.0.rotate_left(5) ^ n).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+    }
+    fn write_usize(&mut self, n: usize) {
+        self.write_u64(n as u64);
+    }
+    fn write_u32(&mut self, n: u32) {
+        self.write_u64(u64::from(n));
+    }
+    fn write_u8(&mut self, n: u8) {
+        self.write_u64(u64::from(n));
+    }
+    fn finish(&self) -> u64 {
+        self.0
+    }
 }
 
 /// An arena of formulas in which every distinct formula is stored once.
 #[derive(Debug, Default)]
 pub struct SymBuilder {
     nodes: RefCell<Vec<ExprNode>>,
-    index: RefCell<HashMap<Key, usize>>,
+    index: RefCell<HashMap<Key, usize, std::hash::BuildHasherDefault<FxHasher>>>,
     /// How deeply simplifications are nested now; past [`MAX_REWRITES`] a node is stored as it
     /// is, so no combination of rewrites can go on forever.
     depth: Cell<u32>,
@@ -117,7 +158,9 @@ impl SymBuilder {
         let key = match node {
             ExprNode::Num(c) => Key::Num(c.to_bits()),
             ExprNode::Var(i) => Key::Var(i),
-            ExprNode::Unary(op, a) => Key::Unary(format!("{op:?}"), a),
+            ExprNode::Unary(op, a) => {
+                Key::Unary(std::mem::discriminant(&op), parameter_bits(op), a)
+            }
             ExprNode::Binary(op, a, b) => Key::Binary(op, a, b),
         };
         if let Some(&id) = self.index.borrow().get(&key) {
@@ -149,6 +192,30 @@ impl SymBuilder {
     /// uses, children before parents).
     pub fn to_expr(&self, root: Sym<'_>, variables: &[String]) -> Expr {
         let nodes = self.nodes.borrow();
+        let used = self.used_by(root);
+        let mut new_index = vec![usize::MAX; root.id + 1];
+        let mut out = Vec::new();
+        for i in (0..=root.id).filter(|&i| used[i]) {
+            new_index[i] = out.len();
+            out.push(match nodes[i] {
+                ExprNode::Unary(op, a) => ExprNode::Unary(op, new_index[a]),
+                ExprNode::Binary(op, a, b) => ExprNode::Binary(op, new_index[a], new_index[b]),
+                leaf => leaf,
+            });
+        }
+        // No source text: printing it could take far longer than building it (its Display
+        // gives the text when wanted; `Expr::printed_len` says how long it would be).
+        Expr {
+            source: String::new(),
+            root: out.len() - 1,
+            nodes: out,
+            variables: variables.to_vec(),
+        }
+    }
+
+    /// Which nodes up to `root` the formula `root` is made of.
+    fn used_by(&self, root: Sym<'_>) -> Vec<bool> {
+        let nodes = self.nodes.borrow();
         let mut used = vec![false; root.id + 1];
         used[root.id] = true;
         for i in (0..=root.id).rev() {
@@ -164,24 +231,7 @@ impl SymBuilder {
                 }
             }
         }
-        let mut new_index = vec![usize::MAX; root.id + 1];
-        let mut out = Vec::new();
-        for i in (0..=root.id).filter(|&i| used[i]) {
-            new_index[i] = out.len();
-            out.push(match nodes[i] {
-                ExprNode::Unary(op, a) => ExprNode::Unary(op, new_index[a]),
-                ExprNode::Binary(op, a, b) => ExprNode::Binary(op, new_index[a], new_index[b]),
-                leaf => leaf,
-            });
-        }
-        let mut e = Expr {
-            source: String::new(),
-            root: out.len() - 1,
-            nodes: out,
-            variables: variables.to_vec(),
-        };
-        e.source = e.to_string();
-        e
+        used
     }
 }
 
@@ -906,35 +956,12 @@ impl Expr {
     /// assert_eq!(d.to_string(), "sin(y) * step(x)");
     /// ```
     pub fn derivative(&self, var: &str) -> Expr {
-        let b = SymBuilder::new();
-        let root = b.add_expr(self);
-        let result = match self.variables.iter().position(|v| v == var) {
-            Some(k) => {
-                let x = b.var(k);
-                let steps: Vec<Step> = b.nodes.borrow()[..=root.id]
-                    .iter()
-                    .map(|n| match *n {
-                        ExprNode::Num(_) | ExprNode::Var(_) => Step::Leaf,
-                        ExprNode::Unary(op, a) => Step::Unary(op, a),
-                        ExprNode::Binary(op, a, c) => Step::Binary(op, a, c),
-                    })
-                    .collect();
-                let live = live_mask(&steps, [x.id]);
-                let values: Vec<Sym> = (0..=root.id).map(|i| root.at(i)).collect();
-                if x.id > root.id {
-                    b.num(0.0) // the variable is not in the expression
-                } else {
-                    let tangent = forward_sweep(&steps, &values, &live, &[(x.id, b.num(1.0))]);
-                    tangent[root.id].unwrap_or_else(|| b.num(0.0))
-                }
-            }
-            None => b.num(0.0),
-        };
-        b.to_expr(result, &self.variables)
+        self.nth_derivative(var, 1)
     }
 
     /// The `order`-th derivative with respect to `var` (`order = 0` gives the expression,
-    /// simplified).
+    /// simplified). All orders are taken in one arena of formulas, and only the last is turned
+    /// into an [`Expr`].
     ///
     /// ```
     /// use chainrule::Expr;
@@ -944,16 +971,43 @@ impl Expr {
     /// assert_eq!(e.nth_derivative("x", 4).to_string(), "sin(x)");
     /// ```
     pub fn nth_derivative(&self, var: &str, order: usize) -> Expr {
-        let mut e = if order == 0 {
-            let b = SymBuilder::new();
-            let root = b.add_expr(self);
-            b.to_expr(root, &self.variables)
-        } else {
-            self.derivative(var)
-        };
-        for _ in 1..order {
-            e = e.derivative(var);
+        let b = SymBuilder::new();
+        let mut root = b.add_expr(self);
+        if order > 0 {
+            root = match self.variables.iter().position(|v| v == var) {
+                Some(k) => {
+                    let x = b.var(k);
+                    (0..order).fold(root, |d, _| b.derivative(d, x))
+                }
+                None => b.num(0.0),
+            };
         }
-        e
+        b.to_expr(root, &self.variables)
+    }
+}
+
+impl SymBuilder {
+    /// `d root / d x` as a formula: the forward sweep of the rules over the nodes `root` is made
+    /// of (not the whole arena, which also holds the formulas of earlier orders).
+    fn derivative<'b>(&'b self, root: Sym<'b>, x: Sym<'b>) -> Sym<'b> {
+        if x.id > root.id {
+            return self.num(0.0); // the variable is not in the formula
+        }
+        let steps: Vec<Step> = self.nodes.borrow()[..=root.id]
+            .iter()
+            .map(|n| match *n {
+                ExprNode::Num(_) | ExprNode::Var(_) => Step::Leaf,
+                ExprNode::Unary(op, a) => Step::Unary(op, a),
+                ExprNode::Binary(op, a, c) => Step::Binary(op, a, c),
+            })
+            .collect();
+        let used = self.used_by(root);
+        let mut live = live_mask(&steps, [x.id]);
+        for (l, u) in live.iter_mut().zip(&used) {
+            *l &= *u;
+        }
+        let values: Vec<Sym> = (0..=root.id).map(|i| root.at(i)).collect();
+        let tangent = forward_sweep(&steps, &values, &live, &[(x.id, self.num(1.0))]);
+        tangent[root.id].unwrap_or_else(|| self.num(0.0))
     }
 }
