@@ -202,3 +202,23 @@ fn sums_too_long_to_collect_term_by_term_still_cancel_as_a_whole() {
     let want: f64 = (1..=40).map(|k| k as f64 * (k as f64 * 0.3).cos()).sum();
     assert!((d.eval(&[0.3]) - want).abs() < 1e-9, "{}", d.eval(&[0.3]));
 }
+
+#[test]
+fn progress_is_reported_once_per_order() {
+    let e = Expr::parse("sin(x) * y").unwrap();
+    let mut seen = Vec::new();
+    let d = e.nth_derivative_with("x", 4, |k| seen.push(k));
+    assert_eq!(d.to_string(), "sin(x) * y");
+    assert_eq!(seen, [1, 2, 3, 4]);
+    // A variable that does not occur: every order is 0, still reported.
+    seen.clear();
+    let d = e.nth_derivative_with("z", 2, |k| seen.push(k));
+    assert_eq!(
+        (d.to_string(), seen.as_slice()),
+        ("0".to_string(), &[1, 2][..])
+    );
+    // Order 0 is the expression itself, and no order is built.
+    seen.clear();
+    let d = e.nth_derivative_with("x", 0, |k| seen.push(k));
+    assert_eq!((d.to_string(), seen.len()), ("sin(x) * y".to_string(), 0));
+}

@@ -1,6 +1,9 @@
 //! `chainrule diff EXPR x`: the derivative of an expression as a simplified expression.
 
+use std::io::IsTerminal;
+
 use clap::Args;
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use chainrule::expr::ExprNode;
 use chainrule::ops::fmt_num;
@@ -53,7 +56,9 @@ pub fn compute(args: &DiffArgs) -> Result<(Option<String>, Option<f64>), CliErro
             args.order
         )));
     }
-    let d = e.nth_derivative(&args.var, args.order);
+    let bar = progress_bar(args.order);
+    let d = e.nth_derivative_with(&args.var, args.order, |k| bar.set_position(k as u64));
+    bar.finish_and_clear();
     let length = d.printed_len();
     let text = (length <= MAX_PRINTED).then(|| d.to_string());
     let Some(at) = &args.at else {
@@ -91,6 +96,21 @@ pub fn compute(args: &DiffArgs) -> Result<(Option<String>, Option<f64>), CliErro
         }
     }
     Ok((text, Some(d.eval(&values))))
+}
+
+/// A bar of the orders built so far, on standard error when it is a terminal and there is more
+/// than one order (a single derivative is immediate).
+fn progress_bar(order: usize) -> ProgressBar {
+    if order < 2 || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::with_draw_target(Some(order as u64), ProgressDrawTarget::stderr());
+    bar.set_style(
+        ProgressStyle::with_template("{bar:30.cyan/blue} order {pos}/{len}  [{elapsed}]")
+            .expect("a valid template")
+            .progress_chars("=> "),
+    );
+    bar
 }
 
 /// Runs `chainrule diff`.

@@ -971,16 +971,40 @@ impl Expr {
     /// assert_eq!(e.nth_derivative("x", 4).to_string(), "sin(x)");
     /// ```
     pub fn nth_derivative(&self, var: &str, order: usize) -> Expr {
+        self.nth_derivative_with(var, order, |_| {})
+    }
+
+    /// [`Expr::nth_derivative`], calling `done(k)` once the `k`-th derivative is built, for
+    /// `k = 1..=order`: high orders of some expressions take seconds, and a caller can show
+    /// progress.
+    ///
+    /// ```
+    /// use chainrule::Expr;
+    ///
+    /// let mut seen = Vec::new();
+    /// let d = Expr::parse("x^5").unwrap().nth_derivative_with("x", 3, |k| seen.push(k));
+    /// assert_eq!(d.to_string(), "60 * x^2");
+    /// assert_eq!(seen, [1, 2, 3]);
+    /// ```
+    pub fn nth_derivative_with(
+        &self,
+        var: &str,
+        order: usize,
+        mut done: impl FnMut(usize),
+    ) -> Expr {
         let b = SymBuilder::new();
         let mut root = b.add_expr(self);
-        if order > 0 {
-            root = match self.variables.iter().position(|v| v == var) {
-                Some(k) => {
-                    let x = b.var(k);
-                    (0..order).fold(root, |d, _| b.derivative(d, x))
-                }
+        let x = self
+            .variables
+            .iter()
+            .position(|v| v == var)
+            .map(|k| b.var(k));
+        for k in 1..=order {
+            root = match x {
+                Some(x) => b.derivative(root, x),
                 None => b.num(0.0),
             };
+            done(k);
         }
         b.to_expr(root, &self.variables)
     }
