@@ -51,8 +51,14 @@ pub enum Command {
     #[command(after_help = "Example:\n  chainrule bench scalar-chain-1m --json")]
     Bench(BenchArgs),
     /// Print the value, the gradient and the Hessian matrix of an expression at a point.
+    #[command(
+        after_help = "Examples:\n  chainrule hessian \"x^2*y + sin(x*y)\" --at x=1,y=2\n  chainrule hessian \"(1 - x)^2 + 100*(y - x^2)^2\" --at x=1,y=1 --json"
+    )]
     Hessian(crate::cmd::hessian::HessianArgs),
     /// Print the derivative of an expression as a simplified expression.
+    #[command(
+        after_help = "A derivative whose text would pass 10 million characters is not printed; --at still gives its value.\n\nExamples:\n  chainrule diff \"3*x^2 + 1\" x\n  chainrule diff \"sin(x)*exp(x)\" x --order 2 --at x=0.5"
+    )]
     Diff(crate::cmd::diff::DiffArgs),
     /// Minimise an expression by gradient descent and show (or draw) the path taken.
     Descend(crate::descend::DescendArgs),

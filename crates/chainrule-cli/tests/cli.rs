@@ -344,6 +344,7 @@ fn negative_values_in_at_are_accepted() {
 fn every_subcommand_help_ends_with_an_example() {
     for sub in [
         "grad", "explain", "graph", "report", "check", "demo", "bench", "descend", "plot",
+        "hessian", "diff", "train", "predict",
     ] {
         let o = chainrule(&[sub, "--help"]);
         let out = stdout(&o);
