@@ -741,13 +741,22 @@ impl<'b> Terms<'b> {
         if let Some(i) = self.terms.iter().position(|(_, k)| *k > 0.0) {
             self.terms[..=i].rotate_right(1);
         }
-        let scaled = |t: Sym<'b>, k: f64| match Factors::of(&[(t, 1)]) {
-            Some(mut f) => {
-                f.coefficient *= k;
-                f.rebuild(t)
+        // A term is already in its canonical form (`Terms::of` rebuilt it), so a coefficient of
+        // ±1 needs no second pass over its factors.
+        let scaled = |t: Sym<'b>, k: f64| {
+            if k == 1.0 {
+                return t;
             }
-            None if k == 1.0 => t,
-            None => any.num(k).raw_binary(Binary::Mul, t),
+            if k == -1.0 {
+                return t.raw_unary(Unary::Neg);
+            }
+            match Factors::of(&[(t, 1)]) {
+                Some(mut f) => {
+                    f.coefficient *= k;
+                    f.rebuild(t)
+                }
+                None => any.num(k).raw_binary(Binary::Mul, t),
+            }
         };
         // With no positive term, a positive constant leads: `1 - s`, not `-s + 1`.
         let c = self.constant;
