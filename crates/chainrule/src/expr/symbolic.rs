@@ -318,19 +318,13 @@ impl<'b> Sym<'b> {
         Sym { id, ..self }
     }
 
-    /// Operand `i` of a sum or difference.
-    fn at_sum_part(self, i: usize) -> Sym<'b> {
+    /// A sum or difference as its two operands and the sign of the second (`1` for `x + y`,
+    /// `-1` for `x - y`); `None` for anything else.
+    fn sum_parts(self) -> Option<(Sym<'b>, Sym<'b>, f64)> {
         match self.node() {
-            ExprNode::Binary(_, x, y) => self.at(if i == 0 { x } else { y }),
-            _ => self,
-        }
-    }
-
-    /// `1` for a sum, `-1` for a difference: the sign of its second operand.
-    fn sum_sign(self) -> f64 {
-        match self.node() {
-            ExprNode::Binary(Binary::Sub, _, _) => -1.0,
-            _ => 1.0,
+            ExprNode::Binary(Binary::Add, x, y) => Some((self.at(x), self.at(y), 1.0)),
+            ExprNode::Binary(Binary::Sub, x, y) => Some((self.at(x), self.at(y), -1.0)),
+            _ => None,
         }
     }
 
@@ -698,11 +692,11 @@ impl<'b> Terms<'b> {
                     };
                     let k = std::mem::replace(&mut f.coefficient, 1.0);
                     match f.sum_factor() {
-                        Some(i) if expand => {
-                            let sum = f.factors.remove(i).0;
+                        Some((i, (x, y, sign))) if expand => {
+                            f.factors.remove(i);
                             let rest = f.rebuild(s);
-                            stack.push((c * k * sum.sum_sign(), rest * sum.at_sum_part(1)));
-                            stack.push((c * k, rest * sum.at_sum_part(0)));
+                            stack.push((c * k * sign, rest * y));
+                            stack.push((c * k, rest * x));
                         }
                         found => {
                             out.expandable |= found.is_some();
@@ -827,11 +821,13 @@ impl<'b> Factors<'b> {
         (out.coefficient.is_finite() && representable).then_some(out)
     }
 
-    /// The index of a factor that is a sum (or difference), to the first power.
-    fn sum_factor(&self) -> Option<usize> {
-        self.factors.iter().position(|(t, e)| {
-            *e == 1 && matches!(t.node(), ExprNode::Binary(Binary::Add | Binary::Sub, _, _))
-        })
+    /// The first factor that is a sum (or difference) to the first power: its index and its
+    /// parts ([`Sym::sum_parts`]).
+    fn sum_factor(&self) -> Option<(usize, (Sym<'b>, Sym<'b>, f64))> {
+        self.factors
+            .iter()
+            .enumerate()
+            .find_map(|(i, (t, e))| Some((i, t.sum_parts().filter(|_| *e == 1)?)))
     }
 
     /// The product again, in a canonical form: factors by creation order, the coefficient in
