@@ -6,15 +6,20 @@ both times and the ratio. Peers that are not installed are reported as such, not
 
     cargo build --release -p chainrule-cli
     python bench/compare.py --peers ../shared/peers [--micrograd] [--only scalar,matmul,elementwise,mlp]
+    python bench/compare.py --peers ../shared/peers --only mlp --rounds 20
 
 The peers' scripts are the reference versions of each workload (see their README); this script
-only runs them and lines their numbers up with chainrule's.
+only runs them and lines their numbers up with chainrule's. Each round runs chainrule once, then
+each peer once; with several rounds the table gives each side's median over the rounds and the
+number of rounds in which chainrule was faster, since on a shared machine one run of either
+side can be off by more than the difference being measured.
 """
 
 import argparse
 import json
 import os
 import platform
+import statistics
 import subprocess
 import sys
 import time
@@ -106,30 +111,58 @@ def main():
     ap.add_argument("--python", default=sys.executable)
     ap.add_argument("--only", default="scalar,matmul,elementwise,mlp")
     ap.add_argument("--micrograd", action="store_true", help="also run micrograd (minutes)")
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="alternating rounds (chainrule, then the peers); medians over them")
     args = ap.parse_args()
+    if args.rounds < 1:
+        ap.error("--rounds must be at least 1")
     groups = args.only.split(",") + (["micrograd"] if args.micrograd else [])
     names = [n for g in groups for n in GROUPS[g]]
 
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    ours = chainrule(names)
-    theirs, notes = peers(args, groups)
-    ours_again = chainrule(names)  # before and after the peers: keep each side's better figure
-    for k, v in ours_again.items():
-        ours[k] = min(ours.get(k, v), v)
+    load = os.getloadavg()[0]
+    ours, theirs, peer_names, notes = {}, {}, {}, []
+    for r in range(args.rounds):
+        for name, us in chainrule(names).items():
+            ours.setdefault(name, []).append(us)
+        measured, round_notes = peers(args, groups)
+        for key, (peer, us) in measured.items():
+            peer_names[key] = peer
+            # Pair each peer figure with chainrule's of the same round.
+            theirs.setdefault(key, []).append((r, us))
+        notes = notes or round_notes
+        if args.rounds > 1:
+            print(f"round {r + 1} of {args.rounds} done", file=sys.stderr, flush=True)
 
+    rounds = args.rounds > 1
     print(f"Measured {started} on {platform.machine()} with {os.cpu_count()} cores "
-          f"(load average before: {os.getloadavg()[0]:.1f}).\n")
-    print("| workload | chainrule µs | peer | peer µs | peer ÷ chainrule |")
-    print("|---|---:|---|---:|---:|")
+          f"(load average before: {load:.1f}), {args.rounds} round{'s' if rounds else ''}.\n")
+    header = "| workload | chainrule µs | peer | peer µs | peer ÷ chainrule |"
+    rule = "|---|---:|---|---:|---:|"
+    if rounds:
+        header += " rounds chainrule faster |"
+        rule += "---:|"
+    print(header)
+    print(rule)
     for name in names:
         for key in (name, name + " (torch)"):
             if key not in theirs and key != name:
                 continue
-            us = ours.get(name)
-            peer, pus = theirs.get(key, ("—", None))
-            ratio = f"{pus / us:.2f}×" if us and pus else "—"
-            print(f"| {name} | {us:,.1f} | {peer} | {pus:,.1f} | {ratio} |" if us and pus
-                  else f"| {name} | {us if us else '—'} | {peer} | {pus if pus else '—'} | {ratio} |")
+            mine = ours.get(name, [])
+            us = statistics.median(mine) if mine else None
+            pairs = theirs.get(key, [])
+            pus = statistics.median([p for _, p in pairs]) if pairs else None
+            peer = peer_names.get(key, "—")
+            if us and pus:
+                line = f"| {name} | {us:,.1f} | {peer} | {pus:,.1f} | {pus / us:.2f}× |"
+                if rounds:
+                    wins = sum(1 for r, p in pairs if r < len(mine) and mine[r] < p)
+                    line += f" {wins} of {len(pairs)} |"
+            else:
+                line = f"| {name} | {f'{us:,.1f}' if us else '—'} | {peer} | {f'{pus:,.1f}' if pus else '—'} | — |"
+                if rounds:
+                    line += " — |"
+            print(line)
     for n in notes:
         print(f"\n{n}")
 
