@@ -9,7 +9,7 @@ mod plot;
 use std::io::Write;
 use std::path::PathBuf;
 
-use chainrule::descend::{descend, DescendOptions, StopReason, Trajectory};
+use chainrule::lessons::descend::{descend, DescendOptions, StopReason, Trajectory};
 use chainrule::optim::{Adam, AdamConfig, AdamW, AdamWConfig, Optimizer, Sgd, SgdConfig};
 use chainrule::{Bindings, Expr};
 use clap::Args;

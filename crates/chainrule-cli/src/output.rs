@@ -66,10 +66,10 @@ pub fn json_string(s: &str) -> String {
     serde_json::Value::String(s.to_string()).to_string()
 }
 
-/// Writes `contents` to `path` atomically (see [`chainrule::files::write_atomically`]), with an
+/// Writes `contents` to `path` atomically (see [`chainrule::util::files::write_atomically`]), with an
 /// error that names the file.
 pub fn write_atomically(path: &Path, contents: &[u8]) -> Result<(), CliError> {
-    chainrule::files::write_atomically(path, contents).map_err(|e| {
+    chainrule::util::files::write_atomically(path, contents).map_err(|e| {
         CliError::input(format!(
             "cannot write {}: {}",
             path.display(),

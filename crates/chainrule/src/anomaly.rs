@@ -153,8 +153,8 @@ impl Detector {
 }
 
 /// The name of a scalar operation: `ln`, `add`, `x^2`, ...
-pub(crate) fn scalar_op_name(op: crate::graph::Op) -> String {
-    use crate::graph::Op;
+pub(crate) fn scalar_op_name(op: crate::scalar::graph::Op) -> String {
+    use crate::scalar::graph::Op;
     match op {
         Op::Variable => "variable".into(),
         Op::Constant => "constant".into(),
@@ -186,8 +186,8 @@ pub(crate) fn binary_name(op: crate::ops::Binary) -> &'static str {
 
 /// A forward anomaly if scalar node `id`'s value is not finite.
 pub(crate) fn check_node(
-    nodes: &[crate::graph::Node],
-    id: crate::graph::NodeId,
+    nodes: &[crate::scalar::graph::Node],
+    id: crate::scalar::graph::NodeId,
 ) -> Option<Anomaly> {
     let node = nodes[id.index()];
     if node.value.is_finite() {
@@ -207,16 +207,16 @@ pub(crate) fn check_node(
     })
 }
 
-/// The scalar backward sweep of [`crate::backward::sweep_into`] (the same arithmetic, so the same
+/// The scalar backward sweep of [`crate::scalar::backward::sweep_into`] (the same arithmetic, so the same
 /// gradients), checking each step: returns the first operation, from the output back, whose
 /// local derivative turned its finite adjoint into a non-finite gradient for an input.
 pub(crate) fn checked_sweep(
-    nodes: &[crate::graph::Node],
-    output: crate::graph::NodeId,
+    nodes: &[crate::scalar::graph::Node],
+    output: crate::scalar::graph::NodeId,
     adjoint: &mut Vec<f64>,
     reached: &mut Vec<bool>,
 ) -> Option<Anomaly> {
-    use crate::graph::Op;
+    use crate::scalar::graph::Op;
     let n = output.index() + 1;
     adjoint.clear();
     adjoint.resize(n, 0.0);

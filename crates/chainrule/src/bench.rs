@@ -7,7 +7,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use crate::graph::Graph;
+use crate::scalar::graph::Graph;
 use crate::tensor::{Array, Tape};
 
 /// A named job that can be timed.
@@ -85,8 +85,8 @@ fn matmul_job(n: usize) -> Box<dyn FnMut()> {
 fn mlp_job(sizes: &[usize], batch: usize, classes: bool) -> Box<dyn FnMut()> {
     use crate::data::{Dataset, Targets};
     use crate::nn::MlpSpec;
-    use crate::rand::Rng;
     use crate::train::{LossKind, OptimizerKind, OptimizerSpec, TrainConfig, Trainer};
+    use crate::util::rand::Rng;
 
     let (inputs, outputs) = (sizes[0], sizes[sizes.len() - 1]);
     let mut rng = Rng::new(0);
@@ -207,7 +207,7 @@ pub fn workloads() -> Vec<Workload> {
             description: "one step of micrograd's moons demo: MLP 2-16-16-1 over 100 points, \
                           forward, backward and SGD update, on the scalar engine (~65,000 nodes)",
             setup: || {
-                let mut demo = crate::micrograd::MoonsDemo::new(1337);
+                let mut demo = crate::lessons::micrograd::MoonsDemo::new(1337);
                 Box::new(move || {
                     black_box(demo.step());
                 })

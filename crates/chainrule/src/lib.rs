@@ -4,33 +4,29 @@
 //! chain rule shown at work: every computation is recorded as a graph, the backward sweep walks it
 //! once from the output to the inputs, and the same graph is what gets explained and drawn.
 //!
-//! Where to find what:
-//! - [`ops`]: each operation's forward rule and local derivative, written once;
-//! - [`backward`]: the backward sweep, the chain rule as one short loop;
-//! - [`graph`]: the arena of recorded nodes and the [`Var`] handle with its operators;
-//! - [`expr`]: the expression language (`3*x^2 + 1`), parsed with errors that point at the column;
-//! - [`higher`]: gradients recorded as graphs (to differentiate them again) and forward mode;
-//! - [`functional`]: `grad`, `vjp`, `jvp`, Jacobians and Hessians of closures, as in JAX;
-//! - [`check`]: central finite differences to check any gradient, and second derivatives;
-//! - [`optim`]: optimizers (SGD, Adam, AdamW) with PyTorch's formulas, learning-rate schedules
-//!   and gradient clipping, for `f64` and `f32` parameters;
-//! - [`descend`]: gradient descent on an expression, recording the path taken;
-//! - [`data`]: datasets (CSV, IDX, built-in digits, iris and moons), standardisation, splits and
-//!   mini-batches; [`rand`]: the seeded random number generator behind them;
-//! - [`micrograd`]: micrograd's neuron, layer and perceptron on the scalar engine, and its
-//!   two-moons demo;
-//! - [`explain`] and [`viz`]: the chain rule in words, and the graph as DOT or SVG;
-//! - [`tensor`]: n-dimensional tensors with broadcasting, matrix products, `gradcheck`, and
-//!   derivatives of any order ([`tensor::higher`], [`tensor::functional`]);
-//! - [`model_file`]: models and checkpoints as safetensors files;
-//! - [`nn`]: neural-network modules (`Linear`, activations, `Dropout`, `Sequential`, MLPs from
-//!   a spec such as `64-128-10`) and losses, with PyTorch's parameter names and layouts;
-//! - [`train`]: the training loop with progress callbacks and per-epoch metrics, evaluation,
-//!   prediction, and model and checkpoint files that resume exactly;
-//! - [`report`]: an interactive HTML page that steps through both passes and lists the paths;
+//! The folders are the layers, each using only those above it in this list:
+//!
+//! - [`ops`]: the rules: each operation's forward value and local derivative, written once and
+//!   generic over the algebra of values ([`Real`]);
+//! - [`scalar`]: the scalar engine: the arena of recorded nodes ([`Graph`], [`Var`]), the
+//!   backward sweep (the chain rule as one short loop), gradients recorded as graphs and forward
+//!   mode, `grad`/`vjp`/`jvp`/Jacobians/Hessians of closures, finite-difference checks;
+//! - [`tensor`]: the tensor engine on the same design: storage and shapes, the tape and its
+//!   sweep, each tensor operation's rules, the kernels, `gradcheck` and derivatives of any order;
+//! - [`anomaly`]: finding the operation that first produced a NaN or an infinity, on either
+//!   engine;
+//! - [`expr`]: the expression language (`3*x^2 + 1`), parsed with errors that point at the
+//!   column, and its symbolic derivatives;
+//! - [`show`]: what a learner sees: the chain rule in words ([`show::explain`]), the graph as
+//!   SVG or DOT ([`show::viz`]), an interactive HTML page ([`show::report`]);
+//! - [`lessons`]: the walkthroughs: the seed notebook's examples, deep networks, the efficiency
+//!   of backpropagation, micrograd, gradient descent;
+//! - machine learning: [`nn`] (modules, layers and losses with PyTorch's names and layouts),
+//!   [`optim`] (optimizers, schedules, clipping), [`data`] (datasets, splits, batches),
+//!   [`model_file`] (models as safetensors files), [`train`] (the training loop, evaluation,
+//!   prediction, checkpoints, the report page);
 //! - [`bench`](mod@bench): the standard workloads behind `chainrule bench`;
-//! - [`efficiency`]: why backpropagation is efficient, measured against forward mode and finite
-//!   differences.
+//! - [`util`]: helpers for every layer: the seeded random number generator, atomic files.
 //!
 //! The seed example, `y = x²`, `z = 3y + 1`, at `x = 2`:
 //!
@@ -47,37 +43,39 @@
 #![warn(missing_docs)]
 
 pub mod anomaly;
-pub mod backward;
 pub mod bench;
-pub mod check;
 pub mod data;
-pub mod deep;
-pub mod demo;
-pub mod descend;
-pub mod efficiency;
-pub mod explain;
 pub mod expr;
-pub mod files;
-pub mod functional;
-pub mod graph;
-pub mod higher;
-pub mod micrograd;
+pub mod lessons;
 pub mod model_file;
 pub mod nn;
 pub mod ops;
 pub mod optim;
-pub mod rand;
-pub mod report;
+pub mod scalar;
+pub mod show;
 pub mod tensor;
 pub mod train;
-pub mod train_report;
-pub mod viz;
+pub mod util;
 
-pub use backward::Gradients;
-pub use check::{check_gradient, gradgradcheck, GradCheck, GradCheckOptions};
+// The paths of the modules before they were grouped into layers, kept so that code written
+// against them still compiles.
+#[doc(no_inline)]
+pub use lessons::{deep, demo, descend, efficiency, micrograd};
+#[doc(no_inline)]
+pub use scalar::{backward, check, functional, graph, higher};
+#[doc(no_inline)]
+pub use show::{explain, report, viz};
+#[doc(no_inline)]
+pub use train::page as train_report;
+#[doc(no_inline)]
+pub use util::{files, rand};
+
+pub use anomaly::Anomaly;
 pub use expr::{Bindings, Expr};
-pub use graph::{Graph, Node, NodeId, Op, Var};
 pub use ops::{Binary, Real, Unary};
+pub use scalar::backward::Gradients;
+pub use scalar::check::{check_gradient, gradgradcheck, GradCheck, GradCheckOptions};
+pub use scalar::graph::{Graph, Node, NodeId, Op, Var};
 pub use tensor::{gradcheck, Array, Tape, Tensor, TensorError};
 
 /// The README's Rust examples, run as doctests so they never go stale.

@@ -27,7 +27,7 @@ use std::path::{Path, PathBuf};
 
 use safetensors::tensor::{Dtype, SafeTensorError, SafeTensors};
 
-use crate::files::write_atomically;
+use crate::util::files::write_atomically;
 
 /// One named tensor of f32 values, row-major.
 #[derive(Clone, Debug, PartialEq)]

@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use chainrule::check::check_against;
 use chainrule::ops::fmt_num;
+use chainrule::scalar::check::check_against;
 use chainrule::{GradCheckOptions, Graph};
 
 use crate::cli::CheckArgs;

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use clap::Args;
 
-use chainrule::deep::{run, DeepConfig, DeepRun, SIGMOID_SLOPE_BOUND};
+use chainrule::lessons::deep::{run, DeepConfig, DeepRun, SIGMOID_SLOPE_BOUND};
 use chainrule::nn::Activation;
 
 use crate::cmd::gradflow::FlowChart;

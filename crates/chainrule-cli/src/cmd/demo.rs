@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use chainrule::demo;
+use chainrule::lessons::demo;
 
 use crate::cli::{DemoArgs, DemoTopic};
 use crate::error::CliError;

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use clap::Args;
 
-use chainrule::efficiency::{measure, render, Budget, SIZES};
+use chainrule::lessons::efficiency::{measure, render, Budget, SIZES};
 
 use crate::error::CliError;
 
@@ -32,7 +32,7 @@ pub fn run_efficiency(args: &EfficiencyArgs) -> Result<(), CliError> {
     };
     println!(
         "The gradient of a linear model's squared loss on {} data points, for n parameters:",
-        chainrule::efficiency::DATA_POINTS
+        chainrule::lessons::efficiency::DATA_POINTS
     );
     println!();
     let rows: Vec<_> = SIZES

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use chainrule::explain::Trace;
+use chainrule::show::explain::Trace;
 use chainrule::Graph;
 
 use crate::cli::ExprArgs;

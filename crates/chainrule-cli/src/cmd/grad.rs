@@ -2,8 +2,8 @@
 
 use std::process::ExitCode;
 
-use chainrule::explain::Trace;
 use chainrule::ops::fmt_num;
+use chainrule::show::explain::Trace;
 use chainrule::Graph;
 
 use crate::cli::GradArgs;

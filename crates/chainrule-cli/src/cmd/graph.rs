@@ -2,7 +2,8 @@
 
 use std::process::ExitCode;
 
-use chainrule::{viz, Graph};
+use chainrule::show::viz;
+use chainrule::Graph;
 
 use crate::cli::GraphArgs;
 use crate::cmd::grad::warn_non_finite;

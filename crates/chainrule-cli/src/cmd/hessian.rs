@@ -3,8 +3,8 @@
 use clap::Args;
 use serde_json::{json, Value};
 
-use chainrule::functional::hessian_of;
 use chainrule::ops::fmt_num;
+use chainrule::scalar::functional::hessian_of;
 use chainrule::{Bindings, Expr, Graph};
 
 use crate::error::{parse_at, parse_expr, CliError};
@@ -30,7 +30,7 @@ pub struct HessianReport {
     /// The variables, in order of first appearance in the expression.
     pub variables: Vec<String>,
     /// The derivatives.
-    pub result: chainrule::functional::Hessian,
+    pub result: chainrule::scalar::functional::Hessian,
 }
 
 /// Checks that `at` gives a value to each variable of `e` and to nothing else, and returns the

@@ -4,7 +4,7 @@
 use std::process::ExitCode;
 
 use chainrule::ops::fmt_num;
-use chainrule::report::{to_html, ReportOptions};
+use chainrule::show::report::{to_html, ReportOptions};
 use chainrule::Graph;
 
 use crate::cli::ReportArgs;

@@ -2,8 +2,8 @@
 //! flow drawn as inline SVG.
 
 use chainrule::nn::Module;
+use chainrule::train::page::{Chart, TrainingPage};
 use chainrule::train::{Prepared, Trainer};
-use chainrule::train_report::{Chart, TrainingPage};
 
 use crate::cmd::curves;
 use crate::cmd::gradflow::FlowChart;

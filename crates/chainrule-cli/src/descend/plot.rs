@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use chainrule::descend::{StopReason, Trajectory};
+use chainrule::lessons::descend::{StopReason, Trajectory};
 use chainrule::Expr;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;

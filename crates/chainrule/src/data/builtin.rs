@@ -1,7 +1,7 @@
 //! Built-in datasets: two small classics embedded in the library, and the two-moons generator.
 
 use super::{CsvOptions, Dataset, Targets};
-use crate::rand::Rng;
+use crate::util::rand::Rng;
 
 /// The text of `data/digits.csv` (265 KB), embedded: 1,797 8×8 images of handwritten digits.
 pub const DIGITS_CSV: &str = include_str!("../../data/digits.csv");

@@ -1,7 +1,7 @@
 //! Preparing data for training: standardisation, train/test splits and shuffled mini-batches.
 
 use super::{DataError, Dataset, Targets};
-use crate::rand::Rng;
+use crate::util::rand::Rng;
 
 /// Per-feature standardisation, `x' = (x - mean) / std`, with the parameters kept so that the
 /// same transformation can be applied to new data at prediction time.

@@ -29,8 +29,8 @@ pub mod symbolic;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::graph::{Graph, Var};
 use crate::ops::{fmt_exact, Binary, Unary};
+use crate::scalar::graph::{Graph, Var};
 
 pub use parser::MAX_DEPTH;
 

@@ -39,8 +39,8 @@ use std::collections::HashMap;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use super::{Expr, ExprNode};
-use crate::higher::{forward_sweep, live_mask, Step};
 use crate::ops::{Binary, Real, Unary};
+use crate::scalar::higher::{forward_sweep, live_mask, Step};
 
 /// The hash-consing key of a node: numbers by their bits, a unary operation by its kind and
 /// the bits of its parameter.

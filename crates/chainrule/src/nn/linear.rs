@@ -1,8 +1,8 @@
 //! The fully connected layer.
 
 use super::{Context, Module};
-use crate::rand::Rng;
 use crate::tensor::{Array, Tensor, TensorError};
+use crate::util::rand::Rng;
 
 /// `y = x · Wᵀ + b`, as PyTorch's `nn.Linear`: the weight is `[out_features, in_features]` and
 /// the bias `[out_features]`.

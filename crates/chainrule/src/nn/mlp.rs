@@ -4,7 +4,7 @@ use std::fmt;
 use std::str::FromStr;
 
 use super::{Activation, Dropout, Linear, Sequential};
-use crate::rand::Rng;
+use crate::util::rand::Rng;
 
 /// The shape of a multi-layer perceptron: layer widths from the input to the output, the
 /// activation between layers, and an optional dropout after each activation.

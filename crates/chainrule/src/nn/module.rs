@@ -3,8 +3,8 @@
 use std::fmt;
 
 use crate::model_file::NamedTensor;
-use crate::rand::Rng;
 use crate::tensor::{Array, Tape, Tensor, TensorError};
+use crate::util::rand::Rng;
 
 /// What a forward pass needs besides its input: the tape to record on, the parameters recorded so
 /// far (in the order of [`Module::named_parameters`]), and a random number generator for dropout.

@@ -1,7 +1,7 @@
 use super::*;
 use crate::model_file::NamedTensor;
-use crate::rand::Rng;
 use crate::tensor::{gradcheck, Array, Tape};
+use crate::util::rand::Rng;
 
 #[test]
 fn losses_have_the_gradients_of_their_formulas() {

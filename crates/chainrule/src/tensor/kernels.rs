@@ -1207,7 +1207,7 @@ pub fn softmax_backward<T: Element>(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rand::Rng;
+    use crate::util::rand::Rng;
 
     fn random(n: usize, rng: &mut Rng) -> Vec<f32> {
         (0..n).map(|_| rng.normal() as f32).collect()

@@ -1,7 +1,7 @@
 //! The tape: an arena of tensor nodes addressed by index, the [`Tensor`] handle, and the
 //! backward sweep.
 //!
-//! This is the scalar engine's design ([`crate::graph`], [`crate::backward`]) with arrays in the
+//! This is the scalar engine's design ([`crate::scalar::graph`], [`crate::scalar::backward`]) with arrays in the
 //! nodes: creation order is a topological order, so backward is one reverse loop over the arena,
 //! adding each node's contribution into its inputs' gradients (which is how gradients sum over
 //! paths). The rule each node applies lives in [`super::backward`].

@@ -3,7 +3,7 @@
 //! Every value computed with a [`Var`] becomes a [`Node`] pushed onto the [`Graph`]'s arena and is
 //! referred to by its index, a [`NodeId`]. A node only ever refers to nodes created before it, so
 //! creation order is already a topological order: the backward sweep is a plain reverse loop (see
-//! [`crate::backward`]), with no recursion and no sorting, and a graph of millions of nodes is as
+//! [`crate::scalar::backward`]), with no recursion and no sorting, and a graph of millions of nodes is as
 //! easy as one of three.
 
 use std::cell::{Cell, Ref, RefCell};
@@ -13,8 +13,8 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 use std::panic::Location;
 
 use crate::anomaly::{self, Anomaly, Detector};
-use crate::backward::{self, Gradients};
 use crate::ops::{Binary, Unary};
+use crate::scalar::backward::{self, Gradients};
 
 /// The index of a node in its graph's arena.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]

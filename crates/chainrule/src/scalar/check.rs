@@ -4,7 +4,7 @@
 //! estimate independent of the chain rule: a gradient that agrees with it at a point was not
 //! computed by a wrong rule there.
 
-use crate::graph::{Graph, Var};
+use crate::scalar::graph::{Graph, Var};
 
 /// Step size and tolerances of a gradient check.
 #[derive(Clone, Copy, Debug, PartialEq)]

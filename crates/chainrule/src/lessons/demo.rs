@@ -3,9 +3,9 @@
 
 use std::fmt::Write;
 
-use crate::explain::Trace;
-use crate::graph::Graph;
 use crate::ops::fmt_num;
+use crate::scalar::graph::Graph;
+use crate::show::explain::Trace;
 
 /// `y = x²`, `z = 3y + 1` at `x = 2`: returns the explanation and `dz/dx` (12).
 pub fn composition() -> (String, f64) {

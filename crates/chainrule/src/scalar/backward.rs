@@ -6,7 +6,7 @@
 //! input, adjoint × local derivative is *added* into the input's adjoint. Adding is what makes
 //! gradients sum over every path (`x * x` has derivative `x + x`).
 
-use crate::graph::{Node, NodeId, Op};
+use crate::scalar::graph::{Node, NodeId, Op};
 
 /// The sweep. Nodes that no path connects to `output` are skipped, so an unrelated `ln(0)`
 /// elsewhere in the graph cannot leak a NaN into the result.

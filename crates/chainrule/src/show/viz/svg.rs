@@ -9,8 +9,8 @@ use std::fmt::Write;
 
 use super::layout::{self, BoxSpec, EdgeSpec, Layout};
 use super::{Drawing, NodeKind};
-use crate::graph::{Graph, Var};
 use crate::ops::fmt_num;
+use crate::scalar::graph::{Graph, Var};
 
 const FONT_FAMILY: &str = "Helvetica, Arial, 'DejaVu Sans', sans-serif";
 /// Font size of a box's first line.
@@ -465,7 +465,7 @@ pub(crate) fn render(d: &Drawing, interactive: bool) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::viz::layout::Rect;
+    use crate::show::viz::layout::Rect;
 
     /// Checks that tags are balanced and properly nested, that `&` only starts an entity, and
     /// that there is exactly one root element; returns the number of elements.

@@ -4,7 +4,7 @@
 //!
 //! - **Gradients that are graphs** ([`Graph::grad_graph`], PyTorch's `create_graph=True`):
 //!   [`Var`] implements [`Real`], so the rules of [`crate::ops`] can run *on the graph itself*.
-//!   The reverse loop below is the one of [`crate::backward`], with `Var` adjoints instead of
+//!   The reverse loop below is the one of [`crate::scalar::backward`], with `Var` adjoints instead of
 //!   numbers: every multiplication the chain rule performs is recorded as a node, and the
 //!   gradients it returns are ordinary nodes that can be differentiated again, to any order.
 //!   The first-order sweep on numbers is untouched and keeps its speed.
@@ -27,8 +27,8 @@
 //! assert_eq!(g.jvp(&[y], &[x], &[1.0]), vec![12.0]);
 //! ```
 
-use crate::graph::{Graph, Node, NodeId, Op, Var};
 use crate::ops::{Binary, Real, Unary};
+use crate::scalar::graph::{Graph, Node, NodeId, Op, Var};
 
 impl<'g> Real for Var<'g> {
     fn value(self) -> f64 {

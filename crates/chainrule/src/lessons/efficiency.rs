@@ -24,7 +24,7 @@
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 
-use crate::graph::{Graph, Var};
+use crate::scalar::graph::{Graph, Var};
 
 /// The number of data points of the linear model.
 pub const DATA_POINTS: usize = 4;

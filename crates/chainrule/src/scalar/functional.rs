@@ -16,7 +16,7 @@
 //! The Hessian is computed **forward-over-reverse**: the gradient is recorded once as a graph
 //! ([`Graph::grad_graph`]), and each Hessian-vector product is then one forward sweep on
 //! numbers through that recording, which records nothing more. Reverse-over-reverse would cost
-//! the same number of sweeps but is what [`crate::check::gradgradcheck`] uses, so the two
+//! the same number of sweeps but is what [`crate::scalar::check::gradgradcheck`] uses, so the two
 //! stay independent witnesses of each other.
 //!
 //! ```
@@ -35,7 +35,7 @@
 //! assert_eq!(hessian(f, &x), vec![vec![0.0, 6.0], vec![6.0, 0.0]]);
 //! ```
 
-use crate::graph::{Graph, Var};
+use crate::scalar::graph::{Graph, Var};
 
 /// A scalar function of several variables, written against the graph.
 pub trait ScalarFn: for<'g> Fn(&'g Graph, &[Var<'g>]) -> Var<'g> {}

@@ -27,6 +27,8 @@
 //! assert!(history[19].test_accuracy.unwrap() > 0.8);
 //! ```
 
+pub mod page;
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::Path;
@@ -42,8 +44,8 @@ use crate::nn::{
 use crate::optim::{
     Adam, AdamConfig, AdamW, AdamWConfig, ConfigError, Optimizer, OptimizerState, Sgd, SgdConfig,
 };
-use crate::rand::Rng;
 use crate::tensor::{Array, Tape, Tensor, TensorError};
+use crate::util::rand::Rng;
 
 /// Why training, evaluation or loading a model failed.
 #[derive(Clone, Debug, PartialEq, Eq)]

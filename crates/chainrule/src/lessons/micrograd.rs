@@ -26,8 +26,8 @@
 use std::ops::Mul;
 
 use crate::data;
-use crate::graph::{Graph, Var};
-use crate::rand::Rng;
+use crate::scalar::graph::{Graph, Var};
+use crate::util::rand::Rng;
 
 /// One neuron: `act = b + Σ wᵢxᵢ`, followed by ReLU when `nonlin`.
 #[derive(Clone, Debug, PartialEq)]
@@ -458,7 +458,7 @@ impl MoonsDemo {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::check::{check_against, GradCheckOptions};
+    use crate::scalar::check::{check_against, GradCheckOptions};
 
     #[test]
     fn shapes_and_parameter_order_follow_micrograd() {

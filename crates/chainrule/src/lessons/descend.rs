@@ -19,8 +19,8 @@
 use std::fmt;
 
 use crate::expr::Expr;
-use crate::graph::Graph;
 use crate::optim::Optimizer;
+use crate::scalar::graph::Graph;
 
 /// When to stop a descent.
 #[derive(Clone, Copy, Debug, PartialEq)]

@@ -2,7 +2,7 @@
 //! drawn by the caller), the gradient norm of each layer and the metrics of every epoch.
 //!
 //! The page loads nothing from anywhere and runs no script: it is plain HTML and CSS, with the
-//! look of the expression report of [`crate::report`].
+//! look of the expression report of [`crate::show::report`].
 //!
 //! ```
 //! use chainrule::train_report::{Chart, TrainingPage};

@@ -1,7 +1,7 @@
 //! An interactive HTML report of a computational graph: one self-contained file that steps
 //! through the forward pass and the backward pass, and shows every path from a node to the output.
 //!
-//! The page holds three things: the SVG drawing of [`crate::viz::svg`] (the same layout, with
+//! The page holds three things: the SVG drawing of [`crate::show::viz::svg`] (the same layout, with
 //! `data-` attributes added), the graph's numbers as JSON, and a small script
 //! (`report.js`) that only displays them. Every number and every line of text is computed here,
 //! from the [`Trace`] and the [`Drawing`] of the graph; the script never does arithmetic on them.
@@ -28,11 +28,11 @@
 
 use std::fmt::Write;
 
-use crate::explain::Trace;
-use crate::graph::{Graph, Var};
 use crate::ops::fmt_num;
-use crate::viz::svg::{kind_name, render};
-use crate::viz::{Drawing, NodeKind};
+use crate::scalar::graph::{Graph, Var};
+use crate::show::explain::Trace;
+use crate::show::viz::svg::{kind_name, render};
+use crate::show::viz::{Drawing, NodeKind};
 
 /// The script of the page.
 const SCRIPT: &str = include_str!("report.js");
@@ -363,7 +363,7 @@ fn arrow(d: &Drawing, k: usize) -> &'static str {
 
 /// The graph's numbers and the text of every step, as JSON for the page's script.
 fn data_json(d: &Drawing, trace: &Trace, options: &ReportOptions) -> String {
-    let index_of = |id: crate::graph::NodeId| {
+    let index_of = |id: crate::scalar::graph::NodeId| {
         d.nodes
             .iter()
             .position(|n| n.id == id)

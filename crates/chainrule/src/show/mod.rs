@@ -1,0 +1,9 @@
+//! What a learner sees, derived from the same recorded graph that computes the numbers:
+//!
+//! - [`explain`]: the chain rule in words, node by node, forward and backward;
+//! - [`viz`]: the graph laid out and drawn as SVG, or written as DOT for Graphviz;
+//! - [`report`]: an interactive HTML page that steps through both passes and lists the paths.
+
+pub mod explain;
+pub mod report;
+pub mod viz;
