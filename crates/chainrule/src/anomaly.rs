@@ -276,37 +276,6 @@ pub(crate) fn checked_sweep(
 }
 
 /// The name of a tensor operation: `ln`, `add`, `matmul`, `sum`, ...
-fn tensor_op_name(op: &crate::tensor::tape::Op) -> String {
-    use crate::tensor::kernels::Reduce;
-    use crate::tensor::tape::Op;
-    match op {
-        Op::Variable => "variable".into(),
-        Op::Constant => "constant".into(),
-        &Op::Unary(u, _) => unary_name(u),
-        &Op::Binary(b, _, _) => binary_name(b).into(),
-        Op::Matmul(..) => "matmul".into(),
-        Op::Linear(..) => "linear".into(),
-        Op::Reduce(r, _, _) => match r {
-            Reduce::Sum => "sum",
-            Reduce::Max => "max",
-            Reduce::Min => "min",
-        }
-        .into(),
-        Op::Reshape(_) => "reshape".into(),
-        Op::Permute(..) => "permute".into(),
-        Op::Slice { .. } => "slice".into(),
-        Op::Concat(..) => "concat".into(),
-        Op::Softmax { log: false, .. } => "softmax".into(),
-        Op::Softmax { log: true, .. } => "log_softmax".into(),
-        Op::Gather(..) => "gather".into(),
-        Op::IndexSelect(..) => "index_select".into(),
-        Op::ScatterAdd(..) => "scatter_add".into(),
-        Op::IndexAdd(..) => "index_add".into(),
-        Op::Where(..) => "where".into(),
-        Op::Clamp(..) => "clamp".into(),
-    }
-}
-
 fn tensor_anomaly<T: crate::tensor::Element>(
     nodes: &[crate::tensor::tape::Node<T>],
     i: usize,
@@ -316,7 +285,7 @@ fn tensor_anomaly<T: crate::tensor::Element>(
     let op = &nodes[i].op;
     Anomaly {
         phase,
-        op: tensor_op_name(op),
+        op: op.name().into_owned(),
         node: i,
         inputs: op
             .inputs()

@@ -269,142 +269,224 @@ fn sigmoid_stable<T: Real>(x: T) -> T {
     }
 }
 
-/// An operation of one input.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub enum Unary {
+/// A loop body that receives an element-wise rule as a closure: [`Unary::with_apply`] and its
+/// siblings call [`Kernel1::run`] with the rule of one operation, so that the loop is compiled
+/// once per operation with the rule inlined (no `match` per element).
+pub trait Kernel1<T> {
+    /// What the loop returns.
+    type Output;
+    /// Runs the loop with `f` as the rule.
+    fn run(self, f: impl Fn(T) -> T + Copy + Send + Sync) -> Self::Output;
+}
+
+/// [`Kernel1`] for a rule of three arguments, `(x, y, g)`: a unary operation's backward rule.
+pub trait Kernel3<T> {
+    /// What the loop returns.
+    type Output;
+    /// Runs the loop with `f` as the rule.
+    fn run(self, f: impl Fn(T, T, T) -> T + Copy + Send + Sync) -> Self::Output;
+}
+
+/// [`Kernel1`] for a rule of two arguments, `(a, b)`: a binary operation's forward rule.
+pub trait Kernel2<T> {
+    /// What the loop returns.
+    type Output;
+    /// Runs the loop with `f` as the rule.
+    fn run(self, f: impl Fn(T, T) -> T + Copy + Send + Sync) -> Self::Output;
+}
+
+/// [`Kernel1`] for a rule of four arguments returning two, `(a, b, y, g) -> (ga, gb)`: a binary
+/// operation's backward rule.
+pub trait Kernel4<T> {
+    /// What the loop returns.
+    type Output;
+    /// Runs the loop with `f` as the rule.
+    fn run(self, f: impl Fn(T, T, T, T) -> (T, T) + Copy + Send + Sync) -> Self::Output;
+}
+
+/// Defines [`Unary`] from the list below: for each operation, its documentation, its variant
+/// (with its constant parameters), how the expression language calls it (`fn "exp"`, or `op`
+/// for an operator or an operation it has no name for), its forward rule `|x| y` and its
+/// backward rule `|x, y, g| g · dy/dx`.
+///
+/// From that one list come the enum, [`Unary::apply`], [`Unary::backward`], the names
+/// ([`Unary::function_name`], [`Unary::functions`], which the parser reads), and the dispatch
+/// that compiles a loop once per operation ([`Unary::with_apply`], [`Unary::with_backward`]).
+/// Adding an operation is adding an entry.
+macro_rules! unary_ops {
+    ($(
+        $(#[doc = $doc:literal])*
+        $name:ident $(($($p:ident: $pt:ty),*))? : $kind:ident $($fname:literal)?,
+            |$x:ident| $apply:expr,
+            |$bx:ident, $by:ident, $bg:ident| $backward:expr;
+    )*) => {
+        /// An operation of one input.
+        #[derive(Clone, Copy, Debug, PartialEq)]
+        pub enum Unary {
+            $($(#[doc = $doc])* $name $(($($pt),*))?,)*
+        }
+
+        impl Unary {
+            /// The forward rule: the operation's value at `x`.
+            #[inline(always)]
+            #[allow(unused_variables)]
+            pub fn apply<T: Real>(self, x: T) -> T {
+                match self {
+                    $(Unary::$name $(($($p),*))? => {
+                        let $x = x;
+                        $apply
+                    })*
+                }
+            }
+
+            /// The backward rule: `g · dy/dx`, given the input `x`, the output `y = apply(x)`
+            /// and the adjoint `g` of the output.
+            #[inline(always)]
+            #[allow(unused_variables, clippy::if_same_then_else)]
+            pub fn backward<T: Real>(self, x: T, y: T, g: T) -> T {
+                match self {
+                    $(Unary::$name $(($($p),*))? => {
+                        let ($bx, $by, $bg) = (x, y, g);
+                        $backward
+                    })*
+                }
+            }
+
+            /// Runs `k` with this operation's forward rule as its closure.
+            #[inline(always)]
+            pub fn with_apply<T: Real, K: Kernel1<T>>(self, k: K) -> K::Output {
+                match self {
+                    $(Unary::$name $(($($p),*))? => {
+                        k.run(move |x: T| Unary::$name $(($($p),*))?.apply(x))
+                    })*
+                }
+            }
+
+            /// Runs `k` with this operation's backward rule `(x, y, g) -> g · dy/dx` as its
+            /// closure.
+            #[inline(always)]
+            pub fn with_backward<T: Real, K: Kernel3<T>>(self, k: K) -> K::Output {
+                match self {
+                    $(Unary::$name $(($($p),*))? => {
+                        k.run(move |x: T, y: T, g: T| Unary::$name $(($($p),*))?.backward(x, y, g))
+                    })*
+                }
+            }
+
+            /// The function's name as the expression language spells it (`exp`, `relu`, ...),
+            /// or `None` for operators written with symbols and operations with parameters.
+            pub fn function_name(self) -> Option<&'static str> {
+                #[allow(unused_variables)]
+                match self {
+                    $(Unary::$name $(($($p),*))? => unary_ops!(@name $kind $($fname)?),)*
+                }
+            }
+
+            /// Every function of the expression language with one argument, in the order of the
+            /// list, with its name.
+            pub fn functions() -> impl Iterator<Item = (&'static str, Unary)> {
+                const NAMED: &[Option<(&str, Unary)>] =
+                    &[$(unary_ops!(@entry $name $(($($p)*))? $kind $($fname)?),)*];
+                NAMED.iter().flatten().copied()
+            }
+        }
+    };
+    (@name fn $f:literal) => { Some($f) };
+    (@name op) => { None };
+    (@entry $name:ident fn $f:literal) => { Some(($f, Unary::$name)) };
+    (@entry $name:ident $(($($p:tt)*))? op) => { None };
+}
+
+unary_ops! {
     /// `-x`
-    Neg,
+    Neg: op,
+        |x| -x,
+        |x, y, g| -g;
     /// `e^x`
-    Exp,
+    Exp: fn "exp",
+        |x| x.exp(),
+        |x, y, g| g * y;
     /// The natural logarithm `ln x`.
-    Ln,
+    Ln: fn "ln",
+        |x| x.ln(),
+        |x, y, g| g / x;
     /// `√x`
-    Sqrt,
+    Sqrt: fn "sqrt",
+        |x| x.sqrt(),
+        |x, y, g| g.mul_c(0.5) / y;
     /// `sin x`
-    Sin,
+    Sin: fn "sin",
+        |x| x.sin(),
+        |x, y, g| g * x.cos();
     /// `cos x`
-    Cos,
+    Cos: fn "cos",
+        |x| x.cos(),
+        |x, y, g| -(g * x.sin());
     /// `tan x`
-    Tan,
+    Tan: fn "tan",
+        |x| x.tan(),
+        |x, y, g| g * (y * y).add_c(1.0);
     /// `tanh x`
-    Tanh,
+    Tanh: fn "tanh",
+        |x| x.tanh(),
+        |x, y, g| g * (-(y * y)).add_c(1.0);
     /// The logistic function `1 / (1 + e^-x)`.
-    Sigmoid,
-    /// `max(x, 0)`
-    Relu,
-    /// The Gaussian error linear unit `x · Φ(x) = x/2 · (1 + erf(x/√2))`, exact (PyTorch's
-    /// default, not the tanh approximation).
-    Gelu,
-    /// The error function `erf x`.
-    Erf,
-    /// `|x|`
-    Abs,
-    /// `x + c` for a constant `c`.
-    AddConst(f64),
-    /// `c · x` for a constant `c`.
-    MulConst(f64),
-    /// `x^n` for a constant integer `n`.
-    Powi(i32),
-    /// `x^p` for a constant real `p`.
-    Powf(f64),
+    Sigmoid: fn "sigmoid",
+        |x| sigmoid_stable(x),
+        |x, y, g| g * y * (-y).add_c(1.0);
+    /// `max(x, 0)`; its derivative at 0 is 0 (the gradient flows only where `x > 0`).
+    Relu: fn "relu",
+        |x| if x.value() > 0.0 { x } else { x.zero() },
+        |x, y, g| x.piecewise(x.zero(), 0.0, 0.0, 1.0, g);
+    /// `|x|`; its derivative at 0 is 0 (it is `sign(x)`).
+    Abs: fn "abs",
+        |x| x.abs(),
+        |x, y, g| x.piecewise(x.zero(), -1.0, 0.0, 1.0, g);
     /// The unit step: 1 where `x > 0`, else 0 (so `step(0) = 0`, matching `relu'(0) = 0`).
     /// Its derivative is taken as 0 everywhere. It appears in symbolic derivatives of `relu`,
     /// `max` and `min`.
-    Step,
+    Step: fn "step",
+        |x| x.piecewise(x.zero(), 0.0, 0.0, 1.0, x.zero().add_c(1.0)),
+        |x, y, g| g.zero();
     /// The sign: 1 where `x > 0`, -1 where `x < 0`, 0 at 0 (matching `abs'(0) = 0`). Its
     /// derivative is taken as 0 everywhere. It appears in symbolic derivatives of `abs`, `max`
     /// and `min`.
-    Sign,
+    Sign: fn "sign",
+        |x| x.piecewise(x.zero(), -1.0, 0.0, 1.0, x.zero().add_c(1.0)),
+        |x, y, g| g.zero();
+    /// The Gaussian error linear unit `x · Φ(x) = x/2 · (1 + erf(x/√2))`, exact (PyTorch's
+    /// default, not the tanh approximation).
+    Gelu: fn "gelu",
+        |x| x * (x.mul_c(FRAC_1_SQRT_2).erf().add_c(1.0)).mul_c(0.5),
+        // Φ(x) + x·φ(x), with φ the standard normal density.
+        |x, y, g| {
+            let cdf = x.mul_c(FRAC_1_SQRT_2).erf().add_c(1.0).mul_c(0.5);
+            let pdf = (-(x * x).mul_c(0.5)).exp().mul_c(FRAC_1_SQRT_2PI);
+            g * (cdf + x * pdf)
+        };
+    /// The error function `erf x`.
+    Erf: fn "erf",
+        |x| x.erf(),
+        |x, y, g| g * (-(x * x)).exp().mul_c(FRAC_2_SQRT_PI);
+    /// `x + c` for a constant `c`.
+    AddConst(c: f64): op,
+        |x| x.add_c(c),
+        |x, y, g| g;
+    /// `c · x` for a constant `c`.
+    MulConst(c: f64): op,
+        |x| x.mul_c(c),
+        |x, y, g| g.mul_c(c);
+    /// `x^n` for a constant integer `n`; its derivative is 0 everywhere for `n = 0`.
+    Powi(n: i32): op,
+        |x| x.powi(n),
+        |x, y, g| if n == 0 { g.zero() } else { g * x.powi(n - 1).mul_c(n as f64) };
+    /// `x^p` for a constant real `p`; its derivative is 0 everywhere for `p = 0`.
+    Powf(p: f64): op,
+        |x| x.powf_c(p),
+        |x, y, g| if p == 0.0 { g.zero() } else { g * x.powf_c(p - 1.0).mul_c(p) };
 }
 
 impl Unary {
-    /// The forward rule: the operation's value at `x`.
-    #[inline(always)]
-    pub fn apply<T: Real>(self, x: T) -> T {
-        match self {
-            Unary::Neg => -x,
-            Unary::Exp => x.exp(),
-            Unary::Ln => x.ln(),
-            Unary::Sqrt => x.sqrt(),
-            Unary::Sin => x.sin(),
-            Unary::Cos => x.cos(),
-            Unary::Tan => x.tan(),
-            Unary::Tanh => x.tanh(),
-            Unary::Sigmoid => sigmoid_stable(x),
-            Unary::Relu => {
-                if x.value() > 0.0 {
-                    x
-                } else {
-                    x.zero()
-                }
-            }
-            Unary::Gelu => x * (x.mul_c(FRAC_1_SQRT_2).erf().add_c(1.0)).mul_c(0.5),
-            Unary::Erf => x.erf(),
-            Unary::Abs => x.abs(),
-            Unary::AddConst(c) => x.add_c(c),
-            Unary::MulConst(c) => x.mul_c(c),
-            Unary::Powi(n) => x.powi(n),
-            Unary::Powf(p) => x.powf_c(p),
-            Unary::Step => x.piecewise(x.zero(), 0.0, 0.0, 1.0, x.zero().add_c(1.0)),
-            Unary::Sign => x.piecewise(x.zero(), -1.0, 0.0, 1.0, x.zero().add_c(1.0)),
-        }
-    }
-
-    /// The backward rule: `g · dy/dx`, given the input `x`, the output `y = apply(x)` and the
-    /// adjoint `g` of the output.
-    #[inline(always)]
-    pub fn backward<T: Real>(self, x: T, y: T, g: T) -> T {
-        match self {
-            Unary::Neg => -g,
-            Unary::Exp => g * y,
-            Unary::Ln => g / x,
-            Unary::Sqrt => g.mul_c(0.5) / y,
-            Unary::Sin => g * x.cos(),
-            Unary::Cos => -(g * x.sin()),
-            Unary::Tan => g * (y * y).add_c(1.0),
-            Unary::Tanh => g * (-(y * y)).add_c(1.0),
-            Unary::Sigmoid => g * y * (-y).add_c(1.0),
-            Unary::Relu => x.piecewise(x.zero(), 0.0, 0.0, 1.0, g),
-            Unary::Abs => x.piecewise(x.zero(), -1.0, 0.0, 1.0, g),
-            Unary::Step | Unary::Sign => g.zero(),
-            Unary::Gelu => {
-                // Φ(x) + x·φ(x), with φ the standard normal density.
-                let cdf = x.mul_c(FRAC_1_SQRT_2).erf().add_c(1.0).mul_c(0.5);
-                let pdf = (-(x * x).mul_c(0.5)).exp().mul_c(FRAC_1_SQRT_2PI);
-                g * (cdf + x * pdf)
-            }
-            Unary::Erf => g * (-(x * x)).exp().mul_c(FRAC_2_SQRT_PI),
-            Unary::AddConst(_) => g,
-            Unary::MulConst(c) => g.mul_c(c),
-            Unary::Powi(0) => g.zero(),
-            Unary::Powi(n) => g * x.powi(n - 1).mul_c(n as f64),
-            Unary::Powf(0.0) => g.zero(),
-            Unary::Powf(p) => g * x.powf_c(p - 1.0).mul_c(p),
-        }
-    }
-
-    /// The function's name as the expression language spells it (`exp`, `relu`, ...), or `None`
-    /// for operators written with symbols.
-    pub fn function_name(self) -> Option<&'static str> {
-        Some(match self {
-            Unary::Exp => "exp",
-            Unary::Ln => "ln",
-            Unary::Sqrt => "sqrt",
-            Unary::Sin => "sin",
-            Unary::Cos => "cos",
-            Unary::Tan => "tan",
-            Unary::Tanh => "tanh",
-            Unary::Sigmoid => "sigmoid",
-            Unary::Relu => "relu",
-            Unary::Abs => "abs",
-            Unary::Gelu => "gelu",
-            Unary::Erf => "erf",
-            Unary::Step => "step",
-            Unary::Sign => "sign",
-            _ => return None,
-        })
-    }
-
     /// Writes the operation applied to an input called `x`, as the expression language would.
     pub fn describe(self, x: &str) -> String {
         match self {
@@ -420,95 +502,137 @@ impl Unary {
     }
 }
 
-/// An operation of two inputs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-pub enum Binary {
+/// Defines [`Binary`] from the list below, as [`unary_ops!`] defines [`Unary`]: for each
+/// operation its documentation, its variant, its symbol or function name (`op "+"`, `fn "max"`)
+/// and its name in messages,
+/// its forward rule `|a, b| y` and its backward rule `|a, b, y, g| (g · ∂y/∂a, g · ∂y/∂b)`.
+macro_rules! binary_ops {
+    ($(
+        $(#[doc = $doc:literal])*
+        $name:ident: $kind:ident $sym:literal $word:literal,
+            |$a:ident, $b:ident| $apply:expr,
+            |$ba:ident, $bb:ident, $by:ident, $bg:ident| $backward:expr;
+    )*) => {
+        /// An operation of two inputs.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+        pub enum Binary {
+            $($(#[doc = $doc])* $name,)*
+        }
+
+        impl Binary {
+            /// Every operation of two inputs, in the order of the list.
+            pub const ALL: &'static [Binary] = &[$(Binary::$name),*];
+
+            /// The forward rule: the operation's value at `(a, b)`.
+            #[inline(always)]
+            pub fn apply<T: Real>(self, a: T, b: T) -> T {
+                match self {
+                    $(Binary::$name => {
+                        let ($a, $b) = (a, b);
+                        $apply
+                    })*
+                }
+            }
+
+            /// The backward rule: `(g · ∂y/∂a, g · ∂y/∂b)`, given the inputs, the output
+            /// `y = apply(a, b)` and the adjoint `g` of the output.
+            #[inline(always)]
+            #[allow(unused_variables)]
+            pub fn backward<T: Real>(self, a: T, b: T, y: T, g: T) -> (T, T) {
+                match self {
+                    $(Binary::$name => {
+                        let ($ba, $bb, $by, $bg) = (a, b, y, g);
+                        $backward
+                    })*
+                }
+            }
+
+            /// Runs `k` with this operation's forward rule as its closure.
+            #[inline(always)]
+            pub fn with_apply<T: Real, K: Kernel2<T>>(self, k: K) -> K::Output {
+                match self {
+                    $(Binary::$name => k.run(|a: T, b: T| Binary::$name.apply(a, b)),)*
+                }
+            }
+
+            /// Runs `k` with this operation's backward rule `(a, b, y, g) -> (ga, gb)` as its
+            /// closure.
+            #[inline(always)]
+            pub fn with_backward<T: Real, K: Kernel4<T>>(self, k: K) -> K::Output {
+                match self {
+                    $(Binary::$name => {
+                        k.run(|a: T, b: T, y: T, g: T| Binary::$name.backward(a, b, y, g))
+                    })*
+                }
+            }
+
+            /// The operator symbol (`+`, `^`, ...) or function name (`max`, `min`).
+            pub fn symbol(self) -> &'static str {
+                match self {
+                    $(Binary::$name => $sym,)*
+                }
+            }
+
+            /// The operation's name in messages (`add`, `pow`, `max`).
+            pub fn name(self) -> &'static str {
+                match self {
+                    $(Binary::$name => $word,)*
+                }
+            }
+
+            /// Whether the expression language writes the operation as a function call
+            /// (`max(a, b)`) rather than with an operator between its inputs.
+            pub fn is_function(self) -> bool {
+                match self {
+                    $(Binary::$name => binary_ops!(@is_fn $kind),)*
+                }
+            }
+        }
+    };
+    (@is_fn fn) => { true };
+    (@is_fn op) => { false };
+}
+
+binary_ops! {
     /// `a + b`
-    Add,
+    Add: op "+" "add",
+        |a, b| a + b,
+        |a, b, y, g| (g, g);
     /// `a - b`
-    Sub,
+    Sub: op "-" "sub",
+        |a, b| a - b,
+        |a, b, y, g| (g, -g);
     /// `a · b`
-    Mul,
+    Mul: op "*" "mul",
+        |a, b| a * b,
+        |a, b, y, g| (g * b, g * a);
     /// `a / b`
-    Div,
+    Div: op "/" "div",
+        |a, b| a / b,
+        |a, b, y, g| (g / b, -(g * y) / b);
     /// `a^b`, differentiable in both the base and the exponent.
-    Pow,
-    /// The larger of `a` and `b`.
-    Max,
-    /// The smaller of `a` and `b`.
-    Min,
+    Pow: op "^" "pow",
+        |a, b| a.pow(b),
+        |a, b, y, g| {
+            // b·a^(b-1), except 0 where b = 0 (a^0 is constant, even at a = 0).
+            let da = b.select_eq(0.0, || g.zero(), || g * b * a.pow(b.add_c(-1.0)));
+            // y·ln a, except 0 where a = 0 and b ≥ 0 (0^b is flat there, PyTorch's choice).
+            let general = || g * y * a.ln();
+            let at_zero = || b.select_ge(0.0, || g.zero(), general);
+            (da, a.select_eq(0.0, at_zero, general))
+        };
+    /// The larger of `a` and `b`; at a tie each input takes half of the gradient, and when a
+    /// comparison fails (NaN) `b` takes it all, as the forward rule returns `b` then.
+    Max: fn "max" "max",
+        |a, b| if a.value() >= b.value() { a } else { b },
+        |a, b, y, g| (a.piecewise(b, 0.0, 0.5, 1.0, g), a.piecewise(b, 1.0, 0.5, 0.0, g));
+    /// The smaller of `a` and `b`, with the gradient shared as for [`Binary::Max`].
+    Min: fn "min" "min",
+        |a, b| if a.value() <= b.value() { a } else { b },
+        |a, b, y, g| (b.piecewise(a, 0.0, 0.5, 1.0, g), b.piecewise(a, 1.0, 0.5, 0.0, g));
 }
 
 impl Binary {
-    /// The forward rule: the operation's value at `(a, b)`.
-    #[inline(always)]
-    pub fn apply<T: Real>(self, a: T, b: T) -> T {
-        match self {
-            Binary::Add => a + b,
-            Binary::Sub => a - b,
-            Binary::Mul => a * b,
-            Binary::Div => a / b,
-            Binary::Pow => a.pow(b),
-            Binary::Max => {
-                if a.value() >= b.value() {
-                    a
-                } else {
-                    b
-                }
-            }
-            Binary::Min => {
-                if a.value() <= b.value() {
-                    a
-                } else {
-                    b
-                }
-            }
-        }
-    }
-
-    /// The backward rule: `(g · ∂y/∂a, g · ∂y/∂b)`, given the inputs, the output
-    /// `y = apply(a, b)` and the adjoint `g` of the output.
-    #[inline(always)]
-    pub fn backward<T: Real>(self, a: T, b: T, y: T, g: T) -> (T, T) {
-        match self {
-            Binary::Add => (g, g),
-            Binary::Sub => (g, -g),
-            Binary::Mul => (g * b, g * a),
-            Binary::Div => (g / b, -(g * y) / b),
-            Binary::Pow => {
-                // b·a^(b-1), except 0 where b = 0 (a^0 is constant, even at a = 0).
-                let da = b.select_eq(0.0, || g.zero(), || g * b * a.pow(b.add_c(-1.0)));
-                // y·ln a, except 0 where a = 0 and b ≥ 0 (0^b is flat there, PyTorch's choice).
-                let general = || g * y * a.ln();
-                let at_zero = || b.select_ge(0.0, || g.zero(), general);
-                (da, a.select_eq(0.0, at_zero, general))
-            }
-            // The input that wins takes the gradient, a tie halves it; when a comparison fails
-            // (NaN), `b` takes it, as the forward rule returns `b` then.
-            Binary::Max => (
-                a.piecewise(b, 0.0, 0.5, 1.0, g),
-                a.piecewise(b, 1.0, 0.5, 0.0, g),
-            ),
-            Binary::Min => (
-                b.piecewise(a, 0.0, 0.5, 1.0, g),
-                b.piecewise(a, 1.0, 0.5, 0.0, g),
-            ),
-        }
-    }
-
-    /// The operator symbol (`+`, `^`, ...) or function name (`max`, `min`).
-    pub fn symbol(self) -> &'static str {
-        match self {
-            Binary::Add => "+",
-            Binary::Sub => "-",
-            Binary::Mul => "*",
-            Binary::Div => "/",
-            Binary::Pow => "^",
-            Binary::Max => "max",
-            Binary::Min => "min",
-        }
-    }
-
     /// Writes the operation applied to inputs called `a` and `b`, as the expression language would.
     pub fn describe(self, a: &str, b: &str) -> String {
         match self {

@@ -32,7 +32,7 @@ use std::str::FromStr;
 use crate::ops::{fmt_exact, Binary, Unary};
 use crate::scalar::graph::{Graph, Var};
 
-pub use parser::MAX_DEPTH;
+pub use parser::{function_names, MAX_DEPTH};
 
 /// A node of a parsed expression; children are indices of earlier nodes.
 #[derive(Clone, Copy, Debug, PartialEq)]

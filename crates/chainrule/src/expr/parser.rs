@@ -19,26 +19,46 @@ use crate::ops::{Binary, Unary};
 /// The deepest nesting of parentheses, signs and powers the parser accepts.
 pub const MAX_DEPTH: usize = 256;
 
-/// The functions of the language, with their arity.
-pub(crate) const FUNCTIONS: &[(&str, usize)] = &[
-    ("exp", 1),
-    ("ln", 1),
-    ("log", 1),
-    ("sqrt", 1),
-    ("sin", 1),
-    ("cos", 1),
-    ("tan", 1),
-    ("tanh", 1),
-    ("sigmoid", 1),
-    ("relu", 1),
-    ("abs", 1),
-    ("step", 1),
-    ("sign", 1),
-    ("gelu", 1),
-    ("erf", 1),
-    ("max", 2),
-    ("min", 2),
-];
+/// A function of the language: a named operation of [`crate::ops`].
+#[derive(Clone, Copy)]
+enum Function {
+    One(Unary),
+    Two(Binary),
+}
+
+impl Function {
+    fn arity(self) -> usize {
+        match self {
+            Function::One(_) => 1,
+            Function::Two(_) => 2,
+        }
+    }
+}
+
+/// `log` is another name for `ln`, as in most programming languages.
+const ALIASES: &[(&str, Unary)] = &[("log", Unary::Ln)];
+
+/// The functions of the language by name: the operations of [`crate::ops`] that have a function
+/// name (so a new operation there is a new function here), and the aliases.
+fn functions() -> impl Iterator<Item = (&'static str, Function)> {
+    // Each alias is listed right after the function it names.
+    let one = Unary::functions().flat_map(|(name, u)| {
+        let aliases = ALIASES.iter().filter(move |&&(_, v)| v == u).copied();
+        std::iter::once((name, u)).chain(aliases)
+    });
+    let two = Binary::ALL.iter().filter(|b| b.is_function());
+    one.map(|(name, u)| (name, Function::One(u)))
+        .chain(two.map(|&b| (b.symbol(), Function::Two(b))))
+}
+
+/// The names of every function of the language, for messages and documentation.
+pub fn function_names() -> Vec<&'static str> {
+    functions().map(|(name, _)| name).collect()
+}
+
+fn function(name: &str) -> Option<Function> {
+    functions().find(|&(f, _)| f == name).map(|(_, f)| f)
+}
 
 struct Parser<'a> {
     input: &'a str,
@@ -199,7 +219,7 @@ impl Parser<'_> {
             Tok::Ident(name) => {
                 if self.peek() == &Tok::LParen {
                     self.call(&name, col)
-                } else if FUNCTIONS.iter().any(|(f, _)| *f == name) {
+                } else if function(&name).is_some() {
                     Err(ParseError::new(
                         self.input,
                         col,
@@ -235,14 +255,17 @@ impl Parser<'_> {
     }
 
     fn call(&mut self, name: &str, col: usize) -> Result<usize, ParseError> {
-        let Some(&(_, arity)) = FUNCTIONS.iter().find(|(f, _)| *f == name) else {
-            let known: Vec<&str> = FUNCTIONS.iter().map(|(f, _)| *f).collect();
+        let Some(f) = function(name) else {
             return Err(ParseError::new(
                 self.input,
                 col,
-                format!("unknown function '{name}' (known: {})", known.join(", ")),
+                format!(
+                    "unknown function '{name}' (known: {})",
+                    function_names().join(", ")
+                ),
             ));
         };
+        let arity = f.arity();
         self.enter()?;
         self.advance(); // '('
         let mut args = Vec::new();
@@ -274,32 +297,9 @@ impl Parser<'_> {
                 ),
             ));
         }
-        let node = match name {
-            "max" => ExprNode::Binary(Binary::Max, args[0], args[1]),
-            "min" => ExprNode::Binary(Binary::Min, args[0], args[1]),
-            "log" => ExprNode::Unary(Unary::Ln, args[0]),
-            _ => {
-                let op = [
-                    Unary::Exp,
-                    Unary::Ln,
-                    Unary::Sqrt,
-                    Unary::Sin,
-                    Unary::Cos,
-                    Unary::Tan,
-                    Unary::Tanh,
-                    Unary::Sigmoid,
-                    Unary::Relu,
-                    Unary::Abs,
-                    Unary::Step,
-                    Unary::Sign,
-                    Unary::Gelu,
-                    Unary::Erf,
-                ]
-                .into_iter()
-                .find(|u| u.function_name() == Some(name))
-                .expect("every one-argument function has a Unary");
-                ExprNode::Unary(op, args[0])
-            }
+        let node = match f {
+            Function::One(op) => ExprNode::Unary(op, args[0]),
+            Function::Two(op) => ExprNode::Binary(op, args[0], args[1]),
         };
         Ok(self.push(node))
     }

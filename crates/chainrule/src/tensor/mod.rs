@@ -4,15 +4,17 @@
 //! - [`mod@array`]: [`Array`], row-major storage with a shape, creation (`zeros`, `randn`, ...) and
 //!   PyTorch-style printing;
 //! - [`shape`]: strides, NumPy broadcasting, axis arguments, and [`TensorError`];
+//! - [`tape`]: the arena of nodes ([`Tape`]) and the [`Tensor`] handle;
+//! - [`sweep`]: the chain rule: the reverse sweep of [`Tensor::backward`] (on numbers) and of
+//!   [`Tape::grad_graph`] (recorded, to differentiate again), and the forward sweep of
+//!   [`Tape::jvp`];
+//! - [`rules`]: the operations, one file per family, each with its forward computation, its
+//!   vector-Jacobian product on numbers and recorded, and its Jacobian-vector product side by
+//!   side (element-wise rules come from [`crate::ops`], written once for scalars and tensors
+//!   alike);
 //! - [`kernels`]: the loops (element-wise with broadcasting, reductions, `gemm` matrix products,
 //!   softmax), threaded with rayon above a size where threads pay;
-//! - [`forward`]: the differentiable operations on [`Tensor`];
-//! - [`tape`]: the arena of nodes ([`Tape`]), the [`Tensor`] handle, and the backward sweep;
-//! - [`mod@backward`]: each tensor operation's backward rule (element-wise rules come from
-//!   [`crate::ops`], written once for scalars and tensors alike);
 //! - [`mod@functional`]: `grad`, `vjp`, `jvp`, Jacobians and Hessians of tensor functions;
-//! - [`mod@higher`]: gradients recorded as tensors ([`Tape::grad_graph`]) and forward mode
-//!   ([`Tape::jvp`]), for derivatives of any order;
 //! - [`mod@gradcheck`]: Jacobians checked against finite differences.
 //!
 //! ```
@@ -31,13 +33,12 @@
 //! ```
 
 pub mod array;
-pub mod backward;
-pub mod forward;
 pub mod functional;
 pub mod gradcheck;
-pub mod higher;
 pub mod kernels;
+pub mod rules;
 pub mod shape;
+pub mod sweep;
 pub mod tape;
 
 pub use array::{Array, Element};

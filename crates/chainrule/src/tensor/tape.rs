@@ -1,84 +1,18 @@
-//! The tape: an arena of tensor nodes addressed by index, the [`Tensor`] handle, and the
-//! backward sweep.
+//! The tape: an arena of tensor nodes addressed by index, with the gradients accumulated into
+//! them and a pool of buffers for reuse, and the [`Tensor`] handle.
 //!
-//! This is the scalar engine's design ([`crate::scalar::graph`], [`crate::scalar::backward`]) with arrays in the
-//! nodes: creation order is a topological order, so backward is one reverse loop over the arena,
-//! adding each node's contribution into its inputs' gradients (which is how gradients sum over
-//! paths). The rule each node applies lives in [`super::backward`].
+//! This is the scalar engine's design ([`crate::scalar::graph`]) with arrays in the nodes: a
+//! node only refers to nodes created before it, so creation order is a topological order and
+//! the sweeps of [`super::sweep`] are plain loops over the arena. What each operation records is
+//! listed in [`super::rules`].
 
 use std::cell::{Cell, Ref, RefCell};
 use std::fmt;
 use std::panic::Location;
 
 use super::array::{Array, Element};
-use super::shape::{fmt_shape, Result, TensorError};
+use super::rules::Op;
 use crate::anomaly::{Anomaly, Detector};
-use crate::ops::{Binary, Unary};
-
-/// Which operation made a node, with its inputs (indices into the arena) and what its backward
-/// rule needs besides the input and output values.
-#[derive(Clone, Debug)]
-pub(crate) enum Op {
-    /// An input whose gradient is wanted.
-    Variable,
-    /// A fixed value: made by [`Tape::constant`], under [`Tape::no_grad`], or by
-    /// [`Tensor::detach`].
-    Constant,
-    Unary(Unary, usize),
-    Binary(Binary, usize, usize),
-    Matmul(usize, usize),
-    /// `x · wᵀ + b` for a batch `x` of rows `[n, in]`, `w` `[out, in]` and `b` `[out]`.
-    Linear(usize, usize, usize),
-    /// Sum, max or min over the axes in the mask; the output has the kept-dimension layout.
-    Reduce(super::kernels::Reduce, usize, u64),
-    /// Reshape, squeeze, unsqueeze: the same data, another shape.
-    Reshape(usize),
-    Permute(usize, Vec<usize>),
-    /// Elements `start..start + len` along an axis.
-    Slice {
-        x: usize,
-        axis: usize,
-        start: usize,
-    },
-    Concat(Vec<usize>, usize),
-    Softmax {
-        x: usize,
-        axis: usize,
-        log: bool,
-    },
-    Gather(usize, usize, Array<usize>),
-    IndexSelect(usize, usize, Vec<usize>),
-    /// The adjoint of [`Op::Gather`]: the input's elements added into zeros at the places the
-    /// index names (made by a recorded backward, [`Tape::grad_graph`]).
-    ScatterAdd(usize, usize, Array<usize>),
-    /// The adjoint of [`Op::IndexSelect`]: slices added into zeros at the indices.
-    IndexAdd(usize, usize, Vec<usize>),
-    Where(Array<bool>, usize, usize),
-    Clamp(usize, f64, f64),
-}
-
-impl Op {
-    /// The nodes the operation reads, in order.
-    pub(crate) fn inputs(&self) -> Vec<usize> {
-        match self {
-            Op::Variable | Op::Constant => vec![],
-            &Op::Unary(_, x)
-            | &Op::Reduce(_, x, _)
-            | &Op::Reshape(x)
-            | &Op::Permute(x, _)
-            | &Op::Slice { x, .. }
-            | &Op::Softmax { x, .. }
-            | &Op::Gather(x, _, _)
-            | &Op::IndexSelect(x, _, _)
-            | &Op::ScatterAdd(x, _, _)
-            | &Op::IndexAdd(x, _, _)
-            | &Op::Clamp(x, _, _) => vec![x],
-            &Op::Binary(_, a, b) | &Op::Matmul(a, b) | &Op::Where(_, a, b) => vec![a, b],
-            &Op::Linear(x, w, b) => vec![x, w, b],
-            Op::Concat(xs, _) => xs.clone(),
-        }
-    }
-}
 
 /// One recorded tensor.
 pub(crate) struct Node<T> {
@@ -106,7 +40,7 @@ const POOL_MAX: usize = 512;
 /// ```
 pub struct Tape<T: Element = f32> {
     pub(crate) nodes: RefCell<Vec<Node<T>>>,
-    grads: RefCell<Vec<Option<Array<T>>>>,
+    pub(crate) grads: RefCell<Vec<Option<Array<T>>>>,
     pool: RefCell<Vec<Vec<T>>>,
     grad_enabled: Cell<bool>,
     /// Whether anomaly detection is on (see [`crate::anomaly`]).
@@ -350,53 +284,14 @@ impl<T: Element> Tape<T> {
         }
     }
 
-    /// The backward sweep from `output`, seeded with `seed` (its adjoint); accumulates into
-    /// the gradients of the variables it reaches.
-    fn sweep(&self, output: usize, seed: Vec<T>) -> Option<Anomaly> {
-        let detect = self.detect.get();
-        let mut found: Option<Anomaly> = None;
-        let n = output + 1;
-        let mut adj: Vec<Option<Vec<T>>> = Vec::with_capacity(n);
-        adj.resize_with(n, || None);
-        adj[output] = Some(seed);
-        {
-            let nodes = self.nodes.borrow();
-            for i in (0..n).rev() {
-                let Some(g) = adj[i].take() else { continue };
-                match nodes[i].op {
-                    Op::Variable => {
-                        adj[i] = Some(g);
-                        continue;
-                    }
-                    Op::Constant => {}
-                    _ => super::backward::rule(self, &nodes, i, &g, &mut |input, grad| {
-                        if detect && found.is_none() {
-                            found = crate::anomaly::check_gradient(&nodes, i, &g, &grad);
-                        }
-                        if !nodes[input].requires_grad {
-                            self.recycle(grad);
-                            return;
-                        }
-                        match &mut adj[input] {
-                            Some(acc) => {
-                                for (a, &v) in acc.iter_mut().zip(&grad) {
-                                    *a = *a + v;
-                                }
-                                self.recycle(grad);
-                            }
-                            slot => *slot = Some(grad),
-                        }
-                    }),
-                }
-                self.recycle(g);
-            }
-        }
+    /// Adds the adjoints a backward sweep left for the variables into their gradients.
+    pub(crate) fn accumulate(&self, adjoint: Vec<Option<Vec<T>>>) {
         let nodes = self.nodes.borrow();
         let mut grads = self.grads.borrow_mut();
-        if grads.len() < n {
-            grads.resize_with(n, || None);
+        if grads.len() < adjoint.len() {
+            grads.resize_with(adjoint.len(), || None);
         }
-        for (i, g) in adj.into_iter().enumerate() {
+        for (i, g) in adjoint.into_iter().enumerate() {
             let Some(g) = g else { continue };
             let shape = nodes[i].value.shape().to_vec();
             match grads[i].take() {
@@ -411,6 +306,11 @@ impl<T: Element> Tape<T> {
                 None => grads[i] = Some(Array::from_parts(g, shape)),
             }
         }
+    }
+
+    /// Keeps the anomaly a backward sweep found (with the place its operation was created) as
+    /// the first one, if none was found before, and returns it.
+    pub(crate) fn report_backward_anomaly(&self, found: Option<Anomaly>) -> Option<Anomaly> {
         let mut detector = self.detector.borrow_mut();
         found.map(|mut a| {
             a.location = detector.location(a.node);
@@ -508,65 +408,6 @@ impl<'t, T: Element> Tensor<'t, T> {
 
     pub(crate) fn node(&self) -> Ref<'t, Node<T>> {
         Ref::map(self.tape.nodes.borrow(), |n| &n[self.id])
-    }
-
-    /// Back-propagates from this one-element tensor (a loss), adding `d self / d v` into the
-    /// gradient of every variable `v` it depends on.
-    pub fn backward(self) -> Result<()> {
-        let shape = self.shape();
-        if self.numel() != 1 {
-            return Err(TensorError::new(
-                "backward",
-                format!(
-                    "a gradient can only be created implicitly for one-element outputs, not {}",
-                    fmt_shape(&shape)
-                ),
-            ));
-        }
-        self.backward_with(&Array::ones(&shape))
-    }
-
-    /// Back-propagates with `seed` as the adjoint of this tensor (a vector-Jacobian product);
-    /// `seed` must have this tensor's shape.
-    ///
-    /// With anomaly detection on ([`Tape::set_detect_anomaly`]), every gradient is checked, and
-    /// if an operation's backward rule turns a finite adjoint into a NaN or an infinity the call
-    /// fails naming it and where it was created (the gradients are accumulated all the same).
-    ///
-    /// ```
-    /// use chainrule::tensor::{Array, Tape};
-    ///
-    /// let tape = Tape::<f64>::new();
-    /// tape.set_detect_anomaly(true);
-    /// let x = tape.var(Array::from_vec(vec![4.0, 0.0], &[2]).unwrap());
-    /// let err = x.sqrt().sum_all().backward().unwrap_err();
-    /// assert!(err.to_string().contains("sqrt"), "{err}");
-    /// assert_eq!(tape.anomaly().unwrap().inputs[0].to_string(), "[2]");
-    /// ```
-    pub fn backward_with(self, seed: &Array<T>) -> Result<()> {
-        let shape = self.shape();
-        if seed.shape() != shape.as_slice() {
-            return Err(TensorError::new(
-                "backward",
-                format!(
-                    "the seed has shape {} but the output has shape {}",
-                    fmt_shape(seed.shape()),
-                    fmt_shape(&shape)
-                ),
-            ));
-        }
-        if !self.requires_grad() {
-            return Err(TensorError::new(
-                "backward",
-                "the output does not depend on any variable (or was made under no_grad)",
-            ));
-        }
-        let mut buf = self.tape.buffer(seed.numel());
-        buf.copy_from_slice(seed.data());
-        match self.tape.sweep(self.id, buf) {
-            Some(a) => Err(TensorError::new("backward", a.to_string())),
-            None => Ok(()),
-        }
     }
 }
 

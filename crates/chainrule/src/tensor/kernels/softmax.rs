@@ -1,0 +1,81 @@
+//! Softmax and log-softmax along one axis, and their vector-Jacobian product.
+
+use crate::tensor::array::Element;
+
+/// Softmax (or log-softmax) of `x` along the middle dimension of `(outer, n, inner)`,
+/// subtracting the maximum first so that large logits stay finite.
+pub fn softmax<T: Element>(x: &[T], dims: (usize, usize, usize), log: bool, out: &mut [T]) {
+    let (outer, n, inner) = dims;
+    let row = |xs: &[T], os: &mut [T], inner_i: usize| {
+        let at = |j: usize| j * inner + inner_i;
+        let mut m = T::neg_infinity();
+        for j in 0..n {
+            if xs[at(j)] > m {
+                m = xs[at(j)];
+            }
+        }
+        let mut s = T::ZERO;
+        for j in 0..n {
+            let e = (xs[at(j)] - m).exp();
+            os[at(j)] = e;
+            s = s + e;
+        }
+        if log {
+            let ls = s.ln();
+            for j in 0..n {
+                os[at(j)] = xs[at(j)] - m - ls;
+            }
+        } else {
+            let inv = T::ONE / s;
+            for j in 0..n {
+                os[at(j)] = os[at(j)] * inv;
+            }
+        }
+    };
+    let block = n * inner;
+    if block == 0 {
+        return;
+    }
+    for (xs, os) in x.chunks(block).zip(out.chunks_mut(block)).take(outer) {
+        for i in 0..inner {
+            row(xs, os, i);
+        }
+    }
+}
+
+/// The gradient of softmax (`y · (g − Σ g·y)`) or log-softmax (`g − e^y · Σ g`) along the middle
+/// dimension of `(outer, n, inner)`, given the output `y` and its adjoint `g`.
+pub fn softmax_backward<T: Element>(
+    y: &[T],
+    g: &[T],
+    dims: (usize, usize, usize),
+    log: bool,
+    out: &mut [T],
+) {
+    let (_, n, inner) = dims;
+    let block = n * inner;
+    if block == 0 {
+        return;
+    }
+    for ((ys, gs), os) in y
+        .chunks(block)
+        .zip(g.chunks(block))
+        .zip(out.chunks_mut(block))
+    {
+        for i in 0..inner {
+            let at = |j: usize| j * inner + i;
+            let mut s = T::ZERO;
+            for j in 0..n {
+                s = s + if log {
+                    gs[at(j)]
+                } else {
+                    gs[at(j)] * ys[at(j)]
+                };
+            }
+            for j in 0..n {
+                let (y, g) = (ys[at(j)], gs[at(j)]);
+                os[at(j)] = if log { g - y.exp() * s } else { y * (g - s) };
+            }
+        }
+    }
+}

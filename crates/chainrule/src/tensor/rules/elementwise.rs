@@ -1,0 +1,804 @@
+//! Element-wise operations: those of [`crate::ops`] (`exp`, `relu`, `+`, `pow`, `maximum`,
+//! ...), whose rules are written once there for every algebra, and `clamp` and `where`.
+//!
+//! On numbers, the rules run inside the loops of [`crate::tensor::kernels`], one loop
+//! compiled per operation. Recorded, the very same rule functions run on `Each`, a tensor seen as
+//! one number per element, so that `Unary::backward(x, y, g)` records `g · f'(x)` as tensor
+//! operations. A rule is linear in its adjoint, so the same call with a tangent in place of `g`
+//! is the forward-mode rule: no rule is written twice.
+
+use std::borrow::Cow;
+use std::ops::{Add, Div, Mul, Neg, Sub};
+
+use super::{expand_to, sum_to, Numbers, Recorded, Rule};
+use crate::ops::{Binary, Kernel1, Kernel2, Kernel3, Kernel4, Real, Unary};
+use crate::tensor::array::{Array, Element};
+use crate::tensor::kernels;
+use crate::tensor::shape::{broadcast_shapes, numel, Result};
+use crate::tensor::tape::Tensor;
+
+use super::Op;
+
+/// `y = op(x)` element by element.
+#[derive(Clone, Debug)]
+pub(crate) struct Map {
+    pub op: Unary,
+    pub x: usize,
+}
+
+impl<T: Element> Rule<T> for Map {
+    fn name(&self) -> Cow<'static, str> {
+        match self.op.function_name() {
+            Some(name) => name.into(),
+            None => self.op.describe("x").into(),
+        }
+    }
+    fn inputs(&self) -> Vec<usize> {
+        vec![self.x]
+    }
+    fn vjp(&self, cx: &Numbers<'_, T>, y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
+        let x = cx.value(self.x);
+        let mut dx = cx.buffer(x.numel());
+        self.op.with_backward(Map3 {
+            a: x.data(),
+            b: y.data(),
+            c: g,
+            out: &mut dx,
+        });
+        out.push((self.x, dx));
+    }
+    fn vjp_recorded<'t>(
+        &self,
+        cx: &Recorded<'t, T>,
+        y: Tensor<'t, T>,
+        g: Tensor<'t, T>,
+        out: &mut Vec<(usize, Tensor<'t, T>)>,
+    ) -> Result<()> {
+        let dx = self.op.backward(Each(cx.t(self.x)), Each(y), Each(g)).0;
+        out.push((self.x, dx));
+        Ok(())
+    }
+    fn jvp<'t>(
+        &self,
+        cx: &Recorded<'t, T>,
+        y: Tensor<'t, T>,
+        tangent: &dyn Fn(usize) -> Option<Tensor<'t, T>>,
+    ) -> Result<Tensor<'t, T>> {
+        // A rule is linear in its adjoint: fed the input's tangent, it returns the output's.
+        let dx = cx.or_zeros(tangent(self.x), self.x);
+        Ok(self.op.backward(Each(cx.t(self.x)), Each(y), Each(dx)).0)
+    }
+}
+
+/// `y = op(a, b)` element by element, `a` and `b` broadcast together.
+#[derive(Clone, Debug)]
+pub(crate) struct Zip {
+    pub op: Binary,
+    pub a: usize,
+    pub b: usize,
+}
+
+impl<T: Element> Rule<T> for Zip {
+    fn name(&self) -> Cow<'static, str> {
+        self.op.name().into()
+    }
+    fn inputs(&self) -> Vec<usize> {
+        vec![self.a, self.b]
+    }
+    fn vjp(&self, cx: &Numbers<'_, T>, y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
+        let (av, bv) = (cx.value(self.a), cx.value(self.b));
+        let shape = y.shape();
+        let n = y.numel();
+        // Inputs read at the output's shape (copied only when broadcast).
+        let expanded = |v: &Array<T>| -> Option<Vec<T>> {
+            (v.numel() != n).then(|| {
+                let mut e = cx.buffer(n);
+                kernels::expand(v.data(), v.shape(), shape, &mut e);
+                e
+            })
+        };
+        let (ea, eb) = (expanded(av), expanded(bv));
+        let ad = ea.as_deref().unwrap_or(av.data());
+        let bd = eb.as_deref().unwrap_or(bv.data());
+        for (input, first) in [(self.a, true), (self.b, false)] {
+            if !cx.needs(input) {
+                continue;
+            }
+            let mut full = cx.buffer(n);
+            self.op.with_backward(Map4 {
+                a: ad,
+                b: bd,
+                c: y.data(),
+                d: g,
+                first,
+                out: &mut full,
+            });
+            let target = cx.value(input).shape();
+            if numel(target) == n {
+                out.push((input, full));
+            } else {
+                let mut d = cx.buffer(numel(target));
+                kernels::sum_to_shape(&full, shape, target, &mut d);
+                cx.recycle(full);
+                out.push((input, d));
+            }
+        }
+        ea.into_iter().chain(eb).for_each(|b| cx.recycle(b));
+    }
+    fn vjp_recorded<'t>(
+        &self,
+        cx: &Recorded<'t, T>,
+        y: Tensor<'t, T>,
+        g: Tensor<'t, T>,
+        out: &mut Vec<(usize, Tensor<'t, T>)>,
+    ) -> Result<()> {
+        let (a, b) = (cx.t(self.a), cx.t(self.b));
+        let (da, db) = self.op.backward(Each(a), Each(b), Each(y), Each(g));
+        for (input, d) in [(a, da), (b, db)] {
+            if cx.needs(input.id) {
+                out.push((input.id, sum_to(d.0, &input.shape())?));
+            }
+        }
+        Ok(())
+    }
+    fn jvp<'t>(
+        &self,
+        cx: &Recorded<'t, T>,
+        y: Tensor<'t, T>,
+        tangent: &dyn Fn(usize) -> Option<Tensor<'t, T>>,
+    ) -> Result<Tensor<'t, T>> {
+        let (a, b) = (cx.t(self.a), cx.t(self.b));
+        let ys = y.shape();
+        let mut sum: Option<Tensor<'t, T>> = None;
+        for (input, first) in [(self.a, true), (self.b, false)] {
+            if let Some(dt) = tangent(input) {
+                let (da, db) = self.op.backward(Each(a), Each(b), Each(y), Each(dt));
+                let term = expand_to(if first { da.0 } else { db.0 }, &ys);
+                sum = Some(sum.map_or(term, |s| s + term));
+            }
+        }
+        Ok(sum.expect("some input has a tangent"))
+    }
+}
+
+/// The name of the tensor method of a binary operation (`add`, `maximum`, ...), as PyTorch
+/// calls it.
+fn method_name(op: Binary) -> &'static str {
+    match op {
+        Binary::Max => "maximum",
+        Binary::Min => "minimum",
+        op => op.name(),
+    }
+}
+
+/// `y = min(max(x, lo), hi)`; the gradient passes where `lo ≤ x ≤ hi`, as in PyTorch.
+#[derive(Clone, Debug)]
+pub(crate) struct Clamp {
+    pub x: usize,
+    pub lo: f64,
+    pub hi: f64,
+}
+
+impl Clamp {
+    /// Where `clamp(x, lo, hi)` passes its derivative.
+    fn passes<T: Element>(&self, x: T) -> bool {
+        x >= T::from_f64(self.lo) && x <= T::from_f64(self.hi)
+    }
+
+    /// Where the derivative passes, as a mask.
+    fn mask<T: Element>(&self, x: &Array<T>) -> Array<bool> {
+        let pass = x.data().iter().map(|&v| self.passes(v)).collect();
+        Array::from_parts(pass, x.shape().to_vec())
+    }
+}
+
+impl<T: Element> Rule<T> for Clamp {
+    fn name(&self) -> Cow<'static, str> {
+        "clamp".into()
+    }
+    fn inputs(&self) -> Vec<usize> {
+        vec![self.x]
+    }
+    fn vjp(&self, cx: &Numbers<'_, T>, _y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
+        let x = cx.value(self.x);
+        let mut dx = cx.buffer(g.len());
+        for ((d, &gv), &v) in dx.iter_mut().zip(g).zip(x.data()) {
+            *d = if self.passes(v) { gv } else { T::ZERO };
+        }
+        out.push((self.x, dx));
+    }
+    fn vjp_recorded<'t>(
+        &self,
+        cx: &Recorded<'t, T>,
+        _y: Tensor<'t, T>,
+        g: Tensor<'t, T>,
+        out: &mut Vec<(usize, Tensor<'t, T>)>,
+    ) -> Result<()> {
+        let pass = self.mask(&cx.t(self.x).value());
+        out.push((self.x, Tensor::where_(&pass, g, cx.zero())?));
+        Ok(())
+    }
+    fn jvp<'t>(
+        &self,
+        cx: &Recorded<'t, T>,
+        _y: Tensor<'t, T>,
+        tangent: &dyn Fn(usize) -> Option<Tensor<'t, T>>,
+    ) -> Result<Tensor<'t, T>> {
+        let pass = self.mask(&cx.t(self.x).value());
+        Tensor::where_(&pass, cx.or_zeros(tangent(self.x), self.x), cx.zero())
+    }
+}
+
+/// `y = a` where the condition holds and `b` elsewhere, the three broadcast together.
+#[derive(Clone, Debug)]
+pub(crate) struct Where {
+    pub cond: Array<bool>,
+    pub a: usize,
+    pub b: usize,
+}
+
+impl<T: Element> Rule<T> for Where {
+    fn name(&self) -> Cow<'static, str> {
+        "where".into()
+    }
+    fn inputs(&self) -> Vec<usize> {
+        vec![self.a, self.b]
+    }
+    fn vjp(&self, cx: &Numbers<'_, T>, y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
+        let shape = y.shape();
+        let c = expand_bool(&self.cond, shape);
+        for (input, take) in [(self.a, true), (self.b, false)] {
+            if !cx.needs(input) {
+                continue;
+            }
+            let mut full = cx.buffer(g.len());
+            for ((d, &gv), &c) in full.iter_mut().zip(g).zip(&c) {
+                *d = if c == take { gv } else { T::ZERO };
+            }
+            let target = cx.value(input).shape();
+            let mut d = cx.buffer(numel(target));
+            kernels::sum_to_shape(&full, shape, target, &mut d);
+            cx.recycle(full);
+            out.push((input, d));
+        }
+    }
+    fn vjp_recorded<'t>(
+        &self,
+        cx: &Recorded<'t, T>,
+        _y: Tensor<'t, T>,
+        g: Tensor<'t, T>,
+        out: &mut Vec<(usize, Tensor<'t, T>)>,
+    ) -> Result<()> {
+        let zero = cx.zero();
+        for (input, take) in [(self.a, true), (self.b, false)] {
+            if cx.needs(input) {
+                let d = if take {
+                    Tensor::where_(&self.cond, g, zero)?
+                } else {
+                    Tensor::where_(&self.cond, zero, g)?
+                };
+                out.push((input, sum_to(d, &cx.t(input).shape())?));
+            }
+        }
+        Ok(())
+    }
+    fn jvp<'t>(
+        &self,
+        cx: &Recorded<'t, T>,
+        _y: Tensor<'t, T>,
+        tangent: &dyn Fn(usize) -> Option<Tensor<'t, T>>,
+    ) -> Result<Tensor<'t, T>> {
+        let (da, db) = (
+            cx.or_zeros(tangent(self.a), self.a),
+            cx.or_zeros(tangent(self.b), self.b),
+        );
+        Tensor::where_(&self.cond, da, db)
+    }
+}
+
+/// The loop `out[i] = f(x[i])`, handed the forward rule of a unary operation.
+struct Map1<'a, T> {
+    x: &'a [T],
+    out: &'a mut [T],
+}
+
+impl<T: Element> Kernel1<T> for Map1<'_, T> {
+    type Output = ();
+    fn run(self, f: impl Fn(T) -> T + Copy + Send + Sync) {
+        kernels::map1(self.x, self.out, f)
+    }
+}
+
+/// The loop `out[i] = f(a[i], b[i], c[i])`, handed the backward rule of a unary operation.
+struct Map3<'a, T> {
+    a: &'a [T],
+    b: &'a [T],
+    c: &'a [T],
+    out: &'a mut [T],
+}
+
+impl<T: Element> Kernel3<T> for Map3<'_, T> {
+    type Output = ();
+    fn run(self, f: impl Fn(T, T, T) -> T + Copy + Send + Sync) {
+        kernels::map3(self.a, self.b, self.c, self.out, f)
+    }
+}
+
+/// The broadcast loop `out = f(a, b)`, handed the forward rule of a binary operation.
+struct Broadcast2<'a, T> {
+    a: &'a Array<T>,
+    b: &'a Array<T>,
+    shape: &'a [usize],
+    out: &'a mut [T],
+}
+
+impl<T: Element> Kernel2<T> for Broadcast2<'_, T> {
+    type Output = ();
+    fn run(self, f: impl Fn(T, T) -> T + Copy + Send + Sync) {
+        let (a, b) = (self.a, self.b);
+        kernels::binary(
+            a.data(),
+            a.shape(),
+            b.data(),
+            b.shape(),
+            self.shape,
+            self.out,
+            f,
+        )
+    }
+}
+
+/// The loop `out[i] = f(a[i], b[i], c[i], d[i]).0` (or `.1`), handed the backward rule of a
+/// binary operation: the adjoint of its first (or second) input.
+struct Map4<'a, T> {
+    a: &'a [T],
+    b: &'a [T],
+    c: &'a [T],
+    d: &'a [T],
+    first: bool,
+    out: &'a mut [T],
+}
+
+impl<T: Element> Kernel4<T> for Map4<'_, T> {
+    type Output = ();
+    fn run(self, f: impl Fn(T, T, T, T) -> (T, T) + Copy + Send + Sync) {
+        let (a, b, c, d) = (self.a, self.b, self.c, self.d);
+        if self.first {
+            kernels::map4(a, b, c, d, self.out, move |a, b, y, g| f(a, b, y, g).0)
+        } else {
+            kernels::map4(a, b, c, d, self.out, move |a, b, y, g| f(a, b, y, g).1)
+        }
+    }
+}
+
+impl<'t, T: Element> Tensor<'t, T> {
+    /// Applies an element-wise operation from [`crate::ops::Unary`].
+    #[track_caller]
+    pub fn unary(self, op: Unary) -> Tensor<'t, T> {
+        let x = self.value();
+        let mut out = self.tape.buffer(x.numel());
+        op.with_apply(Map1 {
+            x: x.data(),
+            out: &mut out,
+        });
+        let v = Array::from_parts(out, x.shape().to_vec());
+        self.tape
+            .record(v, Op::Unary(Map { op, x: self.id }), &[self.id])
+    }
+
+    /// `e^x`, element-wise.
+    #[track_caller]
+    pub fn exp(self) -> Tensor<'t, T> {
+        self.unary(Unary::Exp)
+    }
+    /// The natural logarithm, element-wise.
+    #[track_caller]
+    pub fn ln(self) -> Tensor<'t, T> {
+        self.unary(Unary::Ln)
+    }
+    /// The square root, element-wise.
+    #[track_caller]
+    pub fn sqrt(self) -> Tensor<'t, T> {
+        self.unary(Unary::Sqrt)
+    }
+    /// The sine, element-wise.
+    #[track_caller]
+    pub fn sin(self) -> Tensor<'t, T> {
+        self.unary(Unary::Sin)
+    }
+    /// The cosine, element-wise.
+    #[track_caller]
+    pub fn cos(self) -> Tensor<'t, T> {
+        self.unary(Unary::Cos)
+    }
+    /// The tangent, element-wise.
+    #[track_caller]
+    pub fn tan(self) -> Tensor<'t, T> {
+        self.unary(Unary::Tan)
+    }
+    /// The hyperbolic tangent, element-wise.
+    #[track_caller]
+    pub fn tanh(self) -> Tensor<'t, T> {
+        self.unary(Unary::Tanh)
+    }
+    /// The logistic function, element-wise.
+    #[track_caller]
+    pub fn sigmoid(self) -> Tensor<'t, T> {
+        self.unary(Unary::Sigmoid)
+    }
+    /// `max(x, 0)`, element-wise.
+    #[track_caller]
+    pub fn relu(self) -> Tensor<'t, T> {
+        self.unary(Unary::Relu)
+    }
+    /// The exact (erf-based) GELU, element-wise, as PyTorch's default.
+    #[track_caller]
+    pub fn gelu(self) -> Tensor<'t, T> {
+        self.unary(Unary::Gelu)
+    }
+    /// The error function, element-wise.
+    #[track_caller]
+    pub fn erf(self) -> Tensor<'t, T> {
+        self.unary(Unary::Erf)
+    }
+    /// `|x|`, element-wise.
+    #[track_caller]
+    pub fn abs(self) -> Tensor<'t, T> {
+        self.unary(Unary::Abs)
+    }
+    /// `x^p` for a constant `p`, element-wise.
+    #[track_caller]
+    pub fn powf(self, p: f64) -> Tensor<'t, T> {
+        self.unary(Unary::Powf(p))
+    }
+    /// `x + c`, element-wise.
+    #[track_caller]
+    pub fn add_scalar(self, c: f64) -> Tensor<'t, T> {
+        self.unary(Unary::AddConst(c))
+    }
+    /// `c · x`, element-wise.
+    #[track_caller]
+    pub fn mul_scalar(self, c: f64) -> Tensor<'t, T> {
+        self.unary(Unary::MulConst(c))
+    }
+
+    /// Applies an element-wise operation of two inputs from [`crate::ops::Binary`], with NumPy
+    /// broadcasting.
+    #[track_caller]
+    pub fn binary(self, op: Binary, other: Tensor<'t, T>) -> Result<Tensor<'t, T>> {
+        let name = method_name(op);
+        let (a, b) = (self.value(), other.value());
+        let shape = broadcast_shapes(name, a.shape(), b.shape())?;
+        let mut out = self.tape.buffer(numel(&shape));
+        op.with_apply(Broadcast2 {
+            a: &a,
+            b: &b,
+            shape: &shape,
+            out: &mut out,
+        });
+        let v = Array::from_parts(out, shape);
+        let node = Op::Binary(Zip {
+            op,
+            a: self.id,
+            b: other.id,
+        });
+        Ok(self.tape.record(v, node, &[self.id, other.id]))
+    }
+
+    /// `self + other`, broadcast.
+    #[allow(clippy::should_implement_trait)]
+    #[track_caller]
+    pub fn add(self, other: Tensor<'t, T>) -> Result<Tensor<'t, T>> {
+        self.binary(Binary::Add, other)
+    }
+    /// `self - other`, broadcast.
+    #[allow(clippy::should_implement_trait)]
+    #[track_caller]
+    pub fn sub(self, other: Tensor<'t, T>) -> Result<Tensor<'t, T>> {
+        self.binary(Binary::Sub, other)
+    }
+    /// `self · other`, element-wise and broadcast.
+    #[allow(clippy::should_implement_trait)]
+    #[track_caller]
+    pub fn mul(self, other: Tensor<'t, T>) -> Result<Tensor<'t, T>> {
+        self.binary(Binary::Mul, other)
+    }
+    /// `self / other`, broadcast.
+    #[allow(clippy::should_implement_trait)]
+    #[track_caller]
+    pub fn div(self, other: Tensor<'t, T>) -> Result<Tensor<'t, T>> {
+        self.binary(Binary::Div, other)
+    }
+    /// `self ^ other`, broadcast, differentiable in both.
+    #[track_caller]
+    pub fn pow(self, other: Tensor<'t, T>) -> Result<Tensor<'t, T>> {
+        self.binary(Binary::Pow, other)
+    }
+
+    /// The matrix product, as `torch.matmul`: 2-D by 2-D, vector by matrix (and the reverse),
+    /// `a` where `cond` holds and `b` elsewhere (as `torch.where`), all three broadcast together.
+    #[track_caller]
+    pub fn where_(cond: &Array<bool>, a: Tensor<'t, T>, b: Tensor<'t, T>) -> Result<Tensor<'t, T>> {
+        let (av, bv) = (a.value(), b.value());
+        let ab = broadcast_shapes("where", av.shape(), bv.shape())?;
+        let shape = broadcast_shapes("where", cond.shape(), &ab)?;
+        let n = numel(&shape);
+        let tape = a.tape;
+        let (mut ea, mut eb) = (tape.buffer(n), tape.buffer(n));
+        kernels::expand(av.data(), av.shape(), &shape, &mut ea);
+        kernels::expand(bv.data(), bv.shape(), &shape, &mut eb);
+        let c = expand_bool(cond, &shape);
+        for ((x, &y), &c) in ea.iter_mut().zip(&eb).zip(&c) {
+            if !c {
+                *x = y;
+            }
+        }
+        tape.recycle(eb);
+        let v = Array::from_parts(ea, shape);
+        let node = Op::Where(Where {
+            cond: cond.clone(),
+            a: a.id,
+            b: b.id,
+        });
+        Ok(tape.record(v, node, &[a.id, b.id]))
+    }
+
+    /// Limits every element to `[lo, hi]` (use `f64::NEG_INFINITY` / `f64::INFINITY` for one
+    /// side); the gradient passes where `lo ≤ x ≤ hi`, as in PyTorch.
+    #[track_caller]
+    pub fn clamp(self, lo: f64, hi: f64) -> Tensor<'t, T> {
+        let x = self.value();
+        let mut out = self.tape.buffer(x.numel());
+        let (l, h) = (T::from_f64(lo), T::from_f64(hi));
+        kernels::map1(x.data(), &mut out, move |v| {
+            if v < l {
+                l
+            } else if v > h {
+                h
+            } else {
+                v
+            }
+        });
+        let v = Array::from_parts(out, x.shape().to_vec());
+        let node = Op::Clamp(Clamp { x: self.id, lo, hi });
+        self.tape.record(v, node, &[self.id])
+    }
+}
+
+/// The condition of `where` at the broadcast shape.
+pub(crate) fn expand_bool(cond: &Array<bool>, shape: &[usize]) -> Vec<bool> {
+    let st = crate::tensor::shape::broadcast_strides(cond.shape(), shape);
+    let n = numel(shape);
+    (0..n)
+        .map(|mut r| {
+            let mut off = 0;
+            for d in (0..shape.len()).rev() {
+                off += (r % shape[d]) * st[d];
+                r /= shape[d];
+            }
+            cond.data()[off]
+        })
+        .collect()
+}
+
+// Operators. Between two tensors they panic on a shape mismatch (the methods return the error).
+macro_rules! tensor_operator {
+    ($Trait:ident, $method:ident, $op:expr) => {
+        impl<'t, T: Element> $Trait for Tensor<'t, T> {
+            type Output = Tensor<'t, T>;
+            #[track_caller]
+            fn $method(self, rhs: Tensor<'t, T>) -> Tensor<'t, T> {
+                self.binary($op, rhs).unwrap_or_else(|e| panic!("{e}"))
+            }
+        }
+    };
+}
+tensor_operator!(Add, add, Binary::Add);
+tensor_operator!(Sub, sub, Binary::Sub);
+tensor_operator!(Mul, mul, Binary::Mul);
+tensor_operator!(Div, div, Binary::Div);
+
+impl<'t, T: Element> Neg for Tensor<'t, T> {
+    type Output = Tensor<'t, T>;
+    #[track_caller]
+    fn neg(self) -> Tensor<'t, T> {
+        self.unary(Unary::Neg)
+    }
+}
+
+impl<'t, T: Element> Add<f64> for Tensor<'t, T> {
+    type Output = Tensor<'t, T>;
+    #[track_caller]
+    fn add(self, c: f64) -> Tensor<'t, T> {
+        self.add_scalar(c)
+    }
+}
+impl<'t, T: Element> Sub<f64> for Tensor<'t, T> {
+    type Output = Tensor<'t, T>;
+    #[track_caller]
+    fn sub(self, c: f64) -> Tensor<'t, T> {
+        self.add_scalar(-c)
+    }
+}
+impl<'t, T: Element> Mul<f64> for Tensor<'t, T> {
+    type Output = Tensor<'t, T>;
+    #[track_caller]
+    fn mul(self, c: f64) -> Tensor<'t, T> {
+        self.mul_scalar(c)
+    }
+}
+impl<'t, T: Element> Div<f64> for Tensor<'t, T> {
+    type Output = Tensor<'t, T>;
+    #[track_caller]
+    fn div(self, c: f64) -> Tensor<'t, T> {
+        self.mul_scalar(1.0 / c)
+    }
+}
+impl<'t, T: Element> Add<Tensor<'t, T>> for f64 {
+    type Output = Tensor<'t, T>;
+    #[track_caller]
+    fn add(self, t: Tensor<'t, T>) -> Tensor<'t, T> {
+        t.add_scalar(self)
+    }
+}
+impl<'t, T: Element> Sub<Tensor<'t, T>> for f64 {
+    type Output = Tensor<'t, T>;
+    #[track_caller]
+    fn sub(self, t: Tensor<'t, T>) -> Tensor<'t, T> {
+        (-t).add_scalar(self)
+    }
+}
+impl<'t, T: Element> Mul<Tensor<'t, T>> for f64 {
+    type Output = Tensor<'t, T>;
+    #[track_caller]
+    fn mul(self, t: Tensor<'t, T>) -> Tensor<'t, T> {
+        t.mul_scalar(self)
+    }
+}
+impl<'t, T: Element> Div<Tensor<'t, T>> for f64 {
+    type Output = Tensor<'t, T>;
+    #[track_caller]
+    fn div(self, t: Tensor<'t, T>) -> Tensor<'t, T> {
+        t.powf(-1.0).mul_scalar(self)
+    }
+}
+
+/// A tensor seen as one number per element: the algebra the rules of [`crate::ops`] run on to
+/// record themselves on the tape. Shapes broadcast as in NumPy; inside a rule they always fit
+/// (they did in the forward pass), so the operators do not return errors.
+#[derive(Clone, Copy)]
+struct Each<'t, T: Element>(Tensor<'t, T>);
+
+macro_rules! each_operator {
+    ($Trait:ident, $method:ident) => {
+        impl<'t, T: Element> $Trait for Each<'t, T> {
+            type Output = Self;
+            fn $method(self, rhs: Self) -> Self {
+                Each($Trait::$method(self.0, rhs.0))
+            }
+        }
+    };
+}
+each_operator!(Add, add);
+each_operator!(Sub, sub);
+each_operator!(Mul, mul);
+each_operator!(Div, div);
+
+impl<'t, T: Element> Neg for Each<'t, T> {
+    type Output = Self;
+    fn neg(self) -> Self {
+        Each(-self.0)
+    }
+}
+
+impl<'t, T: Element> Each<'t, T> {
+    fn unary(self, op: Unary) -> Self {
+        Each(self.0.unary(op))
+    }
+}
+
+impl<'t, T: Element> Real for Each<'t, T> {
+    /// A tensor has no single value: rules decide per element with [`Real::piecewise`] and
+    /// [`Real::select_eq`], which this algebra implements element-wise. (Only the forward rules
+    /// of `relu`, `maximum`, `minimum` and `sigmoid` ask for the value, and those are never run on
+    /// this algebra: the forward pass has its own kernels.)
+    fn value(self) -> f64 {
+        f64::NAN
+    }
+    fn zero(self) -> Self {
+        Each(self.0.tape.constant(Array::zeros(&self.0.shape())))
+    }
+    fn add_c(self, c: f64) -> Self {
+        Each(self.0.add_scalar(c))
+    }
+    fn mul_c(self, c: f64) -> Self {
+        Each(self.0.mul_scalar(c))
+    }
+    crate::ops::real_by_unary!();
+    fn pow(self, p: Self) -> Self {
+        Each(
+            self.0
+                .binary(Binary::Pow, p.0)
+                .expect("shapes of a rule broadcast"),
+        )
+    }
+    fn piecewise(self, other: Self, below: f64, tie: f64, above: f64, g: Self) -> Self {
+        let tape = g.0.tape;
+        let shape = broadcast3(self.0, other.0, g.0);
+        let (s, o) = (expanded(self.0, &shape), expanded(other.0, &shape));
+        // The factor of each element, decided on the values as the number rule decides it.
+        let factor: Vec<f64> = s
+            .iter()
+            .zip(&o)
+            .map(|(&s, &o)| f64::piecewise(s.value(), o.value(), below, tie, above, 1.0))
+            .collect();
+        if factor.iter().all(|&f| f == 1.0) {
+            return Each(expand_to(g.0, &shape));
+        }
+        let scaled = if factor.iter().all(|&f| f == 0.0 || f == 1.0) {
+            g
+        } else {
+            let f = factor.iter().map(|&f| T::from_f64(f)).collect();
+            g * Each(tape.constant(Array::from_parts(f, shape.clone())))
+        };
+        // A factor 0 is a strong zero (0 even where g is NaN), as for numbers.
+        let keep = factor.iter().map(|&f| f != 0.0).collect();
+        Each::choose(keep, &shape, scaled, Each(tape.scalar(T::ZERO)))
+    }
+    fn select_eq(
+        self,
+        c: f64,
+        then: impl FnOnce() -> Self,
+        otherwise: impl FnOnce() -> Self,
+    ) -> Self {
+        self.select(|v| v == c, then(), otherwise())
+    }
+    fn select_ge(
+        self,
+        c: f64,
+        then: impl FnOnce() -> Self,
+        otherwise: impl FnOnce() -> Self,
+    ) -> Self {
+        self.select(|v| v >= c, then(), otherwise())
+    }
+}
+
+impl<'t, T: Element> Each<'t, T> {
+    /// `then` where `test` holds for `self`'s element, `otherwise` elsewhere, at the broadcast
+    /// shape of the three.
+    fn select(self, test: impl Fn(f64) -> bool, then: Self, otherwise: Self) -> Self {
+        let shape = broadcast3(self.0, then.0, otherwise.0);
+        let hit = expanded(self.0, &shape)
+            .iter()
+            .map(|&v| test(v.value()))
+            .collect();
+        Each::choose(hit, &shape, then, otherwise)
+    }
+
+    /// `then` where the flag is set and `otherwise` elsewhere, at `shape` (the broadcast shape of
+    /// the two), recording a `where` only when the flags differ.
+    fn choose(flags: Vec<bool>, shape: &[usize], then: Self, otherwise: Self) -> Self {
+        if !flags.iter().any(|&h| h) {
+            return Each(expand_to(otherwise.0, shape));
+        }
+        if flags.iter().all(|&h| h) {
+            return Each(expand_to(then.0, shape));
+        }
+        let flags = Array::from_vec(flags, shape).expect("one flag per element");
+        Each(Tensor::where_(&flags, then.0, otherwise.0).expect("shapes of a rule broadcast"))
+    }
+}
+
+/// The broadcast shape of three tensors.
+fn broadcast3<T: Element>(a: Tensor<'_, T>, b: Tensor<'_, T>, c: Tensor<'_, T>) -> Vec<usize> {
+    let ab = broadcast_shapes("rule", &a.shape(), &b.shape()).expect("shapes of a rule broadcast");
+    broadcast_shapes("rule", &ab, &c.shape()).expect("shapes of a rule broadcast")
+}
+
+/// A tensor's values, broadcast to `shape`.
+fn expanded<T: Element>(t: Tensor<'_, T>, shape: &[usize]) -> Vec<T> {
+    let v = t.value();
+    let mut out = vec![T::ZERO; numel(shape)];
+    kernels::expand(v.data(), v.shape(), shape, &mut out);
+    out
+}
