@@ -7,46 +7,11 @@ use chainrule::ops::{Binary, Unary};
 use chainrule::tensor::functional::{
     grad, grad_fn, hessian, hvp, jacfwd, jacrev, jvp, tensor_fn, vjp,
 };
-use chainrule::tensor::{gradgradcheck, Array, Tape, Tensor, TensorError};
+use chainrule::tensor::{Array, Tape, Tensor, TensorError};
 use proptest::prelude::*;
 
-type Fun = for<'t> fn(&[Tensor<'t, f64>]) -> Result<Tensor<'t, f64>, TensorError>;
-
-/// One operation under test, on inputs where it is smooth (away from kinks and poles).
-struct Case {
-    name: &'static str,
-    inputs: Vec<Array<f64>>,
-    f: Fun,
-}
-
-fn randn(shape: &[usize], seed: u64) -> Array<f64> {
-    Array::randn(shape, seed)
-}
-
-fn scaled(a: Array<f64>, c: f64) -> Array<f64> {
-    let v = a.to_vec().iter().map(|x| x * c).collect();
-    Array::from_vec(v, a.shape()).unwrap()
-}
-
-/// Random values with `|x|` in `[lo, lo + 1)`, signs kept: away from zero, for kinks.
-fn away_from_zero(shape: &[usize], seed: u64, lo: f64) -> Array<f64> {
-    let v = randn(shape, seed)
-        .to_vec()
-        .iter()
-        .map(|&x: &f64| x.signum() * (lo + x.abs().fract()))
-        .collect();
-    Array::from_vec(v, shape).unwrap()
-}
-
-/// Random values in `[lo, lo + 1)`.
-fn positive(shape: &[usize], seed: u64, lo: f64) -> Array<f64> {
-    let v = randn(shape, seed)
-        .to_vec()
-        .iter()
-        .map(|&x: &f64| lo + x.abs().fract())
-        .collect();
-    Array::from_vec(v, shape).unwrap()
-}
+mod common;
+use common::*;
 
 fn cases() -> Vec<Case> {
     let s = [2, 3];
@@ -223,39 +188,9 @@ fn cases() -> Vec<Case> {
     ]
 }
 
-fn close(a: &[f64], b: &[f64], tol: f64) -> bool {
-    a.len() == b.len()
-        && a.iter()
-            .zip(b)
-            .all(|(x, y)| (x - y).abs() <= tol * (1.0 + x.abs().max(y.abs())))
-}
-
-fn dot(a: &[f64], b: &[f64]) -> f64 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
 #[test]
 fn the_recorded_backward_equals_the_fast_backward_on_every_op() {
-    for case in cases() {
-        let tape = Tape::<f64>::new();
-        let xs: Vec<_> = case.inputs.iter().map(|a| tape.var(a.clone())).collect();
-        let y = (case.f)(&xs).unwrap();
-        let u = randn(&y.shape(), 99);
-        y.backward_with(&u).unwrap();
-        let recorded = tape.grad_graph_with(y, tape.constant(u), &xs).unwrap();
-        for (k, (x, r)) in xs.iter().zip(&recorded).enumerate() {
-            let fast = x
-                .grad()
-                .map_or_else(|| vec![0.0; x.numel()], |g| g.to_vec());
-            assert_eq!(r.shape(), x.shape(), "{}: input {k}", case.name);
-            assert!(
-                close(&fast, &r.to_vec(), 1e-12),
-                "{}: input {k}: fast {fast:?}, recorded {:?}",
-                case.name,
-                r.to_vec()
-            );
-        }
-    }
+    cases().iter().for_each(check_recorded_equals_fast);
 }
 
 #[test]
@@ -285,109 +220,17 @@ fn pow_keeps_its_special_points_element_by_element() {
 
 #[test]
 fn second_derivatives_of_every_op_match_finite_differences() {
-    for case in cases() {
-        gradgradcheck(case.f, &case.inputs).unwrap_or_else(|e| panic!("{}: {e}", case.name));
-    }
+    cases().iter().for_each(check_second);
 }
 
 #[test]
 fn third_derivatives_match_finite_differences() {
-    // gradgradcheck of a recorded gradient: the recorded rules of the recorded rules
-    // (a gather's adjoint is a scatter-add, whose adjoint is a gather again...).
-    for case in cases() {
-        let f = case.f;
-        let u = randn(
-            &{
-                let tape = Tape::<f64>::new();
-                let xs: Vec<_> = case.inputs.iter().map(|a| tape.var(a.clone())).collect();
-                f(&xs).unwrap().shape()
-            },
-            7,
-        );
-        // The gradient along u, as a function of the inputs; then its second derivatives.
-        gradgradcheck(
-            |xs: &[Tensor<'_, f64>]| {
-                let tape = xs[0].tape();
-                let y = f(xs)?;
-                let g = tape.grad_graph_with(y, tape.constant(u.clone()), xs)?;
-                let flat = g
-                    .iter()
-                    .map(|g| g.reshape(&[-1]))
-                    .collect::<Result<Vec<_>, _>>()?;
-                Ok(Tensor::concat(&flat, 0)?.sin())
-            },
-            &case.inputs,
-        )
-        .unwrap_or_else(|e| panic!("{}: {e}", case.name));
-    }
-}
-
-/// `f` at `x + t` for a perturbation of input `k`.
-fn eval_shifted(f: Fun, inputs: &[Array<f64>], k: usize, dir: &[f64], h: f64) -> Vec<f64> {
-    let tape = Tape::<f64>::new();
-    let xs: Vec<_> = inputs
-        .iter()
-        .enumerate()
-        .map(|(j, a)| {
-            let mut v = a.to_vec();
-            if j == k {
-                for (x, d) in v.iter_mut().zip(dir) {
-                    *x += h * d;
-                }
-            }
-            tape.var(Array::from_vec(v, a.shape()).unwrap())
-        })
-        .collect();
-    f(&xs).unwrap().to_vec()
+    cases().iter().for_each(check_third);
 }
 
 #[test]
 fn forward_mode_matches_finite_differences_and_reverse_mode_on_every_op() {
-    for case in cases() {
-        let tape = Tape::<f64>::new();
-        let xs: Vec<_> = case.inputs.iter().map(|a| tape.var(a.clone())).collect();
-        let y = (case.f)(&xs).unwrap();
-        let vs: Vec<Array<f64>> = xs
-            .iter()
-            .enumerate()
-            .map(|(k, x)| randn(&x.shape(), 40 + k as u64))
-            .collect();
-        let tangents: Vec<_> = vs.iter().map(|v| tape.constant(v.clone())).collect();
-        let jv = tape.jvp(&[y], &xs, &tangents).unwrap()[0].to_vec();
-
-        // Central differences along all directions at once.
-        let h = 1e-6;
-        let mut numeric = vec![0.0; jv.len()];
-        for (k, v) in vs.iter().enumerate() {
-            let plus = eval_shifted(case.f, &case.inputs, k, &v.to_vec(), h);
-            let minus = eval_shifted(case.f, &case.inputs, k, &v.to_vec(), -h);
-            for (n, (p, m)) in numeric.iter_mut().zip(plus.iter().zip(&minus)) {
-                *n += (p - m) / (2.0 * h);
-            }
-        }
-        assert!(
-            close(&jv, &numeric, 1e-5),
-            "{}: jvp {jv:?}, finite differences {numeric:?}",
-            case.name
-        );
-
-        // uᵀ(Jv) = (uᵀJ)v.
-        let u = randn(&y.shape(), 77);
-        let ut_j = tape
-            .grad_graph_with(y, tape.constant(u.clone()), &xs)
-            .unwrap();
-        let lhs = dot(&u.to_vec(), &jv);
-        let rhs: f64 = ut_j
-            .iter()
-            .zip(&vs)
-            .map(|(g, v)| dot(&g.to_vec(), &v.to_vec()))
-            .sum();
-        assert!(
-            (lhs - rhs).abs() <= 1e-10 * (1.0 + lhs.abs()),
-            "{}: uᵀ(Jv) = {lhs}, (uᵀJ)v = {rhs}",
-            case.name
-        );
-    }
+    cases().iter().for_each(check_forward_mode);
 }
 
 #[test]
