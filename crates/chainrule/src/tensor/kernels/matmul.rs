@@ -16,6 +16,50 @@ const GEMM_PAR_MIN: usize = 1 << 20;
 /// packs each panel once for all threads instead of once per block.
 const GEMM_SPLIT_MAX: usize = 1024 * 1024 * 1024;
 
+/// [`gemm`] on the calling thread only: for loops that are already split across threads (one
+/// image of a convolution per block, say).
+///
+/// # Safety
+/// As for [`gemm`].
+#[allow(clippy::too_many_arguments)]
+pub unsafe fn gemm_serial<T: Element>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: *mut T,
+    dst_rs: isize,
+    dst_cs: isize,
+    accumulate: bool,
+    lhs: *const T,
+    lhs_rs: isize,
+    lhs_cs: isize,
+    rhs: *const T,
+    rhs_rs: isize,
+    rhs_cs: isize,
+) {
+    gemm::gemm(
+        m,
+        n,
+        k,
+        dst,
+        dst_cs,
+        dst_rs,
+        accumulate,
+        lhs,
+        lhs_cs,
+        lhs_rs,
+        rhs,
+        rhs_cs,
+        rhs_rs,
+        T::ONE,
+        T::ONE,
+        false,
+        false,
+        false,
+        gemm::Parallelism::None,
+    )
+}
+
 /// One matrix product through `gemm`: `dst (+)= lhs · rhs`, each matrix given by a pointer and
 /// its row and column strides (in elements), `m × k` by `k × n`.
 ///

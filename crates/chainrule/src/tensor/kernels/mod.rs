@@ -6,21 +6,27 @@
 //! - [`mod@reduce`]: sums, maxima and minima over axes, and summing a broadcast gradient back;
 //! - [`layout`]: permutations of axes;
 //! - [`matmul`]: matrix products through `gemm`, and the fused fully connected layer;
+//! - [`conv`]: two-dimensional convolution by unfolding each image into columns for `gemm`;
+//! - [`pool`]: maximum and average pooling over windows of each plane;
 //! - [`mod@softmax`]: softmax and log-softmax along an axis, and their gradient.
 //!
 //! Everything is re-exported here, so `kernels::gemm` and `kernels::reduce` name the same
 //! functions as their files' paths.
 
+pub mod conv;
 pub mod elementwise;
 pub mod layout;
 pub mod matmul;
 pub mod parallel;
+pub mod pool;
 pub mod reduce;
 pub mod softmax;
 
+pub use conv::*;
 pub use elementwise::*;
 pub use layout::*;
 pub use matmul::*;
 pub use parallel::*;
+pub use pool::*;
 pub use reduce::*;
 pub use softmax::*;

@@ -10,7 +10,9 @@
 //! - [`reduce`]: sums, means, maxima and minima over axes;
 //! - [`layout`]: reshapes, permutations, slices, concatenation;
 //! - [`index`]: gathers and index selections, and their adjoints the scatter-adds;
-//! - [`softmax`]: softmax and log-softmax.
+//! - [`softmax`]: softmax and log-softmax;
+//! - [`conv`]: two-dimensional convolution and its two adjoints;
+//! - [`pool`]: maximum and average pooling.
 //!
 //! Why two products for one rule: the one on numbers fuses its work into few passes over
 //! buffers taken from the tape's pool, which is what a training step needs; the recorded one is
@@ -29,9 +31,11 @@ use super::array::{Array, Element};
 use super::shape::Result;
 use super::tape::{Node, Tape, Tensor};
 
+pub mod conv;
 pub mod elementwise;
 pub mod index;
 pub mod layout;
+pub mod pool;
 pub mod matmul;
 pub mod reduce;
 pub mod softmax;
@@ -130,6 +134,12 @@ tensor_ops! {
     ScatterAdd(index::ScatterAdd),
     /// The adjoint of an index selection.
     IndexAdd(index::IndexAdd),
+    /// A convolution, or one of its adjoints.
+    Conv2d(conv::Conv2d),
+    /// The maximum of each window.
+    MaxPool2d(pool::MaxPool2d),
+    /// The average of each window, or its adjoint.
+    AvgPool2d(pool::AvgPool2d),
 }
 
 impl Op {

@@ -1,0 +1,205 @@
+//! Two-dimensional pooling over the planes of an NCHW tensor: the maximum of each window (with
+//! the place it was taken from, for the backward pass) and the average of each window (with its
+//! adjoint, which spreads each output's gradient evenly back over its window).
+//!
+//! Planes are independent, so they are split across threads when there are enough of them.
+
+use super::parallel::{par_blocks, SendPtr, PAR_MIN};
+use crate::tensor::array::Element;
+
+/// The sizes of a pooling: `planes` planes (batch × channels) of `input` each, windows of
+/// `kernel` moved by `stride`, with `padding` on each side.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Pool2dGeometry {
+    /// Batch × channels.
+    pub planes: usize,
+    /// Height and width of a plane.
+    pub input: (usize, usize),
+    /// Window height and width.
+    pub kernel: (usize, usize),
+    /// Step between windows.
+    pub stride: (usize, usize),
+    /// Padding on each side (at most half the window, as PyTorch requires).
+    pub padding: (usize, usize),
+}
+
+impl Pool2dGeometry {
+    /// The output height and width, or `None` when the window is larger than the padded plane.
+    pub fn output(&self) -> Option<(usize, usize)> {
+        let side = |i: usize, k: usize, s: usize, p: usize| (i + 2 * p).checked_sub(k).map(|r| r / s + 1);
+        Some((
+            side(self.input.0, self.kernel.0, self.stride.0, self.padding.0)?,
+            side(self.input.1, self.kernel.1, self.stride.1, self.padding.1)?,
+        ))
+    }
+
+    fn out_hw(&self) -> (usize, usize) {
+        self.output().expect("a pooling's geometry is checked first")
+    }
+
+    /// The rows `iy` and columns `ix` of window `(oy, ox)` inside the plane.
+    #[inline]
+    fn window(&self, oy: usize, ox: usize) -> (std::ops::Range<usize>, std::ops::Range<usize>) {
+        let span = |o: usize, s: usize, p: usize, k: usize, n: usize| {
+            let start = (o * s) as isize - p as isize;
+            let lo = start.max(0) as usize;
+            let hi = ((start + k as isize).max(0) as usize).min(n);
+            lo..hi.max(lo)
+        };
+        (
+            span(oy, self.stride.0, self.padding.0, self.kernel.0, self.input.0),
+            span(ox, self.stride.1, self.padding.1, self.kernel.1, self.input.1),
+        )
+    }
+}
+
+/// Calls `f(plane, p)` for each plane `p` of `out` (`per` elements each), the planes split into
+/// blocks across threads when there is enough work.
+fn for_planes<T: Element>(out: &mut [T], per: usize, f: impl Fn(&mut [T], usize) + Sync) {
+    if per == 0 {
+        return;
+    }
+    let planes = out.len() / per;
+    if out.len() < PAR_MIN {
+        for (p, o) in out.chunks_exact_mut(per).enumerate() {
+            f(o, p);
+        }
+        return;
+    }
+    let blocks = (2 * rayon::current_num_threads()).min(planes);
+    let ptr = SendPtr(out.as_mut_ptr());
+    par_blocks(blocks, &|b| {
+        for p in planes * b / blocks..planes * (b + 1) / blocks {
+            // SAFETY: each plane is a disjoint part of `out`, which outlives `par_blocks`.
+            let o = unsafe { std::slice::from_raw_parts_mut(ptr.get().add(p * per), per) };
+            f(o, p);
+        }
+    });
+}
+
+/// `out` = the maximum of each window, `index` = where in its plane (`iy · w + ix`) it was
+/// found. A NaN wins (and propagates, as in PyTorch); among equal maxima the first in the
+/// window (row by row) wins.
+pub fn max_pool2d<T: Element>(x: &[T], g: &Pool2dGeometry, out: &mut [T], index: &mut [usize]) {
+    let (h, w) = g.input;
+    let (oh, ow) = g.out_hw();
+    let per = oh * ow;
+    assert!(out.len() >= g.planes * per && index.len() >= g.planes * per);
+    let index_ptr = SendPtr(index.as_mut_ptr());
+    for_planes(&mut out[..g.planes * per], per, |o, p| {
+        let plane = &x[p * h * w..(p + 1) * h * w];
+        // SAFETY: plane p's indices are a disjoint part of `index`.
+        let idx = unsafe { std::slice::from_raw_parts_mut(index_ptr.get().add(p * per), per) };
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let (rows, cols) = g.window(oy, ox);
+                let mut best = T::neg_infinity();
+                let mut at = rows.start * w + cols.start;
+                'window: for iy in rows {
+                    for ix in cols.clone() {
+                        let v = plane[iy * w + ix];
+                        if v > best || v != v {
+                            best = v;
+                            at = iy * w + ix;
+                            if v != v {
+                                break 'window;
+                            }
+                        }
+                    }
+                }
+                o[oy * ow + ox] = best;
+                idx[oy * ow + ox] = at;
+            }
+        }
+    });
+}
+
+/// The gradient of [`max_pool2d`]: each output's gradient added at the place its maximum came
+/// from (`dx` is overwritten).
+pub fn max_pool2d_backward<T: Element>(
+    dy: &[T],
+    index: &[usize],
+    g: &Pool2dGeometry,
+    dx: &mut [T],
+) {
+    let (h, w) = g.input;
+    let (oh, ow) = g.out_hw();
+    let per = oh * ow;
+    for_planes(&mut dx[..g.planes * h * w], h * w, |d, p| {
+        d.fill(T::ZERO);
+        let (gy, idx) = (&dy[p * per..(p + 1) * per], &index[p * per..(p + 1) * per]);
+        for (&v, &i) in gy.iter().zip(idx) {
+            d[i] = d[i] + v;
+        }
+    });
+}
+
+/// The number each window's sum is divided by: the whole window, or (without
+/// `count_include_pad`) only its part inside the plane.
+fn divisor(g: &Pool2dGeometry, count_include_pad: bool, oy: usize, ox: usize) -> usize {
+    if count_include_pad {
+        // PyTorch counts the padding but not what lies beyond it.
+        let side = |o: usize, s: usize, p: usize, k: usize, n: usize| {
+            let start = (o * s) as isize - p as isize;
+            let end = (start + k as isize).min((n + p) as isize);
+            (end - start) as usize
+        };
+        side(oy, g.stride.0, g.padding.0, g.kernel.0, g.input.0)
+            * side(ox, g.stride.1, g.padding.1, g.kernel.1, g.input.1)
+    } else {
+        let (rows, cols) = g.window(oy, ox);
+        rows.len() * cols.len()
+    }
+}
+
+/// `out` = the average of each window (the padding counted as zeros when
+/// `count_include_pad`, as PyTorch's default).
+pub fn avg_pool2d<T: Element>(x: &[T], g: &Pool2dGeometry, count_include_pad: bool, out: &mut [T]) {
+    let (h, w) = g.input;
+    let (oh, ow) = g.out_hw();
+    for_planes(&mut out[..g.planes * oh * ow], oh * ow, |o, p| {
+        let plane = &x[p * h * w..(p + 1) * h * w];
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let (rows, cols) = g.window(oy, ox);
+                let mut s = T::ZERO;
+                for iy in rows {
+                    for &v in &plane[iy * w + cols.start..iy * w + cols.end] {
+                        s = s + v;
+                    }
+                }
+                let n = divisor(g, count_include_pad, oy, ox).max(1);
+                o[oy * ow + ox] = s / T::from_f64(n as f64);
+            }
+        }
+    });
+}
+
+/// The adjoint of [`avg_pool2d`]: each output's gradient, divided as its average was, added
+/// over its window (`dx` is overwritten).
+pub fn avg_pool2d_adjoint<T: Element>(
+    dy: &[T],
+    g: &Pool2dGeometry,
+    count_include_pad: bool,
+    dx: &mut [T],
+) {
+    let (h, w) = g.input;
+    let (oh, ow) = g.out_hw();
+    let per = oh * ow;
+    for_planes(&mut dx[..g.planes * h * w], h * w, |d, p| {
+        d.fill(T::ZERO);
+        let gy = &dy[p * per..(p + 1) * per];
+        for oy in 0..oh {
+            for ox in 0..ow {
+                let n = divisor(g, count_include_pad, oy, ox).max(1);
+                let v = gy[oy * ow + ox] / T::from_f64(n as f64);
+                let (rows, cols) = g.window(oy, ox);
+                for iy in rows {
+                    for e in &mut d[iy * w + cols.start..iy * w + cols.end] {
+                        *e = *e + v;
+                    }
+                }
+            }
+        }
+    });
+}

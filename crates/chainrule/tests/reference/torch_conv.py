@@ -1,0 +1,32 @@
+# Prints PyTorch's values for the fixed cases of tests/tensor_conv.rs (float64), which the tests
+# hold as independent truth. Run with a Python that has torch: python torch_conv.py
+import torch
+import torch.nn.functional as F
+
+torch.set_default_dtype(torch.float64)
+torch.set_printoptions(precision=17)
+
+x = (torch.arange(32.0).reshape(1, 2, 4, 4) * 0.1).requires_grad_()
+w = (torch.arange(-9.0, 9.0).reshape(1, 2, 3, 3) * 0.1).requires_grad_()
+b = torch.tensor([0.5], requires_grad=True)
+y = F.conv2d(x, w, b, stride=2, padding=1)
+print("conv2d stride 2 pad 1:", y.flatten().tolist())
+(y * y).sum().backward()
+print("grad w:", w.grad.flatten().tolist())
+
+# Max pooling: ties (the first in the window wins) and a NaN (which wins and propagates).
+x = torch.tensor([[[[1.0, 5.0, 2.0, 0.0], [3.0, 4.0, 4.0, 1.0], [4.0, 4.0, 0.0, float("nan")],
+                    [2.0, 4.0, 3.0, 3.0]]]], requires_grad=True)
+y = F.max_pool2d(x, 2)
+print("max_pool2d ties and nan:", y.flatten().tolist())
+y.sum().backward()
+print("grad:", x.grad.flatten().tolist())
+x = torch.tensor([[[[7.0, 7.0], [7.0, 7.0]]]], requires_grad=True)
+F.max_pool2d(x, 2).sum().backward()
+print("all equal grad:", x.grad.flatten().tolist())
+
+# Average pooling with padding, both counts.
+x = torch.arange(20.0).reshape(1, 1, 4, 5)
+for inc in (True, False):
+    print("avg_pool2d k3 s2 p1 count_include_pad=%s:" % inc,
+          F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=inc).flatten().tolist())
