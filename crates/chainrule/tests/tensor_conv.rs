@@ -21,14 +21,28 @@ fn cases() -> Vec<Case> {
         conv_case("conv 3x3 pad 1", &[2, 2, 5, 4], &[3, 2, 3, 3], 1, |x| {
             x[0].conv2d(x[1], x[2], Conv2dOptions::default().padding(1))
         }),
-        conv_case("conv stride 2x3, pad 0x2", &[1, 3, 7, 6], &[2, 3, 3, 2], 4, |x| {
-            x[0].conv2d(x[1], x[2], Conv2dOptions::default().stride((2, 3)).padding((0, 2)))
-        }),
+        conv_case(
+            "conv stride 2x3, pad 0x2",
+            &[1, 3, 7, 6],
+            &[2, 3, 3, 2],
+            4,
+            |x| {
+                x[0].conv2d(
+                    x[1],
+                    x[2],
+                    Conv2dOptions::default().stride((2, 3)).padding((0, 2)),
+                )
+            },
+        ),
         conv_case("conv dilation 2", &[2, 1, 6, 5], &[2, 1, 2, 2], 7, |x| {
             x[0].conv2d(x[1], x[2], Conv2dOptions::default().dilation(2))
         }),
         conv_case("conv 2 groups", &[2, 4, 4, 3], &[6, 2, 3, 1], 10, |x| {
-            x[0].conv2d(x[1], x[2], Conv2dOptions::default().groups(2).padding((1, 0)))
+            x[0].conv2d(
+                x[1],
+                x[2],
+                Conv2dOptions::default().groups(2).padding((1, 0)),
+            )
         }),
         conv_case("conv 1x1", &[2, 3, 3, 2], &[4, 3, 1, 1], 13, |x| {
             x[0].conv2d(x[1], x[2], Conv2dOptions::default())
@@ -56,22 +70,34 @@ fn pool_cases() -> Vec<Case> {
         one("max_pool 2", &[2, 3, 4, 6], 20, |x| {
             x[0].max_pool2d(Pool2dOptions::new(2))
         }),
-        one("max_pool 3 stride 2 pad 1, odd size", &[1, 2, 5, 7], 21, |x| {
-            x[0].max_pool2d(Pool2dOptions::new(3).stride(2).padding(1))
-        }),
+        one(
+            "max_pool 3 stride 2 pad 1, odd size",
+            &[1, 2, 5, 7],
+            21,
+            |x| x[0].max_pool2d(Pool2dOptions::new(3).stride(2).padding(1)),
+        ),
         one("max_pool [C, H, W], 2x1", &[2, 3, 4], 22, |x| {
             Ok(x[0].max_pool2d(Pool2dOptions::new((2, 1)))?.sin())
         }),
         one("avg_pool 2", &[2, 2, 4, 4], 23, |x| {
             x[0].avg_pool2d(Pool2dOptions::new(2))
         }),
-        one("avg_pool 3 stride 2 pad 1, odd size", &[1, 2, 5, 7], 24, |x| {
-            Ok(x[0].avg_pool2d(Pool2dOptions::new(3).stride(2).padding(1))?.tanh())
-        }),
+        one(
+            "avg_pool 3 stride 2 pad 1, odd size",
+            &[1, 2, 5, 7],
+            24,
+            |x| {
+                Ok(x[0]
+                    .avg_pool2d(Pool2dOptions::new(3).stride(2).padding(1))?
+                    .tanh())
+            },
+        ),
         one("avg_pool without the padding", &[1, 1, 5, 4], 25, |x| {
             x[0].avg_pool2d_with(Pool2dOptions::new(3).stride(2).padding(1), false)
         }),
-        one("adaptive_avg_pool 1", &[2, 3, 3, 5], 26, |x| x[0].adaptive_avg_pool2d(1)),
+        one("adaptive_avg_pool 1", &[2, 3, 3, 5], 26, |x| {
+            x[0].adaptive_avg_pool2d(1)
+        }),
         one("adaptive_avg_pool 2x1", &[1, 2, 4, 3], 27, |x| {
             x[0].adaptive_avg_pool2d((2, 1))
         }),
@@ -101,7 +127,22 @@ fn every_pooling_passes_every_check() {
 fn max_pooling_breaks_ties_and_propagates_nan_as_pytorch() {
     let tape = Tape::<f64>::new();
     let v = vec![
-        1.0, 5.0, 2.0, 0.0, 3.0, 4.0, 4.0, 1.0, 4.0, 4.0, 0.0, f64::NAN, 2.0, 4.0, 3.0, 3.0,
+        1.0,
+        5.0,
+        2.0,
+        0.0,
+        3.0,
+        4.0,
+        4.0,
+        1.0,
+        4.0,
+        4.0,
+        0.0,
+        f64::NAN,
+        2.0,
+        4.0,
+        3.0,
+        3.0,
     ];
     let x = tape.var(Array::from_vec(v, &[1, 1, 4, 4]).unwrap());
     let y = x.max_pool2d(Pool2dOptions::new(2)).unwrap();
@@ -126,7 +167,11 @@ fn max_pooling_breaks_ties_and_propagates_nan_as_pytorch() {
 #[test]
 fn average_pooling_counts_the_padding_as_pytorch() {
     let tape = Tape::<f64>::new();
-    let x = tape.constant(Array::arange(0.0, 20.0, 1.0).reshape(&[1, 1, 4, 5]).unwrap());
+    let x = tape.constant(
+        Array::arange(0.0, 20.0, 1.0)
+            .reshape(&[1, 1, 4, 5])
+            .unwrap(),
+    );
     let p = Pool2dOptions::new(3).stride(2).padding(1);
     let with = x.avg_pool2d(p).unwrap().to_vec();
     let want = [1.3333333333333333, 3.0, 2.6666666666666665, 7.0, 12.0, 9.0];
@@ -225,9 +270,12 @@ fn shapes_that_cannot_work_are_errors_naming_the_sizes() {
     );
     let flat = tape.var(Array::zeros(&[4, 3]));
     let e = flat
-        .conv2d(tape.var(Array::zeros(&[1, 4, 1, 1])), None, Conv2dOptions::default())
+        .conv2d(
+            tape.var(Array::zeros(&[1, 4, 1, 1])),
+            None,
+            Conv2dOptions::default(),
+        )
         .unwrap_err()
         .to_string();
     assert!(e.contains("got [4, 3]"), "{e}");
 }
-

@@ -42,11 +42,12 @@ pub mod sweep;
 pub mod tape;
 
 pub use array::{Array, Element};
-pub use rules::conv::Conv2dOptions;
-pub use rules::pool::Pool2dOptions;
 pub use gradcheck::{
     gradcheck, gradcheck_with, gradgradcheck, gradgradcheck_with, GradcheckError, GradcheckOptions,
     GradcheckReport,
 };
+pub use rules::conv::Conv2dOptions;
+pub use rules::norm::BatchNormOptions;
+pub use rules::pool::Pool2dOptions;
 pub use shape::TensorError;
 pub use tape::{Tape, Tensor};

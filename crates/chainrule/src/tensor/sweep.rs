@@ -57,17 +57,19 @@ trait Mode {
     fn release(&mut self, _g: Self::Adjoint) {}
 }
 
-/// The reverse sweep from `output`, whose adjoint is `seed`: the adjoints of the nodes up to
+/// The reverse sweep from `output`, whose adjoint is `seed`, through the nodes from `output`
+/// down to `stop` (nodes before `stop` only receive adjoints): the adjoints of the nodes up to
 /// the output that [`Mode::keep`] keeps (`None` for a node no path reaches).
 fn reverse<M: Mode>(
     mode: &mut M,
     output: usize,
     seed: M::Adjoint,
+    stop: usize,
 ) -> Result<Vec<Option<M::Adjoint>>> {
     let mut adjoint: Vec<Option<M::Adjoint>> = (0..=output).map(|_| None).collect();
     adjoint[output] = Some(seed);
     let mut parts = Vec::new();
-    for i in (0..=output).rev() {
+    for i in (stop..=output).rev() {
         let (earlier, here) = adjoint.split_at_mut(i);
         let Some(g) = &here[0] else { continue };
         // The chain rule at node i: its adjoint times each local derivative, added into the
@@ -245,7 +247,7 @@ impl<'t, T: Element> Tensor<'t, T> {
             detect: tape.is_anomaly_enabled(),
             found: None,
         };
-        let adjoint = reverse(&mut mode, self.id, buf)?;
+        let adjoint = reverse(&mut mode, self.id, buf, 0)?;
         tape.accumulate(adjoint);
         match tape.report_backward_anomaly(mode.found) {
             Some(a) => Err(TensorError::new("backward", a.to_string())),
@@ -312,7 +314,7 @@ impl<T: Element> Tape<T> {
             ));
         }
         let cx = Recorded { tape: self };
-        let adjoint = reverse(&mut RecordedMode { cx }, output.id, seed)?;
+        let adjoint = reverse(&mut RecordedMode { cx }, output.id, seed, 0)?;
         Ok(inputs
             .iter()
             .map(|x| {
@@ -384,32 +386,8 @@ impl<T: Element> Tape<T> {
         };
         let start = inputs.iter().map(|x| x.id).min().unwrap_or(end);
         let cx = Recorded { tape: self };
-        // tangent[i - start] is node i's tangent; None is zero.
-        let mut tangent: Vec<Option<Tensor<'t, T>>> = vec![None; end.saturating_sub(start)];
-        for i in start..end {
-            let seeded = inputs.iter().position(|x| x.id == i).map(|k| tangents[k]);
-            tangent[i - start] = match seeded {
-                Some(t) => Some(t),
-                None => {
-                    let op = {
-                        let node = &self.nodes.borrow()[i];
-                        if !node.requires_grad {
-                            continue;
-                        }
-                        node.op.clone()
-                    };
-                    let of = |j: usize| j.checked_sub(start).and_then(|j| tangent[j]);
-                    match op.rule::<T>() {
-                        // The chain rule forward: the inputs' tangents through the node's
-                        // Jacobian, when any of them moves.
-                        Some(rule) if rule.inputs().into_iter().any(|j| of(j).is_some()) => {
-                            Some(rule.jvp(&cx, cx.t(i), &of)?)
-                        }
-                        _ => None,
-                    }
-                }
-            };
-        }
+        let seed = |i: usize| inputs.iter().position(|x| x.id == i).map(|k| tangents[k]);
+        let tangent = forward(&cx, start..end, &seed, &|_| None)?;
         Ok(outputs
             .iter()
             .map(|y| {
@@ -419,4 +397,91 @@ impl<T: Element> Tape<T> {
             })
             .collect())
     }
+}
+
+/// The forward sweep over the nodes `range`: each node's tangent from its inputs' through its
+/// Jacobian-vector product, or `seed(node)` where that is given; `before(node)` is the tangent
+/// of a node before the range. `tangent[i - range.start]` is node `i`'s tangent (`None` for
+/// zero).
+fn forward<'t, T: Element>(
+    cx: &Recorded<'t, T>,
+    range: std::ops::Range<usize>,
+    seed: &dyn Fn(usize) -> Option<Tensor<'t, T>>,
+    before: &dyn Fn(usize) -> Option<Tensor<'t, T>>,
+) -> Result<Vec<Option<Tensor<'t, T>>>> {
+    let start = range.start;
+    let mut tangent: Vec<Option<Tensor<'t, T>>> = vec![None; range.len()];
+    for i in range {
+        tangent[i - start] = match seed(i) {
+            Some(t) => Some(t),
+            None => {
+                let op = {
+                    let node = &cx.tape.nodes.borrow()[i];
+                    if !node.requires_grad {
+                        continue;
+                    }
+                    node.op.clone()
+                };
+                let of = |j: usize| match j.checked_sub(start) {
+                    Some(k) => tangent[k],
+                    None => before(j),
+                };
+                match op.rule::<T>() {
+                    // The chain rule forward: the inputs' tangents through the node's
+                    // Jacobian, when any of them moves.
+                    Some(rule) if rule.inputs().into_iter().any(|j| of(j).is_some()) => {
+                        Some(rule.jvp(cx, cx.t(i), &of)?)
+                    }
+                    _ => None,
+                }
+            }
+        };
+    }
+    Ok(tangent)
+}
+
+/// The recorded vector-Jacobian product of a fused operation, from its definition: `define`
+/// records the operation's value from its `inputs` with public (differentiable) tensor
+/// operations, and the recorded sweep runs back through those nodes only. A fused operation
+/// thus computes fast on numbers and still has derivatives of every order, with nothing written
+/// twice but its definition.
+pub(crate) fn vjp_by_definition<'t, T: Element>(
+    cx: &Recorded<'t, T>,
+    inputs: &[usize],
+    define: &dyn Fn(&[Tensor<'t, T>]) -> Result<Tensor<'t, T>>,
+    g: Tensor<'t, T>,
+    out: &mut Vec<(usize, Tensor<'t, T>)>,
+) -> Result<()> {
+    let stop = cx.tape.len();
+    let xs: Vec<Tensor<'t, T>> = inputs.iter().map(|&i| cx.t(i)).collect();
+    let y = define(&xs)?;
+    let adjoint = reverse(&mut RecordedMode { cx: *cx }, y.id, g, stop)?;
+    for &i in inputs {
+        if let Some(d) = adjoint[i].filter(|_| cx.needs(i)) {
+            if !out.iter().any(|&(j, _)| j == i) {
+                out.push((i, d));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The recorded Jacobian-vector product of a fused operation, from its definition (as
+/// [`vjp_by_definition`]): the forward sweep runs through the definition's nodes only, the
+/// inputs' tangents entering from before them.
+pub(crate) fn jvp_by_definition<'t, T: Element>(
+    cx: &Recorded<'t, T>,
+    inputs: &[usize],
+    define: &dyn Fn(&[Tensor<'t, T>]) -> Result<Tensor<'t, T>>,
+    tangent: &dyn Fn(usize) -> Option<Tensor<'t, T>>,
+) -> Result<Tensor<'t, T>> {
+    let start = cx.tape.len();
+    let xs: Vec<Tensor<'t, T>> = inputs.iter().map(|&i| cx.t(i)).collect();
+    let y = define(&xs)?;
+    let tangents = forward(cx, start..y.id + 1, &|_| None, tangent)?;
+    Ok(tangents
+        .get(y.id.wrapping_sub(start))
+        .copied()
+        .flatten()
+        .unwrap_or_else(|| cx.zeros(&y.shape())))
 }

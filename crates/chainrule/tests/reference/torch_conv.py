@@ -30,3 +30,30 @@ x = torch.arange(20.0).reshape(1, 1, 4, 5)
 for inc in (True, False):
     print("avg_pool2d k3 s2 p1 count_include_pad=%s:" % inc,
           F.avg_pool2d(x, 3, stride=2, padding=1, count_include_pad=inc).flatten().tolist())
+
+# Batch normalisation: training output, running statistics after one step, evaluation output.
+x = torch.tensor([[[[1.0, 2.0], [3.0, 5.0]], [[-1.0, 0.5], [2.0, 0.0]]],
+                  [[[0.0, 4.0], [1.0, 1.0]], [[3.0, -2.0], [1.5, 1.0]]]], requires_grad=True)
+bn = torch.nn.BatchNorm2d(2)
+with torch.no_grad():
+    bn.weight.copy_(torch.tensor([1.5, -0.5]))
+    bn.bias.copy_(torch.tensor([0.1, 0.2]))
+y = bn(x)
+print("bn train:", y.flatten().tolist())
+(y * torch.arange(16.0).reshape(2, 2, 2, 2)).sum().backward()
+print("bn grad x:", x.grad.flatten().tolist())
+print("bn grad w, b:", bn.weight.grad.tolist(), bn.bias.grad.tolist())
+print("running:", bn.running_mean.tolist(), bn.running_var.tolist(), int(bn.num_batches_tracked))
+bn.eval()
+print("bn eval:", bn(x).flatten().tolist())
+
+# Layer normalisation over the last two dimensions, with weight and bias.
+x = torch.tensor([[[1.0, 2.0, 4.0], [0.0, -1.0, 3.0]], [[2.0, 2.0, 2.5], [1.0, 0.0, -2.0]]],
+                 requires_grad=True)
+w = torch.tensor([[1.0, 2.0, -1.0], [0.5, 1.0, 1.5]], requires_grad=True)
+b = torch.tensor([[0.0, 0.1, 0.2], [0.3, 0.4, 0.5]], requires_grad=True)
+y = F.layer_norm(x, (2, 3), w, b, 1e-5)
+print("ln:", y.flatten().tolist())
+(y * torch.arange(12.0).reshape(2, 2, 3)).sum().backward()
+print("ln grad x:", x.grad.flatten().tolist())
+print("ln grad w:", w.grad.flatten().tolist())

@@ -68,7 +68,8 @@ impl Conv2dGeometry {
     }
 
     fn out_hw(&self) -> (usize, usize) {
-        self.output().expect("a convolution's geometry is checked first")
+        self.output()
+            .expect("a convolution's geometry is checked first")
     }
 
     /// Input channels per group.
@@ -258,11 +259,15 @@ fn for_image_blocks<T: Element>(
     per_block: usize,
     f: &(dyn Fn(usize, std::ops::Range<usize>, &mut [T]) + Sync),
 ) {
-    assert!(scratch.len() >= g.blocks() * per_block, "conv2d scratch too short");
+    assert!(
+        scratch.len() >= g.blocks() * per_block,
+        "conv2d scratch too short"
+    );
     let ptr = SendPtr(scratch.as_mut_ptr());
     par_blocks(g.blocks(), &|b| {
         // SAFETY: each block has its own disjoint range of `scratch`, which outlives this call.
-        let mine = unsafe { std::slice::from_raw_parts_mut(ptr.get().add(b * per_block), per_block) };
+        let mine =
+            unsafe { std::slice::from_raw_parts_mut(ptr.get().add(b * per_block), per_block) };
         f(b, g.block_images(b), mine);
     });
 }
@@ -603,8 +608,14 @@ mod tests {
             conv2d_backward_weight(&x, &dy, &g, &mut dw, &mut scratch);
             let dot = |a: &[f64], b: &[f64]| a.iter().zip(b).map(|(p, q)| p * q).sum::<f64>();
             let (ydy, xdx, wdw) = (dot(&y, &dy), dot(&x, &dx), dot(&w, &dw));
-            assert!((ydy - xdx).abs() < 1e-9 * (1.0 + ydy.abs()), "{g:?}: {ydy} vs {xdx}");
-            assert!((ydy - wdw).abs() < 1e-9 * (1.0 + ydy.abs()), "{g:?}: {ydy} vs {wdw}");
+            assert!(
+                (ydy - xdx).abs() < 1e-9 * (1.0 + ydy.abs()),
+                "{g:?}: {ydy} vs {xdx}"
+            );
+            assert!(
+                (ydy - wdw).abs() < 1e-9 * (1.0 + ydy.abs()),
+                "{g:?}: {ydy} vs {wdw}"
+            );
         }
     }
 }

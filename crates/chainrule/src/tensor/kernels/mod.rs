@@ -8,6 +8,7 @@
 //! - [`matmul`]: matrix products through `gemm`, and the fused fully connected layer;
 //! - [`conv`]: two-dimensional convolution by unfolding each image into columns for `gemm`;
 //! - [`pool`]: maximum and average pooling over windows of each plane;
+//! - [`norm`]: batch and layer normalisation and their gradients;
 //! - [`mod@softmax`]: softmax and log-softmax along an axis, and their gradient.
 //!
 //! Everything is re-exported here, so `kernels::gemm` and `kernels::reduce` name the same
@@ -17,6 +18,7 @@ pub mod conv;
 pub mod elementwise;
 pub mod layout;
 pub mod matmul;
+pub mod norm;
 pub mod parallel;
 pub mod pool;
 pub mod reduce;
@@ -26,6 +28,7 @@ pub use conv::*;
 pub use elementwise::*;
 pub use layout::*;
 pub use matmul::*;
+pub use norm::*;
 pub use parallel::*;
 pub use pool::*;
 pub use reduce::*;

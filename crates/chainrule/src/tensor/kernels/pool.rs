@@ -26,7 +26,8 @@ pub struct Pool2dGeometry {
 impl Pool2dGeometry {
     /// The output height and width, or `None` when the window is larger than the padded plane.
     pub fn output(&self) -> Option<(usize, usize)> {
-        let side = |i: usize, k: usize, s: usize, p: usize| (i + 2 * p).checked_sub(k).map(|r| r / s + 1);
+        let side =
+            |i: usize, k: usize, s: usize, p: usize| (i + 2 * p).checked_sub(k).map(|r| r / s + 1);
         Some((
             side(self.input.0, self.kernel.0, self.stride.0, self.padding.0)?,
             side(self.input.1, self.kernel.1, self.stride.1, self.padding.1)?,
@@ -34,7 +35,8 @@ impl Pool2dGeometry {
     }
 
     fn out_hw(&self) -> (usize, usize) {
-        self.output().expect("a pooling's geometry is checked first")
+        self.output()
+            .expect("a pooling's geometry is checked first")
     }
 
     /// The rows `iy` and columns `ix` of window `(oy, ox)` inside the plane.
@@ -47,8 +49,20 @@ impl Pool2dGeometry {
             lo..hi.max(lo)
         };
         (
-            span(oy, self.stride.0, self.padding.0, self.kernel.0, self.input.0),
-            span(ox, self.stride.1, self.padding.1, self.kernel.1, self.input.1),
+            span(
+                oy,
+                self.stride.0,
+                self.padding.0,
+                self.kernel.0,
+                self.input.0,
+            ),
+            span(
+                ox,
+                self.stride.1,
+                self.padding.1,
+                self.kernel.1,
+                self.input.1,
+            ),
         )
     }
 }
@@ -90,6 +104,10 @@ pub fn max_pool2d<T: Element>(x: &[T], g: &Pool2dGeometry, out: &mut [T], index:
         let plane = &x[p * h * w..(p + 1) * h * w];
         // SAFETY: plane p's indices are a disjoint part of `index`.
         let idx = unsafe { std::slice::from_raw_parts_mut(index_ptr.get().add(p * per), per) };
+        if g.padding == (0, 0) && g.kernel == (2, 2) {
+            max_pool_2x2(plane, g, o, idx);
+            return;
+        }
         for oy in 0..oh {
             for ox in 0..ow {
                 let (rows, cols) = g.window(oy, ox);
@@ -112,6 +130,45 @@ pub fn max_pool2d<T: Element>(x: &[T], g: &Pool2dGeometry, out: &mut [T], index:
             }
         }
     });
+}
+
+/// [`max_pool2d`] of one plane by 2×2 windows without padding (any stride), the common case
+/// of a CNN, with the same rule for ties and NaN.
+#[inline]
+fn max_pool_2x2<T: Element>(plane: &[T], g: &Pool2dGeometry, out: &mut [T], index: &mut [usize]) {
+    let w = g.input.1;
+    let (oh, ow) = g.out_hw();
+    let (sh, sw) = g.stride;
+    for oy in 0..oh {
+        let top = oy * sh * w;
+        let (r0, r1) = (&plane[top..top + w], &plane[top + w..top + 2 * w]);
+        let (o, idx) = (
+            &mut out[oy * ow..(oy + 1) * ow],
+            &mut index[oy * ow..(oy + 1) * ow],
+        );
+        for ox in 0..ow {
+            let x0 = ox * sw;
+            let candidates = [
+                (r0[x0], x0),
+                (r0[x0 + 1], x0 + 1),
+                (r1[x0], w + x0),
+                (r1[x0 + 1], w + x0 + 1),
+            ];
+            let (mut best, mut at) = candidates[0];
+            if best == best {
+                for &(v, i) in &candidates[1..] {
+                    if v > best || v != v {
+                        (best, at) = (v, i);
+                        if v != v {
+                            break;
+                        }
+                    }
+                }
+            }
+            o[ox] = best;
+            idx[ox] = top + at;
+        }
+    }
 }
 
 /// The gradient of [`max_pool2d`]: each output's gradient added at the place its maximum came

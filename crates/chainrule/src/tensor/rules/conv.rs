@@ -246,10 +246,7 @@ impl<T: Element> Rule<T> for Conv2d {
     ) -> Result<()> {
         let (a, b, geom) = (cx.t(self.a), cx.t(self.b), self.geom);
         let (da, db) = match self.role {
-            Role::Output => (
-                (Role::InputGrad, g, b),
-                (Role::WeightGrad, a, g),
-            ),
+            Role::Output => ((Role::InputGrad, g, b), (Role::WeightGrad, a, g)),
             Role::InputGrad => ((Role::Output, g, b), (Role::WeightGrad, g, a)),
             Role::WeightGrad => ((Role::InputGrad, b, g), (Role::Output, a, g)),
         };

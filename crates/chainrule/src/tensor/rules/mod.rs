@@ -12,7 +12,9 @@
 //! - [`index`]: gathers and index selections, and their adjoints the scatter-adds;
 //! - [`softmax`]: softmax and log-softmax;
 //! - [`conv`]: two-dimensional convolution and its two adjoints;
-//! - [`pool`]: maximum and average pooling.
+//! - [`pool`]: maximum and average pooling;
+//! - [`norm`]: batch and layer normalisation, fused, with recorded products from their
+//!   definitions.
 //!
 //! Why two products for one rule: the one on numbers fuses its work into few passes over
 //! buffers taken from the tape's pool, which is what a training step needs; the recorded one is
@@ -35,8 +37,9 @@ pub mod conv;
 pub mod elementwise;
 pub mod index;
 pub mod layout;
-pub mod pool;
 pub mod matmul;
+pub mod norm;
+pub mod pool;
 pub mod reduce;
 pub mod softmax;
 
@@ -140,6 +143,10 @@ tensor_ops! {
     MaxPool2d(pool::MaxPool2d),
     /// The average of each window, or its adjoint.
     AvgPool2d(pool::AvgPool2d),
+    /// A training-mode batch normalisation.
+    BatchNorm(norm::BatchNorm),
+    /// A layer normalisation.
+    LayerNorm(norm::LayerNorm),
 }
 
 impl Op {

@@ -64,7 +64,11 @@ impl Pool2dOptions {
 }
 
 /// Checks a pooling of a tensor of shape `xs` and returns its geometry and the output shape.
-fn pool_geometry(op: &'static str, xs: &[usize], o: Pool2dOptions) -> Result<(Pool2dGeometry, Vec<usize>)> {
+fn pool_geometry(
+    op: &'static str,
+    xs: &[usize],
+    o: Pool2dOptions,
+) -> Result<(Pool2dGeometry, Vec<usize>)> {
     let err = |msg: String| Err(TensorError::new(op, msg));
     let (lead, h, w) = match xs {
         [n, c, h, w] => (vec![*n, *c], *h, *w),
@@ -307,7 +311,11 @@ impl<'t, T: Element> Tensor<'t, T> {
     /// [`Tensor::avg_pool2d`] choosing `count_include_pad`: without it, each window is divided
     /// by the number of its elements inside the input.
     #[track_caller]
-    pub fn avg_pool2d_with(self, options: Pool2dOptions, count_include_pad: bool) -> Result<Tensor<'t, T>> {
+    pub fn avg_pool2d_with(
+        self,
+        options: Pool2dOptions,
+        count_include_pad: bool,
+    ) -> Result<Tensor<'t, T>> {
         let xs = self.shape();
         let (geom, shape) = pool_geometry("avg_pool2d", &xs, options)?;
         let pool = AvgPool2d {
@@ -332,7 +340,10 @@ impl<'t, T: Element> Tensor<'t, T> {
         let [.., h, w] = xs[..] else {
             return Err(TensorError::new(
                 "adaptive_avg_pool2d",
-                format!("expected an input of at least 2 dimensions, got {}", fmt_shape(&xs)),
+                format!(
+                    "expected an input of at least 2 dimensions, got {}",
+                    fmt_shape(&xs)
+                ),
             ));
         };
         if (oh, ow) == (1, 1) && xs.len() >= 3 {
