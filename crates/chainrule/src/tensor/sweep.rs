@@ -440,6 +440,10 @@ fn forward<'t, T: Element>(
     Ok(tangent)
 }
 
+/// The definition of a fused operation: its value recorded from its inputs with public tensor
+/// operations.
+pub(crate) type Definition<'a, 't, T> = dyn Fn(&[Tensor<'t, T>]) -> Result<Tensor<'t, T>> + 'a;
+
 /// The recorded vector-Jacobian product of a fused operation, from its definition: `define`
 /// records the operation's value from its `inputs` with public (differentiable) tensor
 /// operations, and the recorded sweep runs back through those nodes only. A fused operation
@@ -448,7 +452,7 @@ fn forward<'t, T: Element>(
 pub(crate) fn vjp_by_definition<'t, T: Element>(
     cx: &Recorded<'t, T>,
     inputs: &[usize],
-    define: &dyn Fn(&[Tensor<'t, T>]) -> Result<Tensor<'t, T>>,
+    define: &Definition<'_, 't, T>,
     g: Tensor<'t, T>,
     out: &mut Vec<(usize, Tensor<'t, T>)>,
 ) -> Result<()> {
@@ -472,7 +476,7 @@ pub(crate) fn vjp_by_definition<'t, T: Element>(
 pub(crate) fn jvp_by_definition<'t, T: Element>(
     cx: &Recorded<'t, T>,
     inputs: &[usize],
-    define: &dyn Fn(&[Tensor<'t, T>]) -> Result<Tensor<'t, T>>,
+    define: &Definition<'_, 't, T>,
     tangent: &dyn Fn(usize) -> Option<Tensor<'t, T>>,
 ) -> Result<Tensor<'t, T>> {
     let start = cx.tape.len();

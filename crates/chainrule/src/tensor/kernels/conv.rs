@@ -251,13 +251,16 @@ fn col2im_add<T: Element>(col: &[T], g: &Conv2dGeometry, gi: usize, dx: &mut [T]
     }
 }
 
-/// Runs `f(block, images, scratch)` for each block of images on the threads, with the block's
-/// own `per_block` elements of `scratch`.
+/// The body of a loop over a block of images: the images, and the block's own scratch.
+type ImageBlock<'a, T> = dyn Fn(std::ops::Range<usize>, &mut [T]) + Sync + 'a;
+
+/// Runs `f(images, scratch)` for each block of images on the threads, with the block's own
+/// `per_block` elements of `scratch`.
 fn for_image_blocks<T: Element>(
     g: &Conv2dGeometry,
     scratch: &mut [T],
     per_block: usize,
-    f: &(dyn Fn(usize, std::ops::Range<usize>, &mut [T]) + Sync),
+    f: &ImageBlock<'_, T>,
 ) {
     assert!(
         scratch.len() >= g.blocks() * per_block,
@@ -268,7 +271,7 @@ fn for_image_blocks<T: Element>(
         // SAFETY: each block has its own disjoint range of `scratch`, which outlives this call.
         let mine =
             unsafe { std::slice::from_raw_parts_mut(ptr.get().add(b * per_block), per_block) };
-        f(b, g.block_images(b), mine);
+        f(g.block_images(b), mine);
     });
 }
 
@@ -291,7 +294,7 @@ pub fn conv2d<T: Element>(
     assert!(x.len() >= g.batch * in_size && out.len() >= g.batch * out_size);
     assert!(w.len() >= g.out_channels * k);
     let out_ptr = SendPtr(out.as_mut_ptr());
-    for_image_blocks(g, scratch, g.col_len(), &|_, images, col| {
+    for_image_blocks(g, scratch, g.col_len(), &|images, col| {
         for n in images {
             let image = &x[n * in_size..(n + 1) * in_size];
             // SAFETY: image n's output is a disjoint part of `out`.
@@ -356,7 +359,7 @@ pub fn conv2d_backward_input<T: Element>(
     let (k, ocg, p) = (g.k(), g.ocg(), g.positions());
     assert!(dy.len() >= g.batch * out_size && dx.len() >= g.batch * in_size);
     let dx_ptr = SendPtr(dx.as_mut_ptr());
-    for_image_blocks(g, scratch, g.col_len(), &|_, images, col| {
+    for_image_blocks(g, scratch, g.col_len(), &|images, col| {
         for n in images {
             let gy = &dy[n * out_size..(n + 1) * out_size];
             // SAFETY: image n's gradient is a disjoint part of `dx`.
@@ -420,7 +423,7 @@ pub fn conv2d_backward_weight<T: Element>(
     let wn = g.out_channels * k;
     assert!(dw.len() >= wn);
     let per_block = g.col_len() + wn;
-    for_image_blocks(g, scratch, per_block, &|_, images, mine| {
+    for_image_blocks(g, scratch, per_block, &|images, mine| {
         let (col, partial) = mine.split_at_mut(g.col_len());
         partial.fill(T::ZERO);
         for n in images {

@@ -5,6 +5,7 @@
 //! Planes are independent, so they are split across threads when there are enough of them.
 
 use super::parallel::{par_blocks, SendPtr, PAR_MIN};
+use super::reduce::is_nan;
 use crate::tensor::array::Element;
 
 /// The sizes of a pooling: `planes` planes (batch × channels) of `input` each, windows of
@@ -116,10 +117,10 @@ pub fn max_pool2d<T: Element>(x: &[T], g: &Pool2dGeometry, out: &mut [T], index:
                 'window: for iy in rows {
                     for ix in cols.clone() {
                         let v = plane[iy * w + ix];
-                        if v > best || v != v {
+                        if v > best || is_nan(v) {
                             best = v;
                             at = iy * w + ix;
-                            if v != v {
+                            if is_nan(v) {
                                 break 'window;
                             }
                         }
@@ -155,11 +156,11 @@ fn max_pool_2x2<T: Element>(plane: &[T], g: &Pool2dGeometry, out: &mut [T], inde
                 (r1[x0 + 1], w + x0 + 1),
             ];
             let (mut best, mut at) = candidates[0];
-            if best == best {
+            if !is_nan(best) {
                 for &(v, i) in &candidates[1..] {
-                    if v > best || v != v {
+                    if v > best || is_nan(v) {
                         (best, at) = (v, i);
-                        if v != v {
+                        if is_nan(v) {
                             break;
                         }
                     }

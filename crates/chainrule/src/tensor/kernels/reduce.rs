@@ -31,7 +31,7 @@ impl Reduce {
 /// Whether `v` is NaN (the only value not comparable with itself); NaN wins in max and min, as
 /// in PyTorch.
 #[inline(always)]
-fn is_nan<T: PartialOrd>(v: T) -> bool {
+pub(crate) fn is_nan<T: PartialOrd>(v: T) -> bool {
     v.partial_cmp(&v).is_none()
 }
 
