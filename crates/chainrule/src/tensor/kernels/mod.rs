@@ -9,11 +9,13 @@
 //! - [`conv`]: two-dimensional convolution by unfolding each image into columns for `gemm`;
 //! - [`pool`]: maximum and average pooling over windows of each plane;
 //! - [`norm`]: batch and layer normalisation and their gradients;
+//! - [`attention`]: scaled dot-product attention one head at a time in cache, and its gradient;
 //! - [`mod@softmax`]: softmax and log-softmax along an axis, and their gradient.
 //!
 //! Everything is re-exported here, so `kernels::gemm` and `kernels::reduce` name the same
 //! functions as their files' paths.
 
+pub mod attention;
 pub mod conv;
 pub mod elementwise;
 pub mod layout;
@@ -24,6 +26,7 @@ pub mod pool;
 pub mod reduce;
 pub mod softmax;
 
+pub use attention::*;
 pub use conv::*;
 pub use elementwise::*;
 pub use layout::*;

@@ -3,7 +3,9 @@
 use crate::tensor::array::Element;
 
 /// Softmax (or log-softmax) of `x` along the middle dimension of `(outer, n, inner)`,
-/// subtracting the maximum first so that large logits stay finite.
+/// subtracting the maximum first so that large logits stay finite. Masked positions (`-inf`)
+/// get probability 0; a row masked entirely gets 0 everywhere (`-inf` for log-softmax) rather
+/// than the NaN of `0/0`, so that a fully masked attention row contributes nothing.
 pub fn softmax<T: Element>(x: &[T], dims: (usize, usize, usize), log: bool, out: &mut [T]) {
     let (outer, n, inner) = dims;
     let row = |xs: &[T], os: &mut [T], inner_i: usize| {
@@ -13,6 +15,13 @@ pub fn softmax<T: Element>(x: &[T], dims: (usize, usize, usize), log: bool, out:
             if xs[at(j)] > m {
                 m = xs[at(j)];
             }
+        }
+        if m == T::neg_infinity() {
+            let fill = if log { T::neg_infinity() } else { T::ZERO };
+            for j in 0..n {
+                os[at(j)] = fill;
+            }
+            return;
         }
         let mut s = T::ZERO;
         for j in 0..n {

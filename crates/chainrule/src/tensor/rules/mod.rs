@@ -14,7 +14,8 @@
 //! - [`conv`]: two-dimensional convolution and its two adjoints;
 //! - [`pool`]: maximum and average pooling;
 //! - [`norm`]: batch and layer normalisation, fused, with recorded products from their
-//!   definitions.
+//!   definitions;
+//! - [`attention`]: scaled dot-product attention, fused, likewise.
 //!
 //! Why two products for one rule: the one on numbers fuses its work into few passes over
 //! buffers taken from the tape's pool, which is what a training step needs; the recorded one is
@@ -33,6 +34,7 @@ use super::array::{Array, Element};
 use super::shape::Result;
 use super::tape::{Node, Tape, Tensor};
 
+pub mod attention;
 pub mod conv;
 pub mod elementwise;
 pub mod index;
@@ -147,6 +149,8 @@ tensor_ops! {
     BatchNorm(norm::BatchNorm),
     /// A layer normalisation.
     LayerNorm(norm::LayerNorm),
+    /// A fused attention.
+    Attention(attention::Attention),
 }
 
 impl Op {

@@ -1,0 +1,218 @@
+//! Attention: the fused kernels checked in f64 (first derivatives against central differences,
+//! the fused backward against the recorded one from the composed definition, second and third
+//! derivatives, forward mode) and against PyTorch's values; softmax of fully masked rows.
+
+mod common;
+use common::*;
+
+use chainrule::tensor::{Array, Tape, Tensor};
+
+fn cases() -> Vec<Case> {
+    vec![
+        Case {
+            name: "scaled_dot_product_attention, causal",
+            inputs: vec![
+                randn(&[2, 2, 3, 4], 1),
+                randn(&[2, 2, 3, 4], 2),
+                randn(&[2, 2, 3, 2], 3),
+            ],
+            f: |x| Tensor::scaled_dot_product_attention(x[0], x[1], x[2], true),
+        },
+        Case {
+            name: "scaled_dot_product_attention, more keys than queries",
+            inputs: vec![
+                randn(&[1, 1, 2, 3], 4),
+                randn(&[1, 1, 4, 3], 5),
+                randn(&[1, 1, 4, 3], 6),
+            ],
+            f: |x| Tensor::scaled_dot_product_attention(x[0], x[1], x[2], false),
+        },
+        Case {
+            name: "self-attention with q = k = v",
+            inputs: vec![randn(&[1, 2, 3, 2], 7)],
+            f: |x| Tensor::scaled_dot_product_attention(x[0], x[0], x[0], true),
+        },
+        Case {
+            name: "causal_self_attention on a packed projection, 2 heads",
+            inputs: vec![randn(&[2, 3, 12], 8)],
+            f: |x| Ok(x[0].causal_self_attention(2)?.tanh()),
+        },
+    ]
+}
+
+#[test]
+fn every_attention_passes_every_check() {
+    cases().iter().for_each(check_every_mode);
+}
+
+fn input(shape: &[usize], f: impl Fn(f64) -> f64, step: f64) -> Array<f64> {
+    let n: usize = shape.iter().product();
+    Array::from_vec((0..n).map(|i| f(i as f64 * step)).collect(), shape).unwrap()
+}
+
+/// Values printed by `tests/reference/torch_conv.py` (`F.scaled_dot_product_attention` with
+/// `is_causal=True`, float64).
+#[test]
+fn attention_matches_pytorch() {
+    let tape = Tape::<f64>::new();
+    let q = tape.var(input(&[1, 2, 3, 4], f64::sin, 0.1));
+    let k = tape.var(input(&[1, 2, 3, 4], f64::cos, 0.2));
+    let v = tape.var(input(&[1, 2, 3, 3], f64::sin, 0.3));
+    let y = Tensor::scaled_dot_product_attention(q, k, v, true).unwrap();
+    let want = [
+        0.0,
+        0.29552020666133955,
+        0.5646424733950354,
+        0.2896323132416538,
+        0.5308707776292398,
+        0.7246881365177429,
+        0.3022252477912808,
+        0.52255711545813,
+        0.6962105123074669,
+        0.42737988023383017,
+        0.1411200080598672,
+        -0.1577456941432482,
+        0.007339514725016594,
+        -0.259116248022894,
+        -0.5024259280481991,
+        -0.5148897905545924,
+        -0.6498359762244523,
+        -0.7267342495129658,
+    ];
+    assert!(close(&y.to_vec(), &want, 1e-13), "{:?}", y.to_vec());
+    let u = tape.constant(
+        Array::arange(0.0, 18.0, 1.0)
+            .reshape(&[1, 2, 3, 3])
+            .unwrap(),
+    );
+    (y * u).sum_all().backward().unwrap();
+    let want_q = [
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        -0.24950336898652037,
+        -0.3617708363446377,
+        -0.4596156420915857,
+        -0.5391370225893728,
+        -0.6166403947905467,
+        -0.8202590856450956,
+        -0.9911766352322032,
+        -1.1225791002113479,
+        0.0,
+        0.0,
+        0.0,
+        0.0,
+        1.0165772906235684,
+        0.42825214975368237,
+        -0.17714605289907492,
+        -0.7754820014394428,
+        -0.29412956697560877,
+        -1.5189752194197064,
+        -2.683264123269032,
+        -3.7405797540532135,
+    ];
+    let want_k = [
+        -1.3340192637048802,
+        -1.5012839860238811,
+        -1.6535483750130382,
+        -1.7892910552294867,
+        1.1481649022412208,
+        1.2983377443274278,
+        1.4355380248457132,
+        1.5583948839455217,
+        0.18585436146365925,
+        0.20294624169645323,
+        0.2180103501673246,
+        0.2308961712839646,
+        7.926986367263565,
+        7.691795042815558,
+        7.379749844869137,
+        6.993968625893754,
+        -4.09857447250788,
+        -4.0574275526537225,
+        -3.9757401579006784,
+        -3.8543284816948606,
+        -3.828411894755684,
+        -3.6343674901618357,
+        -3.404009686968459,
+        -3.1396401441988937,
+    ];
+    let want_v = [
+        5.696844400441224,
+        7.961445261830043,
+        10.226046123218865,
+        2.8055836922657864,
+        3.4580541796614686,
+        4.110524667057151,
+        0.49757190729299006,
+        0.5805005585084885,
+        0.6634292097239868,
+        18.854217383241046,
+        20.61459314089997,
+        22.37496889855889,
+        9.184417044305068,
+        9.893283581815886,
+        10.602150119326705,
+        7.961365572453884,
+        8.492123277284144,
+        9.022880982114403,
+    ];
+    for (t, want) in [(q, &want_q[..]), (k, &want_k[..]), (v, &want_v[..])] {
+        let got = t.grad().unwrap().to_vec();
+        assert!(close(&got, want, 1e-12), "{got:?}");
+    }
+}
+
+#[test]
+fn the_packed_form_equals_the_split_one() {
+    let tape = Tape::<f64>::new();
+    let qkv = tape.var(Array::randn(&[2, 4, 18], 9));
+    let packed = qkv.causal_self_attention(3).unwrap();
+    let split = |a: usize| {
+        qkv.slice(2, 6 * a, 6 * (a + 1))
+            .unwrap()
+            .reshape(&[2, 4, 3, 2])
+            .unwrap()
+            .transpose(1, 2)
+            .unwrap()
+    };
+    let y = Tensor::scaled_dot_product_attention(split(0), split(1), split(2), true).unwrap();
+    let merged = y.transpose(1, 2).unwrap().reshape(&[2, 4, 6]).unwrap();
+    assert!(close(&packed.to_vec(), &merged.to_vec(), 1e-14));
+}
+
+#[test]
+fn a_fully_masked_softmax_row_is_zeros_not_nan() {
+    let tape = Tape::<f64>::new();
+    let inf = f64::NEG_INFINITY;
+    let x = tape.var(Array::from_vec(vec![inf, inf, 0.0, inf], &[2, 2]).unwrap());
+    let y = x.softmax(-1).unwrap();
+    assert_eq!(y.to_vec(), vec![0.0, 0.0, 1.0, 0.0]);
+    (y * tape.constant(Array::ones(&[2, 2])))
+        .sum_all()
+        .backward()
+        .unwrap();
+    assert!(x.grad().unwrap().to_vec().iter().all(|g| g.is_finite()));
+    let l = x.log_softmax(-1).unwrap().to_vec();
+    assert_eq!(l, vec![inf, inf, 0.0, inf]);
+}
+
+#[test]
+fn shapes_that_cannot_work_are_errors() {
+    let tape = Tape::<f32>::new();
+    let q = tape.var(Array::zeros(&[1, 2, 3, 4]));
+    let k = tape.var(Array::zeros(&[1, 2, 3, 5]));
+    let e = Tensor::scaled_dot_product_attention(q, k, k, false)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("got [1, 2, 3, 4], [1, 2, 3, 5] and [1, 2, 3, 5]"),
+        "{e}"
+    );
+    let x = tape.var(Array::zeros(&[1, 3, 10]));
+    assert_eq!(
+        x.causal_self_attention(2).unwrap_err().to_string(),
+        "causal_self_attention: the last dimension of [1, 3, 10] is not 3 × heads × head size for 2 heads"
+    );
+}
