@@ -47,6 +47,8 @@ pub struct Tape<T: Element = f32> {
     detect: Cell<bool>,
     /// Locations and the first anomaly, filled only while detection is on.
     detector: RefCell<Detector>,
+    /// Names given with [`Tensor::named`], by node, in creation order.
+    names: RefCell<Vec<(usize, String)>>,
 }
 
 impl<T: Element> Default for Tape<T> {
@@ -58,6 +60,7 @@ impl<T: Element> Default for Tape<T> {
             grad_enabled: Cell::new(true),
             detect: Cell::new(false),
             detector: RefCell::new(Detector::default()),
+            names: RefCell::new(Vec::new()),
         }
     }
 }
@@ -142,6 +145,7 @@ impl<T: Element> Tape<T> {
         }
         *self.grads.get_mut() = grads;
         self.detector.get_mut().truncate(0);
+        self.names.get_mut().clear();
     }
 
     /// Sets every accumulated gradient to zero (forgets them), as PyTorch's `zero_grad`.
@@ -284,6 +288,15 @@ impl<T: Element> Tape<T> {
         }
     }
 
+    /// The name given to node `id` with [`Tensor::named`], if any.
+    pub fn name_of(&self, id: usize) -> Option<String> {
+        let names = self.names.borrow();
+        names
+            .binary_search_by_key(&id, |(i, _)| *i)
+            .ok()
+            .map(|k| names[k].1.clone())
+    }
+
     /// Adds the adjoints a backward sweep left for the variables into their gradients.
     pub(crate) fn accumulate(&self, adjoint: Vec<Option<Vec<T>>>) {
         let nodes = self.nodes.borrow();
@@ -404,6 +417,21 @@ impl<'t, T: Element> Tensor<'t, T> {
     pub fn detach(self) -> Tensor<'t, T> {
         let v = self.value();
         self.tape.push(v, Op::Constant, false)
+    }
+
+    /// Gives this tensor a name for explanations ([`crate::show::tape`]), and returns it.
+    pub fn named(self, name: &str) -> Tensor<'t, T> {
+        let mut names = self.tape.names.borrow_mut();
+        match names.binary_search_by_key(&self.id, |(i, _)| *i) {
+            Ok(k) => names[k].1 = name.to_string(),
+            Err(k) => names.insert(k, (self.id, name.to_string())),
+        }
+        self
+    }
+
+    /// The name given with [`Tensor::named`], if any.
+    pub fn name(&self) -> Option<String> {
+        self.tape.name_of(self.id)
     }
 
     pub(crate) fn node(&self) -> Ref<'t, Node<T>> {

@@ -10,7 +10,7 @@
 
 use std::borrow::Cow;
 
-use super::{Numbers, Op, Recorded, Rule};
+use super::{Explain, Numbers, Op, Recorded, Rule};
 use crate::tensor::array::{Array, Element};
 use crate::tensor::kernels::{self, AttentionDims, HeadLayout, SendPtr};
 use crate::tensor::shape::{fmt_shape, Result, TensorError};
@@ -113,6 +113,23 @@ impl<T: Element> Rule<T> for Attention {
     }
     fn inputs(&self) -> Vec<usize> {
         self.ids()
+    }
+    fn explain_vjp(&self, cx: &Explain<'_>, y: usize) -> Vec<(usize, String)> {
+        let gy = cx.grad(y);
+        let how = format!(
+            "with P = softmax(Q·Kᵀ/√{}), dP = {gy} · Vᵀ, dS = P ⊙ (dP − rowsum(dP ⊙ P)): dQ = dS·K/√d, \
+             dK = dSᵀ·Q/√d, dV = Pᵀ·{gy}",
+            self.dims.dim
+        );
+        self.ids()
+            .into_iter()
+            .map(|j| {
+                (
+                    j,
+                    format!("{} from {gy}   {}: {how}", cx.grad(j), cx.shape(j)),
+                )
+            })
+            .collect()
     }
     fn vjp(&self, cx: &Numbers<'_, T>, _y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
         let [ql, kl, vl, ol] = self.layouts();

@@ -18,7 +18,7 @@
 
 use std::borrow::Cow;
 
-use super::{Numbers, Op, Recorded, Rule};
+use super::{Explain, Numbers, Op, Recorded, Rule};
 use crate::tensor::array::{Array, Element};
 use crate::tensor::kernels::{self, Conv2dGeometry};
 use crate::tensor::shape::{fmt_shape, Result, TensorError};
@@ -216,6 +216,62 @@ impl<T: Element> Rule<T> for Conv2d {
         let mut v = vec![self.a, self.b];
         v.extend(self.bias);
         v
+    }
+    fn formula(&self, cx: &Explain<'_>) -> String {
+        let (a, b) = (cx.name(self.a), cx.name(self.b));
+        match (self.role, self.bias) {
+            (Role::Output, Some(bias)) => format!("conv2d({a}, {b}) + {}", cx.name(bias)),
+            (Role::Output, None) => format!("conv2d({a}, {b})"),
+            (Role::InputGrad, _) => format!("conv_transpose2d({a}, {b})"),
+            (Role::WeightGrad, _) => format!("conv2d_weight({a}, {b})"),
+        }
+    }
+    fn explain_vjp(&self, cx: &Explain<'_>, y: usize) -> Vec<(usize, String)> {
+        if self.role != Role::Output {
+            return vec![];
+        }
+        let (x, w, g) = (self.a, self.b, &self.geom);
+        let (oh, ow) = g.output().unwrap_or((0, 0));
+        let k = g.in_channels / g.groups * g.kernel.0 * g.kernel.1;
+        let mut lines = vec![
+            (
+                x,
+                format!(
+                    "{} = conv_transpose2d({}, {})   {} ← {}, {}",
+                    cx.grad(x),
+                    cx.grad(y),
+                    cx.name(w),
+                    cx.shape(x),
+                    cx.shape(y),
+                    cx.shape(w)
+                ),
+            ),
+            (
+                w,
+                format!(
+                    "{} = Σ_images {}ₙ · unfold({}ₙ)ᵀ   [{}×{k}] = [{}×{}]·[{}×{k}] per image",
+                    cx.grad(w),
+                    cx.grad(y),
+                    cx.name(x),
+                    g.out_channels,
+                    g.out_channels,
+                    oh * ow,
+                    oh * ow
+                ),
+            ),
+        ];
+        if let Some(b) = self.bias {
+            lines.push((
+                b,
+                format!(
+                    "{} = Σ over images and positions of {}   {}",
+                    cx.grad(b),
+                    cx.grad(y),
+                    cx.shape(b)
+                ),
+            ));
+        }
+        lines
     }
     fn vjp(&self, cx: &Numbers<'_, T>, _y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
         let (a, b, geom) = (cx.value(self.a).data(), cx.value(self.b).data(), &self.geom);

@@ -10,7 +10,7 @@
 use std::borrow::Cow;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
-use super::{expand_to, sum_to, Numbers, Recorded, Rule};
+use super::{expand_to, fmt_dims, sum_to, Explain, Numbers, Recorded, Rule};
 use crate::ops::{Binary, Kernel1, Kernel2, Kernel3, Kernel4, Real, Unary};
 use crate::tensor::array::{Array, Element};
 use crate::tensor::kernels;
@@ -35,6 +35,14 @@ impl<T: Element> Rule<T> for Map {
     }
     fn inputs(&self) -> Vec<usize> {
         vec![self.x]
+    }
+    fn formula(&self, cx: &Explain<'_>) -> String {
+        self.op.describe(cx.name(self.x))
+    }
+    fn explain_vjp(&self, cx: &Explain<'_>, y: usize) -> Vec<(usize, String)> {
+        let x = self.x;
+        let d = (cx.derivative)(&self.op.describe(cx.name(x)), cx.name(x));
+        vec![(x, scaled_line(cx, x, y, d, false))]
     }
     fn vjp(&self, cx: &Numbers<'_, T>, y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
         let x = cx.value(self.x);
@@ -84,6 +92,24 @@ impl<T: Element> Rule<T> for Zip {
     }
     fn inputs(&self) -> Vec<usize> {
         vec![self.a, self.b]
+    }
+    fn formula(&self, cx: &Explain<'_>) -> String {
+        self.op.describe(cx.name(self.a), cx.name(self.b))
+    }
+    fn explain_vjp(&self, cx: &Explain<'_>, y: usize) -> Vec<(usize, String)> {
+        let text = self.op.describe(cx.name(self.a), cx.name(self.b));
+        [self.a, self.b]
+            .into_iter()
+            .map(|j| {
+                let broadcast = cx.shapes[j] != cx.shapes[y];
+                let d = if self.a == self.b {
+                    None
+                } else {
+                    (cx.derivative)(&text, cx.name(j))
+                };
+                (j, scaled_line(cx, j, y, d, broadcast))
+            })
+            .collect()
     }
     fn vjp(&self, cx: &Numbers<'_, T>, y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
         let (av, bv) = (cx.value(self.a), cx.value(self.b));
@@ -158,6 +184,29 @@ impl<T: Element> Rule<T> for Zip {
             }
         }
         Ok(sum.expect("some input has a tangent"))
+    }
+}
+
+/// `dL/dx = dL/dy ⊙ f'   [shape]`, simplified when the factor is 1 or a number, summed over
+/// the broadcast axes when `broadcast`.
+fn scaled_line(cx: &Explain<'_>, x: usize, y: usize, d: Option<String>, broadcast: bool) -> String {
+    let gy = cx.grad(y);
+    let term = match d.as_deref() {
+        Some("1") => gy,
+        Some("-1") => format!("-{gy}"),
+        Some(c) if c.parse::<f64>().is_ok() => format!("{c} · {gy}"),
+        Some(f) => format!("{gy} ⊙ {f}"),
+        None => format!("{gy} ⊙ ∂{}/∂{}", cx.name(y), cx.name(x)),
+    };
+    if broadcast {
+        format!(
+            "{} = Σ_broadcast ({term})   {} = Σ {}",
+            cx.grad(x),
+            cx.shape(x),
+            fmt_dims(&cx.shapes[y])
+        )
+    } else {
+        format!("{} = {term}   {}", cx.grad(x), cx.shape(x))
     }
 }
 

@@ -10,7 +10,7 @@
 
 use std::borrow::Cow;
 
-use super::{Numbers, Op, Recorded, Rule};
+use super::{Explain, Numbers, Op, Recorded, Rule};
 use crate::tensor::array::{Array, Element};
 use crate::tensor::kernels;
 use crate::tensor::shape::{fmt_shape, norm_axis, numel, Result, TensorError};
@@ -30,6 +30,17 @@ impl<T: Element> Rule<T> for Gather {
     }
     fn inputs(&self) -> Vec<usize> {
         vec![self.x]
+    }
+    fn explain_vjp(&self, cx: &Explain<'_>, y: usize) -> Vec<(usize, String)> {
+        let x = self.x;
+        let line = format!(
+            "{} = {} added back where each element was picked from   {} ← {}",
+            cx.grad(x),
+            cx.grad(y),
+            cx.shape(x),
+            cx.shape(y)
+        );
+        vec![(x, line)]
     }
     fn vjp(&self, cx: &Numbers<'_, T>, _y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
         let xs = cx.value(self.x).shape();
@@ -81,6 +92,17 @@ impl<T: Element> Rule<T> for IndexSelect {
     }
     fn inputs(&self) -> Vec<usize> {
         vec![self.x]
+    }
+    fn explain_vjp(&self, cx: &Explain<'_>, y: usize) -> Vec<(usize, String)> {
+        let x = self.x;
+        let line = format!(
+            "{} = the slices of {} added at the indices they were selected from   {} ← {}",
+            cx.grad(x),
+            cx.grad(y),
+            cx.shape(x),
+            cx.shape(y)
+        );
+        vec![(x, line)]
     }
     fn vjp(&self, cx: &Numbers<'_, T>, _y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
         let xs = cx.value(self.x).shape();

@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use super::{Numbers, Op, Recorded, Rule};
+use super::{Explain, Numbers, Op, Recorded, Rule};
 use crate::tensor::array::{Array, Element};
 use crate::tensor::kernels;
 use crate::tensor::shape::{fmt_shape, norm_axis, norm_axis_n, numel, Result, TensorError};
@@ -26,6 +26,20 @@ impl<T: Element> Rule<T> for Reshape {
     }
     fn inputs(&self) -> Vec<usize> {
         vec![self.x]
+    }
+    fn formula(&self, cx: &Explain<'_>) -> String {
+        format!("reshape({})", cx.name(self.x))
+    }
+    fn explain_vjp(&self, cx: &Explain<'_>, y: usize) -> Vec<(usize, String)> {
+        let x = self.x;
+        let line = format!(
+            "{} = reshape({})   {} ← {}",
+            cx.grad(x),
+            cx.grad(y),
+            cx.shape(x),
+            cx.shape(y)
+        );
+        vec![(x, line)]
     }
     fn vjp(&self, cx: &Numbers<'_, T>, _y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
         let mut dx = cx.buffer(g.len());
@@ -76,6 +90,21 @@ impl<T: Element> Rule<T> for Permute {
     }
     fn inputs(&self) -> Vec<usize> {
         vec![self.x]
+    }
+    fn formula(&self, cx: &Explain<'_>) -> String {
+        format!("permute({}, {:?})", cx.name(self.x), self.perm)
+    }
+    fn explain_vjp(&self, cx: &Explain<'_>, y: usize) -> Vec<(usize, String)> {
+        let x = self.x;
+        let line = format!(
+            "{} = permute({}, {:?})   {} ← {}",
+            cx.grad(x),
+            cx.grad(y),
+            self.inverse(),
+            cx.shape(x),
+            cx.shape(y)
+        );
+        vec![(x, line)]
     }
     fn vjp(&self, cx: &Numbers<'_, T>, y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
         let mut dx = cx.buffer(g.len());

@@ -8,7 +8,7 @@
 
 use std::borrow::Cow;
 
-use super::{expand_to, sum_present, sum_to, Numbers, Op, Recorded, Rule};
+use super::{expand_to, sum_present, sum_to, Explain, Numbers, Op, Recorded, Rule};
 use crate::tensor::array::{Array, Element};
 use crate::tensor::kernels;
 use crate::tensor::shape::{broadcast_shapes, fmt_shape, numel, Result, TensorError};
@@ -131,6 +131,38 @@ impl<T: Element> Rule<T> for Matmul {
     }
     fn inputs(&self) -> Vec<usize> {
         vec![self.a, self.b]
+    }
+    fn formula(&self, cx: &Explain<'_>) -> String {
+        format!("{}·{}", cx.name(self.a), cx.name(self.b))
+    }
+    fn explain_vjp(&self, cx: &Explain<'_>, y: usize) -> Vec<(usize, String)> {
+        let (a, b) = (self.a, self.b);
+        vec![
+            (
+                a,
+                format!(
+                    "{} = {} · {}ᵀ   {} = {}·{}",
+                    cx.grad(a),
+                    cx.grad(y),
+                    cx.name(b),
+                    cx.shape(a),
+                    cx.shape(y),
+                    cx.shape_t(b)
+                ),
+            ),
+            (
+                b,
+                format!(
+                    "{} = {}ᵀ · {}   {} = {}·{}",
+                    cx.grad(b),
+                    cx.name(a),
+                    cx.grad(y),
+                    cx.shape(b),
+                    cx.shape_t(a),
+                    cx.shape(y)
+                ),
+            ),
+        ]
     }
     fn vjp(&self, cx: &Numbers<'_, T>, _y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
         let (a, b) = (self.a, self.b);
@@ -258,6 +290,53 @@ impl<T: Element> Rule<T> for Linear {
     }
     fn inputs(&self) -> Vec<usize> {
         vec![self.x, self.w, self.b]
+    }
+    fn formula(&self, cx: &Explain<'_>) -> String {
+        format!(
+            "{}·{}ᵀ + {}",
+            cx.name(self.x),
+            cx.name(self.w),
+            cx.name(self.b)
+        )
+    }
+    fn explain_vjp(&self, cx: &Explain<'_>, y: usize) -> Vec<(usize, String)> {
+        let (x, w, b) = (self.x, self.w, self.b);
+        vec![
+            (
+                x,
+                format!(
+                    "{} = {} · {}   {} = {}·{}",
+                    cx.grad(x),
+                    cx.grad(y),
+                    cx.name(w),
+                    cx.shape(x),
+                    cx.shape(y),
+                    cx.shape(w)
+                ),
+            ),
+            (
+                w,
+                format!(
+                    "{} = {}ᵀ · {}   {} = {}·{}",
+                    cx.grad(w),
+                    cx.grad(y),
+                    cx.name(x),
+                    cx.shape(w),
+                    cx.shape_t(y),
+                    cx.shape(x)
+                ),
+            ),
+            (
+                b,
+                format!(
+                    "{} = Σ_rows {}   {} = Σ_rows {}",
+                    cx.grad(b),
+                    cx.grad(y),
+                    cx.shape(b),
+                    cx.shape(y)
+                ),
+            ),
+        ]
     }
     fn vjp(&self, cx: &Numbers<'_, T>, _y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
         let (x, w, b) = (self.x, self.w, self.b);

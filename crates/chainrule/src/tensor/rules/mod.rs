@@ -77,6 +77,80 @@ pub(crate) trait Rule<T: Element>: fmt::Debug {
         y: Tensor<'t, T>,
         tangent: &dyn Fn(usize) -> Option<Tensor<'t, T>>,
     ) -> Result<Tensor<'t, T>>;
+
+    /// The operation written with its inputs' names, for explanations (`x·W1ᵀ + b1`).
+    fn formula(&self, cx: &Explain<'_>) -> String {
+        let args: Vec<&str> = self.inputs().iter().map(|&j| cx.name(j)).collect();
+        format!("{}({})", self.name(), args.join(", "))
+    }
+
+    /// For each input, its vector-Jacobian product written in matrix form with the shapes, for
+    /// explanations (`dL/dW1 = dL/dh1ᵀ · x   [128×784] = [128×64]·[64×784]`); `y` is this node.
+    fn explain_vjp(&self, cx: &Explain<'_>, y: usize) -> Vec<(usize, String)> {
+        self.inputs()
+            .into_iter()
+            .map(|j| {
+                let line = format!(
+                    "{} = J{}ᵀ · {}   {} = {}",
+                    cx.grad(j),
+                    cx.name(j),
+                    cx.grad(y),
+                    cx.shape(j),
+                    cx.shape(y)
+                );
+                (j, line)
+            })
+            .collect()
+    }
+}
+
+/// What an explanation of a rule reads: each node's display name and shape, and how to
+/// differentiate an element-wise formula (which the layer that explains provides, from the
+/// symbolic derivatives of the expression language).
+pub struct Explain<'a> {
+    /// A name for every node.
+    pub names: &'a [String],
+    /// Every node's shape.
+    pub shapes: &'a [Vec<usize>],
+    /// The derivative of a formula of the expression language (`relu(h1)`) with respect to a
+    /// name in it (`h1`), written in that language (`step(h1)`), if it can be.
+    pub derivative: &'a dyn Fn(&str, &str) -> Option<String>,
+}
+
+impl Explain<'_> {
+    /// Node `j`'s name.
+    pub fn name(&self, j: usize) -> &str {
+        &self.names[j]
+    }
+
+    /// The name of the loss's gradient with respect to node `j`: `dL/dW1`.
+    pub fn grad(&self, j: usize) -> String {
+        format!("dL/d{}", self.names[j])
+    }
+
+    /// Node `j`'s shape as a learner writes it: `[64×128]`, or `scalar`.
+    pub fn shape(&self, j: usize) -> String {
+        fmt_dims(&self.shapes[j])
+    }
+
+    /// The shape of node `j` with its last two axes swapped (a transposed matrix).
+    pub fn shape_t(&self, j: usize) -> String {
+        let mut s = self.shapes[j].clone();
+        let n = s.len();
+        if n >= 2 {
+            s.swap(n - 1, n - 2);
+        }
+        fmt_dims(&s)
+    }
+}
+
+/// `[64×128]`, or `scalar` for no dimensions.
+pub(crate) fn fmt_dims(shape: &[usize]) -> String {
+    if shape.is_empty() {
+        return "scalar".into();
+    }
+    let dims: Vec<String> = shape.iter().map(|d| d.to_string()).collect();
+    format!("[{}]", dims.join("×"))
 }
 
 /// Defines [`Op`] from the list of recorded operations, and [`Op::rule`].

@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use super::{Numbers, Op, Recorded, Rule};
+use super::{Explain, Numbers, Op, Recorded, Rule};
 use crate::tensor::array::{Array, Element};
 use crate::tensor::kernels::{self, BatchNormDims};
 use crate::tensor::shape::{fmt_shape, Result, TensorError};
@@ -90,6 +90,27 @@ impl<T: Element> Rule<T> for BatchNorm {
     }
     fn inputs(&self) -> Vec<usize> {
         self.ids()
+    }
+    fn explain_vjp(&self, cx: &Explain<'_>, y: usize) -> Vec<(usize, String)> {
+        let (x, gy) = (self.x, cx.grad(y));
+        let gamma = self
+            .weight
+            .map_or("1".to_string(), |w| cx.name(w).to_string());
+        let mut lines = vec![(
+            x,
+            format!(
+                "{} = {gamma}/σ ⊙ ({gy} − mean({gy}) − x̂ ⊙ mean({gy} ⊙ x̂)), per channel   {}",
+                cx.grad(x),
+                cx.shape(x)
+            ),
+        )];
+        if let Some(w) = self.weight {
+            lines.push((w, format!("{} = Σ {gy} ⊙ x̂   {}", cx.grad(w), cx.shape(w))));
+        }
+        if let Some(b) = self.bias {
+            lines.push((b, format!("{} = Σ {gy}   {}", cx.grad(b), cx.shape(b))));
+        }
+        lines
     }
     fn vjp(&self, cx: &Numbers<'_, T>, _y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
         let x = cx.value(self.x);
@@ -186,6 +207,27 @@ impl<T: Element> Rule<T> for LayerNorm {
     }
     fn inputs(&self) -> Vec<usize> {
         self.ids()
+    }
+    fn explain_vjp(&self, cx: &Explain<'_>, y: usize) -> Vec<(usize, String)> {
+        let (x, gy) = (self.x, cx.grad(y));
+        let gamma = self
+            .weight
+            .map_or("1".to_string(), |w| cx.name(w).to_string());
+        let mut lines = vec![(
+            x,
+            format!(
+                "{} = {gamma}/σ ⊙ ({gy} − mean({gy}) − x̂ ⊙ mean({gy} ⊙ x̂)), per row   {}",
+                cx.grad(x),
+                cx.shape(x)
+            ),
+        )];
+        if let Some(w) = self.weight {
+            lines.push((w, format!("{} = Σ {gy} ⊙ x̂   {}", cx.grad(w), cx.shape(w))));
+        }
+        if let Some(b) = self.bias {
+            lines.push((b, format!("{} = Σ {gy}   {}", cx.grad(b), cx.shape(b))));
+        }
+        lines
     }
     fn vjp(&self, cx: &Numbers<'_, T>, _y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
         let x = cx.value(self.x);

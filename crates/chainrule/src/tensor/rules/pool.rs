@@ -11,7 +11,7 @@
 use std::borrow::Cow;
 
 use super::conv::Pair;
-use super::{Numbers, Op, Recorded, Rule};
+use super::{Explain, Numbers, Op, Recorded, Rule};
 use crate::tensor::array::{Array, Element};
 use crate::tensor::kernels::{self, Pool2dGeometry};
 use crate::tensor::shape::{fmt_shape, Result, TensorError};
@@ -139,6 +139,25 @@ impl<T: Element> Rule<T> for MaxPool2d {
     }
     fn inputs(&self) -> Vec<usize> {
         vec![self.x]
+    }
+    fn formula(&self, cx: &Explain<'_>) -> String {
+        format!(
+            "max_pool2d({}, {}×{})",
+            cx.name(self.x),
+            self.geom.kernel.0,
+            self.geom.kernel.1
+        )
+    }
+    fn explain_vjp(&self, cx: &Explain<'_>, y: usize) -> Vec<(usize, String)> {
+        let x = self.x;
+        let line = format!(
+            "{} = {} sent to each window's maximum, 0 elsewhere   {} ← {}",
+            cx.grad(x),
+            cx.grad(y),
+            cx.shape(x),
+            cx.shape(y)
+        );
+        vec![(x, line)]
     }
     fn vjp(&self, cx: &Numbers<'_, T>, _y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
         let mut dx = cx.buffer(cx.value(self.x).numel());

@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use super::{expand_to, Numbers, Op, Recorded, Rule};
+use super::{expand_to, Explain, Numbers, Op, Recorded, Rule};
 use crate::tensor::array::{Array, Element};
 use crate::tensor::kernels::{self, Reduce as Kind};
 use crate::tensor::shape::{axes_mask, fmt_shape, numel, reduced_shape, Result, TensorError};
@@ -33,6 +33,29 @@ impl<T: Element> Rule<T> for Reduce {
     }
     fn inputs(&self) -> Vec<usize> {
         vec![self.x]
+    }
+    fn formula(&self, cx: &Explain<'_>) -> String {
+        let axes = mask_axes(self.mask, cx.shapes[self.x].len());
+        let name: Cow<'static, str> = <Self as Rule<f32>>::name(self);
+        format!("{name}({}, axes {axes:?})", cx.name(self.x))
+    }
+    fn explain_vjp(&self, cx: &Explain<'_>, y: usize) -> Vec<(usize, String)> {
+        let how = match self.kind {
+            Kind::Sum => "copied along the summed axes",
+            Kind::Max => "sent to each slice's maximum (shared among ties)",
+            Kind::Min => "sent to each slice's minimum (shared among ties)",
+        };
+        let x = self.x;
+        vec![(
+            x,
+            format!(
+                "{} = {} {how}   {} ← {}",
+                cx.grad(x),
+                cx.grad(y),
+                cx.shape(x),
+                cx.shape(y)
+            ),
+        )]
     }
     fn vjp(&self, cx: &Numbers<'_, T>, y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
         let x = cx.value(self.x);

@@ -7,7 +7,7 @@
 
 use std::borrow::Cow;
 
-use super::{Numbers, Op, Recorded, Rule};
+use super::{Explain, Numbers, Op, Recorded, Rule};
 use crate::tensor::array::{Array, Element};
 use crate::tensor::kernels;
 use crate::tensor::shape::{norm_axis, Result};
@@ -27,6 +27,19 @@ impl<T: Element> Rule<T> for Softmax {
     }
     fn inputs(&self) -> Vec<usize> {
         vec![self.x]
+    }
+    fn formula(&self, cx: &Explain<'_>) -> String {
+        let name: Cow<'static, str> = <Self as Rule<f32>>::name(self);
+        format!("{name}({}, axis {})", cx.name(self.x), self.axis)
+    }
+    fn explain_vjp(&self, cx: &Explain<'_>, y: usize) -> Vec<(usize, String)> {
+        let (x, gy, yn) = (self.x, cx.grad(y), cx.name(y));
+        let rule = if self.log {
+            format!("{gy} − softmax({}) ⊙ Σ_axis {gy}", cx.name(x))
+        } else {
+            format!("{yn} ⊙ ({gy} − Σ_axis {gy} ⊙ {yn})")
+        };
+        vec![(x, format!("{} = {rule}   {}", cx.grad(x), cx.shape(x)))]
     }
     fn vjp(&self, cx: &Numbers<'_, T>, y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
         let mut dx = cx.buffer(g.len());
