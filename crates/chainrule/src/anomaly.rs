@@ -14,6 +14,11 @@
 //! Detection is off by default and costs nothing but one test of a flag per operation when off;
 //! no location is recorded then.
 //!
+//! This module knows neither engine: it holds what an anomaly is, the [`Detector`] state both
+//! engines embed, the [`DetectAnomaly`] methods they share, and the check that the scalar
+//! backward sweep runs in its checked mode. What an operation is called and what its inputs
+//! look like is each engine's own business (`scalar/anomaly.rs`, `tensor/anomaly.rs`).
+//!
 //! ```
 //! use chainrule::anomaly::Phase;
 //! use chainrule::Graph;
@@ -29,8 +34,11 @@
 //! # let _ = y;
 //! ```
 
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::Location;
+
+use crate::ops::{Binary, Real, Unary};
 
 /// When an anomaly was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,64 +123,188 @@ impl fmt::Display for Anomaly {
 
 impl std::error::Error for Anomaly {}
 
-/// The per-graph state of anomaly detection, allocated only once detection is turned on.
+/// The state of anomaly detection of one graph or tape: whether it is on, where each node was
+/// created while it was, and the first anomaly found. [`Graph`](crate::Graph) and
+/// [`Tape`](crate::Tape) each embed one and share every method through [`DetectAnomaly`]; what
+/// an engine's operations are called and what their inputs look like stays with the engine.
 #[derive(Debug, Default)]
-pub(crate) struct Detector {
+pub struct Detector {
+    on: Cell<bool>,
+    found: RefCell<Found>,
+}
+
+/// What detection has seen; empty (and unallocated) until detection is turned on.
+#[derive(Debug, Default)]
+struct Found {
     /// Where each node recorded while detection was on was created, by node index (increasing).
-    pub locations: Vec<(usize, &'static Location<'static>)>,
-    /// The first anomaly found.
-    pub first: Option<Anomaly>,
+    locations: Vec<(usize, &'static Location<'static>)>,
+    first: Option<Anomaly>,
 }
 
 impl Detector {
-    /// Notes where node `id` was created.
-    pub fn locate(&mut self, id: usize, at: &'static Location<'static>) {
-        self.locations.push((id, at));
+    /// Whether detection is on. Always inlined: recording tests it once per operation, and it
+    /// must cost no more than a compare and a branch.
+    #[inline(always)]
+    pub(crate) fn is_on(&self) -> bool {
+        self.on.get()
     }
 
-    /// Where node `id` was created, if detection was on then.
-    pub fn location(&self, id: usize) -> Option<&'static Location<'static>> {
-        self.locations
-            .binary_search_by_key(&id, |&(i, _)| i)
-            .ok()
-            .map(|k| self.locations[k].1)
-    }
-
-    /// Keeps `a` if it is the first anomaly.
-    pub fn report(&mut self, mut a: Anomaly) {
-        if self.first.is_none() {
-            a.location = self.location(a.node);
-            self.first = Some(a);
+    /// Notes where node `node` was created and, unless an anomaly was already found, keeps what
+    /// `check` (the engine's look at the node's value) finds. Called only while detection is on,
+    /// so it is kept out of the recording path.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn observe(
+        &self,
+        node: usize,
+        at: &'static Location<'static>,
+        check: impl FnOnce() -> Option<Anomaly>,
+    ) {
+        let mut found = self.found.borrow_mut();
+        found.locations.push((node, at));
+        if found.first.is_none() {
+            if let Some(mut a) = check() {
+                a.location = found.location(a.node);
+                found.first = Some(a);
+            }
         }
     }
 
-    /// Forgets the nodes from `len` on (after the arena was cleared to `len` nodes).
-    pub fn truncate(&mut self, len: usize) {
-        self.locations.retain(|&(i, _)| i < len);
+    /// `a` with the place its node was created, kept as the first anomaly if detection is on
+    /// and none was found before.
+    pub(crate) fn blame(&self, mut a: Anomaly) -> Anomaly {
+        let mut found = self.found.borrow_mut();
+        a.location = found.location(a.node);
+        if self.is_on() && found.first.is_none() {
+            found.first = Some(a.clone());
+        }
+        a
+    }
+
+    /// Forgets the locations of the nodes from `len` on (after the arena was cleared to `len`
+    /// nodes); the first anomaly is kept until it is taken.
+    pub(crate) fn truncate(&mut self, len: usize) {
+        self.found.get_mut().locations.retain(|&(i, _)| i < len);
     }
 }
 
-/// The name of a scalar operation: `ln`, `add`, `x^2`, ...
-pub(crate) fn scalar_op_name(op: crate::scalar::graph::Op) -> String {
-    use crate::scalar::graph::Op;
-    match op {
-        Op::Variable => "variable".into(),
-        Op::Constant => "constant".into(),
-        Op::Unary(u, _) => unary_name(u),
-        Op::Binary(b, _, _) => binary_name(b).into(),
+impl Found {
+    fn location(&self, node: usize) -> Option<&'static Location<'static>> {
+        self.locations
+            .binary_search_by_key(&node, |&(i, _)| i)
+            .ok()
+            .map(|k| self.locations[k].1)
+    }
+}
+
+/// Anomaly detection, the same on a scalar [`Graph`](crate::Graph) and on a tensor
+/// [`Tape`](crate::Tape). Both also have these methods as inherent methods, so calling them
+/// needs no import; the trait is for code written once for either engine.
+///
+/// ```
+/// use chainrule::tensor::{Array, Tape};
+/// use chainrule::{DetectAnomaly, Graph};
+///
+/// fn first_problem(engine: &impl DetectAnomaly) -> String {
+///     engine.anomaly().map_or("none".into(), |a| a.op)
+/// }
+/// let g = Graph::new();
+/// let tape = Tape::<f64>::new();
+/// let (x, t) = (g.var(0.0), tape.var(Array::zeros(&[2])));
+/// let (y, u) = (g.detect_anomaly(|| x.ln()), tape.detect_anomaly(|| t.sqrt().ln()));
+/// assert_eq!((first_problem(&g), first_problem(&tape)), ("ln".into(), "ln".into()));
+/// # let _ = (y, u);
+/// ```
+pub trait DetectAnomaly {
+    /// The engine's detection state.
+    fn detector(&self) -> &Detector;
+
+    /// Turns anomaly detection on or off (off by default): while on, every operation records
+    /// where it was created and the first NaN or infinity, in a value or in a gradient, is kept
+    /// as an [`Anomaly`]. While off, recording costs what it always did and no location is kept.
+    fn set_detect_anomaly(&self, on: bool) {
+        self.detector().on.set(on);
+    }
+
+    /// Whether anomaly detection is on.
+    fn is_anomaly_enabled(&self) -> bool {
+        self.detector().is_on()
+    }
+
+    /// Runs `f` with anomaly detection on, then restores the previous setting, as PyTorch's
+    /// `with torch.autograd.detect_anomaly():`.
+    fn detect_anomaly<R>(&self, f: impl FnOnce() -> R) -> R {
+        let before = self.detector().on.replace(true);
+        let r = f();
+        self.detector().on.set(before);
+        r
+    }
+
+    /// The first anomaly found while detection was on (forward or backward).
+    fn anomaly(&self) -> Option<Anomaly> {
+        self.detector().found.borrow().first.clone()
+    }
+
+    /// Returns the first anomaly and forgets it, so that the next one can be found.
+    fn take_anomaly(&self) -> Option<Anomaly> {
+        self.detector().found.borrow_mut().first.take()
+    }
+
+    /// Where in the program node `node` (its index, as in [`Anomaly::node`]) was created, if
+    /// detection was on then.
+    fn location(&self, node: usize) -> Option<&'static Location<'static>> {
+        self.detector().found.borrow().location(node)
+    }
+}
+
+/// What a sweep tells its check: every gradient it adds into an input's adjoint. A sweep is
+/// generic over its check, so the same loop runs unchecked ([`NoCheck`]) or checked
+/// ([`FirstNonFinite`]).
+pub(crate) trait Check<T> {
+    /// Node `node`'s backward rule added `d` into an input's adjoint, which is now `sum`.
+    fn added(&mut self, node: usize, d: T, sum: T);
+}
+
+/// The check of normal runs: empty and always inlined, so the sweep compiles as if it were not
+/// there.
+pub(crate) struct NoCheck;
+
+impl<T> Check<T> for NoCheck {
+    #[inline(always)]
+    fn added(&mut self, _node: usize, _d: T, _sum: T) {}
+}
+
+/// The check of anomaly detection: the first node whose backward rule made an adjoint NaN or
+/// infinite, with the number it produced (the rule's own output if that is not finite, else the
+/// sum it overflowed to).
+///
+/// Every adjoint is finite until the first non-finite sum (the seed is finite, and a NaN only
+/// spreads from where it appears), so the first such sum names the rule at fault, not one that
+/// merely passed a NaN on.
+#[derive(Debug, Default)]
+pub(crate) struct FirstNonFinite {
+    pub found: Option<(usize, f64)>,
+}
+
+impl<T: Real> Check<T> for FirstNonFinite {
+    #[inline]
+    fn added(&mut self, node: usize, d: T, sum: T) {
+        if self.found.is_none() && !sum.value().is_finite() {
+            let d = d.value();
+            self.found = Some((node, if d.is_finite() { sum.value() } else { d }));
+        }
     }
 }
 
 /// `ln`, `sqrt`, ...; operators without a function name are described (`-x`, `x + 2`, `x^2`).
-pub(crate) fn unary_name(op: crate::ops::Unary) -> String {
+pub(crate) fn unary_name(op: Unary) -> String {
     op.function_name()
         .map(str::to_string)
         .unwrap_or_else(|| op.describe("x"))
 }
 
 /// `add`, `mul`, `pow`, `max`, ...
-pub(crate) fn binary_name(op: crate::ops::Binary) -> &'static str {
-    use crate::ops::Binary;
+pub(crate) fn binary_name(op: Binary) -> &'static str {
     match op {
         Binary::Add => "add",
         Binary::Sub => "sub",
@@ -182,176 +314,4 @@ pub(crate) fn binary_name(op: crate::ops::Binary) -> &'static str {
         Binary::Max => "max",
         Binary::Min => "min",
     }
-}
-
-/// A forward anomaly if scalar node `id`'s value is not finite.
-pub(crate) fn check_node(
-    nodes: &[crate::scalar::graph::Node],
-    id: crate::scalar::graph::NodeId,
-) -> Option<Anomaly> {
-    let node = nodes[id.index()];
-    if node.value.is_finite() {
-        return None;
-    }
-    Some(Anomaly {
-        phase: Phase::Forward,
-        op: scalar_op_name(node.op),
-        node: id.index(),
-        inputs: node
-            .op
-            .inputs()
-            .map(|i| Operand::Value(nodes[i.index()].value))
-            .collect(),
-        produced: node.value,
-        location: None,
-    })
-}
-
-/// The scalar backward sweep of [`crate::scalar::backward::sweep_into`] (the same arithmetic, so the same
-/// gradients), checking each step: returns the first operation, from the output back, whose
-/// local derivative turned its finite adjoint into a non-finite gradient for an input.
-pub(crate) fn checked_sweep(
-    nodes: &[crate::scalar::graph::Node],
-    output: crate::scalar::graph::NodeId,
-    adjoint: &mut Vec<f64>,
-    reached: &mut Vec<bool>,
-) -> Option<Anomaly> {
-    use crate::scalar::graph::Op;
-    let n = output.index() + 1;
-    adjoint.clear();
-    adjoint.resize(n, 0.0);
-    reached.clear();
-    reached.resize(n, false);
-    adjoint[output.index()] = 1.0;
-    reached[output.index()] = true;
-    let mut found: Option<Anomaly> = None;
-    let blame = |i: usize, produced: f64, found: &mut Option<Anomaly>| {
-        if found.is_none() {
-            let node = nodes[i];
-            *found = Some(Anomaly {
-                phase: Phase::Backward,
-                op: scalar_op_name(node.op),
-                node: i,
-                inputs: node
-                    .op
-                    .inputs()
-                    .map(|x| Operand::Value(nodes[x.index()].value))
-                    .collect(),
-                produced,
-                location: None,
-            });
-        }
-    };
-    for i in (0..n).rev() {
-        if !reached[i] {
-            continue;
-        }
-        let (g, y) = (adjoint[i], nodes[i].value);
-        // A non-finite adjoint was already blamed on the operation that produced it.
-        let check = g.is_finite() && found.is_none();
-        let mut add = |x: usize, d: f64, found: &mut Option<Anomaly>| {
-            let before = adjoint[x];
-            adjoint[x] += d;
-            reached[x] = true;
-            if check && before.is_finite() && !adjoint[x].is_finite() {
-                blame(i, if d.is_finite() { adjoint[x] } else { d }, found);
-            }
-        };
-        match nodes[i].op {
-            Op::Variable => {}
-            Op::Constant => adjoint[i] = 0.0,
-            Op::Unary(op, x) => {
-                let x = x.index();
-                add(x, op.backward(nodes[x].value, y, g), &mut found);
-            }
-            Op::Binary(op, a, b) => {
-                let (a, b) = (a.index(), b.index());
-                let (ga, gb) = op.backward(nodes[a].value, nodes[b].value, y, g);
-                add(a, ga, &mut found);
-                add(b, gb, &mut found);
-            }
-        }
-    }
-    found
-}
-
-/// The name of a tensor operation: `ln`, `add`, `matmul`, `sum`, ...
-fn tensor_op_name(op: &crate::tensor::tape::Op) -> String {
-    use crate::tensor::kernels::Reduce;
-    use crate::tensor::tape::Op;
-    match op {
-        Op::Variable => "variable".into(),
-        Op::Constant => "constant".into(),
-        &Op::Unary(u, _) => unary_name(u),
-        &Op::Binary(b, _, _) => binary_name(b).into(),
-        Op::Matmul(..) => "matmul".into(),
-        Op::Linear(..) => "linear".into(),
-        Op::Reduce(r, _, _) => match r {
-            Reduce::Sum => "sum",
-            Reduce::Max => "max",
-            Reduce::Min => "min",
-        }
-        .into(),
-        Op::Reshape(_) => "reshape".into(),
-        Op::Permute(..) => "permute".into(),
-        Op::Slice { .. } => "slice".into(),
-        Op::Concat(..) => "concat".into(),
-        Op::Softmax { log: false, .. } => "softmax".into(),
-        Op::Softmax { log: true, .. } => "log_softmax".into(),
-        Op::Gather(..) => "gather".into(),
-        Op::IndexSelect(..) => "index_select".into(),
-        Op::ScatterAdd(..) => "scatter_add".into(),
-        Op::IndexAdd(..) => "index_add".into(),
-        Op::Where(..) => "where".into(),
-        Op::Clamp(..) => "clamp".into(),
-    }
-}
-
-fn tensor_anomaly<T: crate::tensor::Element>(
-    nodes: &[crate::tensor::tape::Node<T>],
-    i: usize,
-    phase: Phase,
-    produced: f64,
-) -> Anomaly {
-    let op = &nodes[i].op;
-    Anomaly {
-        phase,
-        op: tensor_op_name(op),
-        node: i,
-        inputs: op
-            .inputs()
-            .into_iter()
-            .map(|x| Operand::Shape(nodes[x].value.shape().to_vec()))
-            .collect(),
-        produced,
-        location: None,
-    }
-}
-
-fn first_non_finite<T: crate::ops::Real>(values: &[T]) -> Option<f64> {
-    values.iter().map(|v| v.value()).find(|v| !v.is_finite())
-}
-
-/// A forward anomaly if tensor node `i` holds a non-finite element.
-pub(crate) fn check_tensor<T: crate::tensor::Element>(
-    nodes: &[crate::tensor::tape::Node<T>],
-    i: usize,
-) -> Option<Anomaly> {
-    let produced = first_non_finite(nodes[i].value.data())?;
-    Some(tensor_anomaly(nodes, i, Phase::Forward, produced))
-}
-
-/// A backward anomaly if node `i`'s rule made a non-finite `grad` for an input from a finite
-/// adjoint `g`.
-pub(crate) fn check_gradient<T: crate::tensor::Element>(
-    nodes: &[crate::tensor::tape::Node<T>],
-    i: usize,
-    g: &[T],
-    grad: &[T],
-) -> Option<Anomaly> {
-    let produced = first_non_finite(grad)?;
-    if first_non_finite(g).is_some() {
-        return None;
-    }
-    Some(tensor_anomaly(nodes, i, Phase::Backward, produced))
 }

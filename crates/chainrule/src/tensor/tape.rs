@@ -10,9 +10,10 @@ use std::cell::{Cell, Ref, RefCell};
 use std::fmt;
 use std::panic::Location;
 
+use super::anomaly::{check_gradient, check_tensor};
 use super::array::{Array, Element};
 use super::shape::{fmt_shape, Result, TensorError};
-use crate::anomaly::{Anomaly, Detector};
+use crate::anomaly::{Anomaly, DetectAnomaly, Detector};
 use crate::ops::{Binary, Unary};
 
 /// Which operation made a node, with its inputs (indices into the arena) and what its backward
@@ -109,10 +110,8 @@ pub struct Tape<T: Element = f32> {
     grads: RefCell<Vec<Option<Array<T>>>>,
     pool: RefCell<Vec<Vec<T>>>,
     grad_enabled: Cell<bool>,
-    /// Whether anomaly detection is on (see [`crate::anomaly`]).
-    detect: Cell<bool>,
-    /// Locations and the first anomaly, filled only while detection is on.
-    detector: RefCell<Detector>,
+    /// Anomaly detection (see [`crate::anomaly`]).
+    detector: Detector,
 }
 
 impl<T: Element> Default for Tape<T> {
@@ -122,8 +121,7 @@ impl<T: Element> Default for Tape<T> {
             grads: RefCell::new(Vec::new()),
             pool: RefCell::new(Vec::new()),
             grad_enabled: Cell::new(true),
-            detect: Cell::new(false),
-            detector: RefCell::new(Detector::default()),
+            detector: Detector::default(),
         }
     }
 }
@@ -207,7 +205,7 @@ impl<T: Element> Tape<T> {
             self.recycle_array(g);
         }
         *self.grads.get_mut() = grads;
-        self.detector.get_mut().truncate(0);
+        self.detector.truncate(0);
     }
 
     /// Sets every accumulated gradient to zero (forgets them), as PyTorch's `zero_grad`.
@@ -223,14 +221,15 @@ impl<T: Element> Tape<T> {
     /// Turns anomaly detection on or off (off by default): while on, every operation records
     /// where it was created and the first NaN or infinity, in a value or in a gradient, is kept
     /// as an [`Anomaly`] (see [`Tape::anomaly`]), and [`Tensor::backward`] fails naming the
-    /// operation whose backward rule produced it. While off, no location is kept.
+    /// operation whose backward rule produced it. While off, no location is kept. The same as
+    /// [`DetectAnomaly::set_detect_anomaly`], without the import.
     pub fn set_detect_anomaly(&self, on: bool) {
-        self.detect.set(on);
+        DetectAnomaly::set_detect_anomaly(self, on);
     }
 
     /// Whether anomaly detection is on.
     pub fn is_anomaly_enabled(&self) -> bool {
-        self.detect.get()
+        DetectAnomaly::is_anomaly_enabled(self)
     }
 
     /// Runs `f` with anomaly detection on (see [`Tape::set_detect_anomaly`]), then restores the
@@ -250,38 +249,22 @@ impl<T: Element> Tape<T> {
     /// # let _ = loss;
     /// ```
     pub fn detect_anomaly<R>(&self, f: impl FnOnce() -> R) -> R {
-        let before = self.detect.replace(true);
-        let r = f();
-        self.detect.set(before);
-        r
+        DetectAnomaly::detect_anomaly(self, f)
     }
 
     /// The first anomaly found while detection was on (forward or backward).
     pub fn anomaly(&self) -> Option<Anomaly> {
-        self.detector.borrow().first.clone()
+        DetectAnomaly::anomaly(self)
     }
 
     /// Returns the first anomaly and forgets it, so that the next one can be found.
     pub fn take_anomaly(&self) -> Option<Anomaly> {
-        self.detector.borrow_mut().first.take()
+        DetectAnomaly::take_anomaly(self)
     }
 
     /// Where in the program tensor node `id` was created, if detection was on then.
     pub fn location(&self, id: usize) -> Option<&'static Location<'static>> {
-        self.detector.borrow().location(id)
-    }
-
-    /// Records where node `id` was created and checks its value (detection is on).
-    #[cold]
-    #[inline(never)]
-    fn observe(&self, id: usize, at: &'static Location<'static>) {
-        let mut detector = self.detector.borrow_mut();
-        detector.locate(id, at);
-        if detector.first.is_none() {
-            if let Some(a) = crate::anomaly::check_tensor(&self.nodes.borrow(), id) {
-                detector.report(a);
-            }
-        }
+        DetectAnomaly::location(self, id)
     }
 
     #[track_caller]
@@ -294,8 +277,9 @@ impl<T: Element> Tape<T> {
             requires_grad,
         });
         drop(nodes);
-        if self.detect.get() {
-            self.observe(id, Location::caller());
+        if self.detector.is_on() {
+            let check = || check_tensor(&self.nodes.borrow(), id);
+            self.detector.observe(id, Location::caller(), check);
         }
         Tensor { tape: self, id }
     }
@@ -353,7 +337,7 @@ impl<T: Element> Tape<T> {
     /// The backward sweep from `output`, seeded with `seed` (its adjoint); accumulates into
     /// the gradients of the variables it reaches.
     fn sweep(&self, output: usize, seed: Vec<T>) -> Option<Anomaly> {
-        let detect = self.detect.get();
+        let detect = self.detector.is_on();
         let mut found: Option<Anomaly> = None;
         let n = output + 1;
         let mut adj: Vec<Option<Vec<T>>> = Vec::with_capacity(n);
@@ -371,7 +355,7 @@ impl<T: Element> Tape<T> {
                     Op::Constant => {}
                     _ => super::backward::rule(self, &nodes, i, &g, &mut |input, grad| {
                         if detect && found.is_none() {
-                            found = crate::anomaly::check_gradient(&nodes, i, &g, &grad);
+                            found = check_gradient(&nodes, i, &g, &grad);
                         }
                         if !nodes[input].requires_grad {
                             self.recycle(grad);
@@ -411,12 +395,13 @@ impl<T: Element> Tape<T> {
                 None => grads[i] = Some(Array::from_parts(g, shape)),
             }
         }
-        let mut detector = self.detector.borrow_mut();
-        found.map(|mut a| {
-            a.location = detector.location(a.node);
-            detector.report(a.clone());
-            a
-        })
+        found.map(|a| self.detector.blame(a))
+    }
+}
+
+impl<T: Element> DetectAnomaly for Tape<T> {
+    fn detector(&self) -> &Detector {
+        &self.detector
     }
 }
 
