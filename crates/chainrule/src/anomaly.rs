@@ -198,8 +198,11 @@ impl Found {
 }
 
 /// Anomaly detection, the same on a scalar [`Graph`](crate::Graph) and on a tensor
-/// [`Tape`](crate::Tape). Both also have these methods as inherent methods, so calling them
-/// needs no import; the trait is for code written once for either engine.
+/// [`Tape`](crate::Tape): written once here, with the state in each engine's [`Detector`].
+///
+/// Both engines also have these methods as inherent methods (made by
+/// `inherent_detect_anomaly!`), so calling them needs no import; the trait is for code written
+/// once for either engine.
 ///
 /// ```
 /// use chainrule::tensor::{Array, Tape};
@@ -220,19 +223,64 @@ pub trait DetectAnomaly {
     fn detector(&self) -> &Detector;
 
     /// Turns anomaly detection on or off (off by default): while on, every operation records
-    /// where it was created and the first NaN or infinity, in a value or in a gradient, is kept
-    /// as an [`Anomaly`]. While off, recording costs what it always did and no location is kept.
+    /// where it was created and the first NaN or infinity, forward or backward, is kept as an
+    /// [`Anomaly`] (see [`DetectAnomaly::anomaly`]); on a graph,
+    /// [`Graph::try_grad`](crate::Graph::try_grad) names the operation whose local derivative
+    /// made a gradient non-finite, and on a tape [`Tensor::backward`](crate::Tensor::backward)
+    /// fails naming it. While off, recording costs what it always did and no location is kept.
+    ///
+    /// ```
+    /// use chainrule::Graph;
+    ///
+    /// let g = Graph::new();
+    /// g.set_detect_anomaly(true);
+    /// let x = g.var(0.0);
+    /// let y = 1.0 / x; // line 10 of this example
+    /// let a = g.anomaly().unwrap();
+    /// assert_eq!(a.op, "div");
+    /// assert_eq!(a.produced, f64::INFINITY);
+    /// assert_eq!(a.location.unwrap().line(), 10);
+    /// # let _ = y;
+    /// ```
     fn set_detect_anomaly(&self, on: bool) {
         self.detector().on.set(on);
     }
 
-    /// Whether anomaly detection is on.
+    /// Whether anomaly detection is on (see [`DetectAnomaly::set_detect_anomaly`]).
     fn is_anomaly_enabled(&self) -> bool {
         self.detector().is_on()
     }
 
     /// Runs `f` with anomaly detection on, then restores the previous setting, as PyTorch's
     /// `with torch.autograd.detect_anomaly():`.
+    ///
+    /// ```
+    /// use chainrule::Graph;
+    ///
+    /// let g = Graph::new();
+    /// let x = g.var(4.0);
+    /// let y = g.detect_anomaly(|| (x - 4.0).sqrt());
+    /// assert!(g.anomaly().is_none()); // sqrt(0) = 0 is fine going forward...
+    /// let err = g.try_grad(y, &[x]).unwrap_err(); // ...but its derivative is infinite
+    /// assert_eq!(err.op, "sqrt");
+    /// assert!(!g.is_anomaly_enabled());
+    /// ```
+    ///
+    /// On a tape, an anomaly names the shapes of the inputs:
+    ///
+    /// ```
+    /// use chainrule::anomaly::{Operand, Phase};
+    /// use chainrule::tensor::{Array, Tape};
+    ///
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.var(Array::from_vec(vec![1.0, -2.0, 3.0], &[3]).unwrap());
+    /// let loss = tape.detect_anomaly(|| x.ln().sum_all());
+    /// let a = tape.anomaly().unwrap();
+    /// assert_eq!((a.op.as_str(), a.phase), ("ln", Phase::Forward));
+    /// assert_eq!(a.inputs, vec![Operand::Shape(vec![3])]);
+    /// assert_eq!(a.location.unwrap().file(), file!());
+    /// # let _ = loss;
+    /// ```
     fn detect_anomaly<R>(&self, f: impl FnOnce() -> R) -> R {
         let before = self.detector().on.replace(true);
         let r = f();
@@ -240,7 +288,8 @@ pub trait DetectAnomaly {
         r
     }
 
-    /// The first anomaly found while detection was on (forward or backward).
+    /// The first anomaly found while detection was on: the first operation whose value was NaN
+    /// or infinite, or the first whose local derivative made a gradient NaN or infinite.
     fn anomaly(&self) -> Option<Anomaly> {
         self.detector().found.borrow().first.clone()
     }
@@ -256,6 +305,50 @@ pub trait DetectAnomaly {
         self.detector().found.borrow().location(node)
     }
 }
+
+/// The methods of [`DetectAnomaly`] as inherent methods of an engine, so that `g.anomaly()`
+/// needs no import: expanded inside `impl Graph` and `impl Tape`. `$node` is how the engine names
+/// a node, and `$index` turns one into its index.
+macro_rules! inherent_detect_anomaly {
+    ($node:ty, $index:expr) => {
+        /// Turns anomaly detection on or off (off by default):
+        /// [`DetectAnomaly::set_detect_anomaly`](crate::DetectAnomaly::set_detect_anomaly).
+        pub fn set_detect_anomaly(&self, on: bool) {
+            $crate::anomaly::DetectAnomaly::set_detect_anomaly(self, on);
+        }
+
+        /// Whether anomaly detection is on:
+        /// [`DetectAnomaly::is_anomaly_enabled`](crate::DetectAnomaly::is_anomaly_enabled).
+        pub fn is_anomaly_enabled(&self) -> bool {
+            $crate::anomaly::DetectAnomaly::is_anomaly_enabled(self)
+        }
+
+        /// Runs `f` with anomaly detection on, then restores the previous setting:
+        /// [`DetectAnomaly::detect_anomaly`](crate::DetectAnomaly::detect_anomaly).
+        pub fn detect_anomaly<R>(&self, f: impl FnOnce() -> R) -> R {
+            $crate::anomaly::DetectAnomaly::detect_anomaly(self, f)
+        }
+
+        /// The first anomaly found while detection was on:
+        /// [`DetectAnomaly::anomaly`](crate::DetectAnomaly::anomaly).
+        pub fn anomaly(&self) -> Option<$crate::anomaly::Anomaly> {
+            $crate::anomaly::DetectAnomaly::anomaly(self)
+        }
+
+        /// Returns the first anomaly and forgets it:
+        /// [`DetectAnomaly::take_anomaly`](crate::DetectAnomaly::take_anomaly).
+        pub fn take_anomaly(&self) -> Option<$crate::anomaly::Anomaly> {
+            $crate::anomaly::DetectAnomaly::take_anomaly(self)
+        }
+
+        /// Where in the program a node was created, if detection was on then:
+        /// [`DetectAnomaly::location`](crate::DetectAnomaly::location).
+        pub fn location(&self, id: $node) -> Option<&'static ::std::panic::Location<'static>> {
+            $crate::anomaly::DetectAnomaly::location(self, ($index)(id))
+        }
+    };
+}
+pub(crate) use inherent_detect_anomaly;
 
 /// What a sweep tells its check: every gradient it adds into an input's adjoint. A sweep is
 /// generic over its check, so the same loop runs unchecked ([`NoCheck`]) or checked

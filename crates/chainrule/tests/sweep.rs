@@ -83,6 +83,17 @@ const SMOOTH_BINARY: &[&str] = &["+", "-", "*"];
 const RISKY_UNARY: &[&str] = &["sqrt", "ln", "exp", "relu", "abs", "tan"];
 const RISKY_BINARY: &[&str] = &["+", "-", "*", "/", "^"];
 
+/// The expression, and the values of its variables (in its order) taken from `at` = (x, y, z).
+fn parse_at(text: &str, at: [f64; 3]) -> (Expr, Vec<f64>) {
+    let expr = Expr::parse(text).unwrap();
+    let point = expr
+        .variables()
+        .iter()
+        .map(|v| at[["x", "y", "z"].iter().position(|n| n == v).unwrap()])
+        .collect();
+    (expr, point)
+}
+
 /// The gradient of `expr` at `point` (one value per variable, in the expression's order) by
 /// central finite differences.
 fn finite_differences(expr: &Expr, point: &[f64]) -> Vec<f64> {
@@ -109,12 +120,7 @@ proptest! {
         text in expression(SMOOTH_UNARY, SMOOTH_BINARY),
         at in prop::array::uniform3(-1.5..1.5f64),
     ) {
-        let expr = Expr::parse(&text).unwrap();
-        let point: Vec<f64> = expr
-            .variables()
-            .iter()
-            .map(|v| at[["x", "y", "z"].iter().position(|n| n == v).unwrap()])
-            .collect();
+        let (expr, point) = parse_at(&text, at);
         prop_assume!(!point.is_empty() && expr.eval(&point).abs() < 1e3);
         let g = Graph::new();
         let b = expr.build_with(&g, &point);
@@ -142,12 +148,7 @@ proptest! {
         at in prop::array::uniform3(prop::sample::select(vec![0.0, -1.0, 1.0, 0.5, 2.0])),
         detect in any::<bool>(),
     ) {
-        let expr = Expr::parse(&text).unwrap();
-        let point: Vec<f64> = expr
-            .variables()
-            .iter()
-            .map(|v| at[["x", "y", "z"].iter().position(|n| n == v).unwrap()])
-            .collect();
+        let (expr, point) = parse_at(&text, at);
         let g = Graph::new();
         g.set_detect_anomaly(detect);
         let b = expr.build_with(&g, &point);

@@ -298,67 +298,7 @@ impl Graph {
             .map(|i| NodeId(i as u32))
     }
 
-    /// Turns anomaly detection on or off (off by default): while on, every operation records
-    /// where it was created and the first NaN or infinity, forward or backward, is kept as an
-    /// [`Anomaly`] (see [`Graph::anomaly`] and [`Graph::try_grad`]). While off, recording costs
-    /// what it always did and no location is kept. The same as
-    /// [`DetectAnomaly::set_detect_anomaly`], without the import.
-    ///
-    /// ```
-    /// use chainrule::Graph;
-    ///
-    /// let g = Graph::new();
-    /// g.set_detect_anomaly(true);
-    /// let x = g.var(0.0);
-    /// let y = 1.0 / x; // line 10 of this example
-    /// let a = g.anomaly().unwrap();
-    /// assert_eq!(a.op, "div");
-    /// assert_eq!(a.produced, f64::INFINITY);
-    /// assert_eq!(a.location.unwrap().line(), 10);
-    /// # let _ = y;
-    /// ```
-    pub fn set_detect_anomaly(&self, on: bool) {
-        DetectAnomaly::set_detect_anomaly(self, on);
-    }
-
-    /// Whether anomaly detection is on (see [`Graph::set_detect_anomaly`]).
-    pub fn is_anomaly_enabled(&self) -> bool {
-        DetectAnomaly::is_anomaly_enabled(self)
-    }
-
-    /// Runs `f` with anomaly detection on, then restores the previous setting.
-    ///
-    /// ```
-    /// use chainrule::Graph;
-    ///
-    /// let g = Graph::new();
-    /// let x = g.var(4.0);
-    /// let y = g.detect_anomaly(|| (x - 4.0).sqrt());
-    /// assert!(g.anomaly().is_none()); // sqrt(0) = 0 is fine going forward...
-    /// let err = g.try_grad(y, &[x]).unwrap_err(); // ...but its derivative is infinite
-    /// assert_eq!(err.op, "sqrt");
-    /// assert!(!g.is_anomaly_enabled());
-    /// ```
-    pub fn detect_anomaly<R>(&self, f: impl FnOnce() -> R) -> R {
-        DetectAnomaly::detect_anomaly(self, f)
-    }
-
-    /// The first anomaly found while detection was on: the first operation whose value was NaN
-    /// or infinite, or the first whose local derivative made a gradient NaN or infinite in a
-    /// [`Graph::grad`], [`Graph::gradients`] or [`Var::backward`] call.
-    pub fn anomaly(&self) -> Option<Anomaly> {
-        DetectAnomaly::anomaly(self)
-    }
-
-    /// Returns the first anomaly and forgets it, so that the next one can be found.
-    pub fn take_anomaly(&self) -> Option<Anomaly> {
-        DetectAnomaly::take_anomaly(self)
-    }
-
-    /// Where in the program node `id` was created, if anomaly detection was on then.
-    pub fn location(&self, id: NodeId) -> Option<&'static Location<'static>> {
-        DetectAnomaly::location(self, id.index())
-    }
+    crate::anomaly::inherent_detect_anomaly!(NodeId, NodeId::index);
 
     /// [`Graph::grad`], checking every step of the backward sweep whether or not detection is
     /// on: the error names the operation whose local derivative first turned a finite gradient

@@ -218,54 +218,7 @@ impl<T: Element> Tape<T> {
         }
     }
 
-    /// Turns anomaly detection on or off (off by default): while on, every operation records
-    /// where it was created and the first NaN or infinity, in a value or in a gradient, is kept
-    /// as an [`Anomaly`] (see [`Tape::anomaly`]), and [`Tensor::backward`] fails naming the
-    /// operation whose backward rule produced it. While off, no location is kept. The same as
-    /// [`DetectAnomaly::set_detect_anomaly`], without the import.
-    pub fn set_detect_anomaly(&self, on: bool) {
-        DetectAnomaly::set_detect_anomaly(self, on);
-    }
-
-    /// Whether anomaly detection is on.
-    pub fn is_anomaly_enabled(&self) -> bool {
-        DetectAnomaly::is_anomaly_enabled(self)
-    }
-
-    /// Runs `f` with anomaly detection on (see [`Tape::set_detect_anomaly`]), then restores the
-    /// previous setting, as PyTorch's `with torch.autograd.detect_anomaly():`.
-    ///
-    /// ```
-    /// use chainrule::anomaly::{Operand, Phase};
-    /// use chainrule::tensor::{Array, Tape};
-    ///
-    /// let tape = Tape::<f32>::new();
-    /// let x = tape.var(Array::from_vec(vec![1.0, -2.0, 3.0], &[3]).unwrap());
-    /// let loss = tape.detect_anomaly(|| x.ln().sum_all());
-    /// let a = tape.anomaly().unwrap();
-    /// assert_eq!((a.op.as_str(), a.phase), ("ln", Phase::Forward));
-    /// assert_eq!(a.inputs, vec![Operand::Shape(vec![3])]);
-    /// assert_eq!(a.location.unwrap().file(), file!());
-    /// # let _ = loss;
-    /// ```
-    pub fn detect_anomaly<R>(&self, f: impl FnOnce() -> R) -> R {
-        DetectAnomaly::detect_anomaly(self, f)
-    }
-
-    /// The first anomaly found while detection was on (forward or backward).
-    pub fn anomaly(&self) -> Option<Anomaly> {
-        DetectAnomaly::anomaly(self)
-    }
-
-    /// Returns the first anomaly and forgets it, so that the next one can be found.
-    pub fn take_anomaly(&self) -> Option<Anomaly> {
-        DetectAnomaly::take_anomaly(self)
-    }
-
-    /// Where in the program tensor node `id` was created, if detection was on then.
-    pub fn location(&self, id: usize) -> Option<&'static Location<'static>> {
-        DetectAnomaly::location(self, id)
-    }
+    crate::anomaly::inherent_detect_anomaly!(usize, std::convert::identity);
 
     #[track_caller]
     pub(crate) fn push(&self, value: Array<T>, op: Op, requires_grad: bool) -> Tensor<'_, T> {
