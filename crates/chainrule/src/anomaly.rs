@@ -14,6 +14,11 @@
 //! Detection is off by default and costs nothing but one test of a flag per operation when off;
 //! no location is recorded then.
 //!
+//! This module knows neither engine: it holds what an anomaly is, the [`Detector`] state both
+//! engines embed, the [`DetectAnomaly`] methods they share, and the check that the scalar
+//! backward sweep runs in its checked mode. What an operation is called and what its inputs
+//! look like is each engine's own business (`scalar/anomaly.rs`, `tensor/anomaly.rs`).
+//!
 //! ```
 //! use chainrule::anomaly::Phase;
 //! use chainrule::Graph;
@@ -29,8 +34,11 @@
 //! # let _ = y;
 //! ```
 
+use std::cell::{Cell, RefCell};
 use std::fmt;
 use std::panic::Location;
+
+use crate::ops::Real;
 
 /// When an anomaly was found.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -115,212 +123,268 @@ impl fmt::Display for Anomaly {
 
 impl std::error::Error for Anomaly {}
 
-/// The per-graph state of anomaly detection, allocated only once detection is turned on.
+/// The state of anomaly detection of one graph or tape: whether it is on, where each node was
+/// created while it was, and the first anomaly found. [`Graph`](crate::Graph) and
+/// [`Tape`](crate::Tape) each embed one and share every method through [`DetectAnomaly`]; what
+/// an engine's operations are called and what their inputs look like stays with the engine.
 #[derive(Debug, Default)]
-pub(crate) struct Detector {
+pub struct Detector {
+    on: Cell<bool>,
+    found: RefCell<Found>,
+}
+
+/// What detection has seen; empty (and unallocated) until detection is turned on.
+#[derive(Debug, Default)]
+struct Found {
     /// Where each node recorded while detection was on was created, by node index (increasing).
-    pub locations: Vec<(usize, &'static Location<'static>)>,
-    /// The first anomaly found.
-    pub first: Option<Anomaly>,
+    locations: Vec<(usize, &'static Location<'static>)>,
+    first: Option<Anomaly>,
 }
 
 impl Detector {
-    /// Notes where node `id` was created.
-    pub fn locate(&mut self, id: usize, at: &'static Location<'static>) {
-        self.locations.push((id, at));
+    /// Whether detection is on. Always inlined: recording tests it once per operation, and it
+    /// must cost no more than a compare and a branch.
+    #[inline(always)]
+    pub(crate) fn is_on(&self) -> bool {
+        self.on.get()
     }
 
-    /// Where node `id` was created, if detection was on then.
-    pub fn location(&self, id: usize) -> Option<&'static Location<'static>> {
+    /// Notes where node `node` was created and, unless an anomaly was already found, keeps what
+    /// `check` (the engine's look at the node's value) finds. Called only while detection is on,
+    /// so it is kept out of the recording path.
+    #[cold]
+    #[inline(never)]
+    pub(crate) fn observe(
+        &self,
+        node: usize,
+        at: &'static Location<'static>,
+        check: impl FnOnce() -> Option<Anomaly>,
+    ) {
+        let mut found = self.found.borrow_mut();
+        found.locations.push((node, at));
+        if found.first.is_none() {
+            if let Some(mut a) = check() {
+                a.location = found.location(a.node);
+                found.first = Some(a);
+            }
+        }
+    }
+
+    /// `a` with the place its node was created, kept as the first anomaly if detection is on
+    /// and none was found before.
+    pub(crate) fn blame(&self, mut a: Anomaly) -> Anomaly {
+        let mut found = self.found.borrow_mut();
+        a.location = found.location(a.node);
+        if self.is_on() && found.first.is_none() {
+            found.first = Some(a.clone());
+        }
+        a
+    }
+
+    /// Forgets the locations of the nodes from `len` on (after the arena was cleared to `len`
+    /// nodes); the first anomaly is kept until it is taken.
+    pub(crate) fn truncate(&mut self, len: usize) {
+        self.found.get_mut().locations.retain(|&(i, _)| i < len);
+    }
+}
+
+impl Found {
+    fn location(&self, node: usize) -> Option<&'static Location<'static>> {
         self.locations
-            .binary_search_by_key(&id, |&(i, _)| i)
+            .binary_search_by_key(&node, |&(i, _)| i)
             .ok()
             .map(|k| self.locations[k].1)
     }
+}
 
-    /// Keeps `a` if it is the first anomaly.
-    pub fn report(&mut self, mut a: Anomaly) {
-        if self.first.is_none() {
-            a.location = self.location(a.node);
-            self.first = Some(a);
+/// Anomaly detection, the same on a scalar [`Graph`](crate::Graph) and on a tensor
+/// [`Tape`](crate::Tape): written once here, with the state in each engine's [`Detector`].
+///
+/// Both engines also have these methods as inherent methods (made by
+/// `inherent_detect_anomaly!`), so calling them needs no import; the trait is for code written
+/// once for either engine.
+///
+/// ```
+/// use chainrule::tensor::{Array, Tape};
+/// use chainrule::{DetectAnomaly, Graph};
+///
+/// fn first_problem(engine: &impl DetectAnomaly) -> String {
+///     engine.anomaly().map_or("none".into(), |a| a.op)
+/// }
+/// let g = Graph::new();
+/// let tape = Tape::<f64>::new();
+/// let (x, t) = (g.var(0.0), tape.var(Array::zeros(&[2])));
+/// let (y, u) = (g.detect_anomaly(|| x.ln()), tape.detect_anomaly(|| t.sqrt().ln()));
+/// assert_eq!((first_problem(&g), first_problem(&tape)), ("ln".into(), "ln".into()));
+/// # let _ = (y, u);
+/// ```
+pub trait DetectAnomaly {
+    /// The engine's detection state.
+    fn detector(&self) -> &Detector;
+
+    /// Turns anomaly detection on or off (off by default): while on, every operation records
+    /// where it was created and the first NaN or infinity, forward or backward, is kept as an
+    /// [`Anomaly`] (see [`DetectAnomaly::anomaly`]); on a graph,
+    /// [`Graph::try_grad`](crate::Graph::try_grad) names the operation whose local derivative
+    /// made a gradient non-finite, and on a tape [`Tensor::backward`](crate::Tensor::backward)
+    /// fails naming it. While off, recording costs what it always did and no location is kept.
+    ///
+    /// ```
+    /// use chainrule::Graph;
+    ///
+    /// let g = Graph::new();
+    /// g.set_detect_anomaly(true);
+    /// let x = g.var(0.0);
+    /// let y = 1.0 / x; // line 10 of this example
+    /// let a = g.anomaly().unwrap();
+    /// assert_eq!(a.op, "div");
+    /// assert_eq!(a.produced, f64::INFINITY);
+    /// assert_eq!(a.location.unwrap().line(), 10);
+    /// # let _ = y;
+    /// ```
+    fn set_detect_anomaly(&self, on: bool) {
+        self.detector().on.set(on);
+    }
+
+    /// Whether anomaly detection is on (see [`DetectAnomaly::set_detect_anomaly`]).
+    fn is_anomaly_enabled(&self) -> bool {
+        self.detector().is_on()
+    }
+
+    /// Runs `f` with anomaly detection on, then restores the previous setting, as PyTorch's
+    /// `with torch.autograd.detect_anomaly():`.
+    ///
+    /// ```
+    /// use chainrule::Graph;
+    ///
+    /// let g = Graph::new();
+    /// let x = g.var(4.0);
+    /// let y = g.detect_anomaly(|| (x - 4.0).sqrt());
+    /// assert!(g.anomaly().is_none()); // sqrt(0) = 0 is fine going forward...
+    /// let err = g.try_grad(y, &[x]).unwrap_err(); // ...but its derivative is infinite
+    /// assert_eq!(err.op, "sqrt");
+    /// assert!(!g.is_anomaly_enabled());
+    /// ```
+    ///
+    /// On a tape, an anomaly names the shapes of the inputs:
+    ///
+    /// ```
+    /// use chainrule::anomaly::{Operand, Phase};
+    /// use chainrule::tensor::{Array, Tape};
+    ///
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.var(Array::from_vec(vec![1.0, -2.0, 3.0], &[3]).unwrap());
+    /// let loss = tape.detect_anomaly(|| x.ln().sum_all());
+    /// let a = tape.anomaly().unwrap();
+    /// assert_eq!((a.op.as_str(), a.phase), ("ln", Phase::Forward));
+    /// assert_eq!(a.inputs, vec![Operand::Shape(vec![3])]);
+    /// assert_eq!(a.location.unwrap().file(), file!());
+    /// # let _ = loss;
+    /// ```
+    fn detect_anomaly<R>(&self, f: impl FnOnce() -> R) -> R {
+        let before = self.detector().on.replace(true);
+        let r = f();
+        self.detector().on.set(before);
+        r
+    }
+
+    /// The first anomaly found while detection was on: the first operation whose value was NaN
+    /// or infinite, or the first whose local derivative made a gradient NaN or infinite.
+    fn anomaly(&self) -> Option<Anomaly> {
+        self.detector().found.borrow().first.clone()
+    }
+
+    /// Returns the first anomaly and forgets it, so that the next one can be found.
+    fn take_anomaly(&self) -> Option<Anomaly> {
+        self.detector().found.borrow_mut().first.take()
+    }
+
+    /// Where in the program node `node` (its index, as in [`Anomaly::node`]) was created, if
+    /// detection was on then.
+    fn location(&self, node: usize) -> Option<&'static Location<'static>> {
+        self.detector().found.borrow().location(node)
+    }
+}
+
+/// The methods of [`DetectAnomaly`] as inherent methods of an engine, so that `g.anomaly()`
+/// needs no import: expanded inside `impl Graph` and `impl Tape`. `$node` is how the engine names
+/// a node, and `$index` turns one into its index.
+macro_rules! inherent_detect_anomaly {
+    ($node:ty, $index:expr) => {
+        /// Turns anomaly detection on or off (off by default):
+        /// [`DetectAnomaly::set_detect_anomaly`](crate::DetectAnomaly::set_detect_anomaly).
+        pub fn set_detect_anomaly(&self, on: bool) {
+            $crate::anomaly::DetectAnomaly::set_detect_anomaly(self, on);
         }
-    }
 
-    /// Forgets the nodes from `len` on (after the arena was cleared to `len` nodes).
-    pub fn truncate(&mut self, len: usize) {
-        self.locations.retain(|&(i, _)| i < len);
-    }
-}
+        /// Whether anomaly detection is on:
+        /// [`DetectAnomaly::is_anomaly_enabled`](crate::DetectAnomaly::is_anomaly_enabled).
+        pub fn is_anomaly_enabled(&self) -> bool {
+            $crate::anomaly::DetectAnomaly::is_anomaly_enabled(self)
+        }
 
-/// The name of a scalar operation: `ln`, `add`, `x^2`, ...
-pub(crate) fn scalar_op_name(op: crate::scalar::graph::Op) -> String {
-    use crate::scalar::graph::Op;
-    match op {
-        Op::Variable => "variable".into(),
-        Op::Constant => "constant".into(),
-        Op::Unary(u, _) => unary_name(u),
-        Op::Binary(b, _, _) => binary_name(b).into(),
-    }
-}
+        /// Runs `f` with anomaly detection on, then restores the previous setting:
+        /// [`DetectAnomaly::detect_anomaly`](crate::DetectAnomaly::detect_anomaly).
+        pub fn detect_anomaly<R>(&self, f: impl FnOnce() -> R) -> R {
+            $crate::anomaly::DetectAnomaly::detect_anomaly(self, f)
+        }
 
-/// `ln`, `sqrt`, ...; operators without a function name are described (`-x`, `x + 2`, `x^2`).
-pub(crate) fn unary_name(op: crate::ops::Unary) -> String {
-    op.function_name()
-        .map(str::to_string)
-        .unwrap_or_else(|| op.describe("x"))
-}
+        /// The first anomaly found while detection was on:
+        /// [`DetectAnomaly::anomaly`](crate::DetectAnomaly::anomaly).
+        pub fn anomaly(&self) -> Option<$crate::anomaly::Anomaly> {
+            $crate::anomaly::DetectAnomaly::anomaly(self)
+        }
 
-/// `add`, `mul`, `pow`, `max`, ...
-pub(crate) fn binary_name(op: crate::ops::Binary) -> &'static str {
-    use crate::ops::Binary;
-    match op {
-        Binary::Add => "add",
-        Binary::Sub => "sub",
-        Binary::Mul => "mul",
-        Binary::Div => "div",
-        Binary::Pow => "pow",
-        Binary::Max => "max",
-        Binary::Min => "min",
-    }
-}
+        /// Returns the first anomaly and forgets it:
+        /// [`DetectAnomaly::take_anomaly`](crate::DetectAnomaly::take_anomaly).
+        pub fn take_anomaly(&self) -> Option<$crate::anomaly::Anomaly> {
+            $crate::anomaly::DetectAnomaly::take_anomaly(self)
+        }
 
-/// A forward anomaly if scalar node `id`'s value is not finite.
-pub(crate) fn check_node(
-    nodes: &[crate::scalar::graph::Node],
-    id: crate::scalar::graph::NodeId,
-) -> Option<Anomaly> {
-    let node = nodes[id.index()];
-    if node.value.is_finite() {
-        return None;
-    }
-    Some(Anomaly {
-        phase: Phase::Forward,
-        op: scalar_op_name(node.op),
-        node: id.index(),
-        inputs: node
-            .op
-            .inputs()
-            .map(|i| Operand::Value(nodes[i.index()].value))
-            .collect(),
-        produced: node.value,
-        location: None,
-    })
-}
-
-/// The scalar backward sweep of [`crate::scalar::backward::sweep_into`] (the same arithmetic, so the same
-/// gradients), checking each step: returns the first operation, from the output back, whose
-/// local derivative turned its finite adjoint into a non-finite gradient for an input.
-pub(crate) fn checked_sweep(
-    nodes: &[crate::scalar::graph::Node],
-    output: crate::scalar::graph::NodeId,
-    adjoint: &mut Vec<f64>,
-    reached: &mut Vec<bool>,
-) -> Option<Anomaly> {
-    use crate::scalar::graph::Op;
-    let n = output.index() + 1;
-    adjoint.clear();
-    adjoint.resize(n, 0.0);
-    reached.clear();
-    reached.resize(n, false);
-    adjoint[output.index()] = 1.0;
-    reached[output.index()] = true;
-    let mut found: Option<Anomaly> = None;
-    let blame = |i: usize, produced: f64, found: &mut Option<Anomaly>| {
-        if found.is_none() {
-            let node = nodes[i];
-            *found = Some(Anomaly {
-                phase: Phase::Backward,
-                op: scalar_op_name(node.op),
-                node: i,
-                inputs: node
-                    .op
-                    .inputs()
-                    .map(|x| Operand::Value(nodes[x.index()].value))
-                    .collect(),
-                produced,
-                location: None,
-            });
+        /// Where in the program a node was created, if detection was on then:
+        /// [`DetectAnomaly::location`](crate::DetectAnomaly::location).
+        pub fn location(&self, id: $node) -> Option<&'static ::std::panic::Location<'static>> {
+            $crate::anomaly::DetectAnomaly::location(self, ($index)(id))
         }
     };
-    for i in (0..n).rev() {
-        if !reached[i] {
-            continue;
+}
+pub(crate) use inherent_detect_anomaly;
+
+/// What a sweep tells its check: every gradient it adds into an input's adjoint. A sweep is
+/// generic over its check, so the same loop runs unchecked ([`NoCheck`]) or checked
+/// ([`FirstNonFinite`]).
+pub(crate) trait Check<T> {
+    /// Node `node`'s backward rule added `d` into an input's adjoint, which is now `sum`.
+    fn added(&mut self, node: usize, d: T, sum: T);
+}
+
+/// The check of normal runs: empty and always inlined, so the sweep compiles as if it were not
+/// there.
+pub(crate) struct NoCheck;
+
+impl<T> Check<T> for NoCheck {
+    #[inline(always)]
+    fn added(&mut self, _node: usize, _d: T, _sum: T) {}
+}
+
+/// The check of anomaly detection: the first node whose backward rule made an adjoint NaN or
+/// infinite, with the number it produced (the rule's own output if that is not finite, else the
+/// sum it overflowed to).
+///
+/// Every adjoint is finite until the first non-finite sum (the seed is finite, and a NaN only
+/// spreads from where it appears), so the first such sum names the rule at fault, not one that
+/// merely passed a NaN on.
+#[derive(Debug, Default)]
+pub(crate) struct FirstNonFinite {
+    pub found: Option<(usize, f64)>,
+}
+
+impl<T: Real> Check<T> for FirstNonFinite {
+    #[inline]
+    fn added(&mut self, node: usize, d: T, sum: T) {
+        if self.found.is_none() && !sum.value().is_finite() {
+            let d = d.value();
+            self.found = Some((node, if d.is_finite() { sum.value() } else { d }));
         }
-        let (g, y) = (adjoint[i], nodes[i].value);
-        // A non-finite adjoint was already blamed on the operation that produced it.
-        let check = g.is_finite() && found.is_none();
-        let mut add = |x: usize, d: f64, found: &mut Option<Anomaly>| {
-            let before = adjoint[x];
-            adjoint[x] += d;
-            reached[x] = true;
-            if check && before.is_finite() && !adjoint[x].is_finite() {
-                blame(i, if d.is_finite() { adjoint[x] } else { d }, found);
-            }
-        };
-        match nodes[i].op {
-            Op::Variable => {}
-            Op::Constant => adjoint[i] = 0.0,
-            Op::Unary(op, x) => {
-                let x = x.index();
-                add(x, op.backward(nodes[x].value, y, g), &mut found);
-            }
-            Op::Binary(op, a, b) => {
-                let (a, b) = (a.index(), b.index());
-                let (ga, gb) = op.backward(nodes[a].value, nodes[b].value, y, g);
-                add(a, ga, &mut found);
-                add(b, gb, &mut found);
-            }
-        }
     }
-    found
-}
-
-/// The name of a tensor operation: `ln`, `add`, `matmul`, `sum`, ...
-fn tensor_anomaly<T: crate::tensor::Element>(
-    nodes: &[crate::tensor::tape::Node<T>],
-    i: usize,
-    phase: Phase,
-    produced: f64,
-) -> Anomaly {
-    let op = &nodes[i].op;
-    Anomaly {
-        phase,
-        op: op.name().into_owned(),
-        node: i,
-        inputs: op
-            .inputs()
-            .into_iter()
-            .map(|x| Operand::Shape(nodes[x].value.shape().to_vec()))
-            .collect(),
-        produced,
-        location: None,
-    }
-}
-
-fn first_non_finite<T: crate::ops::Real>(values: &[T]) -> Option<f64> {
-    values.iter().map(|v| v.value()).find(|v| !v.is_finite())
-}
-
-/// A forward anomaly if tensor node `i` holds a non-finite element.
-pub(crate) fn check_tensor<T: crate::tensor::Element>(
-    nodes: &[crate::tensor::tape::Node<T>],
-    i: usize,
-) -> Option<Anomaly> {
-    let produced = first_non_finite(nodes[i].value.data())?;
-    Some(tensor_anomaly(nodes, i, Phase::Forward, produced))
-}
-
-/// A backward anomaly if node `i`'s rule made a non-finite `grad` for an input from a finite
-/// adjoint `g`.
-pub(crate) fn check_gradient<T: crate::tensor::Element>(
-    nodes: &[crate::tensor::tape::Node<T>],
-    i: usize,
-    g: &[T],
-    grad: &[T],
-) -> Option<Anomaly> {
-    let produced = first_non_finite(grad)?;
-    if first_non_finite(g).is_some() {
-        return None;
-    }
-    Some(tensor_anomaly(nodes, i, Phase::Backward, produced))
 }

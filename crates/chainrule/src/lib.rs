@@ -70,7 +70,7 @@ pub use train::page as train_report;
 #[doc(no_inline)]
 pub use util::{files, rand};
 
-pub use anomaly::Anomaly;
+pub use anomaly::{Anomaly, DetectAnomaly};
 pub use expr::{Bindings, Expr};
 pub use ops::{Binary, Real, Unary};
 pub use scalar::backward::Gradients;

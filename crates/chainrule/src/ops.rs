@@ -487,6 +487,14 @@ unary_ops! {
 }
 
 impl Unary {
+    /// The operation's name in messages: its function name (`ln`, `sqrt`), or, for operators
+    /// and operations with parameters, the operation written out (`-x`, `x + 2`, `x^2`).
+    pub fn name(self) -> String {
+        self.function_name()
+            .map(str::to_string)
+            .unwrap_or_else(|| self.describe("x"))
+    }
+
     /// Writes the operation applied to an input called `x`, as the expression language would.
     pub fn describe(self, x: &str) -> String {
         match self {

@@ -40,7 +40,9 @@ use std::ops::{Add, Div, Mul, Neg, Sub};
 
 use super::{Expr, ExprNode};
 use crate::ops::{Binary, Real, Unary};
-use crate::scalar::higher::{forward_sweep, live_mask, Step};
+use crate::scalar::backward::{Slots, Sparse};
+use crate::scalar::forward;
+use crate::scalar::graph::{depends_on, NodeId, Op, Recording};
 
 /// The hash-consing key of a node: numbers by their bits, a unary operation by its kind and
 /// the bits of its parameter.
@@ -1022,21 +1024,35 @@ impl SymBuilder {
         if x.id > root.id {
             return self.num(0.0); // the variable is not in the formula
         }
-        let steps: Vec<Step> = self.nodes.borrow()[..=root.id]
-            .iter()
-            .map(|n| match *n {
-                ExprNode::Num(_) | ExprNode::Var(_) => Step::Leaf,
-                ExprNode::Unary(op, a) => Step::Unary(op, a),
-                ExprNode::Binary(op, a, c) => Step::Binary(op, a, c),
-            })
-            .collect();
+        let formula = Formula(root);
         let used = self.used_by(root);
-        let mut live = live_mask(&steps, [x.id]);
+        let mut live = depends_on(&formula, root.id + 1, [x.id]);
         for (l, u) in live.iter_mut().zip(&used) {
             *l &= *u;
         }
-        let values: Vec<Sym> = (0..=root.id).map(|i| root.at(i)).collect();
-        let tangent = forward_sweep(&steps, &values, &live, &[(x.id, self.num(1.0))]);
-        tangent[root.id].unwrap_or_else(|| self.num(0.0))
+        let mut tangent = Sparse::new(&live);
+        tangent.add(x.id, self.num(1.0));
+        forward::sweep(&formula, root.id, &mut tangent);
+        tangent.slot[root.id].unwrap_or_else(|| self.num(0.0))
+    }
+}
+
+/// The nodes of a formula as the sweeps read them (a number is a constant, a variable a
+/// variable), with the formulas themselves as the values, so that a sweep writes down what it
+/// computes. Each read borrows the arena for an instant: the sweep adds formulas as it goes.
+struct Formula<'b>(Sym<'b>);
+
+impl<'b> Recording<Sym<'b>> for Formula<'b> {
+    fn op(&self, i: usize) -> Op {
+        let id = |k: usize| NodeId(u32::try_from(k).expect("a formula of at most 2^32 nodes"));
+        match self.0.builder.nodes.borrow()[i] {
+            ExprNode::Num(_) => Op::Constant,
+            ExprNode::Var(_) => Op::Variable,
+            ExprNode::Unary(op, a) => Op::Unary(op, id(a)),
+            ExprNode::Binary(op, a, b) => Op::Binary(op, id(a), id(b)),
+        }
+    }
+    fn value(&self, i: usize) -> Sym<'b> {
+        self.0.at(i)
     }
 }

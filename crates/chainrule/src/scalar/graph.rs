@@ -6,15 +6,16 @@
 //! [`crate::scalar::backward`]), with no recursion and no sorting, and a graph of millions of nodes is as
 //! easy as one of three.
 
-use std::cell::{Cell, Ref, RefCell};
+use std::cell::{Ref, RefCell};
 use std::collections::HashMap;
 use std::fmt;
 use std::ops::{Add, Div, Mul, Neg, Sub};
 use std::panic::Location;
 
-use crate::anomaly::{self, Anomaly, Detector};
+use crate::anomaly::{Anomaly, Check, DetectAnomaly, Detector, FirstNonFinite, NoCheck, Phase};
 use crate::ops::{Binary, Unary};
-use crate::scalar::backward::{self, Gradients};
+use crate::scalar::anomaly::{anomaly_at, check_node};
+use crate::scalar::backward::{self, Dense, Gradients};
 
 /// The index of a node in its graph's arena.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -66,6 +67,52 @@ pub struct Node {
     pub value: f64,
 }
 
+/// A recorded computation as the sweeps read it: node `i`'s operation and its value in the
+/// algebra `T` the rules compute with (numbers on a [`Graph`], the graph's own nodes for
+/// gradients that are graphs, formulas for symbolic derivatives). Nodes refer only to earlier
+/// nodes, so index order is a topological order.
+pub(crate) trait Recording<T> {
+    /// The operation of node `i`, with its inputs.
+    fn op(&self, i: usize) -> Op;
+    /// The value of node `i`.
+    fn value(&self, i: usize) -> T;
+}
+
+impl Recording<f64> for [Node] {
+    #[inline(always)]
+    fn op(&self, i: usize) -> Op {
+        self[i].op
+    }
+    #[inline(always)]
+    fn value(&self, i: usize) -> f64 {
+        self[i].value
+    }
+}
+
+/// Which of the nodes `0..len` depend on one of `targets` (a target depends on itself): the only
+/// nodes worth an adjoint when a gradient with respect to the targets is wanted, and the only
+/// ones with a tangent when the targets move.
+pub(crate) fn depends_on<T>(
+    nodes: &(impl Recording<T> + ?Sized),
+    len: usize,
+    targets: impl IntoIterator<Item = usize>,
+) -> Vec<bool> {
+    let mut live = vec![false; len];
+    for t in targets {
+        if t < len {
+            live[t] = true;
+        }
+    }
+    for i in 0..len {
+        live[i] |= match nodes.op(i) {
+            Op::Variable | Op::Constant => false,
+            Op::Unary(_, x) => live[x.index()],
+            Op::Binary(_, a, b) => live[a.index()] || live[b.index()],
+        };
+    }
+    live
+}
+
 /// An arena of recorded scalar operations, with the accumulated gradient of each node.
 ///
 /// ```
@@ -87,10 +134,8 @@ pub struct Graph {
     names: RefCell<HashMap<NodeId, String>>,
     /// Buffers of the backward sweep, kept between calls of [`Graph::grad`].
     scratch: RefCell<(Vec<f64>, Vec<bool>)>,
-    /// Whether anomaly detection is on (see [`crate::anomaly`]).
-    detect: Cell<bool>,
-    /// Locations and the first anomaly, filled only while detection is on.
-    detector: RefCell<Detector>,
+    /// Anomaly detection (see [`crate::anomaly`]).
+    detector: Detector,
 }
 
 impl fmt::Debug for Graph {
@@ -180,7 +225,7 @@ impl Graph {
         self.nodes.get_mut().clear();
         self.grads.get_mut().clear();
         self.names.get_mut().clear();
-        self.detector.get_mut().truncate(0);
+        self.detector.truncate(0);
     }
 
     /// Sets every accumulated gradient back to zero (as PyTorch's `zero_grad`).
@@ -191,12 +236,9 @@ impl Graph {
     /// Fresh gradients of `output` with respect to every node, accumulating nothing.
     pub fn gradients(&self, output: Var<'_>) -> Gradients {
         self.check_owner(output);
-        if self.detect.get() {
-            let mut adjoint = Vec::new();
-            self.checked_sweep(output, &mut adjoint, &mut Vec::new());
-            return Gradients::from_adjoint(adjoint);
-        }
-        backward::sweep(&self.nodes.borrow(), output.id)
+        let mut adjoint = Vec::new();
+        self.sweep(output, &mut adjoint, &mut Vec::new());
+        Gradients::from_adjoint(adjoint)
     }
 
     /// Fresh gradients of `output` with respect to each of `inputs`, accumulating nothing.
@@ -213,11 +255,7 @@ impl Graph {
         self.check_owner(output);
         let mut scratch = self.scratch.borrow_mut();
         let (adjoint, reached) = &mut *scratch;
-        if self.detect.get() {
-            self.checked_sweep(output, adjoint, reached);
-        } else {
-            backward::sweep_into(&self.nodes.borrow(), output.id, adjoint, reached);
-        }
+        self.sweep(output, adjoint, reached);
         inputs
             .iter()
             .map(|v| {
@@ -225,6 +263,30 @@ impl Graph {
                 adjoint.get(v.id.index()).copied().unwrap_or(0.0)
             })
             .collect()
+    }
+
+    /// The backward sweep from `output` into `adjoint` (with `reached` as scratch space),
+    /// checked while anomaly detection is on; the anomaly found, if any, is kept.
+    fn sweep(&self, output: Var<'_>, adjoint: &mut Vec<f64>, reached: &mut Vec<bool>) {
+        if self.detector.is_on() {
+            self.checked_sweep(output, adjoint, reached);
+        } else {
+            self.sweep_with(output, adjoint, reached, &mut NoCheck);
+        }
+    }
+
+    /// The backward sweep on numbers, with `check` told of every gradient added.
+    fn sweep_with(
+        &self,
+        output: Var<'_>,
+        adjoint: &mut Vec<f64>,
+        reached: &mut Vec<bool>,
+        check: &mut impl Check<f64>,
+    ) {
+        let out = output.id.index();
+        let mut slots = Dense::new(adjoint, reached, out + 1);
+        let nodes = self.nodes.borrow();
+        backward::sweep(&nodes[..], out, 1.0, &mut slots, check);
     }
 
     /// The first node (in creation order) whose value is NaN or infinite, if any.
@@ -236,69 +298,7 @@ impl Graph {
             .map(|i| NodeId(i as u32))
     }
 
-    /// Turns anomaly detection on or off (off by default): while on, every operation records
-    /// where it was created and the first NaN or infinity, forward or backward, is kept as an
-    /// [`Anomaly`] (see [`Graph::anomaly`] and [`Graph::try_grad`]). While off, recording costs
-    /// what it always did and no location is kept.
-    ///
-    /// ```
-    /// use chainrule::Graph;
-    ///
-    /// let g = Graph::new();
-    /// g.set_detect_anomaly(true);
-    /// let x = g.var(0.0);
-    /// let y = 1.0 / x; // line 10 of this example
-    /// let a = g.anomaly().unwrap();
-    /// assert_eq!(a.op, "div");
-    /// assert_eq!(a.produced, f64::INFINITY);
-    /// assert_eq!(a.location.unwrap().line(), 10);
-    /// # let _ = y;
-    /// ```
-    pub fn set_detect_anomaly(&self, on: bool) {
-        self.detect.set(on);
-    }
-
-    /// Whether anomaly detection is on (see [`Graph::set_detect_anomaly`]).
-    pub fn is_anomaly_enabled(&self) -> bool {
-        self.detect.get()
-    }
-
-    /// Runs `f` with anomaly detection on, then restores the previous setting.
-    ///
-    /// ```
-    /// use chainrule::Graph;
-    ///
-    /// let g = Graph::new();
-    /// let x = g.var(4.0);
-    /// let y = g.detect_anomaly(|| (x - 4.0).sqrt());
-    /// assert!(g.anomaly().is_none()); // sqrt(0) = 0 is fine going forward...
-    /// let err = g.try_grad(y, &[x]).unwrap_err(); // ...but its derivative is infinite
-    /// assert_eq!(err.op, "sqrt");
-    /// assert!(!g.is_anomaly_enabled());
-    /// ```
-    pub fn detect_anomaly<R>(&self, f: impl FnOnce() -> R) -> R {
-        let before = self.detect.replace(true);
-        let r = f();
-        self.detect.set(before);
-        r
-    }
-
-    /// The first anomaly found while detection was on: the first operation whose value was NaN
-    /// or infinite, or the first whose local derivative made a gradient NaN or infinite in a
-    /// [`Graph::grad`], [`Graph::gradients`] or [`Var::backward`] call.
-    pub fn anomaly(&self) -> Option<Anomaly> {
-        self.detector.borrow().first.clone()
-    }
-
-    /// Returns the first anomaly and forgets it, so that the next one can be found.
-    pub fn take_anomaly(&self) -> Option<Anomaly> {
-        self.detector.borrow_mut().first.take()
-    }
-
-    /// Where in the program node `id` was created, if anomaly detection was on then.
-    pub fn location(&self, id: NodeId) -> Option<&'static Location<'static>> {
-        self.detector.borrow().location(id.index())
-    }
+    crate::anomaly::inherent_detect_anomaly!(NodeId, NodeId::index);
 
     /// [`Graph::grad`], checking every step of the backward sweep whether or not detection is
     /// on: the error names the operation whose local derivative first turned a finite gradient
@@ -333,35 +333,30 @@ impl Graph {
             .collect())
     }
 
-    /// The backward sweep with every step checked; keeps the anomaly found if detection is on.
+    /// The backward sweep with every gradient checked: the first operation, from the output
+    /// back, whose local derivative turned a finite adjoint into a NaN or an infinity (kept as
+    /// the first anomaly if detection is on). Kept out of line, so that the unchecked sweep is
+    /// compiled on its own.
+    #[inline(never)]
     fn checked_sweep(
         &self,
         output: Var<'_>,
         adjoint: &mut Vec<f64>,
         reached: &mut Vec<bool>,
     ) -> Option<Anomaly> {
-        let found = anomaly::checked_sweep(&self.nodes.borrow(), output.id, adjoint, reached);
-        let mut detector = self.detector.borrow_mut();
-        found.map(|mut a| {
-            a.location = detector.location(a.node);
-            if self.detect.get() {
-                detector.report(a.clone());
-            }
-            a
-        })
+        let mut check = FirstNonFinite::default();
+        self.sweep_with(output, adjoint, reached, &mut check);
+        let (node, produced) = check.found?;
+        let a = anomaly_at(&self.nodes.borrow(), node, Phase::Backward, produced);
+        Some(self.detector.blame(a))
     }
 
-    /// Records where node `id` was created and checks its value (detection is on).
-    #[cold]
-    #[inline(never)]
+    /// Notes where node `id` was created and checks its value (detection is on).
+    #[inline]
     fn observe(&self, id: NodeId, at: &'static Location<'static>) {
-        let mut detector = self.detector.borrow_mut();
-        detector.locate(id.index(), at);
-        if detector.first.is_none() {
-            if let Some(a) = anomaly::check_node(&self.nodes.borrow(), id) {
-                detector.report(a);
-            }
-        }
+        let i = id.index();
+        self.detector
+            .observe(i, at, || check_node(&self.nodes.borrow(), i));
     }
 
     #[inline]
@@ -370,7 +365,7 @@ impl Graph {
         let mut nodes = self.nodes.borrow_mut();
         let id = push_node(&mut nodes, op, value);
         drop(nodes);
-        if self.detect.get() {
+        if self.detector.is_on() {
             self.observe(id, Location::caller());
         }
         Var { graph: self, id }
@@ -395,7 +390,7 @@ impl Graph {
         let value = op.apply(nodes[x.index()].value);
         let id = push_node(&mut nodes, Op::Unary(op, x), value);
         drop(nodes);
-        if self.detect.get() {
+        if self.detector.is_on() {
             self.observe(id, Location::caller());
         }
         Var { graph: self, id }
@@ -410,10 +405,16 @@ impl Graph {
         let value = op.apply(nodes[a.id.index()].value, nodes[b.id.index()].value);
         let id = push_node(&mut nodes, Op::Binary(op, a.id, b.id), value);
         drop(nodes);
-        if self.detect.get() {
+        if self.detector.is_on() {
             self.observe(id, Location::caller());
         }
         Var { graph: self, id }
+    }
+}
+
+impl DetectAnomaly for Graph {
+    fn detector(&self) -> &Detector {
+        &self.detector
     }
 }
 

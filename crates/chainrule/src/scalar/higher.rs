@@ -1,17 +1,16 @@
-//! Derivatives of derivatives, and forward mode, from the same rules as the backward sweep.
-//!
-//! Two things live here:
+//! Derivatives of derivatives, and forward mode: the two [`Graph`] methods that run the sweeps
+//! on something other than numbers up to the output.
 //!
 //! - **Gradients that are graphs** ([`Graph::grad_graph`], PyTorch's `create_graph=True`):
-//!   [`Var`] implements [`Real`], so the rules of [`crate::ops`] can run *on the graph itself*.
-//!   The reverse loop below is the one of [`crate::scalar::backward`], with `Var` adjoints instead of
+//!   [`Var`] is an algebra for the rules ([`crate::scalar::real`]), so the backward sweep of
+//!   [`crate::scalar::backward`] runs *on the graph itself*, with `Var` adjoints instead of
 //!   numbers: every multiplication the chain rule performs is recorded as a node, and the
 //!   gradients it returns are ordinary nodes that can be differentiated again, to any order.
-//!   The first-order sweep on numbers is untouched and keeps its speed.
-//! - **Forward mode** ([`Graph::jvp`]): a forward loop carrying one tangent per node. A rule's
-//!   backward is linear in the incoming adjoint, so the tangent of `y = op(x)` is
-//!   `op.backward(x, y, ẋ)`, and of `y = op(a, b)` the sum of the two halves of
-//!   `op.backward(a, b, y, ȧ)` and `op.backward(a, b, y, ḃ)`: no rule is written twice.
+//!   The first-order sweep on numbers is the same loop on numbers and keeps its speed.
+//! - **Forward mode** ([`Graph::jvp`]): the forward sweep of [`crate::scalar::forward`],
+//!   carrying one tangent per node.
+//!
+//! No rule lives here: every derivative comes from [`crate::ops`].
 //!
 //! ```
 //! use chainrule::Graph;
@@ -27,227 +26,22 @@
 //! assert_eq!(g.jvp(&[y], &[x], &[1.0]), vec![12.0]);
 //! ```
 
-use crate::ops::{Binary, Real, Unary};
-use crate::scalar::graph::{Graph, Node, NodeId, Op, Var};
+use crate::anomaly::NoCheck;
+use crate::scalar::backward::{self, Slots, Sparse};
+use crate::scalar::forward::{self, Tangents};
+use crate::scalar::graph::{depends_on, Graph, NodeId, Op, Recording, Var};
 
-impl<'g> Real for Var<'g> {
-    fn value(self) -> f64 {
-        Var::value(self)
-    }
-    fn zero(self) -> Self {
-        self.graph().constant(0.0)
-    }
-    fn add_c(self, c: f64) -> Self {
-        self + c
-    }
-    fn mul_c(self, c: f64) -> Self {
-        self * c
-    }
-    fn exp(self) -> Self {
-        Var::exp(self)
-    }
-    fn ln(self) -> Self {
-        Var::ln(self)
-    }
-    fn sqrt(self) -> Self {
-        Var::sqrt(self)
-    }
-    fn sin(self) -> Self {
-        Var::sin(self)
-    }
-    fn cos(self) -> Self {
-        Var::cos(self)
-    }
-    fn tan(self) -> Self {
-        Var::tan(self)
-    }
-    fn tanh(self) -> Self {
-        Var::tanh(self)
-    }
-    fn erf(self) -> Self {
-        self.apply_unary(Unary::Erf)
-    }
-    fn abs(self) -> Self {
-        Var::abs(self)
-    }
-    fn powi(self, n: i32) -> Self {
-        Var::powi(self, n)
-    }
-    fn powf_c(self, p: f64) -> Self {
-        self.powf(p)
-    }
-    fn pow(self, p: Self) -> Self {
-        self.powf(p)
-    }
-    /// The factor is chosen by the values now, and is constant nearby, so its derivative is 0:
-    /// the result is `g` itself, a constant 0, or `c · g`.
-    fn piecewise(self, other: Self, below: f64, tie: f64, above: f64, g: Self) -> Self {
-        let c = f64::piecewise(Var::value(self), Var::value(other), below, tie, above, 1.0);
-        if c == 0.0 {
-            g.graph().constant(0.0)
-        } else if c == 1.0 {
-            g
-        } else {
-            g * c
-        }
-    }
-}
+/// A graph read by the sweeps with its own nodes as the values, so that a sweep records what it
+/// computes. Each read borrows the arena for an instant: the sweep appends to it as it goes.
+struct OnGraph<'g>(&'g Graph);
 
-/// One node of a graph-like arena, as the generic sweeps see it.
-#[derive(Clone, Copy, Debug)]
-pub(crate) enum Step {
-    /// A variable, a constant or a number: nothing to propagate.
-    Leaf,
-    /// An operation of one earlier node.
-    Unary(Unary, usize),
-    /// An operation of two earlier nodes.
-    Binary(Binary, usize, usize),
-}
-
-impl From<Op> for Step {
-    fn from(op: Op) -> Step {
-        match op {
-            Op::Variable | Op::Constant => Step::Leaf,
-            Op::Unary(u, x) => Step::Unary(u, x.index()),
-            Op::Binary(b, x, y) => Step::Binary(b, x.index(), y.index()),
-        }
+impl<'g> Recording<Var<'g>> for OnGraph<'g> {
+    fn op(&self, i: usize) -> Op {
+        self.0.node(NodeId(i as u32)).op
     }
-}
-
-/// Which of `steps` can reach one of the `targets`: the only nodes worth an adjoint when the
-/// gradient is wanted with respect to the targets.
-pub(crate) fn live_mask(steps: &[Step], targets: impl IntoIterator<Item = usize>) -> Vec<bool> {
-    let mut live = vec![false; steps.len()];
-    for t in targets {
-        if t < live.len() {
-            live[t] = true;
-        }
+    fn value(&self, i: usize) -> Var<'g> {
+        self.0.var_of(NodeId(i as u32))
     }
-    for i in 0..steps.len() {
-        live[i] |= match steps[i] {
-            Step::Leaf => false,
-            Step::Unary(_, x) => live[x],
-            Step::Binary(_, a, b) => live[a] || live[b],
-        };
-    }
-    live
-}
-
-/// The reverse sweep over any algebra: `values[i]` is node `i`'s value as a `T`, the output's
-/// adjoint is `seed`, and only `live` nodes receive adjoints. Returns each node's adjoint, `None`
-/// where no path from the output arrives. A plain reverse loop, no recursion.
-pub(crate) fn reverse_sweep<T: Real>(
-    steps: &[Step],
-    values: &[T],
-    live: &[bool],
-    output: usize,
-    seed: T,
-) -> Vec<Option<T>> {
-    let mut adjoint: Vec<Option<T>> = vec![None; output + 1];
-    adjoint[output] = Some(seed);
-    let add = |slot: &mut Option<T>, d: T| {
-        *slot = Some(match *slot {
-            Some(acc) => acc + d,
-            None => d,
-        });
-    };
-    for i in (0..=output).rev() {
-        let Some(g) = adjoint[i] else { continue };
-        match steps[i] {
-            Step::Leaf => {}
-            Step::Unary(op, x) => {
-                if live[x] {
-                    let d = op.backward(values[x], values[i], g);
-                    add(&mut adjoint[x], d);
-                }
-            }
-            Step::Binary(op, a, b) => {
-                if live[a] || live[b] {
-                    let (da, db) = op.backward(values[a], values[b], values[i], g);
-                    if live[a] {
-                        add(&mut adjoint[a], da);
-                    }
-                    if live[b] {
-                        add(&mut adjoint[b], db);
-                    }
-                }
-            }
-        }
-    }
-    adjoint
-}
-
-/// The forward sweep over any algebra: the tangent (`d node / d seed`) of every node, from the
-/// tangents of some leaves, `seeds`. Only `live` nodes (those that depend on a seed) get one;
-/// `None` stands for an exact zero. Each rule is the backward rule with the input's tangent in
-/// place of the adjoint (the rules are linear in it). A plain forward loop, no recursion.
-pub(crate) fn forward_sweep<T: Real>(
-    steps: &[Step],
-    values: &[T],
-    live: &[bool],
-    seeds: &[(usize, T)],
-) -> Vec<Option<T>> {
-    let mut tangent: Vec<Option<T>> = vec![None; steps.len()];
-    for &(i, t) in seeds {
-        tangent[i] = Some(t);
-    }
-    for i in 0..steps.len() {
-        if !live[i] {
-            continue;
-        }
-        tangent[i] = match steps[i] {
-            Step::Leaf => tangent[i],
-            Step::Unary(op, x) => tangent[x].map(|tx| op.backward(values[x], values[i], tx)),
-            Step::Binary(op, a, b) => {
-                let (va, vb, y) = (values[a], values[b], values[i]);
-                let da = tangent[a].map(|ta| op.backward(va, vb, y, ta).0);
-                let db = tangent[b].map(|tb| op.backward(va, vb, y, tb).1);
-                match (da, db) {
-                    (Some(da), Some(db)) => Some(da + db),
-                    (d, None) | (None, d) => d,
-                }
-            }
-        };
-    }
-    tangent
-}
-
-/// The forward sweep on numbers: the tangent of every node up to `last`, given the tangents of
-/// some leaves. A zero tangent stays an exact zero (so `0 · ∞` elsewhere cannot leak a NaN).
-pub(crate) fn tangent_sweep(nodes: &[Node], seeds: &[(NodeId, f64)], last: usize) -> Vec<f64> {
-    let mut t = vec![0.0; last + 1];
-    for &(id, v) in seeds {
-        if id.index() <= last && nodes[id.index()].op == Op::Variable {
-            t[id.index()] += v;
-        }
-    }
-    for i in 0..=last {
-        let y = nodes[i].value;
-        t[i] = match nodes[i].op {
-            Op::Variable | Op::Constant => t[i],
-            Op::Unary(op, x) => {
-                let tx = t[x.index()];
-                if tx == 0.0 {
-                    0.0
-                } else {
-                    op.backward(nodes[x.index()].value, y, tx)
-                }
-            }
-            Op::Binary(op, a, b) => {
-                let (ta, tb) = (t[a.index()], t[b.index()]);
-                let (av, bv) = (nodes[a.index()].value, nodes[b.index()].value);
-                let mut sum = 0.0;
-                if ta != 0.0 {
-                    sum += op.backward(av, bv, y, ta).0;
-                }
-                if tb != 0.0 {
-                    sum += op.backward(av, bv, y, tb).1;
-                }
-                sum
-            }
-        };
-    }
-    t
 }
 
 impl Graph {
@@ -283,26 +77,26 @@ impl Graph {
             );
         }
         let out = output.id().index();
-        // A snapshot of the structure: the sweep appends nodes to the arena as it goes.
-        let steps: Vec<Step> = self.nodes()[..=out]
-            .iter()
-            .map(|n| Step::from(n.op))
-            .collect();
-        let live = live_mask(
-            &steps,
+        let on_graph = OnGraph(self);
+        let wanted = depends_on(
+            &on_graph,
+            out + 1,
             inputs
                 .iter()
                 .filter(|v| self.node(v.id()).op != Op::Constant)
                 .map(|v| v.id().index()),
         );
-        let values: Vec<Var<'g>> = (0..=out).map(|i| self.var_of(NodeId(i as u32))).collect();
-        let adjoint = reverse_sweep(&steps, &values, &live, out, self.constant(1.0));
+        let mut adjoint = Sparse::new(&wanted);
+        let seed = self.constant(1.0);
+        backward::sweep(&on_graph, out, seed, &mut adjoint, &mut NoCheck);
         inputs
             .iter()
-            .map(|v| match adjoint.get(v.id().index()).copied().flatten() {
-                Some(a) if live[v.id().index()] => a,
-                _ => self.constant(0.0),
-            })
+            .map(
+                |v| match adjoint.slot.get(v.id().index()).copied().flatten() {
+                    Some(a) if wanted[v.id().index()] => a,
+                    _ => self.constant(0.0),
+                },
+            )
             .collect()
     }
 
@@ -334,12 +128,15 @@ impl Graph {
         let Some(last) = outputs.iter().map(|o| o.id().index()).max() else {
             return Vec::new();
         };
-        let seeds: Vec<(NodeId, f64)> = inputs
-            .iter()
-            .map(|x| x.id())
-            .zip(v.iter().copied())
-            .collect();
-        let t = tangent_sweep(&self.nodes(), &seeds, last);
-        outputs.iter().map(|o| t[o.id().index()]).collect()
+        let nodes = self.nodes();
+        let mut tangent = Tangents(vec![0.0; last + 1]);
+        for (x, &v) in inputs.iter().zip(v) {
+            let i = x.id().index();
+            if i <= last && nodes[i].op == Op::Variable {
+                tangent.add(i, v);
+            }
+        }
+        forward::sweep(&*nodes, last, &mut tangent);
+        outputs.iter().map(|o| tangent.0[o.id().index()]).collect()
     }
 }

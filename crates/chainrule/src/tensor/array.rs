@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use super::shape::{fmt_shape, numel, strides, Result, TensorError};
 use crate::ops::Real;
+use crate::util::rand::Rng;
 
 /// A number type tensors can hold: `f32` (the default) or `f64`.
 pub trait Element:
@@ -244,16 +245,17 @@ impl<T: Element> Array<T> {
         Array::from_parts(data, vec![n, n])
     }
 
-    /// Values drawn uniformly from `[0, 1)`, reproducibly from `seed`.
+    /// Values drawn uniformly from `[0, 1)`, reproducibly from `seed` (by [`Rng::next_f64`]).
     pub fn rand(shape: &[usize], seed: u64) -> Self {
         let mut rng = Rng::new(seed);
         let data = (0..numel(shape))
-            .map(|_| T::from_f64(rng.uniform()))
+            .map(|_| T::from_f64(rng.next_f64()))
             .collect();
         Array::from_parts(data, shape.to_vec())
     }
 
-    /// Values drawn from the standard normal distribution, reproducibly from `seed`.
+    /// Values drawn from the standard normal distribution, reproducibly from `seed` (by
+    /// [`Rng::normal`]).
     pub fn randn(shape: &[usize], seed: u64) -> Self {
         let mut rng = Rng::new(seed);
         let data = (0..numel(shape))
@@ -277,47 +279,6 @@ impl<T: Element> Array<T> {
             self.data.iter().map(|v| v.value()).collect(),
             self.shape.clone(),
         )
-    }
-}
-
-/// A small, fast, reproducible generator (xoshiro256**, seeded by splitmix64).
-struct Rng([u64; 4]);
-
-impl Rng {
-    fn new(seed: u64) -> Self {
-        let mut z = seed;
-        let mut next = || {
-            z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut x = z;
-            x = (x ^ (x >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            x = (x ^ (x >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            x ^ (x >> 31)
-        };
-        Rng([next(), next(), next(), next()])
-    }
-
-    fn next_u64(&mut self) -> u64 {
-        let s = &mut self.0;
-        let result = s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
-        let t = s[1] << 17;
-        s[2] ^= s[0];
-        s[3] ^= s[1];
-        s[1] ^= s[2];
-        s[0] ^= s[3];
-        s[2] ^= t;
-        s[3] = s[3].rotate_left(45);
-        result
-    }
-
-    fn uniform(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
-    }
-
-    fn normal(&mut self) -> f64 {
-        // Box–Muller; 1 - u keeps the logarithm finite.
-        let u = 1.0 - self.uniform();
-        let v = self.uniform();
-        (-2.0 * u.ln()).sqrt() * (2.0 * std::f64::consts::PI * v).cos()
     }
 }
 

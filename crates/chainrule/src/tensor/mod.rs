@@ -32,6 +32,7 @@
 //! assert_eq!(w.grad().unwrap().shape(), &[3, 2]);
 //! ```
 
+pub(crate) mod anomaly;
 pub mod array;
 pub mod functional;
 pub mod gradcheck;

@@ -117,7 +117,7 @@ impl<T: Element> Mode for OnNumbers<'_, T> {
         let mut k = start;
         while k < out.len() {
             if self.detect && self.found.is_none() {
-                self.found = crate::anomaly::check_gradient(&nodes, i, g, &out[k].1);
+                self.found = super::anomaly::check_gradient(&nodes, i, g, &out[k].1);
             }
             if nodes[out[k].0].requires_grad {
                 k += 1;

@@ -10,9 +10,10 @@ use std::cell::{Cell, Ref, RefCell};
 use std::fmt;
 use std::panic::Location;
 
+use super::anomaly::check_tensor;
 use super::array::{Array, Element};
 use super::rules::Op;
-use crate::anomaly::{Anomaly, Detector};
+use crate::anomaly::{Anomaly, DetectAnomaly, Detector};
 
 /// One recorded tensor.
 pub(crate) struct Node<T> {
@@ -43,10 +44,8 @@ pub struct Tape<T: Element = f32> {
     pub(crate) grads: RefCell<Vec<Option<Array<T>>>>,
     pool: RefCell<Vec<Vec<T>>>,
     grad_enabled: Cell<bool>,
-    /// Whether anomaly detection is on (see [`crate::anomaly`]).
-    detect: Cell<bool>,
-    /// Locations and the first anomaly, filled only while detection is on.
-    detector: RefCell<Detector>,
+    /// Anomaly detection (see [`crate::anomaly`]).
+    detector: Detector,
     /// Names given with [`Tensor::named`], by node, in creation order.
     names: RefCell<Vec<(usize, String)>>,
 }
@@ -58,8 +57,7 @@ impl<T: Element> Default for Tape<T> {
             grads: RefCell::new(Vec::new()),
             pool: RefCell::new(Vec::new()),
             grad_enabled: Cell::new(true),
-            detect: Cell::new(false),
-            detector: RefCell::new(Detector::default()),
+            detector: Detector::default(),
             names: RefCell::new(Vec::new()),
         }
     }
@@ -144,7 +142,7 @@ impl<T: Element> Tape<T> {
             self.recycle_array(g);
         }
         *self.grads.get_mut() = grads;
-        self.detector.get_mut().truncate(0);
+        self.detector.truncate(0);
         self.names.get_mut().clear();
     }
 
@@ -158,69 +156,7 @@ impl<T: Element> Tape<T> {
         }
     }
 
-    /// Turns anomaly detection on or off (off by default): while on, every operation records
-    /// where it was created and the first NaN or infinity, in a value or in a gradient, is kept
-    /// as an [`Anomaly`] (see [`Tape::anomaly`]), and [`Tensor::backward`] fails naming the
-    /// operation whose backward rule produced it. While off, no location is kept.
-    pub fn set_detect_anomaly(&self, on: bool) {
-        self.detect.set(on);
-    }
-
-    /// Whether anomaly detection is on.
-    pub fn is_anomaly_enabled(&self) -> bool {
-        self.detect.get()
-    }
-
-    /// Runs `f` with anomaly detection on (see [`Tape::set_detect_anomaly`]), then restores the
-    /// previous setting, as PyTorch's `with torch.autograd.detect_anomaly():`.
-    ///
-    /// ```
-    /// use chainrule::anomaly::{Operand, Phase};
-    /// use chainrule::tensor::{Array, Tape};
-    ///
-    /// let tape = Tape::<f32>::new();
-    /// let x = tape.var(Array::from_vec(vec![1.0, -2.0, 3.0], &[3]).unwrap());
-    /// let loss = tape.detect_anomaly(|| x.ln().sum_all());
-    /// let a = tape.anomaly().unwrap();
-    /// assert_eq!((a.op.as_str(), a.phase), ("ln", Phase::Forward));
-    /// assert_eq!(a.inputs, vec![Operand::Shape(vec![3])]);
-    /// assert_eq!(a.location.unwrap().file(), file!());
-    /// # let _ = loss;
-    /// ```
-    pub fn detect_anomaly<R>(&self, f: impl FnOnce() -> R) -> R {
-        let before = self.detect.replace(true);
-        let r = f();
-        self.detect.set(before);
-        r
-    }
-
-    /// The first anomaly found while detection was on (forward or backward).
-    pub fn anomaly(&self) -> Option<Anomaly> {
-        self.detector.borrow().first.clone()
-    }
-
-    /// Returns the first anomaly and forgets it, so that the next one can be found.
-    pub fn take_anomaly(&self) -> Option<Anomaly> {
-        self.detector.borrow_mut().first.take()
-    }
-
-    /// Where in the program tensor node `id` was created, if detection was on then.
-    pub fn location(&self, id: usize) -> Option<&'static Location<'static>> {
-        self.detector.borrow().location(id)
-    }
-
-    /// Records where node `id` was created and checks its value (detection is on).
-    #[cold]
-    #[inline(never)]
-    fn observe(&self, id: usize, at: &'static Location<'static>) {
-        let mut detector = self.detector.borrow_mut();
-        detector.locate(id, at);
-        if detector.first.is_none() {
-            if let Some(a) = crate::anomaly::check_tensor(&self.nodes.borrow(), id) {
-                detector.report(a);
-            }
-        }
-    }
+    crate::anomaly::inherent_detect_anomaly!(usize, std::convert::identity);
 
     #[track_caller]
     pub(crate) fn push(&self, value: Array<T>, op: Op, requires_grad: bool) -> Tensor<'_, T> {
@@ -232,8 +168,9 @@ impl<T: Element> Tape<T> {
             requires_grad,
         });
         drop(nodes);
-        if self.detect.get() {
-            self.observe(id, Location::caller());
+        if self.detector.is_on() {
+            let check = || check_tensor(&self.nodes.borrow(), id);
+            self.detector.observe(id, Location::caller(), check);
         }
         Tensor { tape: self, id }
     }
@@ -324,12 +261,13 @@ impl<T: Element> Tape<T> {
     /// Keeps the anomaly a backward sweep found (with the place its operation was created) as
     /// the first one, if none was found before, and returns it.
     pub(crate) fn report_backward_anomaly(&self, found: Option<Anomaly>) -> Option<Anomaly> {
-        let mut detector = self.detector.borrow_mut();
-        found.map(|mut a| {
-            a.location = detector.location(a.node);
-            detector.report(a.clone());
-            a
-        })
+        found.map(|a| self.detector.blame(a))
+    }
+}
+
+impl<T: Element> DetectAnomaly for Tape<T> {
+    fn detector(&self) -> &Detector {
+        &self.detector
     }
 }
 

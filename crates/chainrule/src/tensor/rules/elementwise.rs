@@ -28,10 +28,7 @@ pub(crate) struct Map {
 
 impl<T: Element> Rule<T> for Map {
     fn name(&self) -> Cow<'static, str> {
-        match self.op.function_name() {
-            Some(name) => name.into(),
-            None => self.op.describe("x").into(),
-        }
+        self.op.name().into()
     }
     fn inputs(&self) -> Vec<usize> {
         vec![self.x]
