@@ -11,6 +11,7 @@ use std::path::PathBuf;
 
 use chainrule::lessons::descend::{descend, DescendOptions, StopReason, Trajectory};
 use chainrule::optim::{Adam, AdamConfig, AdamW, AdamWConfig, Optimizer, Sgd, SgdConfig};
+use chainrule::util::format::fmt_sig;
 use chainrule::{Bindings, Expr};
 use clap::Args;
 use serde_json::{json, Value};
@@ -458,31 +459,7 @@ fn check_options(args: &DescendArgs) -> Result<(), CliError> {
 
 /// A number in at most 6 significant digits, in plain notation where that stays short.
 fn num(x: f64) -> String {
-    if x == 0.0 {
-        return "0".to_string();
-    }
-    if !x.is_finite() {
-        return format!("{x}");
-    }
-    let a = x.abs();
-    if (1e-4..1e6).contains(&a) {
-        let digits = (5 - a.log10().floor() as i32).max(0) as usize;
-        let s = format!("{x:.digits$}");
-        if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            s
-        }
-    } else {
-        let s = format!("{x:.5e}");
-        // 1.50000e-7 → 1.5e-7
-        match s.split_once('e') {
-            Some((m, e)) if m.contains('.') => {
-                format!("{}e{e}", m.trim_end_matches('0').trim_end_matches('.'))
-            }
-            _ => s,
-        }
-    }
+    fmt_sig(x, 6, 1e-4..1e6)
 }
 
 fn point_text(vars: &[String], p: &[f64]) -> String {

@@ -7,7 +7,6 @@ mod cli;
 mod cmd;
 mod descend;
 mod error;
-mod json;
 mod output;
 mod plotting;
 

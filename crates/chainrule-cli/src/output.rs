@@ -1,5 +1,5 @@
-//! Small helpers shared by the subcommands: reading an expression and its point, JSON numbers,
-//! and writing files without ever leaving a half-written one behind.
+//! Small helpers shared by the subcommands: reading an expression and its point, and writing
+//! files without ever leaving a half-written one behind.
 
 use std::path::Path;
 
@@ -54,16 +54,6 @@ fn quote_list(names: &[&str]) -> String {
         .map(|n| format!("'{n}'"))
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// A number as JSON: full precision, `null` for NaN and infinities (JSON has neither).
-pub fn json_number(v: f64) -> String {
-    serde_json::Number::from_f64(v).map_or("null".to_string(), |n| n.to_string())
-}
-
-/// A string as JSON.
-pub fn json_string(s: &str) -> String {
-    serde_json::Value::String(s.to_string()).to_string()
 }
 
 /// Writes `contents` to `path` atomically (see [`chainrule::util::files::write_atomically`]), with an

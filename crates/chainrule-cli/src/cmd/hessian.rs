@@ -3,12 +3,11 @@
 use clap::Args;
 use serde_json::{json, Value};
 
-use chainrule::ops::fmt_num;
 use chainrule::scalar::functional::hessian_of;
+use chainrule::util::format::{fmt_num, json_number, to_spaced_json, Align, Table};
 use chainrule::{Bindings, Expr, Graph};
 
 use crate::error::{parse_at, parse_expr, CliError};
-use crate::json::{num, to_spaced_json};
 
 /// Arguments of `chainrule hessian`.
 #[derive(Args, Debug, Clone)]
@@ -83,11 +82,11 @@ pub fn compute(args: &HessianArgs) -> Result<HessianReport, CliError> {
 /// The report as `{"value": V, "variables": [...], "gradient": [...], "hessian": [[...]]}`.
 pub fn to_json(r: &HessianReport) -> String {
     let value: Value = json!({
-        "value": num(r.result.value),
+        "value": json_number(r.result.value),
         "variables": r.variables,
-        "gradient": r.result.gradient.iter().map(|&v| num(v)).collect::<Vec<_>>(),
+        "gradient": r.result.gradient.iter().map(|&v| json_number(v)).collect::<Vec<_>>(),
         "hessian": r.result.hessian.iter()
-            .map(|row| row.iter().map(|&v| num(v)).collect::<Vec<_>>())
+            .map(|row| row.iter().map(|&v| json_number(v)).collect::<Vec<_>>())
             .collect::<Vec<_>>(),
     });
     to_spaced_json(&value)
@@ -101,48 +100,19 @@ pub fn to_text(r: &HessianReport) -> String {
         out.push_str("(no variables: the gradient and Hessian are empty)\n");
         return out;
     }
-    let name_w = vars.iter().map(|v| v.chars().count()).max().unwrap_or(0);
-    let grad: Vec<String> = r.result.gradient.iter().map(|&v| fmt_num(v)).collect();
-    let grad_w = grad.iter().map(|s| s.chars().count()).max().unwrap_or(0);
+    let mut gradient = Table::new(&[Align::Left, Align::Right]).indent("  ");
+    for (v, &d) in vars.iter().zip(&r.result.gradient) {
+        gradient.row([format!("∂/∂{v}"), fmt_num(d)]);
+    }
     out.push_str("gradient:\n");
-    for (v, d) in vars.iter().zip(&grad) {
-        out.push_str(&format!(
-            "  ∂/∂{v:<name_w$}  {d:>grad_w$}\n",
-            name_w = name_w,
-            grad_w = grad_w
-        ));
+    out.push_str(&gradient.to_string());
+    let mut hessian = Table::new(&[Align::Left, Align::Right]).indent("  ");
+    hessian.row(std::iter::once(String::new()).chain(vars.iter().cloned()));
+    for (v, row) in vars.iter().zip(&r.result.hessian) {
+        hessian.row(std::iter::once(v.clone()).chain(row.iter().map(|&h| fmt_num(h))));
     }
-    let cells: Vec<Vec<String>> = r
-        .result
-        .hessian
-        .iter()
-        .map(|row| row.iter().map(|&v| fmt_num(v)).collect())
-        .collect();
-    let col_w: Vec<usize> = (0..vars.len())
-        .map(|j| {
-            cells
-                .iter()
-                .map(|row| row[j].chars().count())
-                .chain([vars[j].chars().count()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
     out.push_str("hessian:\n");
-    let mut header = format!("  {:name_w$}", "", name_w = name_w);
-    for (v, w) in vars.iter().zip(&col_w) {
-        header.push_str(&format!("  {v:>w$}", w = w));
-    }
-    out.push_str(header.trim_end());
-    out.push('\n');
-    for (v, row) in vars.iter().zip(&cells) {
-        let mut line = format!("  {v:<name_w$}", name_w = name_w);
-        for (c, w) in row.iter().zip(&col_w) {
-            line.push_str(&format!("  {c:>w$}", w = w));
-        }
-        out.push_str(&line);
-        out.push('\n');
-    }
+    out.push_str(&hessian.to_string());
     out
 }
 

@@ -18,7 +18,7 @@ use chainrule::train::{
 };
 
 use crate::error::CliError;
-use crate::json::num;
+use chainrule::util::format::{json_number, to_spaced_json};
 
 /// Arguments of `chainrule train`.
 #[derive(Args, Debug, Clone)]
@@ -639,15 +639,15 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
     }
     let last = trainer.history().last().copied();
     if args.json {
-        let opt = |v: Option<f64>| v.map_or(serde_json::Value::Null, num);
+        let opt = |v: Option<f64>| v.map_or(serde_json::Value::Null, json_number);
         let v = serde_json::json!({
             "train_loss": opt(last.map(|m| m.train_loss)),
             "train_accuracy": opt(last.and_then(|m| m.train_accuracy)),
             "test_accuracy": opt(last.and_then(|m| m.test_accuracy)),
             "epochs": trainer.epoch(),
-            "seconds": num(seconds),
+            "seconds": json_number(seconds),
         });
-        println!("{}", crate::json::to_spaced_json(&v));
+        println!("{}", to_spaced_json(&v));
     } else {
         let net = &trainer.net;
         println!(

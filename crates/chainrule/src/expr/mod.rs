@@ -29,8 +29,9 @@ pub mod symbolic;
 use std::fmt;
 use std::str::FromStr;
 
-use crate::ops::{fmt_exact, Binary, Unary};
+use crate::ops::{Binary, Unary};
 use crate::scalar::graph::{Graph, Var};
+use crate::util::format::fmt_exact;
 
 pub use parser::MAX_DEPTH;
 

@@ -1,6 +1,8 @@
 //! What training measures: the loss and accuracy of an evaluation, the metrics of each epoch
 //! (and their JSON form in checkpoints), and the gradient flow through the layers.
 
+use crate::util::format::json_number;
+
 /// The loss and accuracy of a network on some data.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct Evaluation {
@@ -90,8 +92,7 @@ pub(super) struct FlowAccumulator {
 }
 
 fn opt_json(v: Option<f64>) -> serde_json::Value {
-    v.and_then(serde_json::Number::from_f64)
-        .map_or(serde_json::Value::Null, serde_json::Value::Number)
+    v.map_or(serde_json::Value::Null, json_number)
 }
 
 pub(super) fn history_json(history: &[EpochMetrics]) -> String {
