@@ -71,7 +71,7 @@ pub struct ModelFile {
 }
 
 /// Why a model file could not be read or written.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelFileError {
     /// The file concerned.
     pub path: PathBuf,

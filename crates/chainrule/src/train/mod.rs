@@ -36,8 +36,9 @@ pub mod page;
 mod prepare;
 mod trainer;
 
+pub use crate::optim::{OptimizerKind, OptimizerSpec};
 pub use checkpoint::OPTIM_PREFIX;
-pub use config::{LossKind, OptimizerKind, OptimizerSpec, TrainConfig};
+pub use config::{LossKind, RunPlan, RunSettings, TrainConfig, UnknownLoss};
 pub use error::TrainError;
 pub use metrics::{EpochMetrics, Evaluation, GradFlow};
 pub use network::{Network, Prediction};

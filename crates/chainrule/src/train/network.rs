@@ -42,7 +42,7 @@ pub struct Network {
 }
 
 /// Metadata keys of model files.
-pub(super) mod key {
+mod key {
     pub const FORMAT: &str = "format";
     pub const FORMAT_VALUE: &str = "chainrule.mlp";
     pub const ARCHITECTURE: &str = "architecture";
@@ -53,23 +53,11 @@ pub(super) mod key {
     pub const MEAN: &str = "standardize_mean";
     pub const STD: &str = "standardize_std";
     pub const TORCH: &str = "torch";
-    pub const EPOCH: &str = "checkpoint_epoch";
-    pub const EPOCHS: &str = "checkpoint_epochs";
-    pub const SEED: &str = "checkpoint_seed";
-    pub const BATCH: &str = "checkpoint_batch_size";
-    pub const OPTIMIZER: &str = "checkpoint_optimizer";
-    pub const LR: &str = "checkpoint_lr";
-    pub const MOMENTUM: &str = "checkpoint_momentum";
-    pub const WEIGHT_DECAY: &str = "checkpoint_weight_decay";
-    pub const STEP: &str = "checkpoint_optimizer_step";
-    pub const OPTIM_LR: &str = "checkpoint_optimizer_lr";
-    pub const HISTORY: &str = "checkpoint_history";
-    pub const BUFFERS: &str = "checkpoint_optimizer_buffers";
 }
 
 /// The network spec in a model file's metadata: architecture, activation and dropout.
 pub(super) fn spec_of(file: &ModelFile, path: &Path) -> Result<MlpSpec, TrainError> {
-    let at = |msg: String| TrainError(format!("{}: {msg}", path.display()));
+    let at = |msg: String| TrainError::file(path, msg);
     let meta = |k: &str| {
         file.metadata.get(k).ok_or_else(|| {
             at(format!(
@@ -137,7 +125,7 @@ impl Network {
     /// Reads a network from a model file (or a checkpoint), checking every tensor against the
     /// architecture in its metadata; `path` names the file in errors.
     pub fn from_file(file: &ModelFile, path: &Path) -> Result<Self, TrainError> {
-        let at = |msg: String| TrainError(format!("{}: {msg}", path.display()));
+        let at = |msg: String| TrainError::file(path, msg);
         let meta = |k: &str| {
             file.metadata.get(k).ok_or_else(|| {
                 at(format!(
@@ -220,14 +208,12 @@ impl Network {
 
     /// Saves [`Network::to_file`] atomically.
     pub fn save(&self, path: &Path) -> Result<(), TrainError> {
-        self.to_file()
-            .save(path)
-            .map_err(|e| TrainError(e.to_string()))
+        Ok(self.to_file().save(path)?)
     }
 
     /// Loads a network saved by [`Network::save`].
     pub fn load(path: &Path) -> Result<Self, TrainError> {
-        let file = ModelFile::load(path).map_err(|e| TrainError(e.to_string()))?;
+        let file = ModelFile::load(path)?;
         Self::from_file(&file, path)
     }
 
@@ -235,7 +221,7 @@ impl Network {
     /// chunks under no-grad.
     pub fn outputs(&self, features: &[f32], n_features: usize) -> Result<Vec<f32>, TrainError> {
         if n_features != self.spec.inputs() {
-            return Err(TrainError(format!(
+            return Err(TrainError::invalid(format!(
                 "the network takes {} features but the data has {n_features}",
                 self.spec.inputs()
             )));
@@ -271,7 +257,7 @@ impl Network {
     /// needs it).
     pub fn predict(&self, data: &Dataset) -> Result<Vec<Prediction>, TrainError> {
         if data.n_features != self.spec.inputs() {
-            return Err(TrainError(format!(
+            return Err(TrainError::invalid(format!(
                 "the network takes {} features but the data has {}",
                 self.spec.inputs(),
                 data.n_features
@@ -361,7 +347,7 @@ pub(super) fn batch_loss<'t>(
             mse_loss(out, tape.constant(y))?
         }
         (loss, _) => {
-            return Err(TrainError(format!(
+            return Err(TrainError::invalid(format!(
                 "the loss {} does not fit these targets",
                 loss.name()
             )))

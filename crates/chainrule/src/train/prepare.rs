@@ -24,14 +24,14 @@ pub fn prepare(
     standardize: bool,
 ) -> Result<Prepared, TrainError> {
     if data.is_empty() {
-        return Err(TrainError("the dataset has no samples".into()));
+        return Err(TrainError::invalid("the dataset has no samples"));
     }
     let (mut train, mut test) = match data.targets {
         Targets::Classes { .. } => data.stratified_split(test_fraction, seed)?,
         Targets::Values(_) => data.split(test_fraction, seed)?,
     };
     if train.is_empty() {
-        return Err(TrainError(format!(
+        return Err(TrainError::invalid(format!(
             "a test fraction of {test_fraction} leaves no samples to train on"
         )));
     }

@@ -66,7 +66,7 @@ impl Trainer {
     /// A trainer for a new network of shape `spec` (weights drawn from the config's seed).
     pub fn new(spec: MlpSpec, loss: LossKind, config: TrainConfig) -> Result<Self, TrainError> {
         if config.batch_size == 0 {
-            return Err(TrainError("the batch size must be at least 1".into()));
+            return Err(TrainError::invalid("the batch size must be at least 1"));
         }
         let optimizer = config.optimizer.build()?;
         Ok(Trainer {
@@ -125,7 +125,7 @@ impl Trainer {
         on_progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<EpochMetrics, TrainError> {
         if train.n_features != self.net.spec.inputs() {
-            return Err(TrainError(format!(
+            return Err(TrainError::invalid(format!(
                 "the network takes {} features but the data has {}",
                 self.net.spec.inputs(),
                 train.n_features
@@ -231,9 +231,17 @@ impl Trainer {
             let mut ctx = Context::with_rng(tape, rng);
             let out = net.model.forward(x, &mut ctx)?;
             let loss = batch_loss(net.loss, out, &data.targets, indices)?;
-            loss.backward()?;
-            if let Some(a) = tape.anomaly() {
-                return Err(TrainError(format!("anomaly detected: {a}")));
+            // A NaN of the forward pass is set aside, so that one the backward sweep finds is
+            // the one the tape holds if backward fails; the forward one is reported otherwise.
+            let forward_anomaly = tape.take_anomaly();
+            if let Err(e) = loss.backward() {
+                return Err(match tape.anomaly() {
+                    Some(a) => TrainError::Anomaly(a),
+                    None => e.into(),
+                });
+            }
+            if let Some(a) = forward_anomaly {
+                return Err(TrainError::Anomaly(a));
             }
             // Keep the gradient arrays themselves (shared, not copied); a parameter the loss
             // does not reach gets zeros.
