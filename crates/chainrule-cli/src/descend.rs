@@ -31,7 +31,8 @@ Examples:
   chainrule descend 'x^2 - y^2' --from x=1,y=0.001 --optimizer momentum --json"
 )]
 pub struct DescendArgs {
-    /// The expression to minimise, e.g. '(1 - x)^2 + 100*(y - x^2)^2'.
+    /// The expression to minimise, e.g. '(1 - x)^2 + 100*(y - x^2)^2'; - reads it from
+    /// standard input, @FILE from a file.
     #[arg(value_name = "EXPR", allow_hyphen_values = true)]
     pub expr: String,
 
@@ -250,15 +251,13 @@ fn start_point(expr: &Expr, from: Option<&str>) -> Result<Vec<f64>, CliError> {
     let at: Bindings = from
         .parse()
         .map_err(|e| CliError::usage(format!("--from: {e}")))?;
-    if let Some(extra) = at.names().find(|n| !vars.iter().any(|v| v == n)) {
-        return Err(CliError::usage(format!(
-            "--from: '{extra}' is not a variable of the expression (its variables: {})",
-            vars.join(", ")
-        )));
-    }
+    let given = expr.point(&at);
+    given
+        .check_known()
+        .map_err(|e| CliError::usage(format!("--from: {e}")))?;
     let mut point = Vec::with_capacity(vars.len());
-    for v in vars {
-        match at.get(v) {
+    for (i, v) in vars.iter().enumerate() {
+        match given.value(i) {
             Some(x) if x.is_finite() => point.push(x),
             Some(x) => {
                 return Err(CliError::usage(format!(

@@ -9,7 +9,7 @@ use chainrule::{GradCheckOptions, Graph};
 use crate::cli::CheckArgs;
 use crate::cmd::grad::warn_non_finite;
 use crate::error::CliError;
-use crate::output::read_point;
+use crate::input::read_point;
 
 pub fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
     for (name, v) in [

@@ -8,7 +8,7 @@ use chainrule::Graph;
 
 use crate::cli::GradArgs;
 use crate::error::CliError;
-use crate::output::read_point;
+use crate::input::read_point;
 
 pub fn run(args: &GradArgs) -> Result<ExitCode, CliError> {
     let p = read_point(&args.expr)?;

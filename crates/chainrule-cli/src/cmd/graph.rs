@@ -8,7 +8,8 @@ use chainrule::Graph;
 use crate::cli::GraphArgs;
 use crate::cmd::grad::warn_non_finite;
 use crate::error::CliError;
-use crate::output::{read_point, write_atomically};
+use crate::input::read_point;
+use crate::output::write_atomically;
 
 pub fn run(args: &GraphArgs) -> Result<ExitCode, CliError> {
     let extension = args

@@ -3,16 +3,20 @@
 use clap::Args;
 use serde_json::{json, Value};
 
+use chainrule::expr::PointError;
 use chainrule::scalar::functional::hessian_of;
 use chainrule::util::format::{fmt_num, json_number, to_spaced_json, Align, Table};
 use chainrule::{Bindings, Expr, Graph};
 
-use crate::error::{parse_at, parse_expr, CliError};
+use crate::error::CliError;
+use crate::input::{parse_at, parse_expr};
 
 /// Arguments of `chainrule hessian`.
 #[derive(Args, Debug, Clone)]
 pub struct HessianArgs {
-    /// The expression, e.g. "x^2*y + sin(y)".
+    /// The expression, e.g. "x^2*y + sin(y)"; it may begin with a minus; - reads it from
+    /// standard input, @FILE from a file.
+    #[arg(value_name = "EXPR", allow_hyphen_values = true)]
     pub expr: String,
     /// The point: a value for every variable, e.g. x=1,y=2.
     #[arg(long)]
@@ -35,22 +39,16 @@ pub struct HessianReport {
 /// Checks that `at` gives a value to each variable of `e` and to nothing else, and returns the
 /// values in the order of the variables.
 pub fn point_for(e: &Expr, at: &Bindings) -> Result<Vec<f64>, CliError> {
-    if let Some(extra) = at.names().find(|n| !e.variables().iter().any(|v| v == n)) {
-        return Err(CliError::usage(format!(
-            "'{extra}' is not a variable of the expression (its variables: {})",
-            list(e.variables())
-        )));
-    }
-    e.values_from(at)
-        .map_err(|err| CliError::usage(err.to_string()))
-}
-
-fn list(vars: &[String]) -> String {
-    if vars.is_empty() {
-        "none".into()
-    } else {
-        vars.join(", ")
-    }
+    let point = e.point(at);
+    point
+        .check_known()
+        .map_err(|err| CliError::usage(err.to_string()))?;
+    point.values().map_err(|err| match err {
+        PointError::Missing { names } => {
+            CliError::usage(format!("no value given for the variable '{}'", names[0]))
+        }
+        err => CliError::usage(err.to_string()),
+    })
 }
 
 /// Computes the report for `args` (without printing).

@@ -10,7 +10,8 @@ use chainrule::Graph;
 use crate::cli::ReportArgs;
 use crate::cmd::grad::warn_non_finite;
 use crate::error::CliError;
-use crate::output::{read_point, write_atomically};
+use crate::input::read_point;
+use crate::output::write_atomically;
 
 /// Builds the graph at the point and writes its report.
 pub fn run(args: &ReportArgs) -> Result<ExitCode, CliError> {
