@@ -396,3 +396,219 @@ pub struct RunPlan {
     /// Whether the features are standardised.
     pub standardize: bool,
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::train::Trainer;
+
+    fn recorded() -> RunSettings {
+        RunSettings {
+            data: Some("iris".into()),
+            model: Some(vec![4, 16, 3]),
+            activation: Some(Activation::Relu),
+            dropout: Some(0.1),
+            optimizer: Some(OptimizerKind::Adam),
+            lr: Some(0.01),
+            momentum: Some(0.0),
+            nesterov: Some(false),
+            weight_decay: None,
+            epochs: Some(2),
+            batch: Some(16),
+            seed: Some(0),
+            test_fraction: Some(0.2),
+            standardize: Some(true),
+        }
+    }
+
+    fn refusal(given: RunSettings) -> String {
+        given
+            .resume_from(&recorded(), Path::new("c.safetensors"))
+            .unwrap_err()
+            .to_string()
+    }
+
+    #[test]
+    fn a_setting_given_on_resume_must_agree_with_the_checkpoint() {
+        let tail = ": leave --model out to continue with the checkpoint's, or start a new run \
+                    without --resume";
+        assert_eq!(
+            refusal(RunSettings {
+                model: Some(vec![4, 8, 3]),
+                ..Default::default()
+            }),
+            format!("--model 4-8-3, but the checkpoint c.safetensors was made with --model 4-16-3{tail}")
+        );
+        let cases = [
+            (
+                RunSettings {
+                    weight_decay: Some(0.5),
+                    ..Default::default()
+                },
+                "--weight-decay 0.5, but the checkpoint c.safetensors was made with --weight-decay default",
+            ),
+            (
+                RunSettings {
+                    optimizer: Some(OptimizerKind::Sgd),
+                    ..Default::default()
+                },
+                "--optimizer sgd, but the checkpoint c.safetensors was made with --optimizer adam",
+            ),
+            (
+                RunSettings {
+                    dropout: Some(0.2),
+                    ..Default::default()
+                },
+                "--dropout 0.2, but the checkpoint c.safetensors was made with --dropout 0.1",
+            ),
+            (
+                RunSettings {
+                    standardize: Some(false),
+                    ..Default::default()
+                },
+                "--no-standardize, but the checkpoint c.safetensors was made with standardised \
+                 features",
+            ),
+        ];
+        for (given, want) in cases {
+            let got = refusal(given);
+            assert!(got.starts_with(want), "{got}");
+        }
+        // The same values, and more epochs, are fine; what is not given is the checkpoint's.
+        let merged = RunSettings {
+            lr: Some(0.01),
+            epochs: Some(10),
+            ..Default::default()
+        }
+        .resume_from(&recorded(), Path::new("c.safetensors"))
+        .unwrap();
+        assert_eq!(
+            merged,
+            RunSettings {
+                epochs: Some(10),
+                ..recorded()
+            }
+        );
+    }
+
+    #[test]
+    fn what_is_not_given_follows_the_data() {
+        let plan = |s: RunSettings, data: &Dataset| s.plan(data).unwrap();
+        let digits = plan(RunSettings::default(), &crate::data::digits());
+        assert_eq!(digits.spec.to_string(), "64-128-10");
+        assert_eq!(digits.data, "digits");
+        assert_eq!(
+            (
+                digits.config.epochs,
+                digits.config.batch_size,
+                digits.config.optimizer.lr
+            ),
+            (30, 64, 1e-3)
+        );
+        assert_eq!(digits.config.optimizer.kind, OptimizerKind::Adam);
+        assert!(digits.standardize && digits.test_fraction == 0.2);
+        let moons = RunSettings {
+            data: Some("moons".into()),
+            optimizer: Some(OptimizerKind::Nesterov),
+            ..Default::default()
+        };
+        let m = plan(moons, &crate::data::moons(20, 0.1, 0));
+        assert_eq!(m.spec.to_string(), "2-16-16-2");
+        assert_eq!(
+            (m.config.optimizer.lr, m.config.optimizer.momentum),
+            (0.1, 0.9)
+        );
+        assert!(m.config.optimizer.nesterov);
+        let file = RunSettings {
+            data: Some("my.csv".into()),
+            ..Default::default()
+        };
+        assert_eq!(plan(file, &crate::data::iris()).spec.to_string(), "4-64-3");
+    }
+
+    #[test]
+    fn settings_that_cannot_work_are_refused_before_training() {
+        let iris = crate::data::iris();
+        let err = |s: RunSettings| s.plan(&iris).unwrap_err().to_string();
+        assert_eq!(
+            err(RunSettings {
+                model: Some(vec![5, 16, 3]),
+                ..Default::default()
+            }),
+            "--model 5-16-3 takes 5 inputs but the data has 4 features"
+        );
+        assert_eq!(
+            err(RunSettings {
+                batch: Some(0),
+                ..Default::default()
+            }),
+            "--batch must be at least 1"
+        );
+        assert_eq!(
+            err(RunSettings {
+                dropout: Some(1.0),
+                ..Default::default()
+            }),
+            "--dropout must be in [0, 1), not 1"
+        );
+        assert!(err(RunSettings {
+            model: Some(vec![4, 16, 2]),
+            ..Default::default()
+        })
+        .contains("3 classes"));
+        let nesterov = RunSettings {
+            nesterov: Some(true),
+            optimizer: Some(OptimizerKind::Sgd),
+            ..Default::default()
+        };
+        assert!(matches!(nesterov.plan(&iris), Err(TrainError::Config(_))));
+    }
+
+    #[test]
+    fn a_checkpoint_gives_back_the_settings_it_was_made_with() {
+        let iris = crate::data::iris();
+        let given = RunSettings {
+            data: Some("iris".into()),
+            optimizer: Some(OptimizerKind::Nesterov),
+            momentum: Some(0.5),
+            seed: Some(4),
+            test_fraction: Some(0.3),
+            standardize: Some(false),
+            ..Default::default()
+        };
+        let plan = given.plan(&iris).unwrap();
+        let trainer = Trainer::new(plan.spec.clone(), plan.loss, plan.config).unwrap();
+        let mut file = trainer.checkpoint();
+        plan.record(&mut file);
+        let back = RunSettings::from_checkpoint(&file, Path::new("c")).unwrap();
+        assert_eq!(
+            back,
+            RunSettings {
+                data: Some("iris".into()),
+                model: Some(vec![4, 16, 3]),
+                activation: Some(Activation::Relu),
+                dropout: Some(0.0),
+                optimizer: Some(OptimizerKind::Nesterov),
+                lr: Some(0.1),
+                momentum: Some(0.5),
+                nesterov: Some(true),
+                weight_decay: None,
+                epochs: Some(100),
+                batch: Some(16),
+                seed: Some(4),
+                test_fraction: Some(0.3),
+                standardize: Some(false),
+            }
+        );
+        assert_eq!(back.plan(&iris).unwrap(), plan);
+        file.metadata.insert("checkpoint_seed".into(), "x".into());
+        assert_eq!(
+            RunSettings::from_checkpoint(&file, Path::new("c"))
+                .unwrap_err()
+                .to_string(),
+            "c: metadata 'checkpoint_seed': 'x' is not valid"
+        );
+    }
+}
