@@ -29,3 +29,10 @@ pub fn io_reason(e: &std::io::Error) -> String {
         }
     }
 }
+
+/// The extension of `path` in lower case (`PNG` and `png` name the same format).
+pub fn extension(path: &Path) -> Option<String> {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
+}

@@ -29,12 +29,7 @@ impl Format {
     /// The format named by the path's extension; the error names the option that gave the path
     /// (`--plot: 'out.jpg' must end in .png or .svg`).
     pub fn from_path(path: &Path, option: &str) -> Result<Format, String> {
-        match path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(|e| e.to_ascii_lowercase())
-            .as_deref()
-        {
+        match crate::output::extension(path).as_deref() {
             Some("png") => Ok(Format::Png),
             Some("svg") => Ok(Format::Svg),
             _ => Err(format!(

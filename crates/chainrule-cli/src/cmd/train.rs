@@ -162,18 +162,8 @@ pub fn check_output(flag: &str, path: &Path) -> Result<(), CliError> {
 
 /// The settings given on the command line, read into the library's form.
 fn given(args: &TrainArgs) -> Result<RunSettings, CliError> {
-    let activation = args
-        .activation
-        .as_deref()
-        .map(str::parse::<Activation>)
-        .transpose()
-        .map_err(|e| CliError::input(e.to_string()))?;
-    let optimizer = args
-        .optimizer
-        .as_deref()
-        .map(str::parse::<OptimizerKind>)
-        .transpose()
-        .map_err(|e| CliError::input(e.to_string()))?;
+    let activation = parsed::<Activation>(args.activation.as_deref())?;
+    let optimizer = parsed::<OptimizerKind>(args.optimizer.as_deref())?;
     let model = args
         .model
         .as_deref()
@@ -201,6 +191,16 @@ fn given(args: &TrainArgs) -> Result<RunSettings, CliError> {
     })
 }
 
+/// A name given to a flag, read (an error as the type words it).
+fn parsed<V: std::str::FromStr>(name: Option<&str>) -> Result<Option<V>, CliError>
+where
+    V::Err: std::fmt::Display,
+{
+    name.map(str::parse::<V>)
+        .transpose()
+        .map_err(|e| CliError::input(e.to_string()))
+}
+
 /// A checkpoint given to `--resume`, read whole, with the settings it was made with.
 fn load_checkpoint(path: &Path) -> Result<(ModelFile, RunSettings), CliError> {
     let file = ModelFile::load(path).map_err(|e| CliError::input(e.to_string()))?;
@@ -226,10 +226,7 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
         check_output("--grad-flow", p)?;
     }
     if let Some(p) = &args.report {
-        let ext = p
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(|e| e.to_ascii_lowercase());
+        let ext = crate::output::extension(p);
         if !matches!(ext.as_deref(), Some("html" | "htm")) {
             return Err(CliError::input(format!(
                 "--report: '{}' must end in .html",

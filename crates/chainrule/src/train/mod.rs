@@ -1,13 +1,26 @@
 //! Training a network on a dataset: data preparation, the training loop with a progress
 //! callback and per-epoch metrics, evaluation, prediction, and model and checkpoint files.
 //!
-//! Each step records one mini-batch on a single reused [`Tape`] (cleared after every step, so
-//! memory stays flat), runs forward, the loss and backward, copies the gradients into flat
-//! buffers and steps the optimizer on the parameters in place.
+//! Each step records one mini-batch on a single reused [`Tape`](crate::tensor::Tape) (cleared
+//! after every step, so memory stays flat), runs forward, the loss and backward, copies the
+//! gradients into flat buffers and steps the optimizer on the parameters in place.
 //!
 //! Everything random (initial weights, split, shuffling, dropout) comes from the seed, and the
 //! shuffling and dropout of an epoch depend only on the seed and the epoch's number; so a run
 //! resumed from a checkpoint gives the same weights, bit for bit, as an uninterrupted one.
+//!
+//! One idea per file, every item re-exported here:
+//!
+//! - `config`: the loss ([`LossKind`]), the loop's settings ([`TrainConfig`]) and a run's
+//!   settings as given ([`RunSettings`]), merged with a checkpoint's and completed for the data
+//!   ([`RunPlan`]);
+//! - `prepare`: the split and standardisation before training ([`prepare`]);
+//! - `network`: a trained [`Network`] and its model file, evaluation and prediction;
+//! - `trainer`: the loop ([`Trainer`]) and its [`Progress`];
+//! - `checkpoint`: checkpoints, and reading a run's settings back from one;
+//! - `metrics`: [`Evaluation`], [`EpochMetrics`] and the [`GradFlow`];
+//! - `error`: [`TrainError`];
+//! - [`page`]: the HTML page of a run.
 //!
 //! ```
 //! use chainrule::nn::MlpSpec;
