@@ -74,10 +74,30 @@ pub enum Command {
     Predict(crate::cmd::predict::PredictArgs),
 }
 
+impl Command {
+    /// The expression of the subcommands that take one (the first positional argument).
+    pub fn expression_mut(&mut self) -> Option<&mut String> {
+        match self {
+            Command::Grad(a) => Some(&mut a.expr.expr),
+            Command::Explain(a) => Some(&mut a.expr),
+            Command::Graph(a) => Some(&mut a.expr.expr),
+            Command::Report(a) => Some(&mut a.expr.expr),
+            Command::Plot(a) => Some(&mut a.expr.expr),
+            Command::Check(a) => Some(&mut a.expr.expr),
+            Command::Hessian(a) => Some(&mut a.expr),
+            Command::Diff(a) => Some(&mut a.expr),
+            Command::Descend(a) => Some(&mut a.expr),
+            Command::Demo(_) | Command::Bench(_) | Command::Train(_) | Command::Predict(_) => None,
+        }
+    }
+}
+
 /// An expression and the point to evaluate it at.
 #[derive(Args, Debug)]
 pub struct ExprArgs {
-    /// The expression, e.g. "3*x^2 + 1" or "sigmoid(w*x + b)".
+    /// The expression, e.g. "3*x^2 + 1" or "sigmoid(w*x + b)"; it may begin with a minus
+    /// ("-x^2 + 1"); - reads it from standard input, @FILE from a file.
+    #[arg(value_name = "EXPR", allow_hyphen_values = true)]
     pub expr: String,
     /// Values of the variables, e.g. x=2,y=3 (not needed when there are no variables).
     #[arg(long, value_name = "NAME=VALUE,...", allow_hyphen_values = true)]

@@ -10,7 +10,8 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use chainrule::lessons::descend::{descend, DescendOptions, StopReason, Trajectory};
-use chainrule::optim::{Adam, AdamConfig, AdamW, AdamWConfig, Optimizer, Sgd, SgdConfig};
+use chainrule::optim::{Optimizer, OptimizerSpec};
+use chainrule::util::format::fmt_sig;
 use chainrule::{Bindings, Expr};
 use clap::Args;
 use serde_json::{json, Value};
@@ -30,7 +31,8 @@ Examples:
   chainrule descend 'x^2 - y^2' --from x=1,y=0.001 --optimizer momentum --json"
 )]
 pub struct DescendArgs {
-    /// The expression to minimise, e.g. '(1 - x)^2 + 100*(y - x^2)^2'.
+    /// The expression to minimise, e.g. '(1 - x)^2 + 100*(y - x^2)^2'; - reads it from
+    /// standard input, @FILE from a file.
     #[arg(value_name = "EXPR", allow_hyphen_values = true)]
     pub expr: String,
 
@@ -105,179 +107,56 @@ pub struct DescendArgs {
     pub plot: Option<PathBuf>,
 }
 
-/// The optimizers `descend` knows, by command-line name.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Kind {
-    Sgd,
-    Momentum,
-    Nesterov,
-    Adam,
-    AdamW,
+/// One optimizer of the registry with the settings given on the command line; those not given
+/// are the optimizer's defaults (momentum 0.9 for momentum and nesterov, weight decay 0.01 for
+/// adamw).
+fn spec(name: &str, lr: f64, args: &DescendArgs) -> Result<OptimizerSpec, CliError> {
+    let mut spec = OptimizerSpec::named(name, lr).map_err(|e| CliError::usage(e.to_string()))?;
+    if let Some(m) = args.momentum {
+        spec.momentum = m;
+    }
+    spec.dampening = args.dampening;
+    spec.weight_decay = args.weight_decay;
+    spec.betas = (args.beta1, args.beta2);
+    spec.eps = args.eps;
+    spec.amsgrad = args.amsgrad;
+    Ok(spec)
 }
 
-const KINDS: &str = "sgd, momentum, nesterov, adam, adamw";
-
-impl Kind {
-    fn parse(name: &str) -> Result<Kind, CliError> {
-        Ok(match name.trim().to_ascii_lowercase().as_str() {
-            "sgd" => Kind::Sgd,
-            "momentum" => Kind::Momentum,
-            "nesterov" => Kind::Nesterov,
-            "adam" => Kind::Adam,
-            "adamw" => Kind::AdamW,
-            other => {
-                return Err(CliError::usage(format!(
-                    "unknown optimizer '{other}' (expected one of {KINDS})"
-                )))
-            }
-        })
-    }
-
-    fn name(self) -> &'static str {
-        match self {
-            Kind::Sgd => "sgd",
-            Kind::Momentum => "momentum",
-            Kind::Nesterov => "nesterov",
-            Kind::Adam => "adam",
-            Kind::AdamW => "adamw",
-        }
-    }
+/// The optimizer of `spec`, on `f64`.
+fn build(spec: &OptimizerSpec) -> Result<Box<dyn Optimizer<f64>>, CliError> {
+    spec.build()
+        .map_err(|e| CliError::usage(format!("{} optimizer: {e}", spec.kind)))
 }
 
-/// One optimizer with all its settings.
-#[derive(Clone, Debug)]
-struct Spec {
-    kind: Kind,
-    lr: f64,
-    momentum: f64,
-    dampening: f64,
-    weight_decay: f64,
-    betas: (f64, f64),
-    eps: f64,
-    amsgrad: bool,
-}
-
-impl Spec {
-    fn new(kind: Kind, lr: f64, args: &DescendArgs) -> Spec {
-        let momentum = args.momentum.unwrap_or(match kind {
-            Kind::Momentum | Kind::Nesterov => 0.9,
-            _ => 0.0,
-        });
-        let weight_decay = args.weight_decay.unwrap_or(match kind {
-            Kind::AdamW => 0.01,
-            _ => 0.0,
-        });
-        Spec {
-            kind,
-            lr,
-            momentum,
-            dampening: args.dampening,
-            weight_decay,
-            betas: (args.beta1, args.beta2),
-            eps: args.eps,
-            amsgrad: args.amsgrad,
-        }
+/// The settings of `spec` as JSON: the name and those the optimizer uses.
+fn spec_json(spec: &OptimizerSpec) -> Value {
+    let mut o = serde_json::Map::new();
+    o.insert("name".into(), json!(spec.kind.name()));
+    o.insert("lr".into(), json!(spec.lr));
+    if spec.kind.is_sgd() {
+        o.insert("momentum".into(), json!(spec.momentum));
+        o.insert("dampening".into(), json!(spec.dampening));
+        o.insert("nesterov".into(), json!(spec.nesterov));
+    } else {
+        o.insert("betas".into(), json!([spec.betas.0, spec.betas.1]));
+        o.insert("eps".into(), json!(spec.eps));
+        o.insert("amsgrad".into(), json!(spec.amsgrad));
     }
-
-    fn build(&self) -> Result<Box<dyn Optimizer<f64>>, CliError> {
-        let bad = |e: chainrule::optim::ConfigError| {
-            CliError::usage(format!("{} optimizer: {e}", self.kind.name()))
-        };
-        Ok(match self.kind {
-            Kind::Sgd | Kind::Momentum | Kind::Nesterov => Box::new(
-                Sgd::try_new(
-                    SgdConfig::new(self.lr)
-                        .momentum(self.momentum)
-                        .dampening(self.dampening)
-                        .nesterov(self.kind == Kind::Nesterov)
-                        .weight_decay(self.weight_decay),
-                )
-                .map_err(bad)?,
-            ),
-            Kind::Adam => Box::new(
-                Adam::try_new(
-                    AdamConfig::new(self.lr)
-                        .betas(self.betas.0, self.betas.1)
-                        .eps(self.eps)
-                        .weight_decay(self.weight_decay)
-                        .amsgrad(self.amsgrad),
-                )
-                .map_err(bad)?,
-            ),
-            Kind::AdamW => Box::new(
-                AdamW::try_new(
-                    AdamWConfig::new(self.lr)
-                        .betas(self.betas.0, self.betas.1)
-                        .eps(self.eps)
-                        .weight_decay(self.weight_decay)
-                        .amsgrad(self.amsgrad),
-                )
-                .map_err(bad)?,
-            ),
-        })
-    }
-
-    /// The settings in words: `lr 0.01, momentum 0.9`.
-    fn settings(&self) -> String {
-        let mut s = format!("lr {}", num(self.lr));
-        match self.kind {
-            Kind::Sgd | Kind::Momentum | Kind::Nesterov => {
-                if self.momentum != 0.0 {
-                    s += &format!(", momentum {}", num(self.momentum));
-                }
-                if self.dampening != 0.0 {
-                    s += &format!(", dampening {}", num(self.dampening));
-                }
-            }
-            Kind::Adam | Kind::AdamW => {
-                s += &format!(
-                    ", betas {}, {}, eps {}",
-                    num(self.betas.0),
-                    num(self.betas.1),
-                    num(self.eps)
-                );
-                if self.amsgrad {
-                    s += ", amsgrad";
-                }
-            }
-        }
-        if self.weight_decay != 0.0 {
-            s += &format!(", weight decay {}", num(self.weight_decay));
-        }
-        s
-    }
-
-    fn to_json(&self) -> Value {
-        let mut o = serde_json::Map::new();
-        o.insert("name".into(), json!(self.kind.name()));
-        o.insert("lr".into(), json!(self.lr));
-        match self.kind {
-            Kind::Sgd | Kind::Momentum | Kind::Nesterov => {
-                o.insert("momentum".into(), json!(self.momentum));
-                o.insert("dampening".into(), json!(self.dampening));
-                o.insert("nesterov".into(), json!(self.kind == Kind::Nesterov));
-            }
-            Kind::Adam | Kind::AdamW => {
-                o.insert("betas".into(), json!([self.betas.0, self.betas.1]));
-                o.insert("eps".into(), json!(self.eps));
-                o.insert("amsgrad".into(), json!(self.amsgrad));
-            }
-        }
-        o.insert("weight_decay".into(), json!(self.weight_decay));
-        Value::Object(o)
-    }
+    o.insert("weight_decay".into(), json!(spec.effective_weight_decay()));
+    Value::Object(o)
 }
 
 /// One finished run.
 struct Run {
-    spec: Spec,
+    spec: OptimizerSpec,
     trajectory: Trajectory,
 }
 
 impl Run {
     /// `adam (lr 0.02)`, the run's name in tables and legends.
     fn label(&self) -> String {
-        format!("{} (lr {})", self.spec.kind.name(), num(self.spec.lr))
+        format!("{} (lr {})", self.spec.kind, num(self.spec.lr))
     }
 }
 
@@ -298,10 +177,7 @@ pub fn run(args: &DescendArgs) -> Result<(), CliError> {
     }
     let start = start_point(&expr, args.from.as_deref())?;
     let specs = specs(args)?;
-    let optimizers = specs
-        .iter()
-        .map(Spec::build)
-        .collect::<Result<Vec<_>, _>>()?;
+    let optimizers = specs.iter().map(build).collect::<Result<Vec<_>, _>>()?;
     check_options(args)?;
     let plot_format = match &args.plot {
         Some(path) => Some(plot::Format::from_path(path, "--plot").map_err(CliError::usage)?),
@@ -375,15 +251,13 @@ fn start_point(expr: &Expr, from: Option<&str>) -> Result<Vec<f64>, CliError> {
     let at: Bindings = from
         .parse()
         .map_err(|e| CliError::usage(format!("--from: {e}")))?;
-    if let Some(extra) = at.names().find(|n| !vars.iter().any(|v| v == n)) {
-        return Err(CliError::usage(format!(
-            "--from: '{extra}' is not a variable of the expression (its variables: {})",
-            vars.join(", ")
-        )));
-    }
+    let given = expr.point(&at);
+    given
+        .check_known()
+        .map_err(|e| CliError::usage(format!("--from: {e}")))?;
     let mut point = Vec::with_capacity(vars.len());
-    for v in vars {
-        match at.get(v) {
+    for (i, v) in vars.iter().enumerate() {
+        match given.value(i) {
             Some(x) if x.is_finite() => point.push(x),
             Some(x) => {
                 return Err(CliError::usage(format!(
@@ -401,10 +275,10 @@ fn start_point(expr: &Expr, from: Option<&str>) -> Result<Vec<f64>, CliError> {
 }
 
 /// The optimizers to run, from `--optimizer` or `--compare`.
-fn specs(args: &DescendArgs) -> Result<Vec<Spec>, CliError> {
+fn specs(args: &DescendArgs) -> Result<Vec<OptimizerSpec>, CliError> {
     let Some(list) = &args.compare else {
-        let kind = Kind::parse(args.optimizer.as_deref().unwrap_or("sgd"))?;
-        return Ok(vec![Spec::new(kind, args.lr, args)]);
+        let name = args.optimizer.as_deref().unwrap_or("sgd");
+        return Ok(vec![spec(name, args.lr, args)?]);
     };
     let mut specs = Vec::new();
     for item in list.split(',') {
@@ -425,7 +299,7 @@ fn specs(args: &DescendArgs) -> Result<Vec<Spec>, CliError> {
             }
             None => (item, args.lr),
         };
-        specs.push(Spec::new(Kind::parse(name)?, lr, args));
+        specs.push(spec(name, lr, args)?);
     }
     if specs.len() > plot::MAX_RUNS {
         return Err(CliError::usage(format!(
@@ -458,31 +332,7 @@ fn check_options(args: &DescendArgs) -> Result<(), CliError> {
 
 /// A number in at most 6 significant digits, in plain notation where that stays short.
 fn num(x: f64) -> String {
-    if x == 0.0 {
-        return "0".to_string();
-    }
-    if !x.is_finite() {
-        return format!("{x}");
-    }
-    let a = x.abs();
-    if (1e-4..1e6).contains(&a) {
-        let digits = (5 - a.log10().floor() as i32).max(0) as usize;
-        let s = format!("{x:.digits$}");
-        if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            s
-        }
-    } else {
-        let s = format!("{x:.5e}");
-        // 1.50000e-7 → 1.5e-7
-        match s.split_once('e') {
-            Some((m, e)) if m.contains('.') => {
-                format!("{}e{e}", m.trim_end_matches('0').trim_end_matches('.'))
-            }
-            _ => s,
-        }
-    }
+    fmt_sig(x, 6, 1e-4..1e6)
 }
 
 fn point_text(vars: &[String], p: &[f64]) -> String {
@@ -523,11 +373,10 @@ fn run_table(expr: &Expr, run: &Run, options: &DescendOptions, every: Option<usi
     let t = &run.trajectory;
     let vars = expr.variables();
     let mut s = format!(
-        "minimising {} over {} with {} ({})\n",
+        "minimising {} over {} with {}\n",
         expr,
         vars.join(", "),
-        run.spec.kind.name(),
-        run.spec.settings()
+        run.spec
     );
     s += &format!("{:>7}  {:>13}  {:>12}  point\n", "step", "value", "|grad|");
     let last = t.steps();
@@ -607,7 +456,7 @@ fn stop_json(stop: &StopReason) -> Value {
 fn run_json(run: &Run) -> serde_json::Map<String, Value> {
     let t = &run.trajectory;
     let mut o = serde_json::Map::new();
-    o.insert("optimizer".into(), run.spec.to_json());
+    o.insert("optimizer".into(), spec_json(&run.spec));
     o.insert("points".into(), json!(t.points));
     o.insert("values".into(), json!(t.values));
     o.insert("grad_norms".into(), json!(t.grad_norms));

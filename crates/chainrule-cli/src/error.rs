@@ -47,14 +47,3 @@ impl From<chainrule::expr::ParseError> for CliError {
         CliError::input(format!("cannot parse the expression: {e}"))
     }
 }
-
-/// Parses an expression; a parse error shows the input with a caret under the problem.
-pub fn parse_expr(src: &str) -> Result<chainrule::Expr, CliError> {
-    Ok(chainrule::Expr::parse(src)?)
-}
-
-/// Parses `x=1,y=2` given to `--at`.
-pub fn parse_at(src: &str) -> Result<chainrule::Bindings, CliError> {
-    src.parse()
-        .map_err(|e| CliError::input(format!("cannot read --at: {e}")))
-}

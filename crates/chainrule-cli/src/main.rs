@@ -7,7 +7,7 @@ mod cli;
 mod cmd;
 mod descend;
 mod error;
-mod json;
+mod input;
 mod output;
 mod plotting;
 
@@ -19,11 +19,24 @@ use cli::{Cli, Command};
 
 fn main() -> ExitCode {
     restore_sigpipe();
-    let cli = match Cli::try_parse() {
+    let (args, escaped) = input::take_escaped(std::env::args_os().collect());
+    let mut cli = match Cli::try_parse_from(args) {
         Ok(cli) => cli,
         Err(e) => return usage_error(e),
     };
-    let result = match &cli.command {
+    let result = input::settle_expression(&mut cli.command, escaped).and_then(|()| run(&cli));
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::from(e.code)
+        }
+    }
+}
+
+/// Runs the subcommand.
+fn run(cli: &Cli) -> Result<ExitCode, error::CliError> {
+    match &cli.command {
         Command::Grad(args) => cmd::grad::run(args),
         Command::Explain(args) => cmd::explain::run(args),
         Command::Graph(args) => cmd::graph::run(args),
@@ -37,13 +50,6 @@ fn main() -> ExitCode {
         Command::Train(args) => cmd::train::run(args),
         Command::Predict(args) => cmd::predict::run(args),
         Command::Descend(args) => descend::run(args).map(|()| ExitCode::SUCCESS),
-    };
-    match result {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::from(e.code)
-        }
     }
 }
 

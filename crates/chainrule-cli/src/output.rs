@@ -1,70 +1,8 @@
-//! Small helpers shared by the subcommands: reading an expression and its point, JSON numbers,
-//! and writing files without ever leaving a half-written one behind.
+//! Writing files without ever leaving a half-written one behind.
 
 use std::path::Path;
 
-use chainrule::{Bindings, Expr};
-
-use crate::cli::ExprArgs;
 use crate::error::CliError;
-
-/// The parsed expression and the values of its variables, in the expression's order.
-pub struct Point {
-    pub expr: Expr,
-    pub values: Vec<f64>,
-}
-
-/// Parses EXPR and --at; every variable of EXPR needs a value.
-pub fn read_point(args: &ExprArgs) -> Result<Point, CliError> {
-    let expr = Expr::parse(&args.expr)?;
-    let at: Bindings = match &args.at {
-        Some(s) => s
-            .parse()
-            .map_err(|e| CliError::input(format!("cannot read --at: {e}")))?,
-        None => Bindings::new(),
-    };
-    let missing: Vec<&str> = expr
-        .variables()
-        .iter()
-        .filter(|v| at.get(v).is_none())
-        .map(|v| v.as_str())
-        .collect();
-    if !missing.is_empty() {
-        let plural = if missing.len() == 1 { "" } else { "s" };
-        let example: Vec<String> = missing.iter().map(|v| format!("{v}=...")).collect();
-        return Err(CliError::input(format!(
-            "no value for the variable{plural} {}: give {} with --at {}",
-            quote_list(&missing),
-            if missing.len() == 1 { "it" } else { "them" },
-            example.join(",")
-        )));
-    }
-    for name in at.names() {
-        if !expr.variables().iter().any(|v| v == name) {
-            eprintln!("warning: --at gives '{name}', which does not appear in the expression");
-        }
-    }
-    let values = expr.values_from(&at).expect("every variable was checked");
-    Ok(Point { expr, values })
-}
-
-fn quote_list(names: &[&str]) -> String {
-    names
-        .iter()
-        .map(|n| format!("'{n}'"))
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
-/// A number as JSON: full precision, `null` for NaN and infinities (JSON has neither).
-pub fn json_number(v: f64) -> String {
-    serde_json::Number::from_f64(v).map_or("null".to_string(), |n| n.to_string())
-}
-
-/// A string as JSON.
-pub fn json_string(s: &str) -> String {
-    serde_json::Value::String(s.to_string()).to_string()
-}
 
 /// Writes `contents` to `path` atomically (see [`chainrule::util::files::write_atomically`]), with an
 /// error that names the file.
@@ -90,4 +28,11 @@ pub fn io_reason(e: &std::io::Error) -> String {
             }
         }
     }
+}
+
+/// The extension of `path` in lower case (`PNG` and `png` name the same format).
+pub fn extension(path: &Path) -> Option<String> {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .map(|e| e.to_ascii_lowercase())
 }

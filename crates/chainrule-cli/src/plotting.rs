@@ -11,6 +11,8 @@ use plotters::coord::Shift;
 use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 
+use chainrule::util::format::fmt_sig;
+
 /// The family name the embedded font is registered under.
 pub const FONT: &str = "sans-serif";
 
@@ -27,12 +29,7 @@ impl Format {
     /// The format named by the path's extension; the error names the option that gave the path
     /// (`--plot: 'out.jpg' must end in .png or .svg`).
     pub fn from_path(path: &Path, option: &str) -> Result<Format, String> {
-        match path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(|e| e.to_ascii_lowercase())
-            .as_deref()
-        {
+        match crate::output::extension(path).as_deref() {
             Some("png") => Ok(Format::Png),
             Some("svg") => Ok(Format::Svg),
             _ => Err(format!(
@@ -164,25 +161,7 @@ pub fn tick(v: f64) -> String {
 
 /// A number in 3 significant digits.
 pub fn short(x: f64) -> String {
-    if x == 0.0 || !x.is_finite() {
-        return format!("{x}");
-    }
-    let a = x.abs();
-    if (1e-3..1e5).contains(&a) {
-        let digits = (2 - a.log10().floor() as i32).max(0) as usize;
-        let s = format!("{x:.digits$}");
-        if s.contains('.') {
-            s.trim_end_matches('0').trim_end_matches('.').to_string()
-        } else {
-            s
-        }
-    } else {
-        let s = format!("{x:.2e}");
-        match s.split_once('e') {
-            Some((m, e)) => format!("{}e{e}", m.trim_end_matches('0').trim_end_matches('.')),
-            None => s,
-        }
-    }
+    fmt_sig(x, 3, 1e-3..1e5)
 }
 
 #[cfg(test)]

@@ -602,3 +602,80 @@ fn a_numeric_target_is_a_regression() {
     assert!((first - 0.5).abs() < 0.2, "{v}");
     assert_eq!(v["accuracy"], Value::Null);
 }
+
+#[test]
+fn sgd_takes_momentum_and_nesterov_as_pytorch_does() {
+    let dir = scratch("nesterov");
+    let base = ["train", "--data", "iris", "--json"];
+    let run = |extra: &[&str]| json(&[&base[..], extra].concat());
+    let three = |extra: &[&str]| run(&[extra, &["--epochs", "3"]].concat());
+    let plain = three(&["--optimizer", "sgd"]);
+    let momentum = three(&["--optimizer", "sgd", "--momentum", "0.9"]);
+    let nesterov = three(&["--optimizer", "sgd", "--momentum", "0.9", "--nesterov"]);
+    assert_ne!(plain["train_loss"], momentum["train_loss"]);
+    assert_ne!(momentum["train_loss"], nesterov["train_loss"]);
+    // The registry's names are the same optimizers.
+    assert_eq!(
+        three(&["--optimizer", "momentum"])["train_loss"],
+        momentum["train_loss"]
+    );
+    assert_eq!(
+        three(&["--optimizer", "nesterov"])["train_loss"],
+        nesterov["train_loss"]
+    );
+    // Nesterov momentum needs a momentum, as in PyTorch.
+    assert_bad_input(
+        &["train", "--data", "iris", "--optimizer", "sgd", "--nesterov"],
+        "Nesterov momentum requires a momentum > 0 and zero dampening (got momentum 0, dampening 0)",
+    );
+    assert_bad_input(
+        &["train", "--data", "iris", "--optimizer", "rmsprop"],
+        "unknown optimizer 'rmsprop' (expected one of sgd, momentum, nesterov, adam, adamw)",
+    );
+    // A Nesterov run resumes to the same weights, and keeps its Nesterov momentum.
+    let (straight, ckpt, resumed) = (
+        dir.join("straight.safetensors"),
+        dir.join("ckpt.safetensors"),
+        dir.join("resumed.safetensors"),
+    );
+    let nesterov_args = ["--optimizer", "sgd", "--momentum", "0.9", "--nesterov"];
+    three(&[&nesterov_args[..], &["--save", p(&straight)]].concat());
+    run(&[
+        &nesterov_args[..],
+        &["--epochs", "1", "--checkpoint", p(&ckpt)],
+    ]
+    .concat());
+    json(&[
+        "train",
+        "--resume",
+        p(&ckpt),
+        "--epochs",
+        "3",
+        "--save",
+        p(&resumed),
+        "--json",
+    ]);
+    let load = |path: &Path| chainrule::model_file::ModelFile::load(path).unwrap();
+    assert_eq!(load(&straight), load(&resumed));
+    let plain_ckpt = dir.join("plain.safetensors");
+    run(&[
+        "--optimizer",
+        "sgd",
+        "--momentum",
+        "0.9",
+        "--epochs",
+        "1",
+        "--checkpoint",
+        p(&plain_ckpt),
+    ]);
+    assert!(!load(&plain_ckpt)
+        .metadata
+        .contains_key("checkpoint_nesterov"));
+    assert_bad_input(
+        &["train", "--resume", p(&plain_ckpt), "--nesterov"],
+        &format!(
+            "--nesterov true, but the checkpoint {} was made with --nesterov false",
+            plain_ckpt.display()
+        ),
+    );
+}

@@ -40,19 +40,84 @@ pub struct NamedTensor {
     pub data: Vec<f32>,
 }
 
+/// A tensor that cannot be stored: its values disagree with its shape, or its name cannot be
+/// used.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum NamedTensorError {
+    /// A shape whose number of values does not fit in memory.
+    TooLarge {
+        /// The tensor.
+        name: String,
+        /// Its shape.
+        shape: Vec<usize>,
+    },
+    /// Not as many values as the shape calls for.
+    WrongLength {
+        /// The tensor.
+        name: String,
+        /// Its shape.
+        shape: Vec<usize>,
+        /// The number of values the shape calls for.
+        needs: usize,
+        /// The number given.
+        got: usize,
+    },
+    /// `__metadata__`, or a name two tensors share.
+    BadName {
+        /// The name.
+        name: String,
+    },
+}
+
+impl fmt::Display for NamedTensorError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            NamedTensorError::TooLarge { name, shape } => {
+                write!(f, "tensor '{name}': shape {shape:?} is too large")
+            }
+            NamedTensorError::WrongLength {
+                name,
+                shape,
+                needs,
+                got,
+            } => write!(
+                f,
+                "tensor '{name}': shape {shape:?} needs {needs} values, got {got}"
+            ),
+            NamedTensorError::BadName { name } => {
+                write!(f, "tensor name '{name}' is reserved or repeated")
+            }
+        }
+    }
+}
+
+impl std::error::Error for NamedTensorError {}
+
+/// Checks that `data` has as many values as `shape` calls for; returns that number.
+fn check_len(name: &str, shape: &[usize], data: &[f32]) -> Result<usize, NamedTensorError> {
+    let n = shape
+        .iter()
+        .try_fold(1usize, |acc, &d| acc.checked_mul(d))
+        .ok_or_else(|| NamedTensorError::TooLarge {
+            name: name.to_string(),
+            shape: shape.to_vec(),
+        })?;
+    if n != data.len() {
+        return Err(NamedTensorError::WrongLength {
+            name: name.to_string(),
+            shape: shape.to_vec(),
+            needs: n,
+            got: data.len(),
+        });
+    }
+    Ok(n)
+}
+
 impl NamedTensor {
     /// A tensor, if `data` has as many values as `shape` calls for.
-    pub fn new(name: &str, shape: Vec<usize>, data: Vec<f32>) -> Result<Self, String> {
-        let n = shape
-            .iter()
-            .try_fold(1usize, |acc, &d| acc.checked_mul(d))
-            .ok_or_else(|| format!("tensor '{name}': shape {shape:?} is too large"))?;
-        if n != data.len() {
-            return Err(format!(
-                "tensor '{name}': shape {shape:?} needs {n} values, got {}",
-                data.len()
-            ));
-        }
+    pub fn new(name: &str, shape: Vec<usize>, data: Vec<f32>) -> Result<Self, NamedTensorError> {
+        check_len(name, &shape, &data)?;
         Ok(NamedTensor {
             name: name.to_string(),
             shape,
@@ -71,7 +136,7 @@ pub struct ModelFile {
 }
 
 /// Why a model file could not be read or written.
-#[derive(Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelFileError {
     /// The file concerned.
     pub path: PathBuf,
@@ -115,7 +180,7 @@ impl ModelFile {
     /// JSON header (tensors in name order, metadata under `__metadata__`, keys sorted, padded with
     /// spaces to a multiple of 8 bytes), then the tensors' f32 data in the same order. The same
     /// model always gives the same bytes.
-    pub fn to_bytes(&self) -> Result<Vec<u8>, String> {
+    pub fn to_bytes(&self) -> Result<Vec<u8>, NamedTensorError> {
         let mut order: Vec<&NamedTensor> = self.tensors.iter().collect();
         order.sort_by(|a, b| a.name.cmp(&b.name));
         let mut header = String::from("{");
@@ -146,17 +211,11 @@ impl ModelFile {
         let mut offset = 0usize;
         for (i, t) in order.iter().enumerate() {
             if t.name == "__metadata__" || (i > 0 && order[i - 1].name == t.name) {
-                return Err(format!("tensor name '{}' is reserved or repeated", t.name));
+                return Err(NamedTensorError::BadName {
+                    name: t.name.clone(),
+                });
             }
-            let n: usize = t.shape.iter().product();
-            if n != t.data.len() {
-                return Err(format!(
-                    "tensor '{}': shape {:?} needs {n} values, got {}",
-                    t.name,
-                    t.shape,
-                    t.data.len()
-                ));
-            }
+            let n = check_len(&t.name, &t.shape, &t.data)?;
             let shape: Vec<String> = t.shape.iter().map(|d| d.to_string()).collect();
             let end = offset + 4 * n;
             entry(
@@ -232,7 +291,7 @@ impl ModelFile {
             path: path.to_path_buf(),
             reason,
         };
-        let bytes = self.to_bytes().map_err(err)?;
+        let bytes = self.to_bytes().map_err(|e| err(e.to_string()))?;
         write_atomically(path, &bytes).map_err(|e| err(format!("cannot write: {e}")))
     }
 

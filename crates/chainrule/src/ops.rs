@@ -27,6 +27,8 @@
 use std::f64::consts::{FRAC_1_SQRT_2, FRAC_2_SQRT_PI};
 use std::ops::{Add, Div, Mul, Neg, Sub};
 
+pub use crate::util::format::{fmt_exact, fmt_num};
+
 /// `1/√(2π)`, the standard normal density at 0.
 const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
 
@@ -648,42 +650,6 @@ impl Binary {
             Binary::Pow => format!("{a}^{b}"),
             op => format!("{a} {} {b}", op.symbol()),
         }
-    }
-}
-
-/// Formats a number the way a person would read it, to six significant digits: `3`, `0.5`,
-/// `0.204082`, `1.5e-8`. (JSON output keeps every bit; this is for text meant to be read.)
-pub fn fmt_num(v: f64) -> String {
-    if v.is_nan() {
-        return "NaN".into();
-    }
-    if v.is_infinite() {
-        return if v > 0.0 { "inf".into() } else { "-inf".into() };
-    }
-    if v == v.trunc() && v.abs() < 1e15 {
-        return format!("{}", v as i64);
-    }
-    let sci = format!("{v:.5e}");
-    let (mantissa, exp) = sci.split_once('e').expect("exponent format");
-    let exp: i32 = exp.parse().expect("integer exponent");
-    let trim = |s: &str| s.trim_end_matches('0').trim_end_matches('.').to_string();
-    if (-4..15).contains(&exp) {
-        let decimals = (5 - exp).max(0) as usize;
-        trim(&format!("{v:.decimals$}"))
-    } else {
-        format!("{}e{exp}", trim(mantissa))
-    }
-}
-
-/// Formats a number so that it parses back to exactly the same `f64`: `3`, `0.1`, `1e-300`.
-pub fn fmt_exact(v: f64) -> String {
-    if v == 0.0 && v.is_sign_negative() {
-        // -0 and 0 differ (1/-0 is -inf), so the sign must survive printing.
-        "-0".to_string()
-    } else if v == v.trunc() && v.abs() < 1e15 {
-        format!("{}", v as i64)
-    } else {
-        format!("{v:?}")
     }
 }
 

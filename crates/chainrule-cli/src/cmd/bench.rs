@@ -7,7 +7,7 @@ use chainrule::bench::{measure, workloads};
 
 use crate::cli::BenchArgs;
 use crate::error::CliError;
-use crate::output::{json_number, json_string};
+use chainrule::util::format::{json_number, json_string};
 
 pub fn run(args: &BenchArgs) -> Result<ExitCode, CliError> {
     let all = workloads();

@@ -2,14 +2,14 @@
 
 use std::process::ExitCode;
 
-use chainrule::ops::fmt_num;
 use chainrule::scalar::check::check_against;
+use chainrule::util::format::{fmt_num, Align, Table};
 use chainrule::{GradCheckOptions, Graph};
 
 use crate::cli::CheckArgs;
 use crate::cmd::grad::warn_non_finite;
 use crate::error::CliError;
-use crate::output::read_point;
+use crate::input::read_point;
 
 pub fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
     for (name, v) in [
@@ -44,49 +44,26 @@ pub fn run(args: &CheckArgs) -> Result<ExitCode, CliError> {
     );
 
     println!("f = {} = {}", p.expr, fmt_num(report.value));
-    let rows: Vec<[String; 6]> = report
-        .entries
-        .iter()
-        .map(|e| {
-            [
-                e.name.clone(),
-                format!("{:.10e}", e.analytic),
-                format!("{:.10e}", e.numeric),
-                format!("{:.2e}", e.abs_error),
-                format!("{:.2e}", e.rel_error),
-                if e.ok { "ok" } else { "MISMATCH" }.to_string(),
-            ]
-        })
-        .collect();
-    let header = [
+    let mut table = Table::new(&[Align::Left, Align::Right]);
+    table.row([
         "variable",
         "reverse mode",
         "finite difference",
         "abs error",
         "rel error",
         "",
-    ];
-    let mut widths = header.map(|h| h.chars().count());
-    for row in &rows {
-        for (w, cell) in widths.iter_mut().zip(row) {
-            *w = (*w).max(cell.chars().count());
-        }
+    ]);
+    for e in &report.entries {
+        table.row([
+            e.name.clone(),
+            format!("{:.10e}", e.analytic),
+            format!("{:.10e}", e.numeric),
+            format!("{:.2e}", e.abs_error),
+            format!("{:.2e}", e.rel_error),
+            if e.ok { "ok" } else { "MISMATCH" }.to_string(),
+        ]);
     }
-    let line = |cells: [&str; 6]| {
-        let mut s = String::new();
-        for (i, (cell, w)) in cells.iter().zip(widths).enumerate() {
-            if i == 0 {
-                s.push_str(&format!("{cell:<w$}"));
-            } else {
-                s.push_str(&format!("  {cell:>w$}"));
-            }
-        }
-        println!("{}", s.trim_end());
-    };
-    line(header);
-    for row in &rows {
-        line([&row[0], &row[1], &row[2], &row[3], &row[4], &row[5]]);
-    }
+    print!("{table}");
     if report.entries.is_empty() {
         println!("(no variables: nothing to check)");
     }

@@ -5,15 +5,18 @@ use std::io::IsTerminal;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use chainrule::expr::ExprNode;
+use chainrule::expr::{is_variable_name, ExprNode};
 use chainrule::ops::fmt_num;
 
-use crate::error::{parse_at, parse_expr, CliError};
+use crate::error::CliError;
+use crate::input::{parse_at, parse_expr};
 
 /// Arguments of `chainrule diff`.
 #[derive(Args, Debug, Clone)]
 pub struct DiffArgs {
-    /// The expression, e.g. "3*x^2 + 1".
+    /// The expression, e.g. "3*x^2 + 1"; it may begin with a minus; - reads it from standard
+    /// input, @FILE from a file.
+    #[arg(value_name = "EXPR", allow_hyphen_values = true)]
     pub expr: String,
     /// The variable to differentiate with respect to.
     pub var: String,
@@ -38,13 +41,7 @@ pub const MAX_PRINTED: u64 = 10_000_000;
 /// asked for), and its value at the point when one was given.
 pub fn compute(args: &DiffArgs) -> Result<(Option<String>, Option<f64>), CliError> {
     let e = parse_expr(&args.expr)?;
-    let valid_name = args
-        .var
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_alphabetic() || c == '_')
-        && args.var.chars().all(|c| c.is_alphanumeric() || c == '_');
-    if !valid_name {
+    if !is_variable_name(&args.var) {
         return Err(CliError::usage(format!(
             "'{}' is not a variable name",
             args.var
@@ -71,7 +68,7 @@ pub fn compute(args: &DiffArgs) -> Result<(Option<String>, Option<f64>), CliErro
         };
     };
     let at = parse_at(at)?;
-    if let Some(extra) = at.names().find(|n| !e.variables().iter().any(|v| v == n)) {
+    if let Some(extra) = e.point(&at).unknown().first() {
         return Err(CliError::usage(format!(
             "'{extra}' is not a variable of the expression"
         )));
@@ -83,9 +80,10 @@ pub fn compute(args: &DiffArgs) -> Result<(Option<String>, Option<f64>), CliErro
             used[*i] = true;
         }
     }
+    let point = d.point(&at);
     let mut values = Vec::with_capacity(used.len());
-    for (name, used) in d.variables().iter().zip(used) {
-        match at.get(name) {
+    for (i, (name, used)) in d.variables().iter().zip(used).enumerate() {
+        match point.value(i) {
             Some(v) => values.push(v),
             None if !used => values.push(0.0),
             None => {

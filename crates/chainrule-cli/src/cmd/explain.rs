@@ -7,7 +7,7 @@ use chainrule::Graph;
 
 use crate::cli::ExprArgs;
 use crate::error::CliError;
-use crate::output::read_point;
+use crate::input::read_point;
 
 pub fn run(args: &ExprArgs) -> Result<ExitCode, CliError> {
     let p = read_point(args)?;

@@ -2,13 +2,13 @@
 
 use std::process::ExitCode;
 
-use chainrule::ops::fmt_num;
 use chainrule::show::explain::Trace;
+use chainrule::util::format::{fmt_num, json_number, json_string};
 use chainrule::Graph;
 
 use crate::cli::GradArgs;
 use crate::error::CliError;
-use crate::output::{json_number, json_string, read_point};
+use crate::input::read_point;
 
 pub fn run(args: &GradArgs) -> Result<ExitCode, CliError> {
     let p = read_point(&args.expr)?;

@@ -8,14 +8,11 @@ use chainrule::Graph;
 use crate::cli::GraphArgs;
 use crate::cmd::grad::warn_non_finite;
 use crate::error::CliError;
-use crate::output::{read_point, write_atomically};
+use crate::input::read_point;
+use crate::output::{extension, write_atomically};
 
 pub fn run(args: &GraphArgs) -> Result<ExitCode, CliError> {
-    let extension = args
-        .output
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(|e| e.to_ascii_lowercase());
+    let extension = extension(&args.output);
     let svg = match extension.as_deref() {
         Some("svg") => true,
         Some("dot" | "gv") => false,

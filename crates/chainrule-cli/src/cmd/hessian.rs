@@ -3,17 +3,20 @@
 use clap::Args;
 use serde_json::{json, Value};
 
-use chainrule::ops::fmt_num;
+use chainrule::expr::PointError;
 use chainrule::scalar::functional::hessian_of;
+use chainrule::util::format::{fmt_num, json_number, to_spaced_json, Align, Table};
 use chainrule::{Bindings, Expr, Graph};
 
-use crate::error::{parse_at, parse_expr, CliError};
-use crate::json::{num, to_spaced_json};
+use crate::error::CliError;
+use crate::input::{parse_at, parse_expr};
 
 /// Arguments of `chainrule hessian`.
 #[derive(Args, Debug, Clone)]
 pub struct HessianArgs {
-    /// The expression, e.g. "x^2*y + sin(y)".
+    /// The expression, e.g. "x^2*y + sin(y)"; it may begin with a minus; - reads it from
+    /// standard input, @FILE from a file.
+    #[arg(value_name = "EXPR", allow_hyphen_values = true)]
     pub expr: String,
     /// The point: a value for every variable, e.g. x=1,y=2.
     #[arg(long)]
@@ -36,22 +39,16 @@ pub struct HessianReport {
 /// Checks that `at` gives a value to each variable of `e` and to nothing else, and returns the
 /// values in the order of the variables.
 pub fn point_for(e: &Expr, at: &Bindings) -> Result<Vec<f64>, CliError> {
-    if let Some(extra) = at.names().find(|n| !e.variables().iter().any(|v| v == n)) {
-        return Err(CliError::usage(format!(
-            "'{extra}' is not a variable of the expression (its variables: {})",
-            list(e.variables())
-        )));
-    }
-    e.values_from(at)
-        .map_err(|err| CliError::usage(err.to_string()))
-}
-
-fn list(vars: &[String]) -> String {
-    if vars.is_empty() {
-        "none".into()
-    } else {
-        vars.join(", ")
-    }
+    let point = e.point(at);
+    point
+        .check_known()
+        .map_err(|err| CliError::usage(err.to_string()))?;
+    point.values().map_err(|err| match err {
+        PointError::Missing { names } => {
+            CliError::usage(format!("no value given for the variable '{}'", names[0]))
+        }
+        err => CliError::usage(err.to_string()),
+    })
 }
 
 /// Computes the report for `args` (without printing).
@@ -83,11 +80,11 @@ pub fn compute(args: &HessianArgs) -> Result<HessianReport, CliError> {
 /// The report as `{"value": V, "variables": [...], "gradient": [...], "hessian": [[...]]}`.
 pub fn to_json(r: &HessianReport) -> String {
     let value: Value = json!({
-        "value": num(r.result.value),
+        "value": json_number(r.result.value),
         "variables": r.variables,
-        "gradient": r.result.gradient.iter().map(|&v| num(v)).collect::<Vec<_>>(),
+        "gradient": r.result.gradient.iter().map(|&v| json_number(v)).collect::<Vec<_>>(),
         "hessian": r.result.hessian.iter()
-            .map(|row| row.iter().map(|&v| num(v)).collect::<Vec<_>>())
+            .map(|row| row.iter().map(|&v| json_number(v)).collect::<Vec<_>>())
             .collect::<Vec<_>>(),
     });
     to_spaced_json(&value)
@@ -101,48 +98,19 @@ pub fn to_text(r: &HessianReport) -> String {
         out.push_str("(no variables: the gradient and Hessian are empty)\n");
         return out;
     }
-    let name_w = vars.iter().map(|v| v.chars().count()).max().unwrap_or(0);
-    let grad: Vec<String> = r.result.gradient.iter().map(|&v| fmt_num(v)).collect();
-    let grad_w = grad.iter().map(|s| s.chars().count()).max().unwrap_or(0);
+    let mut gradient = Table::new(&[Align::Left, Align::Right]).indent("  ");
+    for (v, &d) in vars.iter().zip(&r.result.gradient) {
+        gradient.row([format!("∂/∂{v}"), fmt_num(d)]);
+    }
     out.push_str("gradient:\n");
-    for (v, d) in vars.iter().zip(&grad) {
-        out.push_str(&format!(
-            "  ∂/∂{v:<name_w$}  {d:>grad_w$}\n",
-            name_w = name_w,
-            grad_w = grad_w
-        ));
+    out.push_str(&gradient.to_string());
+    let mut hessian = Table::new(&[Align::Left, Align::Right]).indent("  ");
+    hessian.row(std::iter::once(String::new()).chain(vars.iter().cloned()));
+    for (v, row) in vars.iter().zip(&r.result.hessian) {
+        hessian.row(std::iter::once(v.clone()).chain(row.iter().map(|&h| fmt_num(h))));
     }
-    let cells: Vec<Vec<String>> = r
-        .result
-        .hessian
-        .iter()
-        .map(|row| row.iter().map(|&v| fmt_num(v)).collect())
-        .collect();
-    let col_w: Vec<usize> = (0..vars.len())
-        .map(|j| {
-            cells
-                .iter()
-                .map(|row| row[j].chars().count())
-                .chain([vars[j].chars().count()])
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
     out.push_str("hessian:\n");
-    let mut header = format!("  {:name_w$}", "", name_w = name_w);
-    for (v, w) in vars.iter().zip(&col_w) {
-        header.push_str(&format!("  {v:>w$}", w = w));
-    }
-    out.push_str(header.trim_end());
-    out.push('\n');
-    for (v, row) in vars.iter().zip(&cells) {
-        let mut line = format!("  {v:<name_w$}", name_w = name_w);
-        for (c, w) in row.iter().zip(&col_w) {
-            line.push_str(&format!("  {c:>w$}", w = w));
-        }
-        out.push_str(&line);
-        out.push('\n');
-    }
+    out.push_str(&hessian.to_string());
     out
 }
 

@@ -5,7 +5,7 @@
 use std::process::ExitCode;
 
 use chainrule::ops::fmt_num;
-use chainrule::{Bindings, Expr, Graph};
+use chainrule::{Expr, Graph};
 use plotters::chart::SeriesAnno;
 use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
@@ -13,6 +13,7 @@ use plotters::prelude::*;
 
 use crate::cli::PlotArgs;
 use crate::error::CliError;
+use crate::input::{parse_expr, point_at, warn_unknown};
 use crate::plotting::{err, short, tick, write_picture, Format, Picture, FONT};
 
 /// The most samples a plot takes.
@@ -81,7 +82,7 @@ pub fn run(args: &PlotArgs) -> Result<ExitCode, CliError> {
             )));
         }
     }
-    let expr = Expr::parse(&args.expr.expr)?;
+    let expr = parse_expr(&args.expr.expr)?;
     let vars = expr.variables();
     let var = match (&args.var, vars.len()) {
         (Some(v), _) => vars.iter().position(|n| n == v).ok_or_else(|| {
@@ -107,24 +108,19 @@ pub fn run(args: &PlotArgs) -> Result<ExitCode, CliError> {
             )))
         }
     };
-    let at: Bindings = match &args.expr.at {
-        Some(s) => s
-            .parse()
-            .map_err(|e| CliError::input(format!("cannot read --at: {e}")))?,
-        None => Bindings::new(),
-    };
+    let point = point_at(&expr, args.expr.at.as_deref())?;
     let mut values = Vec::with_capacity(vars.len());
     let mut fixed = Vec::new();
     let mut missing = Vec::new();
     for (i, name) in vars.iter().enumerate() {
         if i == var {
-            if at.get(name).is_some() {
+            if point.value(i).is_some() {
                 eprintln!(
                     "warning: --at gives '{name}', which is plotted over --from..--to: its value is not used"
                 );
             }
             values.push(0.0);
-        } else if let Some(v) = at.get(name) {
+        } else if let Some(v) = point.value(i) {
             values.push(v);
             fixed.push(format!("{name} = {}", fmt_num(v)));
         } else {
@@ -137,11 +133,7 @@ pub fn run(args: &PlotArgs) -> Result<ExitCode, CliError> {
             missing.join(",")
         )));
     }
-    for name in at.names() {
-        if !vars.iter().any(|v| v == name) {
-            eprintln!("warning: --at gives '{name}', which does not appear in the expression");
-        }
-    }
+    warn_unknown(&point);
 
     let n = args.samples;
     let samples: Vec<Sample> = (0..n)

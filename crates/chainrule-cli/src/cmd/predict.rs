@@ -11,7 +11,7 @@ use chainrule::train::{Network, Prediction};
 
 use crate::cmd::train::{input, load_data};
 use crate::error::CliError;
-use crate::json::{num, to_spaced_json};
+use chainrule::util::format::{json_number, to_spaced_json};
 
 /// Arguments of `chainrule predict`.
 #[derive(Args, Debug, Clone)]
@@ -89,9 +89,9 @@ pub fn run(args: &PredictArgs) -> Result<ExitCode, CliError> {
         let mut v = serde_json::json!({
             "predictions": preds.iter().zip(&shown).map(|(p, s)| match p {
                 Prediction::Class(_) => serde_json::Value::String(s.clone()),
-                Prediction::Value(v) => num(*v as f64),
+                Prediction::Value(v) => json_number(*v as f64),
             }).collect::<Vec<_>>(),
-            "accuracy": accuracy.map_or(serde_json::Value::Null, num),
+            "accuracy": accuracy.map_or(serde_json::Value::Null, json_number),
         });
         if args.outputs {
             let mut x = data.features.clone();
@@ -101,7 +101,7 @@ pub fn run(args: &PredictArgs) -> Result<ExitCode, CliError> {
             let out = net.outputs(&x, data.n_features).map_err(input)?;
             let rows: Vec<serde_json::Value> = out
                 .chunks_exact(net.spec.outputs())
-                .map(|r| r.iter().map(|&v| num(v as f64)).collect())
+                .map(|r| r.iter().map(|&v| json_number(v as f64)).collect())
                 .collect();
             v["outputs"] = serde_json::Value::Array(rows);
         }

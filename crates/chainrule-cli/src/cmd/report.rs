@@ -10,15 +10,12 @@ use chainrule::Graph;
 use crate::cli::ReportArgs;
 use crate::cmd::grad::warn_non_finite;
 use crate::error::CliError;
-use crate::output::{read_point, write_atomically};
+use crate::input::read_point;
+use crate::output::{extension, write_atomically};
 
 /// Builds the graph at the point and writes its report.
 pub fn run(args: &ReportArgs) -> Result<ExitCode, CliError> {
-    let extension = args
-        .output
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(|e| e.to_ascii_lowercase());
+    let extension = extension(&args.output);
     if !matches!(extension.as_deref(), Some("html" | "htm")) {
         return Err(CliError::input(format!(
             "a report is an HTML page: name it .html, not {}",

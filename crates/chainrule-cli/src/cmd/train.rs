@@ -9,16 +9,14 @@ use std::time::Instant;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use chainrule::data::{self, CsvOptions, Dataset};
+use chainrule::data::{self, Dataset, OpenOptions};
 use chainrule::model_file::ModelFile;
 use chainrule::nn::{Activation, MlpSpec, Module};
-use chainrule::train::{
-    prepare, EpochMetrics, LossKind, OptimizerKind, OptimizerSpec, Progress, TrainConfig,
-    TrainError, Trainer,
-};
+use chainrule::optim::OptimizerKind;
+use chainrule::train::{prepare, EpochMetrics, Progress, RunSettings, TrainError, Trainer};
 
 use crate::error::CliError;
-use crate::json::num;
+use chainrule::util::format::{json_number, to_spaced_json};
 
 /// Arguments of `chainrule train`.
 #[derive(Args, Debug, Clone)]
@@ -46,16 +44,20 @@ pub struct TrainArgs {
     /// Dropout probability after each activation [default: 0].
     #[arg(long)]
     pub dropout: Option<f64>,
-    /// sgd, adam or adamw [default: adam].
+    /// sgd, momentum (SGD with momentum 0.9), nesterov (Nesterov momentum 0.9), adam or adamw
+    /// [default: adam].
     #[arg(long)]
     pub optimizer: Option<String>,
     /// Learning rate [default: 1e-3 for digits and other data, 0.01 for iris and moons; 0.1
     /// with sgd].
     #[arg(long)]
     pub lr: Option<f64>,
-    /// SGD's momentum [default: 0].
+    /// SGD's momentum [default: 0; 0.9 for momentum and nesterov].
     #[arg(long)]
     pub momentum: Option<f64>,
+    /// Nesterov momentum for sgd (needs --momentum above 0, as in PyTorch).
+    #[arg(long)]
+    pub nesterov: bool,
     /// Weight decay [default: 0, or 0.01 for adamw].
     #[arg(long)]
     pub weight_decay: Option<f64>,
@@ -105,49 +107,9 @@ pub struct TrainArgs {
     pub resume: Option<PathBuf>,
 }
 
-/// The number of two-moons samples, and their noise.
-pub const MOONS: (usize, f64) = (200, 0.1);
-
-/// Settings that depend on the data.
-struct Defaults {
-    hidden: Vec<usize>,
-    lr: f64,
-    epochs: usize,
-    batch: usize,
-}
-
-fn defaults(name: &str) -> Defaults {
-    match name {
-        "iris" => Defaults {
-            hidden: vec![16],
-            lr: 0.01,
-            epochs: 100,
-            batch: 16,
-        },
-        "moons" => Defaults {
-            hidden: vec![16, 16],
-            lr: 0.01,
-            epochs: 200,
-            batch: 32,
-        },
-        "digits" => Defaults {
-            hidden: vec![128],
-            lr: 1e-3,
-            epochs: 30,
-            batch: 64,
-        },
-        _ => Defaults {
-            hidden: vec![64],
-            lr: 1e-3,
-            epochs: 30,
-            batch: 64,
-        },
-    }
-}
-
 /// A train error as bad input (exit 2).
 pub fn input(e: TrainError) -> CliError {
-    CliError::input(e.0)
+    CliError::input(e.to_string())
 }
 
 /// Loads `--data` (a shipped name, a CSV file or an IDX image file).
@@ -158,47 +120,13 @@ pub fn load_data(
     regression: bool,
     seed: u64,
 ) -> Result<Dataset, CliError> {
-    let shipped = match name {
-        "digits" => Some(data::digits()),
-        "iris" => Some(data::iris()),
-        "moons" => Some(data::moons(MOONS.0, MOONS.1, seed)),
-        _ => None,
+    let options = OpenOptions {
+        target: target.map(str::to_string),
+        labels: labels.map(Path::to_path_buf),
+        regression,
+        seed,
     };
-    if let Some(d) = shipped {
-        if target.is_some() || labels.is_some() {
-            return Err(CliError::input(format!(
-                "--target and --labels are for files; '{name}' is a shipped dataset"
-            )));
-        }
-        return Ok(d);
-    }
-    let path = Path::new(name);
-    if !path.exists() {
-        return Err(CliError::input(format!(
-            "--data: '{name}' is neither a shipped dataset (digits, iris, moons) nor a file"
-        )));
-    }
-    let d = if let Some(labels) = labels {
-        data::read_idx_pair(path, labels)
-    } else {
-        let Some(col) = target else {
-            return Err(CliError::input(format!(
-                "--data {name}: give the column to predict with --target COLUMN (or, for an \
-                 IDX image file, the labels with --labels FILE)"
-            )));
-        };
-        let col: data::TargetColumn = match col.parse::<usize>() {
-            Ok(i) => i.into(),
-            Err(_) => col.into(),
-        };
-        let opts = if regression {
-            CsvOptions::regression(col)
-        } else {
-            CsvOptions::classes(col)
-        };
-        Dataset::from_csv(path, &opts)
-    };
-    d.map_err(|e| CliError::input(e.to_string()))
+    data::open(name, &options).map_err(|e| CliError::input(e.to_string()))
 }
 
 /// Fails early (before training) on an output path that cannot be written: a missing folder or
@@ -232,248 +160,63 @@ pub fn check_output(flag: &str, path: &Path) -> Result<(), CliError> {
     Ok(())
 }
 
-/// Metadata the command adds to its checkpoints, besides the trainer's own: what the data was
-/// and how it was split, so that `--resume` can take them from the file.
-const CKPT_DATA: &str = "checkpoint_data";
-const CKPT_TEST_FRACTION: &str = "checkpoint_test_fraction";
-const CKPT_STANDARDIZE: &str = "checkpoint_standardize";
-
-/// A checkpoint given to `--resume`, with the settings it was made with.
-struct Resumed {
-    path: PathBuf,
-    file: ModelFile,
-    spec: MlpSpec,
-    config: TrainConfig,
-}
-
-impl Resumed {
-    fn load(path: &Path) -> Result<Resumed, CliError> {
-        let file = ModelFile::load(path).map_err(|e| CliError::input(e.to_string()))?;
-        let (spec, config) = Trainer::checkpoint_settings(&file, path).map_err(input)?;
-        Ok(Resumed {
-            path: path.to_path_buf(),
-            file,
-            spec,
-            config,
+/// The settings given on the command line, read into the library's form.
+fn given(args: &TrainArgs) -> Result<RunSettings, CliError> {
+    let activation = parsed::<Activation>(args.activation.as_deref())?;
+    let optimizer = parsed::<OptimizerKind>(args.optimizer.as_deref())?;
+    let model = args
+        .model
+        .as_deref()
+        .map(|m| {
+            m.parse::<MlpSpec>()
+                .map(|s| s.sizes)
+                .map_err(|e| CliError::input(format!("--model: {e}")))
         })
-    }
-
-    /// A setting the command recorded, parsed.
-    fn recorded<V: std::str::FromStr>(&self, key: &str) -> Result<Option<V>, CliError> {
-        self.file
-            .metadata
-            .get(key)
-            .map(|v| {
-                v.parse().map_err(|_| {
-                    CliError::input(format!(
-                        "{}: metadata '{key}': '{v}' is not valid",
-                        self.path.display()
-                    ))
-                })
-            })
-            .transpose()
-    }
+        .transpose()?;
+    Ok(RunSettings {
+        data: args.data.clone(),
+        model,
+        activation,
+        dropout: args.dropout,
+        optimizer,
+        lr: args.lr,
+        momentum: args.momentum,
+        nesterov: args.nesterov.then_some(true),
+        weight_decay: args.weight_decay,
+        epochs: args.epochs,
+        batch: args.batch,
+        seed: args.seed,
+        test_fraction: args.test_fraction,
+        standardize: args.no_standardize.then_some(false),
+    })
 }
 
-/// The settings of a run: each one given on the command line, else the checkpoint's when
-/// resuming, else the default.
-struct Settings {
-    data: String,
-    activation: Activation,
-    kind: OptimizerKind,
-    dropout: f64,
-    momentum: f64,
-    seed: u64,
-    test_fraction: f64,
-    standardize: bool,
-    /// The layer widths, when given or resumed (otherwise they follow the data).
-    sizes: Option<Vec<usize>>,
-    lr: Option<f64>,
-    weight_decay: Option<f64>,
-    epochs: Option<usize>,
-    batch: Option<usize>,
+/// A name given to a flag, read (an error as the type words it).
+fn parsed<V: std::str::FromStr>(name: Option<&str>) -> Result<Option<V>, CliError>
+where
+    V::Err: std::fmt::Display,
+{
+    name.map(str::parse::<V>)
+        .transpose()
+        .map_err(|e| CliError::input(e.to_string()))
 }
 
-/// `given` if any, else `recorded`, else `default`.
-fn pick<V: PartialEq + std::fmt::Display>(
-    flag: &str,
-    given: Option<V>,
-    recorded: Option<V>,
-    default: impl FnOnce() -> V,
-    resumed: Option<&Resumed>,
-) -> Result<V, CliError> {
-    Ok(pick_given(flag, given, recorded, resumed)?.unwrap_or_else(default))
-}
-
-/// `given` if any, else `recorded`; a value given that differs from the checkpoint's is
-/// refused, since the run would not continue the one that was saved.
-fn pick_given<V: PartialEq + std::fmt::Display>(
-    flag: &str,
-    given: Option<V>,
-    recorded: Option<V>,
-    resumed: Option<&Resumed>,
-) -> Result<Option<V>, CliError> {
-    match (given, recorded) {
-        (Some(g), Some(r)) if g != r => Err(CliError::input(format!(
-            "{flag} {g}, but the checkpoint {} was made with {flag} {r}: leave {flag} out to \
-             continue with the checkpoint's, or start a new run without --resume",
-            resumed.map_or(String::new(), |r| r.path.display().to_string())
-        ))),
-        (g, r) => Ok(g.or(r)),
-    }
-}
-
-impl Settings {
-    fn resolve(args: &TrainArgs, resumed: Option<&Resumed>) -> Result<Settings, CliError> {
-        let activation = args
-            .activation
-            .as_deref()
-            .map(str::parse::<Activation>)
-            .transpose()
-            .map_err(CliError::input)?;
-        let kind = args
-            .optimizer
-            .as_deref()
-            .map(str::parse::<OptimizerKind>)
-            .transpose()
-            .map_err(CliError::input)?;
-        let sizes = args
-            .model
-            .as_deref()
-            .map(|m| {
-                m.parse::<MlpSpec>()
-                    .map(|s| s.sizes)
-                    .map_err(|e| CliError::input(format!("--model: {e}")))
-            })
-            .transpose()?;
-        let spec = resumed.map(|r| &r.spec);
-        let config = resumed.map(|r| &r.config);
-        let opt = config.map(|c| &c.optimizer);
-        let recorded_data: Option<String> = match resumed {
-            Some(r) => r.recorded(CKPT_DATA)?,
-            None => None,
-        };
-        let (recorded_fraction, recorded_standardize): (Option<f64>, Option<bool>) = match resumed {
-            Some(r) => (
-                r.recorded(CKPT_TEST_FRACTION)?,
-                r.recorded(CKPT_STANDARDIZE)?,
-            ),
-            None => (None, None),
-        };
-        if let (true, Some(true), Some(r)) = (args.no_standardize, recorded_standardize, resumed) {
-            return Err(CliError::input(format!(
-                "--no-standardize, but the checkpoint {} was made with standardised features: \
-                 leave --no-standardize out to continue with the checkpoint's, or start a new run \
-                 without --resume",
-                r.path.display()
-            )));
-        }
-        let sizes_given = sizes.map(|s| MlpText(s.clone()));
-        let sizes_recorded = spec.map(|s| MlpText(s.sizes.clone()));
-        let settings = Settings {
-            data: pick(
-                "--data",
-                args.data.clone(),
-                recorded_data,
-                || "digits".to_string(),
-                resumed,
-            )?,
-            activation: pick(
-                "--activation",
-                activation,
-                spec.map(|s| s.activation),
-                || Activation::Relu,
-                resumed,
-            )?,
-            kind: pick(
-                "--optimizer",
-                kind,
-                opt.map(|o| o.kind),
-                || OptimizerKind::Adam,
-                resumed,
-            )?,
-            dropout: pick(
-                "--dropout",
-                args.dropout,
-                spec.map(|s| s.dropout),
-                || 0.0,
-                resumed,
-            )?,
-            momentum: pick(
-                "--momentum",
-                args.momentum,
-                opt.map(|o| o.momentum),
-                || 0.0,
-                resumed,
-            )?,
-            seed: pick("--seed", args.seed, config.map(|c| c.seed), || 0, resumed)?,
-            test_fraction: pick(
-                "--test-fraction",
-                args.test_fraction,
-                recorded_fraction,
-                || 0.2,
-                resumed,
-            )?,
-            standardize: !args.no_standardize && recorded_standardize.unwrap_or(true),
-            sizes: pick_given("--model", sizes_given, sizes_recorded, resumed)?.map(|m| m.0),
-            lr: pick_given("--lr", args.lr, opt.map(|o| o.lr), resumed)?,
-            weight_decay: pick_given(
-                "--weight-decay",
-                args.weight_decay.map(|w| WeightDecay(Some(w))),
-                opt.map(|o| WeightDecay(o.weight_decay)),
-                resumed,
-            )?
-            .and_then(|w| w.0),
-            // More epochs than planned extend a resumed run.
-            epochs: args.epochs.or(config.map(|c| c.epochs)),
-            batch: pick_given("--batch", args.batch, config.map(|c| c.batch_size), resumed)?,
-        };
-        if !(0.0..1.0).contains(&settings.dropout) {
-            return Err(CliError::input(format!(
-                "--dropout must be in [0, 1), not {}",
-                settings.dropout
-            )));
-        }
-        if !(0.0..1.0).contains(&settings.test_fraction) {
-            return Err(CliError::input(format!(
-                "--test-fraction must be in [0, 1), not {}",
-                settings.test_fraction
-            )));
-        }
-        Ok(settings)
-    }
-}
-
-/// Layer widths compared and printed as `--model` spells them.
-#[derive(PartialEq)]
-struct MlpText(Vec<usize>);
-
-impl std::fmt::Display for MlpText {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let parts: Vec<String> = self.0.iter().map(usize::to_string).collect();
-        f.write_str(&parts.join("-"))
-    }
-}
-
-/// A weight decay, where `None` is the optimizer's default.
-#[derive(PartialEq)]
-struct WeightDecay(Option<f64>);
-
-impl std::fmt::Display for WeightDecay {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self.0 {
-            Some(w) => write!(f, "{w}"),
-            None => f.write_str("default"),
-        }
-    }
+/// A checkpoint given to `--resume`, read whole, with the settings it was made with.
+fn load_checkpoint(path: &Path) -> Result<(ModelFile, RunSettings), CliError> {
+    let file = ModelFile::load(path).map_err(|e| CliError::input(e.to_string()))?;
+    let settings = RunSettings::from_checkpoint(&file, path).map_err(input)?;
+    Ok((file, settings))
 }
 
 /// Runs `chainrule train`.
 pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
     // Check everything that can be checked before spending time on training.
-    let resumed = args.resume.as_deref().map(Resumed::load).transpose()?;
-    let s = Settings::resolve(args, resumed.as_ref())?;
-    let (activation, kind) = (s.activation, s.kind);
+    let resumed = args.resume.as_deref().map(load_checkpoint).transpose()?;
+    let mut settings = given(args)?;
+    if let (Some((_, recorded)), Some(path)) = (&resumed, &args.resume) {
+        settings = settings.resume_from(recorded, path).map_err(input)?;
+    }
+    settings.check().map_err(input)?;
     if let Some(p) = &args.plot {
         crate::plotting::Format::from_path(p, "--plot").map_err(CliError::input)?;
         check_output("--plot", p)?;
@@ -483,10 +226,7 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
         check_output("--grad-flow", p)?;
     }
     if let Some(p) = &args.report {
-        let ext = p
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(|e| e.to_ascii_lowercase());
+        let ext = crate::output::extension(p);
         if !matches!(ext.as_deref(), Some("html" | "htm")) {
             return Err(CliError::input(format!(
                 "--report: '{}' must end in .html",
@@ -502,62 +242,22 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
         check_output("--checkpoint", p)?;
     }
     let data = load_data(
-        &s.data,
+        settings.data_name(),
         args.target.as_deref(),
         args.labels.as_deref(),
         args.regression,
-        s.seed,
+        settings.seed(),
     )?;
-    let d = defaults(&s.data);
-    let outputs = match data.n_classes() {
-        0 => 1,
-        k => k,
-    };
-    let sizes = s.sizes.clone().unwrap_or_else(|| {
-        let mut sizes = vec![data.n_features];
-        sizes.extend(&d.hidden);
-        sizes.push(outputs);
-        sizes
-    });
-    let mut spec = MlpSpec::new(sizes).map_err(|e| CliError::input(format!("--model: {e}")))?;
-    spec.activation = activation;
-    spec.dropout = s.dropout;
-    if spec.inputs() != data.n_features {
-        return Err(CliError::input(format!(
-            "--model {spec} takes {} inputs but the data has {} features",
-            spec.inputs(),
-            data.n_features
-        )));
-    }
-    let loss = LossKind::for_outputs(spec.outputs(), &data.targets)
-        .map_err(|e| CliError::input(format!("--model {spec}: {e}")))?;
-    let lr = s.lr.unwrap_or(match kind {
-        OptimizerKind::Sgd => 0.1,
-        _ => d.lr,
-    });
-    let config = TrainConfig {
-        epochs: s.epochs.unwrap_or(d.epochs),
-        batch_size: s.batch.unwrap_or(d.batch),
-        seed: s.seed,
-        optimizer: OptimizerSpec {
-            kind,
-            lr,
-            momentum: s.momentum,
-            weight_decay: s.weight_decay,
-        },
-    };
-    if config.batch_size == 0 {
-        return Err(CliError::input("--batch must be at least 1"));
-    }
-    config.optimizer.build().map_err(input)?;
-    let prepared = prepare(&data, s.test_fraction, s.seed, s.standardize)
-        .map_err(|e| CliError::input(format!("--data {}: {e}", s.data)))?;
-    let mut trainer = Trainer::new(spec, loss, config).map_err(input)?;
+    let plan = settings.plan(&data).map_err(input)?;
+    let config = plan.config;
+    let prepared = prepare(&data, plan.test_fraction, config.seed, plan.standardize)
+        .map_err(|e| CliError::input(format!("--data {}: {e}", plan.data)))?;
+    let mut trainer = Trainer::new(plan.spec.clone(), plan.loss, config).map_err(input)?;
     trainer.set_detect_anomaly(args.detect_anomaly);
     trainer.net.classes = data.class_names().to_vec();
     trainer.net.standardizer = prepared.standardizer.clone();
-    if let Some(r) = &resumed {
-        trainer.resume(&r.file, &r.path).map_err(input)?;
+    if let (Some((file, _)), Some(path)) = (&resumed, &args.resume) {
+        trainer.resume(file, path).map_err(input)?;
     }
 
     let test = (!prepared.test.is_empty()).then_some(&prepared.test);
@@ -582,20 +282,14 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
     while trainer.epoch() < epochs {
         trainer
             .train_epoch(&prepared.train, test, &mut on_progress)
-            .map_err(|e| {
-                if args.detect_anomaly && e.0.contains("anomaly") {
-                    CliError::failure(e.0)
-                } else {
-                    input(e)
-                }
+            .map_err(|e| match e {
+                // A run that blew up is a failure of the run, not bad input.
+                TrainError::Anomaly(_) => CliError::failure(e.to_string()),
+                e => input(e),
             })?;
         if let Some(path) = &args.checkpoint {
             let mut file = trainer.checkpoint();
-            file.metadata.insert(CKPT_DATA.into(), s.data.clone());
-            file.metadata
-                .insert(CKPT_TEST_FRACTION.into(), s.test_fraction.to_string());
-            file.metadata
-                .insert(CKPT_STANDARDIZE.into(), s.standardize.to_string());
+            plan.record(&mut file);
             file.save(path)
                 .map_err(|e| CliError::input(e.to_string()))?;
         }
@@ -613,14 +307,14 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
         crate::cmd::curves::draw(
             path,
             trainer.history(),
-            &format!("{} on {}", trainer.net.spec, s.data),
+            &format!("{} on {}", trainer.net.spec, plan.data),
         )
         .map_err(|e| CliError::input(format!("--plot: cannot draw {}: {e}", path.display())))?;
     }
     if let Some(path) = &args.grad_flow {
         let title = format!(
             "gradient flow: {} {} on {}",
-            trainer.net.spec, trainer.net.spec.activation, s.data
+            trainer.net.spec, trainer.net.spec.activation, plan.data
         );
         crate::cmd::gradflow::FlowChart {
             title,
@@ -632,22 +326,23 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
         })?;
     }
     if let Some(path) = &args.report {
-        let html = crate::cmd::training_page::page(&trainer, &s.data, &prepared, seconds).map_err(
-            |e| CliError::input(format!("--report: cannot draw {}: {e}", path.display())),
-        )?;
+        let html = crate::cmd::training_page::page(&trainer, &plan.data, &prepared, seconds)
+            .map_err(|e| {
+                CliError::input(format!("--report: cannot draw {}: {e}", path.display()))
+            })?;
         crate::output::write_atomically(path, html.as_bytes())?;
     }
     let last = trainer.history().last().copied();
     if args.json {
-        let opt = |v: Option<f64>| v.map_or(serde_json::Value::Null, num);
+        let opt = |v: Option<f64>| v.map_or(serde_json::Value::Null, json_number);
         let v = serde_json::json!({
             "train_loss": opt(last.map(|m| m.train_loss)),
             "train_accuracy": opt(last.and_then(|m| m.train_accuracy)),
             "test_accuracy": opt(last.and_then(|m| m.test_accuracy)),
             "epochs": trainer.epoch(),
-            "seconds": num(seconds),
+            "seconds": json_number(seconds),
         });
-        println!("{}", crate::json::to_spaced_json(&v));
+        println!("{}", to_spaced_json(&v));
     } else {
         let net = &trainer.net;
         println!(
@@ -655,8 +350,8 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
             net.spec,
             net.spec.activation,
             net.model.num_parameters(),
-            kind.name(),
-            s.data,
+            config.optimizer.kind.name(),
+            plan.data,
             prepared.train.n_samples,
             prepared.test.n_samples
         );

@@ -4,8 +4,9 @@
 #![allow(dead_code)] // each test file uses its own subset
 
 use std::fs;
+use std::io::Write;
 use std::path::PathBuf;
-use std::process::{Command, Output};
+use std::process::{Command, Output, Stdio};
 
 /// Runs `chainrule` with `args` and waits for it.
 pub fn chainrule(args: &[&str]) -> Output {
@@ -13,6 +14,26 @@ pub fn chainrule(args: &[&str]) -> Output {
         .args(args)
         .output()
         .expect("the binary runs")
+}
+
+/// Runs `chainrule` with `args`, writing `input` to its standard input.
+pub fn chainrule_with_stdin(args: &[&str], input: &str) -> Output {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_chainrule"))
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary runs");
+    let mut stdin = child.stdin.take().expect("a pipe");
+    // Written from another thread, so that a command that stops reading cannot block the test.
+    let input = input.to_string();
+    let writer = std::thread::spawn(move || {
+        let _ = stdin.write_all(input.as_bytes());
+    });
+    let out = child.wait_with_output().expect("the binary ends");
+    writer.join().unwrap();
+    out
 }
 
 /// What the process printed on standard output.

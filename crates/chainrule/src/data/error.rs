@@ -112,6 +112,21 @@ pub enum DataError {
         /// What disagrees, naming both files.
         message: String,
     },
+    /// A name given to [`open`](super::open) that is neither a shipped dataset nor a file.
+    UnknownDataset {
+        /// The name given.
+        name: String,
+    },
+    /// A file given to [`open`](super::open) without the CSV column to predict or the IDX labels.
+    NoTarget {
+        /// The file.
+        name: String,
+    },
+    /// A shipped dataset given a CSV target column or IDX labels, which are for files.
+    NotAFile {
+        /// The dataset's name.
+        name: String,
+    },
     /// Options or arguments that cannot work (a zero batch size, a test fraction above 1...).
     Invalid {
         /// What is wrong.
@@ -187,6 +202,19 @@ impl fmt::Display for DataError {
                 Ok(())
             }
             DataError::Idx { path, message } => write!(f, "{path}: {message}"),
+            DataError::UnknownDataset { name } => write!(
+                f,
+                "--data: '{name}' is neither a shipped dataset (digits, iris, moons) nor a file"
+            ),
+            DataError::NoTarget { name } => write!(
+                f,
+                "--data {name}: give the column to predict with --target COLUMN (or, for an IDX \
+                 image file, the labels with --labels FILE)"
+            ),
+            DataError::NotAFile { name } => write!(
+                f,
+                "--target and --labels are for files; '{name}' is a shipped dataset"
+            ),
             DataError::Mismatch { message } | DataError::Invalid { message } => {
                 write!(f, "{message}")
             }

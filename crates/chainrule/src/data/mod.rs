@@ -1,6 +1,7 @@
 //! Datasets: a plain table of features with class labels or regression targets, the loaders that
-//! fill it (CSV, IDX), a few built-in datasets, and the preparation steps of training
-//! (standardisation, train/test split, shuffled mini-batches).
+//! fill it (CSV, IDX), a few built-in datasets, [`open`] to find one by name or path (with the
+//! training settings that suit it), and the preparation steps of training (standardisation,
+//! train/test split, shuffled mini-batches).
 //!
 //! A [`Dataset`] is independent of any tensor type: features are a row-major `Vec<f32>`, so any
 //! engine can copy a batch of rows into its own storage ([`Dataset::gather_features`]).
@@ -24,12 +25,14 @@ mod builtin;
 mod csv;
 mod error;
 mod idx;
+mod open;
 mod prep;
 
 pub use builtin::{digits, iris, moons, moons_with_rng, DIGITS_CSV, IRIS_CSV};
 pub use csv::{CsvOptions, TargetColumn, TargetKind, DEFAULT_MAX_LINE_BYTES};
 pub use error::DataError;
 pub use idx::{read_idx, read_idx_pair, read_mnist, IdxArray, MnistPart};
+pub use open::{open, OpenOptions, TrainingDefaults, MOONS, SHIPPED};
 pub use prep::{batches, Batches, Standardizer};
 
 /// The targets of a dataset: a class per sample, or a number per sample.

@@ -24,15 +24,18 @@
 
 mod lexer;
 mod parser;
+mod point;
 pub mod symbolic;
 
 use std::fmt;
 use std::str::FromStr;
 
-use crate::ops::{fmt_exact, Binary, Unary};
+use crate::ops::{Binary, Unary};
 use crate::scalar::graph::{Graph, Var};
+use crate::util::format::fmt_exact;
 
 pub use parser::{function_names, MAX_DEPTH};
+pub use point::{is_variable_name, Bindings, BindingsError, Point, PointError};
 
 /// A node of a parsed expression; children are indices of earlier nodes.
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -260,101 +263,6 @@ impl FromStr for Expr {
     type Err = ParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Expr::parse(s)
-    }
-}
-
-/// Values for named variables, as written on a command line: `x=2, y=-0.5`.
-///
-/// ```
-/// use chainrule::Bindings;
-///
-/// let at: Bindings = "x=2,y=1e-3".parse().unwrap();
-/// assert_eq!(at.get("y"), Some(0.001));
-/// assert!("x=2,x=3".parse::<Bindings>().is_err());
-/// ```
-#[derive(Clone, Debug, Default, PartialEq)]
-pub struct Bindings {
-    pairs: Vec<(String, f64)>,
-}
-
-/// A `name=value` list that could not be read.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct BindingsError(String);
-
-impl fmt::Display for BindingsError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for BindingsError {}
-
-impl Bindings {
-    /// No values.
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    /// Sets `name` to `value`, replacing an earlier value.
-    pub fn set(&mut self, name: &str, value: f64) {
-        match self.pairs.iter_mut().find(|(n, _)| n == name) {
-            Some(p) => p.1 = value,
-            None => self.pairs.push((name.to_string(), value)),
-        }
-    }
-
-    /// The value of `name`, if given.
-    pub fn get(&self, name: &str) -> Option<f64> {
-        self.pairs.iter().find(|(n, _)| n == name).map(|p| p.1)
-    }
-
-    /// The names, in the order given.
-    pub fn names(&self) -> impl Iterator<Item = &str> {
-        self.pairs.iter().map(|(n, _)| n.as_str())
-    }
-
-    /// Whether no value is given.
-    pub fn is_empty(&self) -> bool {
-        self.pairs.is_empty()
-    }
-}
-
-impl FromStr for Bindings {
-    type Err = BindingsError;
-    fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let mut b = Bindings::new();
-        if s.trim().is_empty() {
-            return Err(BindingsError(
-                "expected name=value pairs such as x=2,y=3, found nothing".into(),
-            ));
-        }
-        for part in s.split(',') {
-            let part = part.trim();
-            let Some((name, value)) = part.split_once('=') else {
-                return Err(BindingsError(format!(
-                    "'{part}' is not of the form name=value"
-                )));
-            };
-            let (name, value) = (name.trim(), value.trim());
-            let valid_name = name
-                .chars()
-                .next()
-                .is_some_and(|c| c.is_alphabetic() || c == '_')
-                && name.chars().all(|c| c.is_alphanumeric() || c == '_');
-            if !valid_name {
-                return Err(BindingsError(format!(
-                    "'{name}' in '{part}' is not a variable name"
-                )));
-            }
-            let v: f64 = value.parse().map_err(|_| {
-                BindingsError(format!("the value of '{name}', '{value}', is not a number"))
-            })?;
-            if b.get(name).is_some() {
-                return Err(BindingsError(format!("'{name}' is given more than once")));
-            }
-            b.set(name, v);
-        }
-        Ok(b)
     }
 }
 

@@ -92,14 +92,16 @@ pub fn dataset() -> Dataset {
 /// testing, standardised) and returns its gradient flow and metrics.
 pub fn run(config: &DeepConfig, activation: Activation) -> Result<DeepRun, TrainError> {
     if config.depth < 2 {
-        return Err(TrainError("a deep network needs at least 2 layers".into()));
+        return Err(TrainError::invalid(
+            "a deep network needs at least 2 layers",
+        ));
     }
     let data = dataset();
     let prepared = prepare(&data, 0.2, config.seed, true)?;
     let mut sizes = vec![data.n_features];
     sizes.extend(std::iter::repeat_n(config.width, config.depth - 1));
     sizes.push(data.n_classes());
-    let mut spec = MlpSpec::new(sizes).map_err(|e| TrainError(e.0))?;
+    let mut spec = MlpSpec::new(sizes)?;
     spec.activation = activation;
     let train = TrainConfig {
         epochs: config.epochs,

@@ -3,9 +3,9 @@
 
 use std::fmt::Write;
 
-use crate::ops::fmt_num;
 use crate::scalar::graph::Graph;
 use crate::show::explain::Trace;
+use crate::util::format::fmt_num;
 
 /// `y = x²`, `z = 3y + 1` at `x = 2`: returns the explanation and `dz/dx` (12).
 pub fn composition() -> (String, f64) {

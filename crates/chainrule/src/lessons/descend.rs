@@ -1,7 +1,9 @@
 //! Gradient descent on an expression: the trajectory of an optimizer from a start point.
 //!
 //! At every point the expression is recorded on a [`Graph`] and differentiated by the backward
-//! sweep (no finite differences); the optimizer then takes one step with that gradient.
+//! sweep (no finite differences); the optimizer then takes one step with that gradient. The
+//! optimizer is any [`Optimizer`], or one of the registry by name ([`descend_with`] and
+//! [`OptimizerSpec`], the same registry the training loop uses).
 //!
 //! ```
 //! use chainrule::descend::{descend, DescendOptions, StopReason};
@@ -19,7 +21,7 @@
 use std::fmt;
 
 use crate::expr::Expr;
-use crate::optim::Optimizer;
+use crate::optim::{ConfigError, Optimizer, OptimizerSpec};
 use crate::scalar::graph::Graph;
 
 /// When to stop a descent.
@@ -186,6 +188,28 @@ pub fn descend(
     }
 }
 
+/// [`descend`] with a fresh optimizer of the registry, or the error of a setting out of range.
+///
+/// ```
+/// use chainrule::descend::{descend_with, DescendOptions, StopReason};
+/// use chainrule::optim::OptimizerSpec;
+/// use chainrule::Expr;
+///
+/// let f = Expr::parse("x^2 + 10*y^2").unwrap();
+/// let nesterov = OptimizerSpec::named("nesterov", 0.02).unwrap();
+/// let t = descend_with(&f, &[-4.0, 1.5], &nesterov, &DescendOptions::default()).unwrap();
+/// assert!(matches!(t.stop, StopReason::Converged { .. }));
+/// ```
+pub fn descend_with(
+    expr: &Expr,
+    start: &[f64],
+    spec: &OptimizerSpec,
+    options: &DescendOptions,
+) -> Result<Trajectory, ConfigError> {
+    let mut optimizer = spec.build::<f64>()?;
+    Ok(descend(expr, start, optimizer.as_mut(), options))
+}
+
 /// What makes this point a divergence, if anything.
 fn divergence(x: &[f64], value: f64, grad: &[f64], names: &[String], bound: f64) -> Option<String> {
     if let Some(i) = x.iter().position(|v| !v.is_finite()) {
@@ -261,6 +285,36 @@ mod tests {
                 "{name} ended at {end:?}, not {want:?}"
             );
         }
+    }
+
+    #[test]
+    fn the_registry_builds_the_same_runs_as_the_optimizers_themselves() {
+        let options = DescendOptions {
+            max_steps: 50,
+            ..Default::default()
+        };
+        let by_hand: Vec<(&str, Box<dyn Optimizer<f64>>)> = vec![
+            ("sgd", Box::new(Sgd::new(SgdConfig::new(0.05)))),
+            (
+                "momentum",
+                Box::new(Sgd::new(SgdConfig::new(0.05).momentum(0.9))),
+            ),
+            (
+                "nesterov",
+                Box::new(Sgd::new(SgdConfig::new(0.05).momentum(0.9).nesterov(true))),
+            ),
+            ("adam", Box::new(Adam::new(AdamConfig::new(0.05)))),
+            ("adamw", Box::new(AdamW::new(AdamWConfig::new(0.05)))),
+        ];
+        for (name, mut opt) in by_hand {
+            let want = descend(&quadratic(), &[-3.0, 4.0], opt.as_mut(), &options);
+            let spec = OptimizerSpec::named(name, 0.05).unwrap();
+            let got = descend_with(&quadratic(), &[-3.0, 4.0], &spec, &options).unwrap();
+            assert_eq!(got, want, "{name}");
+        }
+        let mut bad = OptimizerSpec::named("sgd", 0.05).unwrap();
+        bad.nesterov = true;
+        assert!(descend_with(&quadratic(), &[0.0, 0.0], &bad, &options).is_err());
     }
 
     #[test]

@@ -25,6 +25,7 @@ use std::hint::black_box;
 use std::time::{Duration, Instant};
 
 use crate::scalar::graph::{Graph, Var};
+use crate::util::format::{Align, Table};
 
 /// The number of data points of the linear model.
 pub const DATA_POINTS: usize = 4;
@@ -300,16 +301,17 @@ pub fn render(rows: &[Row]) -> String {
         Timing::Ran(s) => format!("{} ({:.1}×)", fmt_time(*s), s / eval),
         Timing::Skipped(s) => format!("skipped (~{})", fmt_time(*s)),
     };
-    let mut lines = vec![[
-        "n".to_string(),
-        "one evaluation".to_string(),
-        "reverse mode (1 sweep)".to_string(),
-        "forward mode (n sweeps)".to_string(),
-        "finite differences (n+1 evals)".to_string(),
-    ]];
+    let mut table = Table::new(&[Align::Right, Align::Left]).gap("   ");
+    table.row([
+        "n",
+        "one evaluation",
+        "reverse mode (1 sweep)",
+        "forward mode (n sweeps)",
+        "finite differences (n+1 evals)",
+    ]);
     for r in rows {
         let e = r.eval.seconds;
-        lines.push([
+        table.row([
             group(r.n),
             fmt_time(e),
             format!(
@@ -321,33 +323,7 @@ pub fn render(rows: &[Row]) -> String {
             cell(&r.finite_differences, e),
         ]);
     }
-    let widths: Vec<usize> = (0..5)
-        .map(|c| {
-            lines
-                .iter()
-                .map(|l| l[c].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let mut out = String::new();
-    for l in &lines {
-        let cells: Vec<String> = l
-            .iter()
-            .zip(&widths)
-            .enumerate()
-            .map(|(c, (s, w))| {
-                let pad = " ".repeat(w - s.chars().count());
-                if c == 0 {
-                    format!("{pad}{s}")
-                } else {
-                    format!("{s}{pad}")
-                }
-            })
-            .collect();
-        out.push_str(cells.join("   ").trim_end());
-        out.push('\n');
-    }
+    let mut out = table.to_string();
     out.push_str(
         "(×: time relative to one evaluation; skipped: estimated from one pass, over the time budget)\n",
     );

@@ -105,13 +105,34 @@ impl fmt::Display for Activation {
     }
 }
 
-impl FromStr for Activation {
-    type Err = String;
+/// A name that is not an [`Activation`]'s.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UnknownActivation {
+    /// The name given.
+    pub name: String,
+}
 
-    fn from_str(s: &str) -> Result<Self, String> {
+impl fmt::Display for UnknownActivation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "unknown activation '{}' (choose relu, tanh, sigmoid or gelu)",
+            self.name
+        )
+    }
+}
+
+impl std::error::Error for UnknownActivation {}
+
+impl FromStr for Activation {
+    type Err = UnknownActivation;
+
+    fn from_str(s: &str) -> Result<Self, UnknownActivation> {
         Activation::ALL
             .into_iter()
             .find(|a| a.name().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| format!("unknown activation '{s}' (choose relu, tanh, sigmoid or gelu)"))
+            .ok_or_else(|| UnknownActivation {
+                name: s.to_string(),
+            })
     }
 }

@@ -36,11 +36,41 @@ pub struct MlpSpec {
 
 /// A spec that cannot describe a network.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SpecError(pub String);
+#[non_exhaustive]
+pub enum SpecError {
+    /// Fewer than two widths: a network needs an input and an output.
+    TooFewWidths {
+        /// The number of widths given.
+        count: usize,
+    },
+    /// A layer of width 0.
+    ZeroWidth {
+        /// The layer, from 0 (the inputs).
+        layer: usize,
+    },
+    /// A part of the text between dashes that is not a width.
+    NotAWidth {
+        /// The whole spec as given.
+        spec: String,
+        /// The part that is not a number.
+        part: String,
+    },
+}
 
 impl fmt::Display for SpecError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            SpecError::TooFewWidths { count } => write!(
+                f,
+                "a network needs at least an input and an output width, e.g. 64-10 (got {count})"
+            ),
+            SpecError::ZeroWidth { layer } => write!(f, "layer {layer} has width 0"),
+            SpecError::NotAWidth { spec, part } => write!(
+                f,
+                "cannot read the network '{spec}': '{part}' is not a layer width (write widths \
+                 from input to output, e.g. 64-128-10)"
+            ),
+        }
     }
 }
 
@@ -50,13 +80,10 @@ impl MlpSpec {
     /// A spec with these widths, ReLU and no dropout.
     pub fn new(sizes: Vec<usize>) -> Result<Self, SpecError> {
         if sizes.len() < 2 {
-            return Err(SpecError(format!(
-                "a network needs at least an input and an output width, e.g. 64-10 (got {})",
-                sizes.len()
-            )));
+            return Err(SpecError::TooFewWidths { count: sizes.len() });
         }
         if let Some(i) = sizes.iter().position(|&s| s == 0) {
-            return Err(SpecError(format!("layer {i} has width 0")));
+            return Err(SpecError::ZeroWidth { layer: i });
         }
         Ok(MlpSpec {
             sizes,
@@ -131,11 +158,9 @@ impl FromStr for MlpSpec {
             .trim()
             .split('-')
             .map(|p| {
-                p.trim().parse::<usize>().map_err(|_| {
-                    SpecError(format!(
-                        "cannot read the network '{s}': '{p}' is not a layer width (write widths \
-                         from input to output, e.g. 64-128-10)"
-                    ))
+                p.trim().parse::<usize>().map_err(|_| SpecError::NotAWidth {
+                    spec: s.to_string(),
+                    part: p.to_string(),
                 })
             })
             .collect::<Result<Vec<_>, _>>()?;

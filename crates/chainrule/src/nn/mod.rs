@@ -34,7 +34,7 @@ mod mlp;
 mod module;
 mod sequential;
 
-pub use activation::{Activation, ReLU, Sigmoid, Tanh, GELU};
+pub use activation::{Activation, ReLU, Sigmoid, Tanh, UnknownActivation, GELU};
 pub use dropout::Dropout;
 pub use linear::Linear;
 pub use loss::{binary_cross_entropy_with_logits, cross_entropy, hinge_loss, mse_loss};

@@ -1,5 +1,9 @@
 //! Optimizers, learning-rate schedules and gradient clipping, with PyTorch's update formulas.
 //!
+//! [`OptimizerSpec`] is the registry of optimizers by name (`sgd`, `momentum`, `nesterov`,
+//! `adam`, `adamw`) with their settings and defaults, from which both the training loop (on
+//! `f32`) and gradient descent on an expression (on `f64`) build theirs.
+//!
 //! The optimizers ([`Sgd`], [`Adam`], [`AdamW`]) update *parameter groups*: a list of flat slices
 //! of numbers, each with a gradient slice of the same length. A vector of `f64` variables is one
 //! group; a network's weight matrices and bias vectors, stored in flat `f32` buffers, are one group
@@ -27,12 +31,14 @@ mod adam;
 mod clip;
 mod schedule;
 mod sgd;
+mod spec;
 mod state;
 
 pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
 pub use clip::clip_grad_norm;
 pub use schedule::{CosineAnnealing, LrSchedule, StepLr};
 pub use sgd::{Sgd, SgdConfig};
+pub use spec::{OptimizerKind, OptimizerSpec};
 pub use state::{OptimizerState, StateError};
 
 use std::fmt;
@@ -95,30 +101,74 @@ pub trait Optimizer<T: Float> {
     fn reset(&mut self);
 }
 
-/// A hyper-parameter out of its range, named as PyTorch names it.
+/// Optimizer settings that cannot work: a hyper-parameter out of its range (named as PyTorch
+/// names it), Nesterov momentum without momentum, or a name that is not an optimizer.
 #[derive(Clone, Debug, PartialEq)]
-pub struct ConfigError(pub String);
+#[non_exhaustive]
+pub enum ConfigError {
+    /// A hyper-parameter outside its range.
+    OutOfRange {
+        /// The hyper-parameter, e.g. `learning rate`.
+        name: &'static str,
+        /// The value given.
+        value: f64,
+        /// The values allowed, e.g. `a finite number >= 0`.
+        range: &'static str,
+    },
+    /// Nesterov momentum with no momentum, or with dampening (PyTorch refuses both).
+    Nesterov {
+        /// The momentum given.
+        momentum: f64,
+        /// The dampening given.
+        dampening: f64,
+    },
+    /// A name that is none of [`OptimizerKind::ALL`].
+    UnknownOptimizer {
+        /// The name given.
+        name: String,
+    },
+}
 
 impl fmt::Display for ConfigError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
+        match self {
+            ConfigError::OutOfRange { name, value, range } => {
+                write!(f, "invalid {name} {value}: it must be {range}")
+            }
+            ConfigError::Nesterov {
+                momentum,
+                dampening,
+            } => write!(
+                f,
+                "Nesterov momentum requires a momentum > 0 and zero dampening (got momentum \
+                 {momentum}, dampening {dampening})"
+            ),
+            ConfigError::UnknownOptimizer { name } => {
+                write!(f, "unknown optimizer '{name}' (expected one of ")?;
+                for (i, k) in OptimizerKind::ALL.iter().enumerate() {
+                    if i > 0 {
+                        f.write_str(", ")?;
+                    }
+                    f.write_str(k.name())?;
+                }
+                f.write_str(")")
+            }
+        }
     }
 }
 
 impl std::error::Error for ConfigError {}
 
 pub(crate) fn check_range(
-    name: &str,
+    name: &'static str,
     value: f64,
     ok: bool,
-    range: &str,
+    range: &'static str,
 ) -> Result<(), ConfigError> {
     if ok && !value.is_nan() {
         Ok(())
     } else {
-        Err(ConfigError(format!(
-            "invalid {name} {value}: it must be {range}"
-        )))
+        Err(ConfigError::OutOfRange { name, value, range })
     }
 }
 

@@ -80,10 +80,10 @@ impl SgdConfig {
             "a finite number >= 0",
         )?;
         if self.nesterov && (self.momentum <= 0.0 || self.dampening != 0.0) {
-            return Err(ConfigError(format!(
-                "Nesterov momentum requires a momentum > 0 and zero dampening (got momentum {}, dampening {})",
-                self.momentum, self.dampening
-            )));
+            return Err(ConfigError::Nesterov {
+                momentum: self.momentum,
+                dampening: self.dampening,
+            });
         }
         Ok(())
     }

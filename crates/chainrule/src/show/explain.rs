@@ -23,9 +23,9 @@
 use std::collections::HashSet;
 use std::fmt;
 
-use crate::ops::fmt_num;
 use crate::scalar::backward::local_derivatives;
 use crate::scalar::graph::{Graph, NodeId, Op, Var};
+use crate::util::format::fmt_num;
 
 /// One node of the forward pass.
 #[derive(Clone, Debug, PartialEq)]

@@ -28,11 +28,11 @@
 
 use std::fmt::Write;
 
-use crate::ops::fmt_num;
 use crate::scalar::graph::{Graph, Var};
 use crate::show::explain::Trace;
 use crate::show::viz::svg::{kind_name, render};
 use crate::show::viz::{Drawing, NodeKind};
+use crate::util::format::{escape_html, fmt_num};
 
 /// The script of the page.
 const SCRIPT: &str = include_str!("report.js");
@@ -209,7 +209,7 @@ pub fn to_html(graph: &Graph, output: Var<'_>, options: &ReportOptions) -> Strin
     let _ = writeln!(
         s,
         "<title>chainrule report: {}</title>",
-        html_escape(&title)
+        escape_html(&title)
     );
     let _ = writeln!(s, "<style>\n{STYLE}</style>\n</head>\n<body>");
     let _ = writeln!(
@@ -217,14 +217,14 @@ pub fn to_html(graph: &Graph, output: Var<'_>, options: &ReportOptions) -> Strin
         "<header><h1 id=\"report-title\">{}</h1>\n<p class=\"subtitle\">The computational graph \
          with every value and gradient. Step through the forward pass, then the backward pass; \
          click a node to see every path from it to {}.</p></header>",
-        html_escape(&title),
-        html_escape(out_name)
+        escape_html(&title),
+        escape_html(out_name)
     );
     if let Some(origin) = trace.non_finite_origin(graph) {
         let _ = writeln!(
             s,
             "<p id=\"warning\" class=\"warning\">Not every number is finite: {}.</p>",
-            html_escape(&origin)
+            escape_html(&origin)
         );
     }
     s.push_str(CONTROLS);
@@ -237,7 +237,7 @@ pub fn to_html(graph: &Graph, output: Var<'_>, options: &ReportOptions) -> Strin
          <span class=\"swatch output\"></span>output · Each box: name = definition, its value, \
          and grad = d{out}/d(node). Each arrow: ∂ = the local derivative of its target with \
          respect to its source.</p>",
-        out = html_escape(out_name)
+        out = escape_html(out_name)
     );
     s.push_str(&svg);
     s.push_str("</section>\n");
@@ -273,22 +273,6 @@ const PANELS: &str = "<aside>\n\
 </aside>\n";
 
 const STYLE: &str = include_str!("report.css");
-
-/// Escapes text for HTML content and attribute values.
-fn html_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// A JSON string, safe inside a `<script>` element (`<` is escaped, so `</script>` cannot occur).
 fn js_str(s: &str) -> String {

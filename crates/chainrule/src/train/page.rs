@@ -21,8 +21,8 @@
 
 use std::fmt::Write;
 
-use crate::ops::fmt_num;
 use crate::train::{EpochMetrics, GradFlow};
+use crate::util::format::{escape_html, fmt_num};
 
 /// A chart of the page: an SVG document (without an XML declaration) and its caption.
 #[derive(Clone, Debug, PartialEq)]
@@ -69,13 +69,6 @@ td.num, th.num { text-align: right; font-family: ui-monospace, \"DejaVu Sans Mon
 #metrics td:first-child { color: var(--muted); }
 ";
 
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
 /// A number in at most 4 significant digits.
 fn cell(v: Option<f64>) -> String {
     v.map_or("–".into(), |v| {
@@ -102,18 +95,27 @@ impl TrainingPage {
         let _ = writeln!(
             s,
             "<title>chainrule training: {}</title>",
-            escape(&self.title)
+            escape_html(&self.title)
         );
         let _ = writeln!(s, "<style>{STYLE}</style>\n</head>\n<body>");
-        let _ = writeln!(s, "<header><h1>{}</h1>", escape(&self.title));
+        let _ = writeln!(s, "<header><h1>{}</h1>", escape_html(&self.title));
         if !self.subtitle.is_empty() {
-            let _ = write!(s, "<p class=\"subtitle\">{}</p>", escape(&self.subtitle));
+            let _ = write!(
+                s,
+                "<p class=\"subtitle\">{}</p>",
+                escape_html(&self.subtitle)
+            );
         }
         s.push_str("</header>\n<main>\n");
         if !self.metrics.is_empty() {
             s.push_str("<section class=\"card\"><h2>Final metrics</h2><table id=\"metrics\">\n");
             for (k, v) in &self.metrics {
-                let _ = writeln!(s, "<tr><td>{}</td><td>{}</td></tr>", escape(k), escape(v));
+                let _ = writeln!(
+                    s,
+                    "<tr><td>{}</td><td>{}</td></tr>",
+                    escape_html(k),
+                    escape_html(v)
+                );
             }
             s.push_str("</table></section>\n");
         }
@@ -121,7 +123,7 @@ impl TrainingPage {
             let _ = writeln!(
                 s,
                 "<section class=\"card\"><h2>{}</h2>\n{}\n</section>",
-                escape(&c.caption),
+                escape_html(&c.caption),
                 strip_declaration(&c.svg)
             );
         }
@@ -152,7 +154,7 @@ impl TrainingPage {
                 s,
                 "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
                 i + 1,
-                escape(name),
+                escape_html(name),
                 cell(first.get(i).copied()),
                 cell(last.get(i).copied())
             );

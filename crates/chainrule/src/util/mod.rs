@@ -1,5 +1,7 @@
-//! Helpers every layer may use: the seeded random number generator ([`rand`]) and files
-//! written whole or not at all ([`files`]).
+//! Helpers every layer may use: the seeded random number generator ([`rand`]), files
+//! written whole or not at all ([`files`]), and text for output: numbers, JSON, escaping
+//! and tables ([`format`](mod@format)).
 
 pub mod files;
+pub mod format;
 pub mod rand;

@@ -7,10 +7,10 @@ pub mod svg;
 
 use std::fmt::Write;
 
-use crate::ops::fmt_num;
 use crate::scalar::backward::local_derivatives;
 use crate::scalar::graph::{Graph, NodeId, Op, Var};
 use crate::show::explain::{definition, node_names};
+use crate::util::format::fmt_num;
 
 /// One box of a drawing.
 #[derive(Clone, Debug, PartialEq)]

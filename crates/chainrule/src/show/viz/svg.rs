@@ -9,8 +9,8 @@ use std::fmt::Write;
 
 use super::layout::{self, BoxSpec, EdgeSpec, Layout};
 use super::{Drawing, NodeKind};
-use crate::ops::fmt_num;
 use crate::scalar::graph::{Graph, Var};
+use crate::util::format::{escape_xml, fmt_num};
 
 const FONT_FAMILY: &str = "Helvetica, Arial, 'DejaVu Sans', sans-serif";
 /// Font size of a box's first line.
@@ -112,22 +112,6 @@ fn text_width(s: &str, size: f64, bold: bool) -> f64 {
     em * size * if bold { 1.1 } else { 1.0 }
 }
 
-/// Escapes text for XML content and attribute values.
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '&' => out.push_str("&amp;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
-
 /// A coordinate with at most one decimal, the same on every platform.
 fn num(v: f64) -> String {
     let r = (v * 10.0).round() / 10.0;
@@ -177,7 +161,7 @@ fn legend_svg(s: &mut String, legend: &str) {
         num(MARGIN),
         num(MARGIN + 12.0),
         num(TEXT_SIZE),
-        escape(legend)
+        escape_xml(legend)
     );
     let mut x = MARGIN;
     for (kind, label) in [
@@ -318,7 +302,7 @@ pub(crate) fn render(d: &Drawing, interactive: bool) -> String {
     let _ = writeln!(
         s,
         "<title>Computational graph of {}</title>",
-        escape(output_name)
+        escape_xml(output_name)
     );
     s.push_str(
         "<defs>\n<marker id=\"arrow\" viewBox=\"0 0 10 10\" refX=\"10\" refY=\"5\" \
@@ -398,7 +382,7 @@ pub(crate) fn render(d: &Drawing, interactive: bool) -> String {
             num(r.x + ox + r.width / 2.0),
             num(r.y + oy + r.height / 2.0 + LABEL_SIZE * 0.35),
             num(LABEL_SIZE),
-            escape(&edge_label(e.local))
+            escape_xml(&edge_label(e.local))
         );
     }
     s.push_str("</g>\n");
@@ -410,7 +394,7 @@ pub(crate) fn render(d: &Drawing, interactive: bool) -> String {
         let data = if interactive {
             format!(
                 " data-node-id=\"{i}\" data-name=\"{}\" data-kind=\"{}\" data-value=\"{}\" data-grad=\"{}\" tabindex=\"0\"",
-                escape(&n.name),
+                escape_xml(&n.name),
                 kind_name(n.kind),
                 data_num(n.value),
                 n.grad.map_or(String::new(), data_num)
@@ -431,7 +415,7 @@ pub(crate) fn render(d: &Drawing, interactive: bool) -> String {
         let text = box_text(d, i);
         // A tooltip with the whole box in one line, for viewers that show one.
         let tip: Vec<&str> = text.lines.iter().map(|l| l.0.as_str()).collect();
-        let _ = writeln!(s, "<title>{}</title>", escape(&tip.join(", ")));
+        let _ = writeln!(s, "<title>{}</title>", escape_xml(&tip.join(", ")));
         for (k, (line, size, bold)) in text.lines.iter().enumerate() {
             let baseline = r.y + oy + PAD_Y + k as f64 * LINE_HEIGHT + LINE_HEIGHT * 0.75;
             let is_grad = line.starts_with("grad ") || line == "no grad";
@@ -453,7 +437,7 @@ pub(crate) fn render(d: &Drawing, interactive: bool) -> String {
                 num(r.x + ox + r.width / 2.0),
                 num(baseline),
                 num(*size),
-                escape(line)
+                escape_xml(line)
             );
         }
         s.push_str("</g>\n");
@@ -600,7 +584,7 @@ mod tests {
                 d.edges.len()
             );
             for e in &d.edges {
-                assert!(svg.contains(&escape(&edge_label(e.local))));
+                assert!(svg.contains(&escape_xml(&edge_label(e.local))));
             }
         }
     }
@@ -728,7 +712,7 @@ mod tests {
         assert!(svg.contains("&quot;k&apos;"));
         assert!(svg.contains("a&lt;b = &lt;x&amp;y&gt; * &quot;k&apos;"));
         assert!(!svg.contains("<x&y>"));
-        assert_eq!(escape("a<b>&c"), "a&lt;b&gt;&amp;c");
+        assert_eq!(escape_xml("a<b>&c"), "a&lt;b&gt;&amp;c");
     }
 
     #[test]
