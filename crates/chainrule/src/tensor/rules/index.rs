@@ -11,6 +11,7 @@
 use std::borrow::Cow;
 
 use super::{Numbers, Op, Recorded, Rule};
+use crate::tensor::args::IntoIndices;
 use crate::tensor::array::{Array, Element};
 use crate::tensor::kernels;
 use crate::tensor::shape::{fmt_shape, norm_axis, numel, Result, TensorError};
@@ -230,7 +231,8 @@ impl<'t, T: Element> Tensor<'t, T> {
     /// assert_eq!(scores.gather(1, &labels).unwrap().to_vec(), vec![0.9, 0.7]);
     /// ```
     #[track_caller]
-    pub fn gather(self, axis: isize, index: &Array<usize>) -> Result<Tensor<'t, T>> {
+    pub fn gather(self, axis: isize, index: impl IntoIndices) -> Result<Tensor<'t, T>> {
+        let index = &index.into_indices();
         let x = self.value();
         let (xs, is) = (x.shape(), index.shape());
         let a = norm_axis("gather", axis, xs)?;
@@ -270,11 +272,23 @@ impl<'t, T: Element> Tensor<'t, T> {
         Ok(self.tape.record(v, node, &[self.id]))
     }
 
-    /// The slices at `indices` along `axis`, in that order (as `torch.index_select`).
+    /// The slices at `indices` along `axis`, in that order (as `torch.index_select`); the
+    /// indices are a list (any [`IntoIndices`] of one dimension), and may repeat.
     #[track_caller]
-    pub fn index_select(self, axis: isize, indices: &[usize]) -> Result<Tensor<'t, T>> {
+    pub fn index_select(self, axis: isize, indices: impl IntoIndices) -> Result<Tensor<'t, T>> {
+        let index = indices.into_indices();
         let x = self.value();
         let a = norm_axis("index_select", axis, x.shape())?;
+        if index.ndim() > 1 {
+            return Err(TensorError::new(
+                "index_select",
+                format!(
+                    "the index must have one dimension, not shape {}",
+                    fmt_shape(index.shape())
+                ),
+            ));
+        }
+        let indices = index.data();
         let (outer, size, inner) = kernels::around(x.shape(), a);
         if let Some(&bad) = indices.iter().find(|&&i| i >= size) {
             return Err(TensorError::new(

@@ -9,6 +9,8 @@
 //! - [`matmul`]: matrix products, batched and broadcast, and the fused fully connected layer;
 //! - [`reduce`]: sums, means, maxima and minima over axes;
 //! - [`layout`]: reshapes, permutations, slices, concatenation;
+//! - [`expand`]: broadcasting an input to a larger shape, and tiling (`repeat`);
+//! - [`pad`]: padding with a constant (and cropping), and the triangles `tril`/`triu`;
 //! - [`index`]: gathers and index selections, and their adjoints the scatter-adds;
 //! - [`softmax`]: softmax and log-softmax.
 //!
@@ -30,9 +32,11 @@ use super::shape::Result;
 use super::tape::{Node, Tape, Tensor};
 
 pub mod elementwise;
+pub mod expand;
 pub mod index;
 pub mod layout;
 pub mod matmul;
+pub mod pad;
 pub mod reduce;
 pub mod softmax;
 
@@ -130,6 +134,12 @@ tensor_ops! {
     ScatterAdd(index::ScatterAdd),
     /// The adjoint of an index selection.
     IndexAdd(index::IndexAdd),
+    /// An input broadcast to a larger shape.
+    Expand(expand::Expand),
+    /// The axes in a set reversed.
+    Flip(layout::Flip),
+    /// An input padded with a constant, or cropped.
+    Pad(pad::Pad),
 }
 
 impl Op {
