@@ -92,6 +92,40 @@ fn cases() -> Vec<Case> {
             inputs: vec![randn(&[3, 3], 14)],
             f: |x| Ok(x[0].triu(1)?.sin()),
         },
+        Case {
+            name: "scatter with duplicates, src larger than the index",
+            inputs: vec![randn(&[3, 4], 15), randn(&[2, 5], 16)],
+            f: |x| {
+                let index = Array::from_vec(vec![1, 1, 3, 0, 2, 2, 2, 2], &[2, 4]).unwrap();
+                Ok(x[0].scatter(1, &index, x[1])?.exp())
+            },
+        },
+        Case {
+            name: "scatter along the first axis",
+            inputs: vec![randn(&[3, 2], 17), randn(&[2, 2], 18)],
+            f: |x| {
+                Ok(x[0].scatter(
+                    0,
+                    &Array::from_vec(vec![2, 0, 2, 1], &[2, 2]).unwrap(),
+                    x[1],
+                )? * x[0])
+            },
+        },
+        Case {
+            name: "scatter_add with duplicates",
+            inputs: vec![randn(&[4], 19), randn(&[5], 20)],
+            f: |x| Ok(x[0].scatter_add(0, &[3, 0, 3, 3, 1], x[1])?.exp()),
+        },
+        Case {
+            name: "topk, largest",
+            inputs: vec![randn(&[3, 5], 21)],
+            f: |x| Ok(x[0].topk(2, 1, true, true)?.0.exp()),
+        },
+        Case {
+            name: "topk, smallest along the first axis",
+            inputs: vec![randn(&[4, 3], 22)],
+            f: |x| Ok(x[0].topk(3, 0, false, false)?.0.sin()),
+        },
     ]
 }
 
@@ -285,4 +319,113 @@ fn reshape_takes_every_shape_argument_form() {
             .shape(),
         &[0, 3]
     );
+}
+
+#[test]
+fn scatter_follows_pytorch_with_the_exact_gradient_at_duplicates() {
+    let tape = Tape::<f64>::new();
+    let x = tape.var(Array::zeros(&[5]));
+    let src = tape.var(Array::from_slice(&[1.0, 2.0, 3.0, 4.0]));
+    // torch.zeros(5).scatter(0, [1, 1, 3, 1], [1, 2, 3, 4]): the last write wins on the CPU.
+    let y = x.scatter(0, &[1, 1, 3, 1], src).unwrap();
+    assert_eq!(values(y), [0.0, 4.0, 0.0, 3.0, 0.0]);
+    y.backward_with(&Array::from_slice(&[10.0, 20.0, 30.0, 40.0, 50.0]))
+        .unwrap();
+    // PyTorch's gradients: x [10, 0, 30, 0, 50] (the same), src [20, 20, 40, 20] (every
+    // duplicate as if it had won); the writes that were overwritten do not reach the output.
+    assert_eq!(x.grad().unwrap().to_vec(), [10.0, 0.0, 30.0, 0.0, 50.0]);
+    assert_eq!(src.grad().unwrap().to_vec(), [0.0, 0.0, 40.0, 20.0]);
+
+    let m = tape.var(Array::zeros(&[2, 3]));
+    let s = tape.var(Array::ones(&[2, 3]));
+    assert_eq!(
+        m.scatter(1, &Array::from_vec(vec![3], &[1, 1]).unwrap(), s)
+            .unwrap_err()
+            .to_string(),
+        "scatter: index 3 is out of bounds for dimension 1 of [2, 3]"
+    );
+    assert_eq!(
+        m.scatter(1, &[0, 1], s).unwrap_err().to_string(),
+        "scatter: index of shape [2] does not fit input of shape [2, 3] along axis 1"
+    );
+    let small = tape.var(Array::ones(&[1, 1]));
+    assert_eq!(
+        m.scatter(1, &Array::from_vec(vec![0, 1], &[1, 2]).unwrap(), small)
+            .unwrap_err()
+            .to_string(),
+        "scatter: index of shape [1, 2] does not fit src of shape [1, 1]"
+    );
+    assert!(m.scatter(2, &[0], s).is_err());
+    assert!(m
+        .scatter_add(0, &Array::from_vec(vec![2], &[1, 1]).unwrap(), s)
+        .is_err());
+}
+
+#[test]
+fn topk_breaks_ties_by_the_lower_index_and_puts_nan_first() {
+    let tape = Tape::<f64>::new();
+    let x = tape.var(Array::from_slice(&[1.0, 3.0, 3.0, 2.0, 3.0, 1.0]));
+    // PyTorch: values [3, 3, 3] with indices [2, 4, 1]; [1, 1, 2] with [5, 0, 3].
+    let (v, i) = x.topk(3, 0, true, true).unwrap();
+    assert_eq!((values(v), i.to_vec()), (vec![3.0; 3], vec![1, 2, 4]));
+    let (v, i) = x.topk(3, 0, false, true).unwrap();
+    assert_eq!(
+        (values(v), i.to_vec()),
+        (vec![1.0, 1.0, 2.0], vec![0, 5, 3])
+    );
+    // The gradient goes to the elements picked.
+    let (v, _) = x.topk(2, -1, true, false).unwrap();
+    v.sum_all().backward().unwrap();
+    assert_eq!(x.grad().unwrap().to_vec(), [0.0, 1.0, 1.0, 0.0, 0.0, 0.0]);
+    // PyTorch: topk([1, nan, 3], 2) is [nan, 3] at [1, 2]; with largest=False, [1, 3] at [0, 2].
+    let n = tape.constant(Array::from_slice(&[1.0, f64::NAN, 3.0]));
+    let (v, i) = n.topk(2, 0, true, true).unwrap();
+    assert!(v.to_vec()[0].is_nan());
+    assert_eq!(i.to_vec(), [1, 2]);
+    assert_eq!(n.topk(2, 0, false, true).unwrap().1.to_vec(), [0, 2]);
+    // Along an inner axis, k = 0 and k = n.
+    let m = tape.constant(Array::from_vec(vec![1.0, 5.0, 4.0, 2.0, 3.0, 6.0], &[3, 2]).unwrap());
+    let (v, i) = m.topk(2, 0, true, true).unwrap();
+    assert_eq!(
+        (values(v), i.to_vec()),
+        (vec![4.0, 6.0, 3.0, 5.0], vec![1, 2, 2, 0])
+    );
+    assert_eq!(m.topk(0, 0, true, true).unwrap().1.shape(), &[0, 2]);
+    assert_eq!(
+        m.topk(3, 0, true, true).unwrap().1.to_vec(),
+        [1, 2, 2, 0, 0, 1]
+    );
+    assert_eq!(
+        m.topk(4, 0, true, true).unwrap_err().to_string(),
+        "topk: k = 4 is more than the size 3 of dimension 0 of [3, 2]"
+    );
+    assert!(m.topk(1, 2, true, true).is_err());
+}
+
+#[test]
+fn index_arguments_take_every_form() {
+    let tape = Tape::<f64>::new();
+    let x = tape.constant(Array::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap());
+    let v: Vec<usize> = vec![1, 0];
+    let a = Array::from_vec(vec![1, 0], &[2, 1]).unwrap();
+    assert_eq!(values(x.index_select(0, &v).unwrap()), [3.0, 4.0, 1.0, 2.0]);
+    assert_eq!(
+        values(x.index_select(1, v.as_slice()).unwrap()),
+        [2.0, 1.0, 4.0, 3.0]
+    );
+    assert_eq!(
+        values(x.index_select(1, Array::from_slice(&[1])).unwrap()),
+        [2.0, 4.0]
+    );
+    assert_eq!(values(x.gather(1, &a).unwrap()), [2.0, 3.0]);
+    assert_eq!(values(x.gather(1, a.clone()).unwrap()), [2.0, 3.0]);
+    assert_eq!(
+        x.index_select(0, &a).unwrap_err().to_string(),
+        "index_select: the index must have one dimension, not shape [2, 1]"
+    );
+    assert_eq!(
+        x.index_select(0, &[2]).unwrap_err().to_string(),
+        "index_select: index 2 is out of bounds for dimension 0 of [2, 2]"
+    );
+    assert!(x.gather(1, &v).is_err()); // one dimension for a 2-d input
 }

@@ -11,7 +11,8 @@
 //! - [`layout`]: reshapes, permutations, slices, concatenation;
 //! - [`expand`]: broadcasting an input to a larger shape, and tiling (`repeat`);
 //! - [`pad`]: padding with a constant (and cropping), and the triangles `tril`/`triu`;
-//! - [`index`]: gathers and index selections, and their adjoints the scatter-adds;
+//! - [`index`]: gathers and index selections, and their adjoints the scatter-adds; scatters,
+//!   and `topk`;
 //! - [`softmax`]: softmax and log-softmax.
 //!
 //! Why two products for one rule: the one on numbers fuses its work into few passes over
@@ -140,6 +141,8 @@ tensor_ops! {
     Flip(layout::Flip),
     /// An input padded with a constant, or cropped.
     Pad(pad::Pad),
+    /// Elements written over an input at the places an index names.
+    Scatter(index::Scatter),
 }
 
 impl Op {
