@@ -126,6 +126,34 @@ fn cases() -> Vec<Case> {
             inputs: vec![randn(&[4, 3], 22)],
             f: |x| Ok(x[0].topk(3, 0, false, false)?.0.sin()),
         },
+        Case {
+            name: "einsum ij,jk->ik",
+            inputs: vec![randn(&[2, 3], 23), randn(&[3, 4], 24)],
+            f: |x| Ok(Tensor::einsum("ij,jk->ik", &[x[0], x[1]])?.sin()),
+        },
+        Case {
+            name: "einsum bhqd,bhkd->bhqk",
+            inputs: vec![randn(&[1, 2, 3, 2], 25), randn(&[1, 2, 2, 2], 26)],
+            f: |x| Ok(Tensor::einsum("bhqd,bhkd->bhqk", &[x[0], x[1]])?.sin()),
+        },
+        Case {
+            name: "einsum bi,bi->b",
+            inputs: vec![randn(&[3, 4], 27), randn(&[3, 4], 28)],
+            f: |x| Ok(Tensor::einsum("bi,bi->b", &[x[0], x[1]])?.sin()),
+        },
+        Case {
+            name: "einsum with a subscript summed out of one operand, output permuted",
+            inputs: vec![randn(&[2, 3, 2], 29), randn(&[4, 3], 30)],
+            f: |x| Ok(Tensor::einsum("ijl,kj->ki", &[x[0], x[1]])?.sin()),
+        },
+        Case {
+            name: "einsum ij->ji, then an implicit ji,j",
+            inputs: vec![randn(&[2, 3], 31), randn(&[3], 32)],
+            f: |x| {
+                let t = Tensor::einsum("ij->ji", &[x[0]])?;
+                Ok(Tensor::einsum("ji,j", &[t, x[1]])?.sin())
+            },
+        },
     ]
 }
 
@@ -428,4 +456,224 @@ fn index_arguments_take_every_form() {
         "index_select: index 2 is out of bounds for dimension 0 of [2, 2]"
     );
     assert!(x.gather(1, &v).is_err()); // one dimension for a 2-d input
+}
+
+/// `sin(0 + seed), sin(1 + seed), ...` in row-major order, as `wave` in the reference script.
+fn wave(shape: &[usize], seed: u64) -> Array<f64> {
+    let n: usize = shape.iter().product();
+    let v = (0..n).map(|i| (i as f64 + seed as f64).sin()).collect();
+    Array::from_vec(v, shape).unwrap()
+}
+
+#[test]
+fn einsum_agrees_with_pytorch() {
+    #[allow(clippy::type_complexity)]
+    let cases: Vec<(&str, Vec<Array<f64>>, Vec<usize>, Vec<f64>)> = vec![
+        (
+            "ij,jk->ik",
+            vec![wave(&[2, 3], 0), wave(&[3, 4], 1)],
+            vec![2, 4],
+            vec![
+                -0.432168675579,
+                -0.729797030711,
+                -0.356453361438,
+                0.344611884472,
+                0.449274256499,
+                0.861457455628,
+                0.481620642867,
+                -0.341015967838,
+            ],
+        ),
+        (
+            "ij,jk",
+            vec![wave(&[2, 3], 0), wave(&[3, 4], 1)],
+            vec![2, 4],
+            vec![
+                -0.432168675579,
+                -0.729797030711,
+                -0.356453361438,
+                0.344611884472,
+                0.449274256499,
+                0.861457455628,
+                0.481620642867,
+                -0.341015967838,
+            ],
+        ),
+        (
+            "bij,bjk->bik",
+            vec![wave(&[2, 3, 4], 2), wave(&[2, 4, 5], 3)],
+            vec![2, 3, 5],
+            vec![
+                0.670094742915,
+                -1.523415410865,
+                -2.316304461486,
+                -0.979593872402,
+                1.257750805339,
+                0.716763988274,
+                1.524051393294,
+                0.930132975842,
+                -0.51894541007,
+                -1.490907779204,
+                -1.607111160115,
+                -0.468957531325,
+                1.100353489057,
+                1.65800458614,
+                0.691293913006,
+                -1.234911366091,
+                -2.407540758964,
+                -1.366688280989,
+                0.930691099722,
+                2.37239737545,
+                1.83692656142,
+                1.870002575881,
+                0.183806846036,
+                -1.671380050386,
+                -1.989907836447,
+                -1.166479291643,
+                -0.037089750482,
+                1.126399936225,
+                1.254282716225,
+                0.22898375135,
+            ],
+        ),
+        (
+            "bhqd,bhkd->bhqk",
+            vec![wave(&[1, 2, 3, 4], 4), wave(&[1, 2, 2, 4], 5)],
+            vec![1, 2, 3, 2],
+            vec![
+                1.460077459389,
+                0.136674296563,
+                -2.410635067564,
+                1.264115111948,
+                1.691315008898,
+                -1.789235854487,
+                -1.604842931101,
+                1.023060595741,
+                1.450260492691,
+                -2.279900497352,
+                -0.291064108175,
+                1.957424236855,
+            ],
+        ),
+        (
+            "i,i->",
+            vec![wave(&[4], 6), wave(&[4], 7)],
+            vec![],
+            vec![0.649954537373],
+        ),
+        (
+            "ij->ji",
+            vec![wave(&[2, 3], 0)],
+            vec![3, 2],
+            vec![
+                0.0,
+                0.14112000806,
+                0.841470984808,
+                -0.756802495308,
+                0.909297426826,
+                -0.958924274663,
+            ],
+        ),
+        ("ij->", vec![wave(&[2, 3], 0)], vec![], vec![0.176161649722]),
+        (
+            "bi,bi->b",
+            vec![wave(&[3, 4], 8), wave(&[3, 4], 9)],
+            vec![3],
+            vec![1.264115111948, 0.647730196114, 1.023060595741],
+        ),
+        (
+            "i,j->ij",
+            vec![wave(&[4], 6), wave(&[3], 10)],
+            vec![4, 3],
+            vec![
+                0.15200792973,
+                0.279412761757,
+                0.149926789203,
+                -0.357414579274,
+                -0.656980164554,
+                -0.352521216362,
+                -0.538231772396,
+                -0.989348557394,
+                -0.530862841339,
+                -0.224201156159,
+                -0.41211444918,
+                -0.221131618188,
+            ],
+        ),
+        (
+            "ijl,kj->ki",
+            vec![wave(&[2, 3, 2], 11), wave(&[4, 3], 12)],
+            vec![4, 2],
+            vec![
+                1.77621983013,
+                2.185411297439,
+                -1.753770514184,
+                -2.215382090492,
+                1.696219469472,
+                2.201011995941,
+                -1.604718580546,
+                -2.142588631326,
+            ],
+        ),
+        (
+            "ba",
+            vec![wave(&[2, 3], 0)],
+            vec![3, 2],
+            vec![
+                0.0,
+                0.14112000806,
+                0.841470984808,
+                -0.756802495308,
+                0.909297426826,
+                -0.958924274663,
+            ],
+        ),
+    ];
+    for (eq, inputs, shape, want) in cases {
+        let tape = Tape::<f64>::new();
+        let xs: Vec<_> = inputs.into_iter().map(|a| tape.var(a)).collect();
+        let y = Tensor::einsum(eq, &xs).unwrap();
+        assert_eq!(y.shape(), shape, "{eq}");
+        assert!(
+            close(&y.to_vec(), &want, 1e-10),
+            "{eq}: {:?}, PyTorch {want:?}",
+            y.to_vec()
+        );
+    }
+}
+
+#[test]
+fn einsum_refuses_what_it_does_not_support() {
+    let tape = Tape::<f64>::new();
+    let a = tape.constant(Array::zeros(&[2, 3]));
+    let b = tape.constant(Array::zeros(&[2, 4]));
+    let err = |eq: &str, xs: &[Tensor<'_, f64>]| Tensor::einsum(eq, xs).unwrap_err().to_string();
+    assert_eq!(
+        err("ij,jk->ik", &[a, b]),
+        "einsum: subscript j has size 2 in operand 1 but 3 before (equation 'ij,jk->ik')"
+    );
+    assert_eq!(
+        err("ii->i", &[a]),
+        "einsum: subscript i is repeated in operand 0: diagonals are not supported (equation 'ii->i')"
+    );
+    assert_eq!(
+        err("...ij->ij", &[a]),
+        "einsum: an ellipsis ('...') is not supported (equation '...ij->ij')"
+    );
+    assert_eq!(
+        err("ij,ik,il->jkl", &[a, a, a]),
+        "einsum: more than two operands is not supported: contract them in pairs (equation 'ij,ik,il->jkl')"
+    );
+    assert_eq!(
+        err("ijk->i", &[a]),
+        "einsum: operand 0 has 3 subscripts for shape [2, 3] (equation 'ijk->i')"
+    );
+    assert!(err("ij->ik", &[a]).contains("output subscript k is in no operand"));
+    assert!(err("ij->ii", &[a]).contains("repeated in the output"));
+    assert!(err("ij,jk->ik", &[a]).contains("2 operand subscripts for 1 operands"));
+    assert!(err("i1->i", &[a]).contains("'1' is not a subscript"));
+    assert!(err("ij->i->j", &[a]).contains("more than one '->'"));
+    assert!(err("", &[]).contains("no operands"));
+    // Spaces are ignored, as in PyTorch.
+    assert_eq!(Tensor::einsum(" i j -> j ", &[a]).unwrap().shape(), vec![3]);
 }

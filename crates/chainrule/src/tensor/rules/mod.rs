@@ -7,6 +7,8 @@
 //! - [`elementwise`]: `exp`, `relu`, `+`, `pow`, `maximum`... (the rules of [`crate::ops`],
 //!   written once for scalars and tensors alike), `clamp`, `where`;
 //! - [`matmul`]: matrix products, batched and broadcast, and the fused fully connected layer;
+//! - [`einsum`]: Einstein summation, planned into sums, permutations and one matrix product
+//!   (no rule of its own);
 //! - [`reduce`]: sums, means, maxima and minima over axes;
 //! - [`layout`]: reshapes, permutations, slices, concatenation;
 //! - [`expand`]: broadcasting an input to a larger shape, and tiling (`repeat`);
@@ -32,6 +34,7 @@ use super::array::{Array, Element};
 use super::shape::Result;
 use super::tape::{Node, Tape, Tensor};
 
+pub mod einsum;
 pub mod elementwise;
 pub mod expand;
 pub mod index;
