@@ -677,3 +677,65 @@ fn einsum_refuses_what_it_does_not_support() {
     // Spaces are ignored, as in PyTorch.
     assert_eq!(Tensor::einsum(" i j -> j ", &[a]).unwrap().shape(), vec![3]);
 }
+
+#[test]
+fn multinomial_draws_in_proportion_and_never_a_zero_weight() {
+    let tape = Tape::<f64>::new();
+    let p = tape.constant(Array::from_slice(&[0.1, 0.0, 0.2, 0.7]));
+    let draws = p.multinomial(20_000, true, 3).unwrap().to_vec();
+    let freq = |k: usize| draws.iter().filter(|&&d| d == k).count() as f64 / 20_000.0;
+    assert_eq!(freq(1), 0.0);
+    for (k, want) in [(0, 0.1), (2, 0.2), (3, 0.7)] {
+        assert!((freq(k) - want).abs() < 0.015, "category {k}: {}", freq(k));
+    }
+    // Weights need not add up to one; the same seed draws the same.
+    let w = tape.constant(Array::from_slice(&[1.0, 0.0, 2.0, 7.0]));
+    assert_eq!(
+        w.multinomial(50, true, 3).unwrap().to_vec(),
+        draws[..50].to_vec()
+    );
+    // Without replacement: each category at most once, all of them when asked.
+    let mut all = p.multinomial(3, false, 11).unwrap().to_vec();
+    all.sort_unstable();
+    assert_eq!(all, [0, 2, 3]);
+    let firsts: Vec<usize> = (0..2000)
+        .map(|s| p.multinomial(2, false, s).unwrap().to_vec()[0])
+        .collect();
+    let heavy = firsts.iter().filter(|&&d| d == 3).count() as f64 / 2000.0;
+    assert!((heavy - 0.7).abs() < 0.04, "{heavy}");
+    // A batch of rows, each from its own weights.
+    let rows = tape.constant(Array::from_vec(vec![1.0, 0.0, 0.0, 0.0, 0.0, 1.0], &[2, 3]).unwrap());
+    let r = rows.multinomial(4, true, 5).unwrap();
+    assert_eq!(
+        (r.shape(), r.to_vec()),
+        (&[2, 4][..], vec![0, 0, 0, 0, 2, 2, 2, 2])
+    );
+}
+
+#[test]
+fn multinomial_refuses_bad_weights() {
+    let tape = Tape::<f64>::new();
+    let err = |v: Vec<f64>, shape: &[usize], n: usize, rep: bool| {
+        tape.constant(Array::from_vec(v, shape).unwrap())
+            .multinomial(n, rep, 0)
+            .unwrap_err()
+            .to_string()
+    };
+    assert_eq!(
+        err(vec![0.0, 0.0], &[2], 1, true),
+        "multinomial: row 0 has no positive weight to draw from"
+    );
+    assert_eq!(
+        err(vec![1.0, 1.0, -1.0, 2.0], &[2, 2], 1, true),
+        "multinomial: row 1 has the weight -1: weights must be finite and not negative"
+    );
+    assert!(err(vec![f64::INFINITY, 1.0], &[2], 1, true).contains("weight inf"));
+    assert!(err(vec![f64::NAN, 1.0], &[2], 1, true).contains("weight NaN"));
+    assert_eq!(
+        err(vec![0.0, 1.0, 1.0], &[3], 3, false),
+        "multinomial: cannot draw 3 without replacement from row 0, which has 2 categories of positive weight"
+    );
+    assert!(err(vec![1.0; 8], &[2, 2, 2], 1, true).contains("not shape [2, 2, 2]"));
+    assert!(err(vec![], &[0], 1, true).contains("no categories"));
+    assert!(err(vec![1.0], &[1], 0, true).contains("must be positive"));
+}

@@ -15,7 +15,8 @@
 //! - [`pad`]: padding with a constant (and cropping), and the triangles `tril`/`triu`;
 //! - [`index`]: gathers and index selections, and their adjoints the scatter-adds; scatters,
 //!   and `topk`;
-//! - [`softmax`]: softmax and log-softmax.
+//! - [`softmax`]: softmax and log-softmax;
+//! - [`sample`]: drawing categories from probabilities (`multinomial`; no gradient).
 //!
 //! Why two products for one rule: the one on numbers fuses its work into few passes over
 //! buffers taken from the tape's pool, which is what a training step needs; the recorded one is
@@ -42,6 +43,7 @@ pub mod layout;
 pub mod matmul;
 pub mod pad;
 pub mod reduce;
+pub mod sample;
 pub mod softmax;
 
 /// The rules of one recorded operation; its forward computation is a method of [`Tensor`] in the
