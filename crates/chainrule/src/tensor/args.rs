@@ -3,7 +3,7 @@
 //!
 //! - [`IntoShape`]: dimension sizes, for [`Tensor::reshape`](super::Tensor::reshape),
 //!   [`Array::reshape`](super::Array::reshape), `expand`, `unflatten`, `repeat`: `&[2, 3]`,
-//!   `&[-1, 3]`, `[2, 3]`, `&v` or `v` for a `Vec` of `usize`, `isize`, `i32` or `i64`;
+//!   `&[-1, 3]`, `&v` for a `Vec` or a slice of `usize`, `isize`, `i32` or `i64`;
 //! - [`IntoIndices`]: positions along an axis, for `gather`, `index_select`, `scatter`: `&[2, 0]`,
 //!   `&v` for a `Vec<usize>`, or `&a` for an [`Array<usize>`] (with its shape);
 //! - [`SplitSizes`]: the `split_size_or_sections` of `split`: one size, or a list of sizes;
@@ -13,7 +13,9 @@
 //! Why traits rather than one type: `Tensor::reshape` used to take `&[isize]` and
 //! `Array::reshape` `&[usize]`, `gather` an `Array<usize>` and `index_select` a slice, so code
 //! moving a shape or an index from one to the other needed conversions. Integer literals work
-//! with all of them (`reshape(&[-1, 3])` is read as `i32`s).
+//! with all of them (`reshape(&[-1, 3])` is read as `i32`s). Each is implemented for borrowed
+//! forms only (`&[..]`, `&v`, `&a`): with an owned form beside it, Clippy would ask for the
+//! borrow to be dropped at every call written `reshape(&[2, 3])`, the form used everywhere.
 
 use super::array::Array;
 
@@ -65,7 +67,7 @@ impl Dim for i64 {
 /// assert_eq!(a.reshape(&[-1, 3]).unwrap().shape(), &[4, 3]);
 /// let tape = Tape::<f32>::new();
 /// let t = tape.constant(a);
-/// assert_eq!(t.reshape([12]).unwrap().shape(), vec![12]);
+/// assert_eq!(t.reshape(&[12]).unwrap().shape(), vec![12]);
 /// assert_eq!(t.reshape(&sizes).unwrap().shape(), vec![3, 4]);
 /// ```
 pub trait IntoShape {
@@ -79,16 +81,6 @@ impl<D: Dim> IntoShape for &[D] {
     }
 }
 impl<D: Dim, const N: usize> IntoShape for &[D; N] {
-    fn into_dims(self) -> Vec<isize> {
-        self.as_slice().into_dims()
-    }
-}
-impl<D: Dim, const N: usize> IntoShape for [D; N] {
-    fn into_dims(self) -> Vec<isize> {
-        self.as_slice().into_dims()
-    }
-}
-impl<D: Dim> IntoShape for Vec<D> {
     fn into_dims(self) -> Vec<isize> {
         self.as_slice().into_dims()
     }
@@ -127,12 +119,6 @@ impl<const N: usize> IntoIndices for &[usize; N] {
         Array::from_slice(self)
     }
 }
-impl IntoIndices for Vec<usize> {
-    fn into_indices(self) -> Array<usize> {
-        let n = self.len();
-        Array::from_parts(self, vec![n])
-    }
-}
 impl IntoIndices for &Vec<usize> {
     fn into_indices(self) -> Array<usize> {
         Array::from_slice(self)
@@ -142,11 +128,6 @@ impl IntoIndices for &Array<usize> {
     /// Shares the array's data (no copy).
     fn into_indices(self) -> Array<usize> {
         self.clone()
-    }
-}
-impl IntoIndices for Array<usize> {
-    fn into_indices(self) -> Array<usize> {
-        self
     }
 }
 
@@ -191,16 +172,6 @@ impl SplitSizes for &[usize] {
     }
 }
 impl<const N: usize> SplitSizes for &[usize; N] {
-    fn sizes_for(self, n: usize) -> Result<Vec<usize>, String> {
-        self.as_slice().sizes_for(n)
-    }
-}
-impl<const N: usize> SplitSizes for [usize; N] {
-    fn sizes_for(self, n: usize) -> Result<Vec<usize>, String> {
-        self.as_slice().sizes_for(n)
-    }
-}
-impl SplitSizes for Vec<usize> {
     fn sizes_for(self, n: usize) -> Result<Vec<usize>, String> {
         self.as_slice().sizes_for(n)
     }
@@ -278,8 +249,8 @@ mod tests {
         assert_eq!(2usize.sizes_for(0).unwrap(), [0]);
         assert_eq!(0usize.sizes_for(0).unwrap(), [0]);
         assert!(0usize.sizes_for(3).is_err());
-        assert_eq!([1, 0, 2].sizes_for(3).unwrap(), [1, 0, 2]);
-        assert!([1, 1].sizes_for(3).is_err());
-        assert!([usize::MAX, 2].sizes_for(1).is_err());
+        assert_eq!((&[1, 0, 2]).sizes_for(3).unwrap(), [1, 0, 2]);
+        assert!((&[1, 1]).sizes_for(3).is_err());
+        assert!((&[usize::MAX, 2]).sizes_for(1).is_err());
     }
 }

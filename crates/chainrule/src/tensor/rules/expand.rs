@@ -50,7 +50,7 @@ impl<T: Element> Rule<T> for Expand {
         y: Tensor<'t, T>,
         tangent: &dyn Fn(usize) -> Option<Tensor<'t, T>>,
     ) -> Result<Tensor<'t, T>> {
-        cx.or_zeros(tangent(self.x), self.x).expand(y.shape())
+        cx.or_zeros(tangent(self.x), self.x).expand(&y.shape())
     }
 }
 
@@ -135,7 +135,7 @@ impl<'t, T: Element> Tensor<'t, T> {
     /// [`Tensor::expand`] to the shape of `other` (as `torch.Tensor.expand_as`).
     #[track_caller]
     pub fn expand_as(self, other: Tensor<'t, T>) -> Result<Tensor<'t, T>> {
-        self.expand(other.shape())
+        self.expand(&other.shape())
     }
 
     /// The tensor tiled `repeats[i]` times along dimension `i`, as `torch.Tensor.repeat` (not
@@ -187,7 +187,7 @@ impl<'t, T: Element> Tensor<'t, T> {
             ));
         };
         self.reshape_to(interleaved)?
-            .expand(sizes)?
+            .expand(&sizes)?
             .reshape_to(tiled)
     }
 }

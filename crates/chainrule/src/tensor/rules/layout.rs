@@ -315,7 +315,8 @@ impl<'t, T: Element> Tensor<'t, T> {
     /// let tape = Tape::<f32>::new();
     /// let x = tape.constant(Array::zeros(&[2, 3, 4]));
     /// assert_eq!(x.reshape(&[-1, 4]).unwrap().shape(), vec![6, 4]);
-    /// assert_eq!(x.reshape(vec![4usize, 6]).unwrap().shape(), vec![4, 6]);
+    /// let sizes: Vec<usize> = vec![4, 6];
+    /// assert_eq!(x.reshape(&sizes).unwrap().shape(), vec![4, 6]);
     /// ```
     #[track_caller]
     pub fn reshape(self, shape: impl IntoShape) -> Result<Tensor<'t, T>> {
@@ -630,7 +631,7 @@ impl<'t, T: Element> Tensor<'t, T> {
         }
         let size = s[a].div_ceil(chunks);
         if size == 0 {
-            return self.split(vec![0; chunks], a as isize);
+            return self.split(&vec![0; chunks], a as isize);
         }
         self.split(size, a as isize)
     }
