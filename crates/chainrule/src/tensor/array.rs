@@ -4,7 +4,8 @@
 use std::fmt;
 use std::sync::Arc;
 
-use super::shape::{fmt_shape, numel, strides, Result, TensorError};
+use super::args::IntoShape;
+use super::shape::{fmt_shape, numel, resolve_shape, strides, Result, TensorError};
 use crate::ops::Real;
 use crate::util::rand::Rng;
 
@@ -150,22 +151,22 @@ impl<T> Array<T> {
         &self.data
     }
 
-    /// The same data seen with another shape of as many elements (no copy).
-    pub fn reshape(&self, shape: &[usize]) -> Result<Self> {
-        if numel(shape) != self.numel() {
-            return Err(TensorError::new(
-                "reshape",
-                format!(
-                    "cannot view {} as {}: {} and {} elements",
-                    fmt_shape(&self.shape),
-                    fmt_shape(shape),
-                    self.numel(),
-                    numel(shape)
-                ),
-            ));
-        }
+    /// The same data seen with another shape of as many elements (no copy); one size may be
+    /// `-1`, inferred from the others. The sizes may be given in any [`IntoShape`] form, as for
+    /// [`Tensor::reshape`](super::Tensor::reshape).
+    ///
+    /// ```
+    /// use chainrule::tensor::Array;
+    ///
+    /// let a = Array::<f32>::arange(0.0, 6.0, 1.0);
+    /// assert_eq!(a.reshape(&[2, 3]).unwrap().shape(), &[2, 3]);
+    /// assert_eq!(a.reshape(&[-1, 2]).unwrap().shape(), &[3, 2]);
+    /// assert!(a.reshape(&[4, -1]).is_err());
+    /// ```
+    pub fn reshape(&self, shape: impl IntoShape) -> Result<Self> {
+        let shape = resolve_shape("reshape", &self.shape, &shape.into_dims())?;
         Ok(Array {
-            shape: shape.to_vec(),
+            shape,
             data: self.data.clone(),
         })
     }

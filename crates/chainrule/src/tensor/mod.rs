@@ -3,6 +3,8 @@
 //! The same design as the scalar engine, with arrays in the nodes:
 //! - [`mod@array`]: [`Array`], row-major storage with a shape, creation (`zeros`, `randn`, ...) and
 //!   PyTorch-style printing;
+//! - [`args`]: the argument types operations accept (shapes, index lists, slice bounds), the
+//!   same for every operation;
 //! - [`shape`]: strides, NumPy broadcasting, axis arguments, and [`TensorError`];
 //! - [`tape`]: the arena of nodes ([`Tape`]) and the [`Tensor`] handle;
 //! - [`sweep`]: the chain rule: the reverse sweep of [`Tensor::backward`] (on numbers) and of
@@ -33,6 +35,7 @@
 //! ```
 
 pub(crate) mod anomaly;
+pub mod args;
 pub mod array;
 pub mod functional;
 pub mod gradcheck;
@@ -42,6 +45,7 @@ pub mod shape;
 pub mod sweep;
 pub mod tape;
 
+pub use args::{Dim, IntoIndices, IntoShape, SliceIndex, SplitSizes};
 pub use array::{Array, Element};
 pub use gradcheck::{
     gradcheck, gradcheck_with, gradgradcheck, gradgradcheck_with, GradcheckError, GradcheckOptions,

@@ -107,6 +107,44 @@ pub fn broadcast_strides(shape: &[usize], target: &[usize]) -> Vec<usize> {
         .collect()
 }
 
+/// Resolves a list of sizes for a tensor of shape `from` (as `torch.reshape`): a single `-1` is
+/// inferred from the element count; any other negative size, or sizes whose product is not the
+/// element count, is an error of `op`.
+pub fn resolve_shape(op: &'static str, from: &[usize], dims: &[isize]) -> Result<Vec<usize>> {
+    let total = numel(from);
+    let bad = || {
+        TensorError::new(
+            op,
+            format!(
+                "cannot reshape {} into {dims:?}: {total} elements",
+                fmt_shape(from)
+            ),
+        )
+    };
+    if dims.iter().filter(|&&d| d < 0).count() > 1 || dims.iter().any(|&d| d < -1) {
+        return Err(bad());
+    }
+    // Checked: the sizes come from the caller and may be absurd.
+    let known = dims
+        .iter()
+        .filter(|&&d| d >= 0)
+        .try_fold(1usize, |a, &d| a.checked_mul(d as usize))
+        .ok_or_else(bad)?;
+    let inferred = dims.contains(&-1);
+    if inferred && known == 0 {
+        // Any size would do (PyTorch refuses it too).
+        return Err(bad());
+    }
+    let out: Vec<usize> = dims
+        .iter()
+        .map(|&d| if d < 0 { total / known } else { d as usize })
+        .collect();
+    match out.iter().try_fold(1usize, |a, &d| a.checked_mul(d)) {
+        Some(n) if n == total => Ok(out),
+        _ => Err(bad()),
+    }
+}
+
 /// Resolves a possibly negative axis (`-1` is the last) against `ndim` dimensions.
 pub fn norm_axis(op: &'static str, axis: isize, shape: &[usize]) -> Result<usize> {
     norm_axis_n(op, axis, shape, shape.len())

@@ -4,7 +4,7 @@
 //!   ([`PAR_MIN`]), and streaming stores for outputs that would not stay in cache;
 //! - [`elementwise`]: maps with the rules of [`crate::ops`] inlined, broadcasting, expanding;
 //! - [`mod@reduce`]: sums, maxima and minima over axes, and summing a broadcast gradient back;
-//! - [`layout`]: permutations of axes;
+//! - [`layout`]: permutations and reversals of axes, padding and cropping;
 //! - [`matmul`]: matrix products through `gemm`, and the fused fully connected layer;
 //! - [`conv`]: two-dimensional convolution by unfolding each image into columns for `gemm`;
 //! - [`pool`]: maximum and average pooling over windows of each plane;

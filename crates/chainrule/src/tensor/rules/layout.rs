@@ -1,17 +1,21 @@
-//! The moves of data: `reshape` (with `squeeze` and `unsqueeze`), `permute` (with
-//! `transpose`), `slice`, `concat` (with `stack`).
+//! The moves of data: `reshape` (with `squeeze`, `unsqueeze`, `flatten` and `unflatten`),
+//! `permute` (with `transpose`), `flip`, `slice` (with `split` and `chunk`; a strided slice is
+//! an index selection), `concat` (with `stack`).
 //!
 //! Each is linear and moves every element somewhere without changing it, so its adjoint is the
 //! opposite move (a reshape's is the reshape back, a permutation's the inverse permutation, a
-//! slice's is padding with zeros, a concatenation's is slicing it apart) and its tangent is the
-//! same move applied to the tangent.
+//! slice's is padding with zeros, a concatenation's is slicing it apart, a reversal's is the
+//! same reversal) and its tangent is the same move applied to the tangent.
 
 use std::borrow::Cow;
 
 use super::{Explain, Numbers, Op, Recorded, Rule};
+use crate::tensor::args::{resolve_slice, IntoShape, SliceIndex, SplitSizes};
 use crate::tensor::array::{Array, Element};
 use crate::tensor::kernels;
-use crate::tensor::shape::{fmt_shape, norm_axis, norm_axis_n, numel, Result, TensorError};
+use crate::tensor::shape::{
+    axes_mask, fmt_shape, norm_axis, norm_axis_n, numel, resolve_shape, Result, TensorError,
+};
 use crate::tensor::tape::Tensor;
 
 /// `y` is `x` with another shape (the same elements in the same order).
@@ -130,6 +134,56 @@ impl<T: Element> Rule<T> for Permute {
     ) -> Result<Tensor<'t, T>> {
         let perm: Vec<isize> = self.perm.iter().map(|&p| p as isize).collect();
         cx.or_zeros(tangent(self.x), self.x).permute(&perm)
+    }
+}
+
+/// `y` is `x` reversed along the axes in `mask`.
+#[derive(Clone, Debug)]
+pub(crate) struct Flip {
+    pub x: usize,
+    pub mask: u64,
+}
+
+impl Flip {
+    fn axes(&self, ndim: usize) -> Vec<isize> {
+        (0..ndim)
+            .filter(|&d| self.mask & (1 << d) != 0)
+            .map(|d| d as isize)
+            .collect()
+    }
+}
+
+impl<T: Element> Rule<T> for Flip {
+    fn name(&self) -> Cow<'static, str> {
+        "flip".into()
+    }
+    fn inputs(&self) -> Vec<usize> {
+        vec![self.x]
+    }
+    fn vjp(&self, cx: &Numbers<'_, T>, y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
+        // A reversal is its own inverse and its own adjoint.
+        let mut dx = cx.buffer(g.len());
+        kernels::flip(g, y.shape(), self.mask, &mut dx);
+        out.push((self.x, dx));
+    }
+    fn vjp_recorded<'t>(
+        &self,
+        _cx: &Recorded<'t, T>,
+        y: Tensor<'t, T>,
+        g: Tensor<'t, T>,
+        out: &mut Vec<(usize, Tensor<'t, T>)>,
+    ) -> Result<()> {
+        out.push((self.x, g.flip(&self.axes(y.ndim()))?));
+        Ok(())
+    }
+    fn jvp<'t>(
+        &self,
+        cx: &Recorded<'t, T>,
+        y: Tensor<'t, T>,
+        tangent: &dyn Fn(usize) -> Option<Tensor<'t, T>>,
+    ) -> Result<Tensor<'t, T>> {
+        cx.or_zeros(tangent(self.x), self.x)
+            .flip(&self.axes(y.ndim()))
     }
 }
 
@@ -268,46 +322,6 @@ impl<T: Element> Rule<T> for Concat {
     }
 }
 
-/// Builds a shape from a list of dimension sizes, resolving a single `-1` from the element count
-/// (as `torch.reshape`).
-fn resolve_shape(from: &[usize], shape: &[isize]) -> Result<Vec<usize>> {
-    let known: usize = shape
-        .iter()
-        .filter(|&&d| d >= 0)
-        .map(|&d| d as usize)
-        .product();
-    let unknown = shape.iter().filter(|&&d| d < 0).count();
-    let total = numel(from);
-    let bad = || {
-        TensorError::new(
-            "reshape",
-            format!(
-                "cannot reshape {} into {:?}: {} elements",
-                fmt_shape(from),
-                shape,
-                total
-            ),
-        )
-    };
-    if unknown > 1 || shape.iter().any(|&d| d < -1) {
-        return Err(bad());
-    }
-    let out: Vec<usize> = shape
-        .iter()
-        .map(|&d| {
-            if d < 0 {
-                total.checked_div(known).unwrap_or(0)
-            } else {
-                d as usize
-            }
-        })
-        .collect();
-    if numel(&out) != total {
-        return Err(bad());
-    }
-    Ok(out)
-}
-
 impl<'t, T: Element> Tensor<'t, T> {
     #[track_caller]
     pub(crate) fn reshape_to(self, shape: Vec<usize>) -> Result<Tensor<'t, T>> {
@@ -320,10 +334,22 @@ impl<'t, T: Element> Tensor<'t, T> {
         Ok(self.tape.record(v, node, &[self.id]))
     }
 
-    /// The same elements with another shape (no copy); one dimension may be `-1`, inferred.
+    /// The same elements with another shape (no copy), as `torch.reshape`; one size may be
+    /// `-1`, inferred from the others. The sizes may be given in any [`IntoShape`] form:
+    /// `&[2, 3]`, `&[-1, 3]`, `[6]`, `&v` for a `Vec<usize>`.
+    ///
+    /// ```
+    /// use chainrule::tensor::{Array, Tape};
+    ///
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.constant(Array::zeros(&[2, 3, 4]));
+    /// assert_eq!(x.reshape(&[-1, 4]).unwrap().shape(), vec![6, 4]);
+    /// let sizes: Vec<usize> = vec![4, 6];
+    /// assert_eq!(x.reshape(&sizes).unwrap().shape(), vec![4, 6]);
+    /// ```
     #[track_caller]
-    pub fn reshape(self, shape: &[isize]) -> Result<Tensor<'t, T>> {
-        let s = resolve_shape(&self.shape(), shape)?;
+    pub fn reshape(self, shape: impl IntoShape) -> Result<Tensor<'t, T>> {
+        let s = resolve_shape("reshape", &self.shape(), &shape.into_dims())?;
         self.reshape_to(s)
     }
     /// Removes dimension `axis`, which must have size 1.
@@ -351,6 +377,95 @@ impl<'t, T: Element> Tensor<'t, T> {
         let a = norm_axis_n("unsqueeze", axis, &s, s.len() + 1)?;
         s.insert(a, 1);
         self.reshape_to(s)
+    }
+
+    /// Dimensions `start_dim..=end_dim` merged into one (as `torch.flatten`; negative dimensions
+    /// count from the end, `flatten(0, -1)` is PyTorch's default and gives one dimension). A
+    /// 0-d tensor becomes one of shape `[1]`, as in PyTorch.
+    ///
+    /// ```
+    /// use chainrule::tensor::{Array, Tape};
+    ///
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.constant(Array::zeros(&[2, 3, 4]));
+    /// assert_eq!(x.flatten(1, -1).unwrap().shape(), vec![2, 12]);
+    /// assert_eq!(x.flatten(0, -1).unwrap().shape(), vec![24]);
+    /// ```
+    #[track_caller]
+    pub fn flatten(self, start_dim: isize, end_dim: isize) -> Result<Tensor<'t, T>> {
+        let s = self.shape();
+        if s.is_empty() {
+            // PyTorch accepts 0 and -1 as the dimensions of a 0-d tensor here.
+            norm_axis_n("flatten", start_dim, &s, 1)?;
+            norm_axis_n("flatten", end_dim, &s, 1)?;
+            return self.reshape_to(vec![1]);
+        }
+        let (a, b) = (
+            norm_axis("flatten", start_dim, &s)?,
+            norm_axis("flatten", end_dim, &s)?,
+        );
+        if a > b {
+            return Err(TensorError::new(
+                "flatten",
+                format!(
+                    "start_dim {start_dim} comes after end_dim {end_dim} for shape {}",
+                    fmt_shape(&s)
+                ),
+            ));
+        }
+        let mut out = s[..a].to_vec();
+        out.push(numel(&s[a..=b]));
+        out.extend_from_slice(&s[b + 1..]);
+        self.reshape_to(out)
+    }
+
+    /// Dimension `dim` split into several of the sizes `sizes` (as `torch.unflatten`; one size
+    /// may be `-1`, inferred).
+    ///
+    /// ```
+    /// use chainrule::tensor::{Array, Tape};
+    ///
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.constant(Array::zeros(&[2, 12]));
+    /// assert_eq!(x.unflatten(1, &[3, -1]).unwrap().shape(), vec![2, 3, 4]);
+    /// ```
+    #[track_caller]
+    pub fn unflatten(self, dim: isize, sizes: impl IntoShape) -> Result<Tensor<'t, T>> {
+        let s = self.shape();
+        let a = norm_axis("unflatten", dim, &s)?;
+        let dims = sizes.into_dims();
+        if dims.is_empty() {
+            return Err(TensorError::new("unflatten", "sizes must not be empty"));
+        }
+        let inner = resolve_shape("unflatten", &s[a..=a], &dims)?;
+        let mut out = s[..a].to_vec();
+        out.extend(inner);
+        out.extend_from_slice(&s[a + 1..]);
+        self.reshape_to(out)
+    }
+
+    /// The tensor reversed along each of `dims` (as `torch.flip`).
+    ///
+    /// ```
+    /// use chainrule::tensor::{Array, Tape};
+    ///
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.constant(Array::arange(0.0, 6.0, 1.0).reshape(&[2, 3]).unwrap());
+    /// assert_eq!(x.flip(&[-1]).unwrap().to_vec(), vec![2.0, 1.0, 0.0, 5.0, 4.0, 3.0]);
+    /// assert_eq!(x.flip(&[0, 1]).unwrap().to_vec(), vec![5.0, 4.0, 3.0, 2.0, 1.0, 0.0]);
+    /// ```
+    #[track_caller]
+    pub fn flip(self, dims: &[isize]) -> Result<Tensor<'t, T>> {
+        let x = self.value();
+        let mask = axes_mask("flip", dims, x.shape())?;
+        if mask == 0 {
+            return Ok(self);
+        }
+        let mut out = self.tape.buffer(x.numel());
+        kernels::flip(x.data(), x.shape(), mask, &mut out);
+        let v = Array::from_parts(out, x.shape().to_vec());
+        let node = Op::Flip(Flip { x: self.id, mask });
+        Ok(self.tape.record(v, node, &[self.id]))
     }
 
     /// The axes reordered: output axis `i` is input axis `perm[i]`.
@@ -402,20 +517,64 @@ impl<'t, T: Element> Tensor<'t, T> {
         self.permute(&perm)
     }
 
-    /// Elements `start..end` along `axis`.
+    /// Elements `start..end` along `axis`, as Python's `x[start:end]` on that axis: negative
+    /// bounds count from the end, bounds past either end are clamped to it (so a range that is
+    /// empty or out of range gives an empty dimension, not an error), and `None` for `end` means
+    /// the end (`x[start:]`). Any integer type works for the bounds, so indices held as
+    /// `usize` pass as they are. See [`Tensor::slice_step`] for a step.
+    ///
+    /// ```
+    /// use chainrule::tensor::{Array, Tape};
+    ///
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.constant(Array::arange(0.0, 10.0, 1.0));
+    /// assert_eq!(x.slice(0, 2, 5).unwrap().to_vec(), vec![2.0, 3.0, 4.0]);
+    /// assert_eq!(x.slice(0, -3, None).unwrap().to_vec(), vec![7.0, 8.0, 9.0]); // x[-3:]
+    /// assert_eq!(x.slice(0, -100, 2).unwrap().to_vec(), vec![0.0, 1.0]); // x[-100:2]
+    /// assert_eq!(x.slice(0, 8, 2).unwrap().numel(), 0); // x[8:2]
+    /// ```
     #[track_caller]
-    pub fn slice(self, axis: isize, start: usize, end: usize) -> Result<Tensor<'t, T>> {
+    pub fn slice(
+        self,
+        axis: isize,
+        start: impl SliceIndex,
+        end: impl SliceIndex,
+    ) -> Result<Tensor<'t, T>> {
+        self.slice_step(axis, start, end, 1)
+    }
+
+    /// Every `step`-th element of `start..end` along `axis`, as Python's `x[start:end:step]`
+    /// (`step > 0`; bounds as in [`Tensor::slice`]). A step of 1 records a slice, whose adjoint
+    /// pads with zeros; a larger one records an index selection, whose adjoint adds the
+    /// gradient back at the picked positions.
+    ///
+    /// ```
+    /// use chainrule::tensor::{Array, Tape};
+    ///
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.constant(Array::arange(0.0, 10.0, 1.0));
+    /// assert_eq!(x.slice_step(0, 2, 100, 3).unwrap().to_vec(), vec![2.0, 5.0, 8.0]);
+    /// assert_eq!(x.slice_step(0, None, None, 4).unwrap().to_vec(), vec![0.0, 4.0, 8.0]);
+    /// ```
+    #[track_caller]
+    pub fn slice_step(
+        self,
+        axis: isize,
+        start: impl SliceIndex,
+        end: impl SliceIndex,
+        step: usize,
+    ) -> Result<Tensor<'t, T>> {
         let x = self.value();
         let a = norm_axis("slice", axis, x.shape())?;
-        if start > end || end > x.shape()[a] {
-            return Err(TensorError::new(
-                "slice",
-                format!(
-                    "range {start}..{end} is out of bounds for dimension {a} of {}",
-                    fmt_shape(x.shape())
-                ),
-            ));
+        if step == 0 {
+            return Err(TensorError::new("slice", "step must be positive, not 0"));
         }
+        let (start, len) = resolve_slice(start.to_bound(), end.to_bound(), step, x.shape()[a]);
+        if step > 1 && len > 1 {
+            let picks: Vec<usize> = (0..len).map(|i| start + i * step).collect();
+            return self.index_select(a as isize, &picks);
+        }
+        let end = start + len;
         let (outer, size, inner) = kernels::around(x.shape(), a);
         let len = end - start;
         let mut out = self.tape.buffer(outer * len * inner);
@@ -432,6 +591,78 @@ impl<'t, T: Element> Tensor<'t, T> {
             start,
         });
         Ok(self.tape.record(v, node, &[self.id]))
+    }
+
+    /// The tensor cut along `dim` into pieces, as `torch.split`: `split_size_or_sizes` is one
+    /// size (every piece has it but the last, which is smaller when it does not divide) or the
+    /// list of the pieces' sizes, adding up to the dimension's size. Each piece is a slice, so
+    /// gradients flow back from every piece used.
+    ///
+    /// ```
+    /// use chainrule::tensor::{Array, Tape};
+    ///
+    /// let tape = Tape::<f32>::new();
+    /// let x = tape.constant(Array::arange(0.0, 5.0, 1.0));
+    /// let sizes = |parts: Vec<chainrule::tensor::Tensor<'_, f32>>| {
+    ///     parts.iter().map(|p| p.numel()).collect::<Vec<_>>()
+    /// };
+    /// assert_eq!(sizes(x.split(2, 0).unwrap()), vec![2, 2, 1]);
+    /// assert_eq!(sizes(x.split(&[1, 4], 0).unwrap()), vec![1, 4]);
+    /// assert!(x.split(&[1, 1], 0).is_err());
+    /// ```
+    #[track_caller]
+    pub fn split(
+        self,
+        split_size_or_sizes: impl SplitSizes,
+        dim: isize,
+    ) -> Result<Vec<Tensor<'t, T>>> {
+        let s = self.shape();
+        let a = norm_axis("split", dim, &s)?;
+        let sizes = split_size_or_sizes.sizes_for(s[a]).map_err(|why| {
+            TensorError::new(
+                "split",
+                format!("cannot split dimension {a} of {}: {why}", fmt_shape(&s)),
+            )
+        })?;
+        let mut at = 0;
+        sizes
+            .iter()
+            .map(|&n| {
+                at += n;
+                self.slice(a as isize, at - n, at)
+            })
+            .collect()
+    }
+
+    /// The tensor cut along `dim` into `chunks` pieces of equal size (the last smaller), as
+    /// `torch.chunk`: each has `ceil(size / chunks)` elements along `dim`, so there may be
+    /// fewer than `chunks` pieces (5 in 3 gives 2, 2, 1; 6 in 4 gives 2, 2, 2); an empty
+    /// dimension gives `chunks` empty pieces.
+    ///
+    /// ```
+    /// use chainrule::tensor::{Array, Tape};
+    ///
+    /// let tape = Tape::<f32>::new();
+    /// let qkv = tape.constant(Array::zeros(&[2, 12]));
+    /// let parts = qkv.chunk(3, -1).unwrap();
+    /// assert_eq!(parts.len(), 3);
+    /// assert_eq!(parts[0].shape(), vec![2, 4]);
+    /// ```
+    #[track_caller]
+    pub fn chunk(self, chunks: usize, dim: isize) -> Result<Vec<Tensor<'t, T>>> {
+        let s = self.shape();
+        let a = norm_axis("chunk", dim, &s)?;
+        if chunks == 0 {
+            return Err(TensorError::new(
+                "chunk",
+                "the number of chunks must be positive",
+            ));
+        }
+        let size = s[a].div_ceil(chunks);
+        if size == 0 {
+            return self.split(&vec![0; chunks], a as isize);
+        }
+        self.split(size, a as isize)
     }
 
     /// Joins tensors along an existing axis; all other dimensions must agree.

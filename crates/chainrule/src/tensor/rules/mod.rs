@@ -7,10 +7,16 @@
 //! - [`elementwise`]: `exp`, `relu`, `+`, `pow`, `maximum`... (the rules of [`crate::ops`],
 //!   written once for scalars and tensors alike), `clamp`, `where`;
 //! - [`matmul`]: matrix products, batched and broadcast, and the fused fully connected layer;
+//! - [`einsum`]: Einstein summation, planned into sums, permutations and one matrix product
+//!   (no rule of its own);
 //! - [`reduce`]: sums, means, maxima and minima over axes;
 //! - [`layout`]: reshapes, permutations, slices, concatenation;
-//! - [`index`]: gathers and index selections, and their adjoints the scatter-adds;
+//! - [`expand`]: broadcasting an input to a larger shape, and tiling (`repeat`);
+//! - [`pad`]: padding with a constant (and cropping), and the triangles `tril`/`triu`;
+//! - [`index`]: gathers and index selections, and their adjoints the scatter-adds; scatters,
+//!   and `topk`;
 //! - [`softmax`]: softmax and log-softmax;
+//! - [`sample`]: drawing categories from probabilities (`multinomial`; no gradient);
 //! - [`conv`]: two-dimensional convolution and its two adjoints;
 //! - [`pool`]: maximum and average pooling;
 //! - [`norm`]: batch and layer normalisation, fused, with recorded products from their
@@ -36,13 +42,17 @@ use super::tape::{Node, Tape, Tensor};
 
 pub mod attention;
 pub mod conv;
+pub mod einsum;
 pub mod elementwise;
+pub mod expand;
 pub mod index;
 pub mod layout;
 pub mod matmul;
 pub mod norm;
+pub mod pad;
 pub mod pool;
 pub mod reduce;
+pub mod sample;
 pub mod softmax;
 
 /// The rules of one recorded operation; its forward computation is a method of [`Tensor`] in the
@@ -225,6 +235,14 @@ tensor_ops! {
     LayerNorm(norm::LayerNorm),
     /// A fused attention.
     Attention(attention::Attention),
+    /// An input broadcast to a larger shape.
+    Expand(expand::Expand),
+    /// The axes in a set reversed.
+    Flip(layout::Flip),
+    /// An input padded with a constant, or cropped.
+    Pad(pad::Pad),
+    /// Elements written over an input at the places an index names.
+    Scatter(index::Scatter),
 }
 
 impl Op {

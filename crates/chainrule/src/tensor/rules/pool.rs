@@ -173,7 +173,7 @@ impl<T: Element> Rule<T> for MaxPool2d {
     ) -> Result<()> {
         let (index, planes) = self.flat();
         let g2 = g.reshape(&[index.shape()[0] as isize, index.shape()[1] as isize])?;
-        let dx = g2.scatter_add(&planes, 1, &index);
+        let dx = g2.scatter_add_to(&planes, 1, &index);
         out.push((self.x, dx.reshape_to(cx.t(self.x).shape())?));
         Ok(())
     }
