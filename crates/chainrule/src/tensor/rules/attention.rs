@@ -248,7 +248,11 @@ fn record<'t, T: Element>(
     ));
     node.lse = lse.id;
     let ids = node.ids();
-    tape.record(Array::from_parts(out, out_shape), Op::Attention(node), &ids)
+    tape.record(
+        Array::from_parts(out, out_shape),
+        Op::Attention(Box::new(node)),
+        &ids,
+    )
 }
 
 impl<'t, T: Element> Tensor<'t, T> {

@@ -191,13 +191,13 @@ fn record<'t, T: Element>(
         &geom,
     );
     let v = Array::from_parts(out, shape_of(role, &geom));
-    let node = Op::Conv2d(Conv2d {
+    let node = Op::Conv2d(Box::new(Conv2d {
         role,
         a: a.id,
         b: b.id,
         bias: bias.map(|t| t.id),
         geom,
-    });
+    }));
     let mut inputs = vec![a.id, b.id];
     inputs.extend(bias.map(|t| t.id));
     tape.record(v, node, &inputs)

@@ -572,13 +572,13 @@ impl<'t, T: Element> Tensor<'t, T> {
             won[o] = last[dst] == o;
         });
         let v = Array::from_parts(out, x.shape().to_vec());
-        let node = Op::Scatter(Scatter {
+        let node = Op::Scatter(Box::new(Scatter {
             x: self.id,
             src: src.id,
             axis: a,
             index: index.clone(),
             won: Array::from_parts(won, index.shape().to_vec()),
-        });
+        }));
         Ok(self.tape.record(v, node, &[self.id, src.id]))
     }
 

@@ -224,17 +224,17 @@ tensor_ops! {
     /// The adjoint of an index selection.
     IndexAdd(index::IndexAdd),
     /// A convolution, or one of its adjoints.
-    Conv2d(conv::Conv2d),
+    Conv2d(Box<conv::Conv2d>),
     /// The maximum of each window.
-    MaxPool2d(pool::MaxPool2d),
+    MaxPool2d(Box<pool::MaxPool2d>),
     /// The average of each window, or its adjoint.
-    AvgPool2d(pool::AvgPool2d),
+    AvgPool2d(Box<pool::AvgPool2d>),
     /// A training-mode batch normalisation.
-    BatchNorm(norm::BatchNorm),
+    BatchNorm(Box<norm::BatchNorm>),
     /// A layer normalisation.
-    LayerNorm(norm::LayerNorm),
+    LayerNorm(Box<norm::LayerNorm>),
     /// A fused attention.
-    Attention(attention::Attention),
+    Attention(Box<attention::Attention>),
     /// An input broadcast to a larger shape.
     Expand(expand::Expand),
     /// The axes in a set reversed.
@@ -242,7 +242,7 @@ tensor_ops! {
     /// An input padded with a constant, or cropped.
     Pad(pad::Pad),
     /// Elements written over an input at the places an index names.
-    Scatter(index::Scatter),
+    Scatter(Box<index::Scatter>),
 }
 
 impl Op {
@@ -258,6 +258,43 @@ impl Op {
             None if matches!(self, Op::Variable) => "variable".into(),
             None => "constant".into(),
         }
+    }
+}
+
+/// Large operations are kept in a box, so that every node of the arena stays small (a node is
+/// copied when the arena grows, and most nodes are element-wise operations).
+impl<T: Element, R: Rule<T>> Rule<T> for Box<R> {
+    fn name(&self) -> Cow<'static, str> {
+        (**self).name()
+    }
+    fn inputs(&self) -> Vec<usize> {
+        (**self).inputs()
+    }
+    fn vjp(&self, cx: &Numbers<'_, T>, y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
+        (**self).vjp(cx, y, g, out)
+    }
+    fn vjp_recorded<'t>(
+        &self,
+        cx: &Recorded<'t, T>,
+        y: Tensor<'t, T>,
+        g: Tensor<'t, T>,
+        out: &mut Vec<(usize, Tensor<'t, T>)>,
+    ) -> Result<()> {
+        (**self).vjp_recorded(cx, y, g, out)
+    }
+    fn jvp<'t>(
+        &self,
+        cx: &Recorded<'t, T>,
+        y: Tensor<'t, T>,
+        tangent: &dyn Fn(usize) -> Option<Tensor<'t, T>>,
+    ) -> Result<Tensor<'t, T>> {
+        (**self).jvp(cx, y, tangent)
+    }
+    fn formula(&self, cx: &Explain<'_>) -> String {
+        (**self).formula(cx)
+    }
+    fn explain_vjp(&self, cx: &Explain<'_>, y: usize) -> Vec<(usize, String)> {
+        (**self).explain_vjp(cx, y)
     }
 }
 
@@ -368,4 +405,17 @@ pub(crate) fn sum_present<'t, T: Element, const N: usize>(
         .flatten()
         .reduce(|a, b| a + b)
         .expect("some input has a tangent")
+}
+
+#[cfg(test)]
+mod tests {
+    /// A node is copied whenever the arena grows: keep the list's large operations boxed.
+    #[test]
+    fn an_operation_takes_at_most_56_bytes() {
+        assert!(
+            std::mem::size_of::<super::Op>() <= 56,
+            "{}",
+            std::mem::size_of::<super::Op>()
+        );
+    }
 }

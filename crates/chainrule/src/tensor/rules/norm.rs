@@ -416,9 +416,11 @@ impl<'t, T: Element> Tensor<'t, T> {
             invstd,
         };
         let ids = node.ids();
-        Ok(self
-            .tape
-            .record(Array::from_parts(out, xs), Op::BatchNorm(node), &ids))
+        Ok(self.tape.record(
+            Array::from_parts(out, xs),
+            Op::BatchNorm(Box::new(node)),
+            &ids,
+        ))
     }
 
     /// Evaluation-mode batch normalisation: the running statistics are constants, so this is
@@ -517,8 +519,10 @@ impl<'t, T: Element> Tensor<'t, T> {
             invstd,
         };
         let ids = node.ids();
-        Ok(self
-            .tape
-            .record(Array::from_parts(out, xs), Op::LayerNorm(node), &ids))
+        Ok(self.tape.record(
+            Array::from_parts(out, xs),
+            Op::LayerNorm(Box::new(node)),
+            &ids,
+        ))
     }
 }

@@ -230,11 +230,11 @@ impl AvgPool2d {
         } else {
             self.output_shape.clone()
         };
-        let node = Op::AvgPool2d(AvgPool2d {
+        let node = Op::AvgPool2d(Box::new(AvgPool2d {
             adjoint,
             x: x.id,
             ..self.clone()
-        });
+        }));
         tape.record(Array::from_parts(out, shape), node, &[x.id])
     }
 }
@@ -300,11 +300,11 @@ impl<'t, T: Element> Tensor<'t, T> {
         let mut out = self.tape.buffer(n);
         let mut index = vec![0usize; n];
         kernels::max_pool2d(x.data(), &geom, &mut out, &mut index);
-        let node = Op::MaxPool2d(MaxPool2d {
+        let node = Op::MaxPool2d(Box::new(MaxPool2d {
             x: self.id,
             geom,
             index: Array::from_parts(index, shape.clone()),
-        });
+        }));
         Ok(self
             .tape
             .record(Array::from_parts(out, shape), node, &[self.id]))
