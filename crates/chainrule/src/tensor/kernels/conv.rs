@@ -144,6 +144,25 @@ impl Conv2dGeometry {
     }
 }
 
+/// Where kernel column `kj` reads: the offset of its first tap in a row (`ox·sw + kj·dw − pw`
+/// at `ox = 0`), and the output columns `first..last` whose tap lands inside the row.
+fn tap_columns(g: &Conv2dGeometry, kj: usize) -> (isize, usize, usize) {
+    let (w, ow) = (g.input.1, g.out_hw().1);
+    let (sw, dw, pw) = (g.stride.1, g.dilation.1, g.padding.1);
+    let offset = (kj * dw) as isize - pw as isize;
+    let first = if offset >= 0 {
+        0
+    } else {
+        ((-offset) as usize).div_ceil(sw).min(ow)
+    };
+    let last = if (w as isize) > offset {
+        ((w as isize - offset - 1) as usize / sw + 1).min(ow)
+    } else {
+        0
+    };
+    (offset, first, last.max(first))
+}
+
 /// Unfolds group `gi` of one image `x` (`[in, h, w]`) into `col` (`[in/groups · kh · kw,
 /// oh · ow]`).
 fn im2col<T: Element>(x: &[T], g: &Conv2dGeometry, gi: usize, col: &mut [T]) {
@@ -151,8 +170,8 @@ fn im2col<T: Element>(x: &[T], g: &Conv2dGeometry, gi: usize, col: &mut [T]) {
     let (oh, ow) = g.out_hw();
     let (kh, kw) = g.kernel;
     let (sh, sw) = g.stride;
-    let (ph, pw) = g.padding;
-    let (dh, dw) = g.dilation;
+    let ph = g.padding.0;
+    let dh = g.dilation.0;
     let mut row = 0;
     for c in gi * g.cg()..(gi + 1) * g.cg() {
         let plane = &x[c * h * w..(c + 1) * h * w];
@@ -161,18 +180,7 @@ fn im2col<T: Element>(x: &[T], g: &Conv2dGeometry, gi: usize, col: &mut [T]) {
                 let dst = &mut col[row * oh * ow..(row + 1) * oh * ow];
                 // The output columns whose tap `kj` lands inside the row: ox·sw + kj·dw − pw in
                 // [0, w).
-                let offset = (kj * dw) as isize - pw as isize;
-                let first = if offset >= 0 {
-                    0
-                } else {
-                    (((-offset) as usize).div_ceil(sw)).min(ow)
-                };
-                let last = if (w as isize) > offset {
-                    ((w as isize - offset - 1) as usize / sw + 1).min(ow)
-                } else {
-                    0
-                }
-                .max(first);
+                let (offset, first, last) = tap_columns(g, kj);
                 for oy in 0..oh {
                     let out = &mut dst[oy * ow..(oy + 1) * ow];
                     let iy = (oy * sh + ki * dh) as isize - ph as isize;
@@ -206,26 +214,15 @@ fn col2im_add<T: Element>(col: &[T], g: &Conv2dGeometry, gi: usize, dx: &mut [T]
     let (oh, ow) = g.out_hw();
     let (kh, kw) = g.kernel;
     let (sh, sw) = g.stride;
-    let (ph, pw) = g.padding;
-    let (dh, dw) = g.dilation;
+    let ph = g.padding.0;
+    let dh = g.dilation.0;
     let mut row = 0;
     for c in gi * g.cg()..(gi + 1) * g.cg() {
         let plane = &mut dx[c * h * w..(c + 1) * h * w];
         for ki in 0..kh {
             for kj in 0..kw {
                 let src = &col[row * oh * ow..(row + 1) * oh * ow];
-                let offset = (kj * dw) as isize - pw as isize;
-                let first = if offset >= 0 {
-                    0
-                } else {
-                    (((-offset) as usize).div_ceil(sw)).min(ow)
-                };
-                let last = if (w as isize) > offset {
-                    ((w as isize - offset - 1) as usize / sw + 1).min(ow)
-                } else {
-                    0
-                }
-                .max(first);
+                let (offset, first, last) = tap_columns(g, kj);
                 for oy in 0..oh {
                     let iy = (oy * sh + ki * dh) as isize - ph as isize;
                     if iy < 0 || iy >= h as isize {

@@ -37,26 +37,63 @@ pub unsafe fn gemm_serial<T: Element>(
     rhs_rs: isize,
     rhs_cs: isize,
 ) {
+    let d = Strided::new(dst, dst_rs, dst_cs);
+    let (l, r) = (
+        Strided::new(lhs, lhs_rs, lhs_cs),
+        Strided::new(rhs, rhs_rs, rhs_cs),
+    );
+    gemm_with(m, n, k, d, accumulate, l, r, gemm::Parallelism::None)
+}
+
+/// A matrix given by a pointer to its first element and its row and column strides.
+#[derive(Clone, Copy)]
+struct Strided<T> {
+    ptr: *const T,
+    rs: isize,
+    cs: isize,
+}
+
+impl<T> Strided<T> {
+    fn new(ptr: *const T, rs: isize, cs: isize) -> Self {
+        Strided { ptr, rs, cs }
+    }
+}
+
+/// The one call into `gemm` (which takes column strides first): `dst (+)= lhs · rhs`.
+///
+/// # Safety
+/// As for [`gemm`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_with<T: Element>(
+    m: usize,
+    n: usize,
+    k: usize,
+    dst: Strided<T>,
+    accumulate: bool,
+    lhs: Strided<T>,
+    rhs: Strided<T>,
+    par: gemm::Parallelism,
+) {
     gemm::gemm(
         m,
         n,
         k,
-        dst,
-        dst_cs,
-        dst_rs,
+        dst.ptr as *mut T,
+        dst.cs,
+        dst.rs,
         accumulate,
-        lhs,
-        lhs_cs,
-        lhs_rs,
-        rhs,
-        rhs_cs,
-        rhs_rs,
+        lhs.ptr,
+        lhs.cs,
+        lhs.rs,
+        rhs.ptr,
+        rhs.cs,
+        rhs.rs,
         T::ONE,
         T::ONE,
         false,
         false,
         false,
-        gemm::Parallelism::None,
+        par,
     )
 }
 
@@ -85,27 +122,12 @@ pub unsafe fn gemm<T: Element>(
     let work = m * n * k;
     let threads = rayon::current_num_threads();
     let one = |m: usize, n: usize, dst: *mut T, lhs: *const T, rhs: *const T, par| {
-        gemm::gemm(
-            m,
-            n,
-            k,
-            dst,
-            dst_cs,
-            dst_rs,
-            accumulate,
-            lhs,
-            lhs_cs,
-            lhs_rs,
-            rhs,
-            rhs_cs,
-            rhs_rs,
-            T::ONE,
-            T::ONE,
-            false,
-            false,
-            false,
-            par,
-        )
+        let d = Strided::new(dst, dst_rs, dst_cs);
+        let (l, r) = (
+            Strided::new(lhs, lhs_rs, lhs_cs),
+            Strided::new(rhs, rhs_rs, rhs_cs),
+        );
+        gemm_with(m, n, k, d, accumulate, l, r, par)
     };
     if work < GEMM_PAR_MIN || threads < 2 {
         return one(m, n, dst, lhs, rhs, gemm::Parallelism::None);

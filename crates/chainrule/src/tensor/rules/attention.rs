@@ -10,11 +10,10 @@
 
 use std::borrow::Cow;
 
-use super::{Explain, Numbers, Op, Recorded, Rule};
+use super::{recorded_by_definition, Explain, Numbers, Op, Rule};
 use crate::tensor::array::{Array, Element};
 use crate::tensor::kernels::{self, AttentionDims, HeadLayout, SendPtr};
 use crate::tensor::shape::{fmt_shape, Result, TensorError};
-use crate::tensor::sweep::{jvp_by_definition, vjp_by_definition};
 use crate::tensor::tape::Tensor;
 
 /// Where the queries, keys and values come from.
@@ -186,23 +185,7 @@ impl<T: Element> Rule<T> for Attention {
         }
         cx.recycle(scratch);
     }
-    fn vjp_recorded<'t>(
-        &self,
-        cx: &Recorded<'t, T>,
-        _y: Tensor<'t, T>,
-        g: Tensor<'t, T>,
-        out: &mut Vec<(usize, Tensor<'t, T>)>,
-    ) -> Result<()> {
-        vjp_by_definition(cx, &self.ids(), &|xs| self.definition(xs), g, out)
-    }
-    fn jvp<'t>(
-        &self,
-        cx: &Recorded<'t, T>,
-        _y: Tensor<'t, T>,
-        tangent: &dyn Fn(usize) -> Option<Tensor<'t, T>>,
-    ) -> Result<Tensor<'t, T>> {
-        jvp_by_definition(cx, &self.ids(), &|xs| self.definition(xs), tangent)
-    }
+    recorded_by_definition!();
 }
 
 /// Records a fused attention of `operands` (already checked) and returns its output.

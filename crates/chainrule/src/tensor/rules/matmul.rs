@@ -136,31 +136,17 @@ impl<T: Element> Rule<T> for Matmul {
         format!("{}·{}", cx.name(self.a), cx.name(self.b))
     }
     fn explain_vjp(&self, cx: &Explain<'_>, y: usize) -> Vec<(usize, String)> {
-        let (a, b) = (self.a, self.b);
+        let (a, b, gy) = (self.a, self.b, cx.grad(y));
         vec![
-            (
+            cx.line(
                 a,
-                format!(
-                    "{} = {} · {}ᵀ   {} = {}·{}",
-                    cx.grad(a),
-                    cx.grad(y),
-                    cx.name(b),
-                    cx.shape(a),
-                    cx.shape(y),
-                    cx.shape_t(b)
-                ),
+                &format!("{gy} · {}ᵀ", cx.name(b)),
+                &format!("{} = {}·{}", cx.shape(a), cx.shape(y), cx.shape_t(b)),
             ),
-            (
+            cx.line(
                 b,
-                format!(
-                    "{} = {}ᵀ · {}   {} = {}·{}",
-                    cx.grad(b),
-                    cx.name(a),
-                    cx.grad(y),
-                    cx.shape(b),
-                    cx.shape_t(a),
-                    cx.shape(y)
-                ),
+                &format!("{}ᵀ · {gy}", cx.name(a)),
+                &format!("{} = {}·{}", cx.shape(b), cx.shape_t(a), cx.shape(y)),
             ),
         ]
     }
@@ -300,41 +286,23 @@ impl<T: Element> Rule<T> for Linear {
         )
     }
     fn explain_vjp(&self, cx: &Explain<'_>, y: usize) -> Vec<(usize, String)> {
-        let (x, w, b) = (self.x, self.w, self.b);
+        let (x, w, b, gy) = (self.x, self.w, self.b, cx.grad(y));
+        let (sx, sy, sw) = (cx.shape(x), cx.shape(y), cx.shape(w));
         vec![
-            (
+            cx.line(
                 x,
-                format!(
-                    "{} = {} · {}   {} = {}·{}",
-                    cx.grad(x),
-                    cx.grad(y),
-                    cx.name(w),
-                    cx.shape(x),
-                    cx.shape(y),
-                    cx.shape(w)
-                ),
+                &format!("{gy} · {}", cx.name(w)),
+                &format!("{sx} = {sy}·{sw}"),
             ),
-            (
+            cx.line(
                 w,
-                format!(
-                    "{} = {}ᵀ · {}   {} = {}·{}",
-                    cx.grad(w),
-                    cx.grad(y),
-                    cx.name(x),
-                    cx.shape(w),
-                    cx.shape_t(y),
-                    cx.shape(x)
-                ),
+                &format!("{gy}ᵀ · {}", cx.name(x)),
+                &format!("{sw} = {}·{sx}", cx.shape_t(y)),
             ),
-            (
+            cx.line(
                 b,
-                format!(
-                    "{} = Σ_rows {}   {} = Σ_rows {}",
-                    cx.grad(b),
-                    cx.grad(y),
-                    cx.shape(b),
-                    cx.shape(y)
-                ),
+                &format!("Σ_rows {gy}"),
+                &format!("{} = Σ_rows {sy}", cx.shape(b)),
             ),
         ]
     }

@@ -138,6 +138,11 @@ impl Explain<'_> {
         format!("dL/d{}", self.names[j])
     }
 
+    /// One line of an explanation: `dL/dj = rhs   shapes`.
+    pub fn line(&self, j: usize, rhs: &str, shapes: &str) -> (usize, String) {
+        (j, format!("{} = {rhs}   {shapes}", self.grad(j)))
+    }
+
     /// Node `j`'s shape as a learner writes it: `[64×128]`, or `scalar`.
     pub fn shape(&self, j: usize) -> String {
         fmt_dims(&self.shapes[j])
@@ -260,6 +265,34 @@ impl Op {
         }
     }
 }
+
+/// The recorded products of a fused operation, from its definition: `vjp_recorded` and `jvp`
+/// for a type with `ids()` (its inputs) and `definition(xs)` (its value from them in ordinary
+/// tensor operations), through [`super::sweep`]'s `vjp_by_definition` and `jvp_by_definition`.
+macro_rules! recorded_by_definition {
+    () => {
+        fn vjp_recorded<'t>(
+            &self,
+            cx: &$crate::tensor::rules::Recorded<'t, T>,
+            _y: $crate::tensor::Tensor<'t, T>,
+            g: $crate::tensor::Tensor<'t, T>,
+            out: &mut Vec<(usize, $crate::tensor::Tensor<'t, T>)>,
+        ) -> $crate::tensor::shape::Result<()> {
+            let define = |xs: &[$crate::tensor::Tensor<'t, T>]| self.definition(xs);
+            $crate::tensor::sweep::vjp_by_definition(cx, &self.ids(), &define, g, out)
+        }
+        fn jvp<'t>(
+            &self,
+            cx: &$crate::tensor::rules::Recorded<'t, T>,
+            _y: $crate::tensor::Tensor<'t, T>,
+            tangent: &dyn Fn(usize) -> Option<$crate::tensor::Tensor<'t, T>>,
+        ) -> $crate::tensor::shape::Result<$crate::tensor::Tensor<'t, T>> {
+            let define = |xs: &[$crate::tensor::Tensor<'t, T>]| self.definition(xs);
+            $crate::tensor::sweep::jvp_by_definition(cx, &self.ids(), &define, tangent)
+        }
+    };
+}
+pub(crate) use recorded_by_definition;
 
 /// Large operations are kept in a box, so that every node of the arena stays small (a node is
 /// copied when the arena grows, and most nodes are element-wise operations).

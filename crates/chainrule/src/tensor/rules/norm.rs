@@ -9,11 +9,10 @@
 
 use std::borrow::Cow;
 
-use super::{Explain, Numbers, Op, Recorded, Rule};
+use super::{recorded_by_definition, Explain, Numbers, Op, Rule};
 use crate::tensor::array::{Array, Element};
 use crate::tensor::kernels::{self, BatchNormDims};
 use crate::tensor::shape::{fmt_shape, Result, TensorError};
-use crate::tensor::sweep::{jvp_by_definition, vjp_by_definition};
 use crate::tensor::tape::Tensor;
 
 /// How [`Tensor::batch_norm`] normalises, with PyTorch's defaults: training (batch statistics),
@@ -51,12 +50,35 @@ pub(crate) struct BatchNorm {
     pub invstd: Vec<f64>,
 }
 
+/// The inputs of a normalisation: the input, then the weight and the bias when there are.
+fn ids(x: usize, weight: Option<usize>, bias: Option<usize>) -> Vec<usize> {
+    let mut v = vec![x];
+    v.extend(weight);
+    v.extend(bias);
+    v
+}
+
+/// Pushes the gradients of a normalisation's input (when asked), weight and bias (when they
+/// need one), giving back the buffers not wanted.
+fn push_gradients<T: Element>(
+    cx: &Numbers<'_, T>,
+    out: &mut Vec<(usize, Vec<T>)>,
+    (x, dx): (usize, Option<Vec<T>>),
+    (weight, dw): (Option<usize>, Vec<T>),
+    (bias, db): (Option<usize>, Vec<T>),
+) {
+    out.extend(dx.map(|dx| (x, dx)));
+    for (id, d) in [(weight, dw), (bias, db)] {
+        match id.filter(|&j| cx.needs(j)) {
+            Some(j) => out.push((j, d)),
+            None => cx.recycle(d),
+        }
+    }
+}
+
 impl BatchNorm {
     fn ids(&self) -> Vec<usize> {
-        let mut v = vec![self.x];
-        v.extend(self.weight);
-        v.extend(self.bias);
-        v
+        ids(self.x, self.weight, self.bias)
     }
 
     /// The definition: `(x − mean) / √(var + eps) · weight + bias`, statistics over every axis
@@ -129,31 +151,9 @@ impl<T: Element> Rule<T> for BatchNorm {
             &mut dw,
             &mut db,
         );
-        out.extend(dx.map(|dx| (self.x, dx)));
-        for (id, d) in [(self.weight, dw), (self.bias, db)] {
-            match id.filter(|&j| cx.needs(j)) {
-                Some(j) => out.push((j, d)),
-                None => cx.recycle(d),
-            }
-        }
+        push_gradients(cx, out, (self.x, dx), (self.weight, dw), (self.bias, db));
     }
-    fn vjp_recorded<'t>(
-        &self,
-        cx: &Recorded<'t, T>,
-        _y: Tensor<'t, T>,
-        g: Tensor<'t, T>,
-        out: &mut Vec<(usize, Tensor<'t, T>)>,
-    ) -> Result<()> {
-        vjp_by_definition(cx, &self.ids(), &|xs| self.definition(xs), g, out)
-    }
-    fn jvp<'t>(
-        &self,
-        cx: &Recorded<'t, T>,
-        _y: Tensor<'t, T>,
-        tangent: &dyn Fn(usize) -> Option<Tensor<'t, T>>,
-    ) -> Result<Tensor<'t, T>> {
-        jvp_by_definition(cx, &self.ids(), &|xs| self.definition(xs), tangent)
-    }
+    recorded_by_definition!();
 }
 
 /// A layer normalisation over the last dimensions (`len` values per row), with the statistics
@@ -174,10 +174,7 @@ pub(crate) struct LayerNorm {
 
 impl LayerNorm {
     fn ids(&self) -> Vec<usize> {
-        let mut v = vec![self.x];
-        v.extend(self.weight);
-        v.extend(self.bias);
-        v
+        ids(self.x, self.weight, self.bias)
     }
 
     /// The definition: `(x − mean) / √(var + eps) · weight + bias`, statistics over the last
@@ -250,31 +247,9 @@ impl<T: Element> Rule<T> for LayerNorm {
             &mut scratch,
         );
         cx.recycle(scratch);
-        out.extend(dx.map(|dx| (self.x, dx)));
-        for (id, d) in [(self.weight, dw), (self.bias, db)] {
-            match id.filter(|&j| cx.needs(j)) {
-                Some(j) => out.push((j, d)),
-                None => cx.recycle(d),
-            }
-        }
+        push_gradients(cx, out, (self.x, dx), (self.weight, dw), (self.bias, db));
     }
-    fn vjp_recorded<'t>(
-        &self,
-        cx: &Recorded<'t, T>,
-        _y: Tensor<'t, T>,
-        g: Tensor<'t, T>,
-        out: &mut Vec<(usize, Tensor<'t, T>)>,
-    ) -> Result<()> {
-        vjp_by_definition(cx, &self.ids(), &|xs| self.definition(xs), g, out)
-    }
-    fn jvp<'t>(
-        &self,
-        cx: &Recorded<'t, T>,
-        _y: Tensor<'t, T>,
-        tangent: &dyn Fn(usize) -> Option<Tensor<'t, T>>,
-    ) -> Result<Tensor<'t, T>> {
-        jvp_by_definition(cx, &self.ids(), &|xs| self.definition(xs), tangent)
-    }
+    recorded_by_definition!();
 }
 
 /// Checks that an optional per-feature parameter has `shape`.
