@@ -92,91 +92,92 @@ fn for_planes<T: Element>(out: &mut [T], per: usize, f: impl Fn(&mut [T], usize)
     });
 }
 
-/// `out` = the maximum of each window, `index` = where in its plane (`iy · w + ix`) it was
-/// found. A NaN wins (and propagates, as in PyTorch); among equal maxima the first in the
-/// window (row by row) wins.
-pub fn max_pool2d<T: Element>(x: &[T], g: &Pool2dGeometry, out: &mut [T], index: &mut [usize]) {
+/// The larger of `m` (the maximum so far) and `v`, a NaN winning for good: the rule of
+/// PyTorch's max pooling, under which the first of equal maxima in a window is the one taken.
+#[inline(always)]
+fn max_nan<T: Element>(m: T, v: T) -> T {
+    if is_nan(m) || !(v > m || is_nan(v)) {
+        m
+    } else {
+        v
+    }
+}
+
+/// `out` = the maximum of each window. A NaN wins (and propagates, as in PyTorch).
+pub fn max_pool2d<T: Element>(x: &[T], g: &Pool2dGeometry, out: &mut [T]) {
     let (h, w) = g.input;
     let (oh, ow) = g.out_hw();
     let per = oh * ow;
-    assert!(out.len() >= g.planes * per && index.len() >= g.planes * per);
-    let index_ptr = SendPtr(index.as_mut_ptr());
+    assert!(out.len() >= g.planes * per);
     for_planes(&mut out[..g.planes * per], per, |o, p| {
         let plane = &x[p * h * w..(p + 1) * h * w];
-        // SAFETY: plane p's indices are a disjoint part of `index`.
-        let idx = unsafe { std::slice::from_raw_parts_mut(index_ptr.get().add(p * per), per) };
         if g.padding == (0, 0) && g.kernel == (2, 2) {
-            max_pool_2x2(plane, g, o, idx);
+            // The common case of a CNN, two rows at a time.
+            let (sh, sw) = g.stride;
+            for (oy, o) in o.chunks_exact_mut(ow.max(1)).enumerate() {
+                let (r0, r1) = plane[oy * sh * w..].split_at(w);
+                for (ox, o) in o.iter_mut().enumerate() {
+                    let x0 = ox * sw;
+                    let top = max_nan(r0[x0], r0[x0 + 1]);
+                    *o = max_nan(max_nan(top, r1[x0]), r1[x0 + 1]);
+                }
+            }
             return;
         }
         for oy in 0..oh {
             for ox in 0..ow {
                 let (rows, cols) = g.window(oy, ox);
                 let mut best = T::neg_infinity();
-                let mut at = rows.start * w + cols.start;
-                'window: for iy in rows {
-                    for ix in cols.clone() {
-                        let v = plane[iy * w + ix];
-                        if v > best || is_nan(v) {
-                            best = v;
-                            at = iy * w + ix;
-                            if is_nan(v) {
-                                break 'window;
-                            }
-                        }
+                for iy in rows {
+                    for &v in &plane[iy * w + cols.start..iy * w + cols.end] {
+                        best = max_nan(best, v);
                     }
                 }
                 o[oy * ow + ox] = best;
-                idx[oy * ow + ox] = at;
             }
         }
     });
 }
 
-/// [`max_pool2d`] of one plane by 2×2 windows without padding (any stride), the common case
-/// of a CNN, with the same rule for ties and NaN.
+/// Calls `f(out_index, place)` for each output of plane `p`, `place` being where in the plane
+/// (`iy · w + ix`) its maximum `y` was taken from: the first element of the window equal to it
+/// (or NaN where it is NaN), which is the one [`max_pool2d`]'s rule keeps.
 #[inline]
-fn max_pool_2x2<T: Element>(plane: &[T], g: &Pool2dGeometry, out: &mut [T], index: &mut [usize]) {
+fn for_argmax<T: Element>(
+    plane: &[T],
+    y: &[T],
+    g: &Pool2dGeometry,
+    mut f: impl FnMut(usize, usize),
+) {
     let w = g.input.1;
     let (oh, ow) = g.out_hw();
-    let (sh, sw) = g.stride;
     for oy in 0..oh {
-        let top = oy * sh * w;
-        let (r0, r1) = (&plane[top..top + w], &plane[top + w..top + 2 * w]);
-        let (o, idx) = (
-            &mut out[oy * ow..(oy + 1) * ow],
-            &mut index[oy * ow..(oy + 1) * ow],
-        );
         for ox in 0..ow {
-            let x0 = ox * sw;
-            let candidates = [
-                (r0[x0], x0),
-                (r0[x0 + 1], x0 + 1),
-                (r1[x0], w + x0),
-                (r1[x0 + 1], w + x0 + 1),
-            ];
-            let (mut best, mut at) = candidates[0];
-            if !is_nan(best) {
-                for &(v, i) in &candidates[1..] {
-                    if v > best || is_nan(v) {
-                        (best, at) = (v, i);
-                        if is_nan(v) {
-                            break;
-                        }
+            let m = y[oy * ow + ox];
+            let (rows, cols) = g.window(oy, ox);
+            let mut at = rows.start * w + cols.start;
+            'window: for iy in rows {
+                for ix in cols.clone() {
+                    let v = plane[iy * w + ix];
+                    if v == m || (is_nan(m) && is_nan(v)) {
+                        at = iy * w + ix;
+                        break 'window;
                     }
                 }
             }
-            o[ox] = best;
-            idx[ox] = top + at;
+            f(oy * ow + ox, at);
         }
     }
 }
 
-/// The gradient of [`max_pool2d`]: each output's gradient added at the place its maximum came
-/// from (`dx` is overwritten).
+/// The gradient of [`max_pool2d`], given its input `x` and output `y`: each output's gradient
+/// added at the place its maximum was taken from (`dx` is overwritten). The places are found
+/// again here rather than kept from the forward pass, which saves writing and reading one index
+/// per output.
 pub fn max_pool2d_backward<T: Element>(
+    x: &[T],
+    y: &[T],
     dy: &[T],
-    index: &[usize],
     g: &Pool2dGeometry,
     dx: &mut [T],
 ) {
@@ -185,11 +186,27 @@ pub fn max_pool2d_backward<T: Element>(
     let per = oh * ow;
     for_planes(&mut dx[..g.planes * h * w], h * w, |d, p| {
         d.fill(T::ZERO);
-        let (gy, idx) = (&dy[p * per..(p + 1) * per], &index[p * per..(p + 1) * per]);
-        for (&v, &i) in gy.iter().zip(idx) {
-            d[i] = d[i] + v;
-        }
+        let (plane, ys, gy) = (
+            &x[p * h * w..(p + 1) * h * w],
+            &y[p * per..(p + 1) * per],
+            &dy[p * per..(p + 1) * per],
+        );
+        for_argmax(plane, ys, g, |o, at| d[at] = d[at] + gy[o]);
     });
+}
+
+/// Where in its plane each output of [`max_pool2d`] took its maximum from, for the recorded
+/// products (a scatter-add and a gather by these places).
+pub fn max_pool2d_places<T: Element>(x: &[T], y: &[T], g: &Pool2dGeometry) -> Vec<usize> {
+    let (h, w) = g.input;
+    let (oh, ow) = g.out_hw();
+    let per = oh * ow;
+    let mut index = vec![0; g.planes * per];
+    for (p, idx) in index.chunks_exact_mut(per.max(1)).enumerate() {
+        let (plane, ys) = (&x[p * h * w..(p + 1) * h * w], &y[p * per..(p + 1) * per]);
+        for_argmax(plane, ys, g, |o, at| idx[o] = at);
+    }
+    index
 }
 
 /// The number each window's sum is divided by: the whole window, or (without

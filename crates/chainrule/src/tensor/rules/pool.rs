@@ -112,23 +112,21 @@ fn pool_geometry(
     Ok((g, shape))
 }
 
-/// `y = max_pool2d(x)`, with `index` the place in its plane of each output's maximum.
+/// `y = max_pool2d(x)`.
 #[derive(Clone, Debug)]
 pub(crate) struct MaxPool2d {
     pub x: usize,
     pub geom: Pool2dGeometry,
-    pub index: Array<usize>,
 }
 
 impl MaxPool2d {
-    /// The places as `[planes, oh · ow]`, and the shape `[planes, h · w]` they index into.
-    fn flat(&self) -> (Array<usize>, Vec<usize>) {
+    /// Where each output's maximum was taken from, as `[planes, oh · ow]` places in the planes
+    /// of `[planes, h · w]`, which is the second shape returned.
+    fn places<T: Element>(&self, x: Tensor<'_, T>, y: Tensor<'_, T>) -> (Array<usize>, Vec<usize>) {
         let g = &self.geom;
-        let per = self.index.numel() / g.planes.max(1);
-        let index = self
-            .index
-            .reshape(&[g.planes, per])
-            .expect("one place per output");
+        let index = kernels::max_pool2d_places(x.value().data(), y.value().data(), g);
+        let per = index.len() / g.planes.max(1);
+        let index = Array::from_vec(index, &[g.planes, per]).expect("one place per output");
         (index, vec![g.planes, g.input.0 * g.input.1])
     }
 }
@@ -159,19 +157,20 @@ impl<T: Element> Rule<T> for MaxPool2d {
         );
         vec![(x, line)]
     }
-    fn vjp(&self, cx: &Numbers<'_, T>, _y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
+    fn vjp(&self, cx: &Numbers<'_, T>, y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
         let mut dx = cx.buffer(cx.value(self.x).numel());
-        kernels::max_pool2d_backward(g, self.index.data(), &self.geom, &mut dx);
+        let x = cx.value(self.x).data();
+        kernels::max_pool2d_backward(x, y.data(), g, &self.geom, &mut dx);
         out.push((self.x, dx));
     }
     fn vjp_recorded<'t>(
         &self,
         cx: &Recorded<'t, T>,
-        _y: Tensor<'t, T>,
+        y: Tensor<'t, T>,
         g: Tensor<'t, T>,
         out: &mut Vec<(usize, Tensor<'t, T>)>,
     ) -> Result<()> {
-        let (index, planes) = self.flat();
+        let (index, planes) = self.places(cx.t(self.x), y);
         let g2 = g.reshape(&[index.shape()[0] as isize, index.shape()[1] as isize])?;
         let dx = g2.scatter_add_to(&planes, 1, &index);
         out.push((self.x, dx.reshape_to(cx.t(self.x).shape())?));
@@ -183,7 +182,7 @@ impl<T: Element> Rule<T> for MaxPool2d {
         y: Tensor<'t, T>,
         tangent: &dyn Fn(usize) -> Option<Tensor<'t, T>>,
     ) -> Result<Tensor<'t, T>> {
-        let (index, planes) = self.flat();
+        let (index, planes) = self.places(cx.t(self.x), y);
         let dx = cx.or_zeros(tangent(self.x), self.x);
         let flat = dx.reshape_to(planes)?;
         flat.gather(1, &index)?.reshape_to(y.shape())
@@ -298,13 +297,8 @@ impl<'t, T: Element> Tensor<'t, T> {
         let (geom, shape) = pool_geometry("max_pool2d", x.shape(), options)?;
         let n: usize = shape.iter().product();
         let mut out = self.tape.buffer(n);
-        let mut index = vec![0usize; n];
-        kernels::max_pool2d(x.data(), &geom, &mut out, &mut index);
-        let node = Op::MaxPool2d(Box::new(MaxPool2d {
-            x: self.id,
-            geom,
-            index: Array::from_parts(index, shape.clone()),
-        }));
+        kernels::max_pool2d(x.data(), &geom, &mut out);
+        let node = Op::MaxPool2d(Box::new(MaxPool2d { x: self.id, geom }));
         Ok(self
             .tape
             .record(Array::from_parts(out, shape), node, &[self.id]))
