@@ -122,12 +122,21 @@ pub trait Real:
     }
 }
 
+/// `f64` computes with the C library; `f32` with the straight-line `exp` and `erf` of
+/// [`crate::util::fastmath`], which vectorise (softmax and GELU are most of a transformer's
+/// element-wise work).
 macro_rules! real_for_float {
     (@erf f64, $x:expr) => {
         libm::erf($x)
     };
     (@erf f32, $x:expr) => {
-        libm::erff($x)
+        $crate::util::fastmath::erf_f32($x)
+    };
+    (@exp f64, $x:expr) => {
+        f64::exp($x)
+    };
+    (@exp f32, $x:expr) => {
+        $crate::util::fastmath::exp_f32($x)
     };
     ($t:tt) => {
         impl Real for $t {
@@ -149,7 +158,7 @@ macro_rules! real_for_float {
             }
             #[inline(always)]
             fn exp(self) -> Self {
-                <$t>::exp(self)
+                real_for_float!(@exp $t, self)
             }
             #[inline(always)]
             fn ln(self) -> Self {

@@ -2,6 +2,7 @@
 //! written whole or not at all ([`files`]), and text for output: numbers, JSON, escaping
 //! and tables ([`format`](mod@format)).
 
+pub mod fastmath;
 pub mod files;
 pub mod format;
 pub mod rand;

@@ -5,6 +5,7 @@
 
 use rayon::prelude::*;
 
+use super::isa::vectorized;
 use super::parallel::{for_chunks, streams, write_blocks, PAR_MIN};
 use crate::tensor::array::Element;
 
@@ -15,9 +16,11 @@ pub fn map1<T: Element>(x: &[T], out: &mut [T], f: impl Fn(T) -> T + Sync) {
     let stream = streams::<T>(out.len());
     for_chunks(out, |o, s| {
         write_blocks(o, stream, |o, t| {
-            for (o, &v) in o.iter_mut().zip(&x[s + t..]) {
-                *o = f(v);
-            }
+            vectorized(|| {
+                for (o, &v) in o.iter_mut().zip(&x[s + t..]) {
+                    *o = f(v);
+                }
+            })
         })
     });
 }
@@ -31,9 +34,11 @@ pub fn map3<T: Element>(a: &[T], b: &[T], c: &[T], out: &mut [T], f: impl Fn(T, 
     for_chunks(out, |o, s| {
         write_blocks(o, stream, |o, t| {
             let (a, b, c) = (&a[s + t..], &b[s + t..], &c[s + t..]);
-            for (((o, &a), &b), &c) in o.iter_mut().zip(a).zip(b).zip(c) {
-                *o = f(a, b, c);
-            }
+            vectorized(|| {
+                for (((o, &a), &b), &c) in o.iter_mut().zip(a).zip(b).zip(c) {
+                    *o = f(a, b, c);
+                }
+            })
         })
     });
 }
@@ -55,9 +60,11 @@ pub fn map4<T: Element>(
         write_blocks(o, stream, |o, t| {
             let (a, b, c, d) = (&a[s + t..], &b[s + t..], &c[s + t..], &d[s + t..]);
             let ins = a.iter().zip(b).zip(c).zip(d);
-            for (o, (((&a, &b), &c), &d)) in o.iter_mut().zip(ins) {
-                *o = f(a, b, c, d);
-            }
+            vectorized(|| {
+                for (o, (((&a, &b), &c), &d)) in o.iter_mut().zip(ins) {
+                    *o = f(a, b, c, d);
+                }
+            })
         })
     });
 }
@@ -125,9 +132,11 @@ pub fn binary<T: Element>(
         let stream = streams::<T>(n);
         for_chunks(out, |o, s| {
             write_blocks(o, stream, |o, t| {
-                for ((o, &x), &y) in o.iter_mut().zip(&a[s + t..]).zip(&b[s + t..]) {
-                    *o = f(x, y);
-                }
+                vectorized(|| {
+                    for ((o, &x), &y) in o.iter_mut().zip(&a[s + t..]).zip(&b[s + t..]) {
+                        *o = f(x, y);
+                    }
+                })
             })
         });
         return;
@@ -145,7 +154,7 @@ pub fn binary<T: Element>(
     let (ia, ib) = (plan.inner(0), plan.inner(1));
     let row = |r: usize, o: &mut [T]| {
         let (oa, ob) = (plan.row_offset(0, r), plan.row_offset(1, r));
-        match (ia, ib) {
+        vectorized(|| match (ia, ib) {
             (1, 1) => {
                 for ((o, &x), &y) in o.iter_mut().zip(&a[oa..oa + len]).zip(&b[ob..ob + len]) {
                     *o = f(x, y);
@@ -164,7 +173,7 @@ pub fn binary<T: Element>(
                 }
             }
             _ => o.fill(f(a[oa], b[ob])),
-        }
+        })
     };
     if len == 0 {
         return;

@@ -2,6 +2,7 @@
 //!
 //! - [`parallel`]: splitting work across threads with rayon, above a size where threads pay
 //!   ([`PAR_MIN`]), and streaming stores for outputs that would not stay in cache;
+//! - [`isa`]: the instruction set loops are compiled for, chosen at run time;
 //! - [`elementwise`]: maps with the rules of [`crate::ops`] inlined, broadcasting, expanding;
 //! - [`mod@reduce`]: sums, maxima and minima over axes, and summing a broadcast gradient back;
 //! - [`layout`]: permutations and reversals of axes, padding and cropping;
@@ -18,6 +19,7 @@
 pub mod attention;
 pub mod conv;
 pub mod elementwise;
+pub mod isa;
 pub mod layout;
 pub mod matmul;
 pub mod norm;

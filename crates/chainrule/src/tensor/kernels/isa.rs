@@ -1,0 +1,55 @@
+//! The instruction set loops are compiled for: the widest this processor has, chosen at run
+//! time (the crate is compiled for the baseline x86-64, which every x86-64 runs).
+//!
+//! [`vectorized`] runs a closure through a copy of itself compiled with AVX-512 (with the
+//! `avx512` feature) or AVX2 with FMA enabled, so that the element-wise loops inside it, with
+//! the rules of [`crate::ops`] inlined, become vector code as wide as the machine allows; `gemm`
+//! chooses its own kernels the same way. Elsewhere (other architectures, or a processor without
+//! AVX2) the closure runs as compiled.
+
+/// Runs `f` compiled for the widest instruction set this processor has.
+#[inline(always)]
+pub fn vectorized<R>(f: impl FnOnce() -> R) -> R {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[cfg(feature = "avx512")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the processor has the features the copy is compiled for.
+            return unsafe { avx512(f) };
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            // SAFETY: as above.
+            return unsafe { avx2(f) };
+        }
+    }
+    f()
+}
+
+/// The name of the widest instruction set [`vectorized`] uses here, for benchmark reports.
+pub fn name() -> &'static str {
+    #[cfg(target_arch = "x86_64")]
+    {
+        #[cfg(feature = "avx512")]
+        if std::arch::is_x86_feature_detected!("avx512f") {
+            return "AVX-512";
+        }
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            return "AVX2";
+        }
+    }
+    "baseline"
+}
+
+#[cfg(all(target_arch = "x86_64", feature = "avx512"))]
+#[target_feature(enable = "avx512f,avx512vl,avx512dq,avx512bw,avx2,fma")]
+unsafe fn avx512<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn avx2<R>(f: impl FnOnce() -> R) -> R {
+    f()
+}
