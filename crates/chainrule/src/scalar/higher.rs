@@ -79,6 +79,9 @@ impl<'g> Real for Var<'g> {
     fn pow(self, p: Self) -> Self {
         self.powf(p)
     }
+    fn unary(self, op: Unary) -> Self {
+        self.apply_unary(op)
+    }
     /// The factor is chosen by the values now, and is constant nearby, so its derivative is 0:
     /// the result is `g` itself, a constant 0, or `c · g`.
     fn piecewise(self, other: Self, below: f64, tie: f64, above: f64, g: Self) -> Self {
