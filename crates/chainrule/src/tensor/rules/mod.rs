@@ -4,10 +4,12 @@
 //! [`Tape::grad_graph`] runs, so that gradients can be differentiated again), and its
 //! Jacobian-vector product (what [`Tape::jvp`] runs).
 //!
-//! - [`elementwise`]: `exp`, `relu`, `+`, `pow`, `maximum`... (the rules of [`crate::ops`],
-//!   written once for scalars and tensors alike), `clamp`, `where`;
+//! - [`elementwise`]: `exp`, `relu`, `softplus`, `+`, `pow`, `maximum`... (the rules of
+//!   [`crate::ops`], written once for scalars and tensors alike), `clamp`, `where_cond`,
+//!   `masked_fill`, and the comparisons (`gt`, `eq`, ...) that make masks;
 //! - [`matmul`]: matrix products, batched and broadcast, and the fused fully connected layer;
-//! - [`reduce`]: sums, means, maxima and minima over axes;
+//! - [`reduce`]: sums, means, maxima and minima over axes, `logsumexp`, `var`, `std`, `norm`,
+//!   `prod`, `cumsum`, `argmax` and `argmin`;
 //! - [`layout`]: reshapes, permutations, slices, concatenation;
 //! - [`index`]: gathers and index selections, and their adjoints the scatter-adds;
 //! - [`softmax`]: softmax and log-softmax.
@@ -112,6 +114,10 @@ tensor_ops! {
     Linear(matmul::Linear),
     /// A sum, maximum or minimum over axes.
     Reduce(reduce::Reduce),
+    /// `ln Σ e^x` over axes.
+    LogSumExp(reduce::LogSumExp),
+    /// A running sum along an axis.
+    Cumsum(reduce::Cumsum),
     /// The same data with another shape.
     Reshape(layout::Reshape),
     /// The axes reordered.
