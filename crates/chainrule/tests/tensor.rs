@@ -123,7 +123,7 @@ fn gradcheck_linear_and_it_equals_matmul_with_transpose_plus_bias() {
     let err = x.linear(b, b).unwrap_err().to_string();
     assert_eq!(
         err,
-        "linear: cannot apply weight [4] and bias [4] to input [5, 3]: expected [n, in], [out, in] and [out]"
+        "linear: cannot apply weight [4] and bias [4] to input [5, 3]: expected [..., in], [out, in] and [out]"
     );
 }
 
