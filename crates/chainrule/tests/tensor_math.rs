@@ -1524,3 +1524,31 @@ fn the_expression_language_has_the_new_functions() {
     assert_eq!(at("silu(x)", 0.0), (0.0, 0.5));
     assert_eq!(at("gelu_tanh(x)", 0.0), (0.0, 0.5));
 }
+
+#[test]
+fn the_new_activation_layers_compute_their_functions() {
+    use chainrule::nn::{Context, LeakyReLU, Module, SiLU, Softplus, ELU};
+    let tape = Tape::<f32>::new();
+    let x = tape.constant(Array::from_slice(&[-1.0, 0.0, 2.0]));
+    let mut ctx = Context::inference(&tape);
+    let layers: [(Box<dyn Module>, &str, Tensor<'_, f32>); 4] = [
+        (Box::new(SiLU), "SiLU()", x.silu()),
+        (
+            Box::new(Softplus),
+            "Softplus(beta=1.0, threshold=20.0)",
+            x.softplus(),
+        ),
+        (
+            Box::new(LeakyReLU {
+                negative_slope: 0.2,
+            }),
+            "LeakyReLU(negative_slope=0.2)",
+            x.leaky_relu(0.2),
+        ),
+        (Box::new(ELU::default()), "ELU(alpha=1.0)", x.elu(1.0)),
+    ];
+    for (layer, name, want) in layers {
+        assert_eq!(layer.describe(), name);
+        assert_eq!(layer.forward(x, &mut ctx).unwrap().to_vec(), want.to_vec());
+    }
+}

@@ -34,7 +34,7 @@ mod mlp;
 mod module;
 mod sequential;
 
-pub use activation::{Activation, ReLU, Sigmoid, Tanh, GELU};
+pub use activation::{Activation, LeakyReLU, ReLU, SiLU, Sigmoid, Softplus, Tanh, ELU, GELU};
 pub use dropout::Dropout;
 pub use linear::Linear;
 pub use loss::{
