@@ -56,6 +56,9 @@
 //!   (`[n]` against `[n, 1]` silently gives an `[n, n]` loss).
 //! - **[`Tensor::logsumexp`] has gradient 0 over a group that is all `−inf`** (its value is
 //!   `−inf`, as PyTorch's), where PyTorch's gradient is NaN.
+//! - **[`Tensor::max`] and [`Tensor::min`] over axes are `torch.amax` and `torch.amin`**: tied
+//!   elements share the gradient equally, where the values of `torch.max(x, dim)` send it all to
+//!   the one index that call returns ([`Tensor::argmax`] gives that index).
 //! - **Masks are [`Array<bool>`]**, not tensors: the comparisons ([`Tensor::gt`],
 //!   [`Tensor::eq_scalar`], ...) return them and [`Tensor::where_cond`] and
 //!   [`Tensor::masked_fill`] take them; nothing differentiable flows through a mask.
