@@ -41,8 +41,8 @@ fn same_shapes<T: Element>(
     pred: Tensor<'_, T>,
     target: Tensor<'_, T>,
 ) -> Result<(), TensorError> {
-    let (p, t) = (pred.shape(), target.shape());
-    if p == t {
+    let (p, t) = (pred.value(), target.value());
+    if p.shape() == t.shape() {
         return Ok(());
     }
     Err(TensorError::new(
@@ -50,8 +50,8 @@ fn same_shapes<T: Element>(
         format!(
             "the input has shape {} but the target has shape {}: they must be equal (no \
              broadcasting)",
-            fmt_shape(&p),
-            fmt_shape(&t)
+            fmt_shape(p.shape()),
+            fmt_shape(t.shape())
         ),
     ))
 }
@@ -244,52 +244,42 @@ pub fn cross_entropy_with<'a, 't, T: Element>(
                     targets.len()
                 )));
             }
-            let ignored: Vec<bool> = targets
-                .iter()
-                .map(|&t| Some(t) == options.ignore_index)
-                .collect();
-            if let Some((&t, _)) = targets
-                .iter()
-                .zip(&ignored)
-                .find(|&(&t, &i)| !i && t >= classes)
-            {
+            let ignored = |t: usize| Some(t) == options.ignore_index;
+            if let Some(&t) = targets.iter().find(|&&t| !ignored(t) && t >= classes) {
                 return Err(err(format!(
                     "target {t} is out of range for {classes} classes (logits {})",
                     fmt_shape(&shape)
                 )));
             }
-            // The weight of each element's target: 0 where ignored.
-            let weight_of = |t: usize, ignored: bool| match (&options.weight, ignored) {
-                (_, true) => T::ZERO,
-                (Some(w), false) => w.data()[t],
-                (None, false) => T::ONE,
-            };
-            let weights: Vec<T> = targets
-                .iter()
-                .zip(&ignored)
-                .map(|(&t, &i)| weight_of(t, i))
-                .collect();
-            let total = weights.iter().fold(T::ZERO, |a, &b| a + b).value();
+            // Ignored targets pick class 0 (any class would do) and are masked out below.
             let mut index_shape = shape.clone();
             index_shape[class_dim] = 1;
-            let index: Vec<usize> = targets
-                .iter()
-                .zip(&ignored)
-                .map(|(&t, &i)| if i { 0 } else { t })
-                .collect();
-            let index = Array::from_vec(index, &index_shape)?;
-            let picked = logp.gather(cd, &index)?.reshape_to(elements.clone())?;
-            let picked = match &options.weight {
-                Some(_) => picked * tape.constant(Array::from_vec(weights, &elements)?),
-                None => picked,
+            let index = targets.iter().map(|&t| if ignored(t) { 0 } else { t });
+            let index = Array::from_vec(index.collect(), &index_shape)?;
+            let mut picked = logp.gather(cd, &index)?.reshape_to(elements.clone())?;
+            // The mean's divisor: the weights of the targets not ignored (their number without
+            // weights), summed in the element type as PyTorch does.
+            let total = match &options.weight {
+                Some(w) => {
+                    let of = |t: usize| if ignored(t) { T::ZERO } else { w.data()[t] };
+                    let wy: Vec<T> = targets.iter().map(|&t| of(t)).collect();
+                    let total = wy.iter().fold(T::ZERO, |a, &b| a + b).value();
+                    picked = picked * tape.constant(Array::from_vec(wy, &elements)?);
+                    total
+                }
+                None => targets.iter().filter(|&&t| !ignored(t)).count() as f64,
             };
-            let mask = Array::from_vec(ignored, &elements)?;
-            let any_ignored = mask.data().contains(&true);
+            let mask = match options.ignore_index {
+                Some(i) if targets.contains(&i) => {
+                    let flags = targets.iter().map(|&t| ignored(t)).collect();
+                    Some(Array::from_vec(flags, &elements)?)
+                }
+                _ => None,
+            };
             let drop_ignored = |t: Tensor<'t, T>| -> Result<Tensor<'t, T>, TensorError> {
-                if any_ignored {
-                    t.masked_fill(&mask, 0.0)
-                } else {
-                    Ok(t)
+                match &mask {
+                    Some(m) => t.masked_fill(m, 0.0),
+                    None => Ok(t),
                 }
             };
             let nll = -reduce(drop_ignored(picked)?, options.reduction, total);

@@ -454,14 +454,15 @@ impl<'t, T: Element> Tensor<'t, T> {
         b: impl Into<Option<Tensor<'t, T>>>,
     ) -> Result<Tensor<'t, T>> {
         let b = b.into();
-        let (xs, ws) = (self.shape(), w.shape());
-        let bs = b.map(|b| b.shape());
+        let (xv, wv) = (self.value(), w.value());
+        let bv = b.map(|b| b.value());
+        let (xs, ws, bs) = (xv.shape(), wv.shape(), bv.as_ref().map(|b| b.shape()));
         let fits = !xs.is_empty()
             && ws.len() == 2
             && xs[xs.len() - 1] == ws[1]
-            && bs.as_ref().is_none_or(|bs| bs.len() == 1 && bs[0] == ws[0]);
+            && bs.is_none_or(|bs| bs.len() == 1 && bs[0] == ws[0]);
         if !fits {
-            let bias = match &bs {
+            let bias = match bs {
                 Some(bs) => format!("bias {}", fmt_shape(bs)),
                 None => "no bias".to_string(),
             };
@@ -469,51 +470,51 @@ impl<'t, T: Element> Tensor<'t, T> {
                 "linear",
                 format!(
                     "cannot apply weight {} and {bias} to input {}: expected [..., in], [out, in] and [out]",
-                    fmt_shape(&ws),
-                    fmt_shape(&xs)
+                    fmt_shape(ws),
+                    fmt_shape(xs)
                 ),
             ));
         }
+        let bias = b.zip(bv);
         if xs.len() == 2 {
-            return Ok(self.linear_rows(w, b));
+            return Ok(self.linear_rows(&xv, (w, &wv), bias));
         }
         // Leading dimensions (or none, for a vector) are rows of one batch.
         let (lead, k) = (&xs[..xs.len() - 1], xs[xs.len() - 1]);
-        let rows = self.reshape_to(vec![numel(lead), k])?.linear_rows(w, b);
-        rows.reshape_to([lead, &[ws[0]]].concat())
+        let rows = self.reshape_to(vec![numel(lead), k])?;
+        let out = rows.linear_rows(&rows.value(), (w, &wv), bias);
+        out.reshape_to([lead, &[ws[0]]].concat())
     }
 
-    /// [`Tensor::linear`] for a batch of rows `[n, in]`, shapes checked.
+    /// [`Tensor::linear`] for a batch of rows `[n, in]` (this tensor, whose value is `xv`),
+    /// the weight and the bias with their values, shapes checked.
     #[track_caller]
-    fn linear_rows(self, w: Tensor<'t, T>, b: Option<Tensor<'t, T>>) -> Tensor<'t, T> {
-        let (xv, wv) = (self.value(), w.value());
+    fn linear_rows(
+        self,
+        xv: &Array<T>,
+        (w, wv): (Tensor<'t, T>, &Array<T>),
+        bias: Option<(Tensor<'t, T>, Array<T>)>,
+    ) -> Tensor<'t, T> {
         let (n, k, m) = (xv.shape()[0], xv.shape()[1], wv.shape()[0]);
-        // Without a bias the kernel adds zeros, which changes no sum.
-        let bv = match b {
-            Some(b) => b.value(),
-            None => Array::from_parts(self.tape.zeroed(m), vec![m]),
-        };
         let mut out = self.tape.buffer(n * m);
         let mut scratch = self.tape.buffer(kernels::linear_scratch::<T>(n, k, m));
-        kernels::linear(
-            xv.data(),
-            wv.data(),
-            bv.data(),
-            (n, k, m),
-            &mut out,
-            &mut scratch,
-        );
+        // Without a bias the kernel adds zeros, which changes no sum.
+        let zeros = bias.is_none().then(|| self.tape.zeroed(m));
+        let bd = match (&bias, &zeros) {
+            (Some((_, bv)), _) => bv.data(),
+            (None, z) => z.as_deref().unwrap_or_default(),
+        };
+        kernels::linear(xv.data(), wv.data(), bd, (n, k, m), &mut out, &mut scratch);
         self.tape.recycle(scratch);
-        if b.is_none() {
-            self.tape.recycle_array(bv);
-        }
+        zeros.into_iter().for_each(|z| self.tape.recycle(z));
         let v = Array::from_parts(out, vec![n, m]);
+        let b = bias.map(|(b, _)| b.id);
         let node = Op::Linear(Linear {
             x: self.id,
             w: w.id,
-            b: b.map(|b| b.id),
+            b,
         });
-        let inputs: Vec<usize> = [self.id, w.id].into_iter().chain(b.map(|b| b.id)).collect();
+        let inputs: Vec<usize> = [self.id, w.id].into_iter().chain(b).collect();
         self.tape.record(v, node, &inputs)
     }
 }
