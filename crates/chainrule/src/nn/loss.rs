@@ -7,7 +7,7 @@
 //! `(1 − y)·x − log_sigmoid(x)`, whose derivative is `sigmoid(x) − y` everywhere, at `x = 0`
 //! too; only the hinge loss has a kink, which is its own.
 
-use crate::tensor::shape::fmt_shape;
+use crate::tensor::shape::{fmt_shape, numel};
 use crate::tensor::{Array, Element, Tensor, TensorError};
 
 /// The mean squared error `mean((pred - target)²)`, as `F.mse_loss`.
@@ -224,18 +224,19 @@ pub fn cross_entropy_with<'a, 't, T: Element>(
         }
     }
     let tape = logits.tape();
-    // The weights laid along the class dimension, to broadcast against the logits.
-    let class_weights = options.weight.as_ref().map(|w| {
-        let mut s = vec![1; shape.len()];
-        s[class_dim] = classes;
-        tape.constant(w.reshape(&s).expect("one weight per class"))
-    });
-    let logp = logits.log_softmax(class_dim as isize)?;
     let cd = class_dim as isize;
     let elements: Vec<usize> = [&shape[..class_dim], &shape[class_dim + 1..]].concat();
+    // The weights laid along the class dimension, to broadcast against the logits.
+    let class_weights = || {
+        options.weight.as_ref().map(|w| {
+            let mut s = vec![1; shape.len()];
+            s[class_dim] = classes;
+            tape.constant(w.reshape(&s).expect("one weight per class"))
+        })
+    };
     let loss = match target.into() {
         Target::Classes(targets) => {
-            let count: usize = elements.iter().product();
+            let count = numel(&elements);
             if targets.len() != count {
                 return Err(err(format!(
                     "logits of shape {} need one target per element of {} ({count}), not {}",
@@ -244,19 +245,30 @@ pub fn cross_entropy_with<'a, 't, T: Element>(
                     targets.len()
                 )));
             }
+            // One pass: the index to gather (class 0, any class would do, for an ignored
+            // target, which is masked out below), the check of the range, the count of the
+            // targets not ignored.
             let ignored = |t: usize| Some(t) == options.ignore_index;
-            if let Some(&t) = targets.iter().find(|&&t| !ignored(t) && t >= classes) {
-                return Err(err(format!(
-                    "target {t} is out of range for {classes} classes (logits {})",
-                    fmt_shape(&shape)
-                )));
+            let (mut index, mut kept) = (Vec::with_capacity(count), 0);
+            for &t in targets {
+                if ignored(t) {
+                    index.push(0);
+                } else if t < classes {
+                    index.push(t);
+                    kept += 1;
+                } else {
+                    return Err(err(format!(
+                        "target {t} is out of range for {classes} classes (logits {})",
+                        fmt_shape(&shape)
+                    )));
+                }
             }
-            // Ignored targets pick class 0 (any class would do) and are masked out below.
             let mut index_shape = shape.clone();
             index_shape[class_dim] = 1;
-            let index = targets.iter().map(|&t| if ignored(t) { 0 } else { t });
-            let index = Array::from_vec(index.collect(), &index_shape)?;
-            let mut picked = logp.gather(cd, &index)?.reshape_to(elements.clone())?;
+            let index = Array::from_vec(index, &index_shape)?;
+            let logp = logits.log_softmax(cd)?;
+            // Each element's log-probability of its target, the class dimension kept as 1.
+            let mut picked = logp.gather(cd, &index)?;
             // The mean's divisor: the weights of the targets not ignored (their number without
             // weights), summed in the element type as PyTorch does.
             let total = match &options.weight {
@@ -264,17 +276,16 @@ pub fn cross_entropy_with<'a, 't, T: Element>(
                     let of = |t: usize| if ignored(t) { T::ZERO } else { w.data()[t] };
                     let wy: Vec<T> = targets.iter().map(|&t| of(t)).collect();
                     let total = wy.iter().fold(T::ZERO, |a, &b| a + b).value();
-                    picked = picked * tape.constant(Array::from_vec(wy, &elements)?);
+                    picked = picked * tape.constant(Array::from_vec(wy, &index_shape)?);
                     total
                 }
-                None => targets.iter().filter(|&&t| !ignored(t)).count() as f64,
+                None => kept as f64,
             };
-            let mask = match options.ignore_index {
-                Some(i) if targets.contains(&i) => {
-                    let flags = targets.iter().map(|&t| ignored(t)).collect();
-                    Some(Array::from_vec(flags, &elements)?)
-                }
-                _ => None,
+            let mask = if kept < count {
+                let flags = targets.iter().map(|&t| ignored(t)).collect();
+                Some(Array::from_vec(flags, &index_shape)?)
+            } else {
+                None
             };
             let drop_ignored = |t: Tensor<'t, T>| -> Result<Tensor<'t, T>, TensorError> {
                 match &mask {
@@ -282,19 +293,20 @@ pub fn cross_entropy_with<'a, 't, T: Element>(
                     None => Ok(t),
                 }
             };
-            let nll = -reduce(drop_ignored(picked)?, options.reduction, total);
+            let nll = -reduce(drop_ignored(picked)?, options.reduction, total, &elements)?;
             if eps == 0.0 {
                 nll
             } else {
-                let all = match class_weights {
+                let all = match class_weights() {
                     Some(w) => logp * w,
                     None => logp,
                 };
                 let smooth = -reduce(
-                    drop_ignored(all.sum(&[cd], false)?)?,
+                    drop_ignored(all.sum(&[cd], true)?)?,
                     options.reduction,
                     total,
-                );
+                    &elements,
+                )?;
                 nll * (1.0 - eps) + smooth * (eps / classes as f64)
             }
         }
@@ -312,24 +324,36 @@ pub fn cross_entropy_with<'a, 't, T: Element>(
             } else {
                 q * (1.0 - eps) + eps / classes as f64
             };
-            let terms = match class_weights {
+            let logp = logits.log_softmax(cd)?;
+            let terms = match class_weights() {
                 Some(w) => logp * q * w,
                 None => logp * q,
             };
-            let count = elements.iter().product::<usize>() as f64;
-            -reduce(terms.sum(&[cd], false)?, options.reduction, count)
+            let count = numel(&elements) as f64;
+            -reduce(
+                terms.sum(&[cd], false)?,
+                options.reduction,
+                count,
+                &elements,
+            )?
         }
     };
     Ok(loss)
 }
 
-/// The per-element losses `x` reduced: summed, or summed and divided by `divisor`, or kept.
-fn reduce<T: Element>(x: Tensor<'_, T>, reduction: Reduction, divisor: f64) -> Tensor<'_, T> {
-    match reduction {
+/// The per-element losses `x` reduced: summed, or summed and divided by `divisor`, or kept
+/// with the shape of the `elements`.
+fn reduce<'t, T: Element>(
+    x: Tensor<'t, T>,
+    reduction: Reduction,
+    divisor: f64,
+    elements: &[usize],
+) -> Result<Tensor<'t, T>, TensorError> {
+    Ok(match reduction {
         Reduction::Mean => x.sum_all().div_scalar(divisor),
         Reduction::Sum => x.sum_all(),
-        Reduction::None => x,
-    }
+        Reduction::None => x.reshape_to(elements.to_vec())?,
+    })
 }
 
 /// The binary cross-entropy of `logits` against targets in `[0, 1]`, as
