@@ -282,10 +282,9 @@ pub trait DetectAnomaly {
     /// # let _ = loss;
     /// ```
     fn detect_anomaly<R>(&self, f: impl FnOnce() -> R) -> R {
-        let before = self.detector().on.replace(true);
-        let r = f();
-        self.detector().on.set(before);
-        r
+        let on = &self.detector().on;
+        let _restore = crate::util::Restore(on, on.replace(true));
+        f()
     }
 
     /// The first anomaly found while detection was on: the first operation whose value was NaN

@@ -12,7 +12,9 @@
 //!
 //! Conventions at kinks follow PyTorch:
 //! - `relu'(0) = 0` (the gradient flows only where the input is strictly positive);
+//! - `leaky_relu'(0) = negative_slope` and `elu'(0) = alpha` (the left side's slope);
 //! - `abs'(0) = 0` (the derivative is `sign(x)`);
+//! - `softplus'(x) = 1` exactly where `x > 20`, where softplus is `x` itself;
 //! - `max(a, b)` and `min(a, b)` at a tie `a == b` send half of the gradient to each input;
 //! - `pow(a, b)` sends zero gradient to the base where `b == 0`, and zero gradient to the
 //!   exponent where `a == 0` and `b >= 0`;
@@ -31,6 +33,16 @@ pub use crate::util::format::{fmt_exact, fmt_num};
 
 /// `1/√(2π)`, the standard normal density at 0.
 const FRAC_1_SQRT_2PI: f64 = 0.398_942_280_401_432_7;
+
+/// Above this input softplus is `x` itself, as PyTorch's default `threshold = 20`.
+const SOFTPLUS_THRESHOLD: f64 = 20.0;
+
+/// `√(2/π)`, the scale inside the tanh approximation of GELU, computed as PyTorch computes it
+/// (`M_SQRT2 · M_2_SQRTPI · 0.5`), so that the approximation rounds as PyTorch's.
+const GELU_BETA: f64 = std::f64::consts::SQRT_2 * FRAC_2_SQRT_PI * 0.5;
+
+/// The cubic coefficient of the tanh approximation of GELU.
+const GELU_KAPPA: f64 = 0.044715;
 
 /// The algebra the derivative rules compute in.
 ///
@@ -75,6 +87,34 @@ pub trait Real:
     fn powf_c(self, p: f64) -> Self;
     /// `self` raised to the power `p`.
     fn pow(self, p: Self) -> Self;
+
+    /// `op` applied to `self`. Numbers compute its forward rule; an algebra that records
+    /// operations (the tensor and symbolic ones, the scalar graph) records it as one operation,
+    /// which is how a rule can use another operation whole (softplus's derivative is
+    /// `sigmoid(x)`).
+    #[inline(always)]
+    fn unary(self, op: Unary) -> Self {
+        op.apply(self)
+    }
+
+    /// `ln(1 + self)`, accurate for small `self` where the algebra has such a function.
+    #[inline(always)]
+    fn ln_1p(self) -> Self {
+        self.add_c(1.0).ln()
+    }
+
+    /// `e^self - 1`, accurate for small `self` where the algebra has such a function.
+    #[inline(always)]
+    fn exp_m1(self) -> Self {
+        self.exp().add_c(-1.0)
+    }
+
+    /// `self / c` for a constant `c`. Numbers divide (one rounding, as PyTorch's `x / c`); the
+    /// default multiplies by `1/c`, which can differ in the last bit.
+    #[inline(always)]
+    fn div_c(self, c: f64) -> Self {
+        self.mul_c(1.0 / c)
+    }
     /// `g` times a factor that is constant on each side of a kink: `above` where
     /// `self > other`, `tie` where `self == other`, `below` otherwise (also when either is NaN).
     ///
@@ -115,6 +155,24 @@ pub trait Real:
         otherwise: impl FnOnce() -> Self,
     ) -> Self {
         if self.value() >= c {
+            then()
+        } else {
+            otherwise()
+        }
+    }
+
+    /// `then` where `self > c` and `otherwise` elsewhere (also where `self` is NaN), as
+    /// [`Real::select_eq`]: for a region where a rule switches to a form that agrees with the
+    /// general one up to rounding (softplus is `x` itself above its threshold), so that the
+    /// symbolic algebra may keep the general branch.
+    #[inline(always)]
+    fn select_gt(
+        self,
+        c: f64,
+        then: impl FnOnce() -> Self,
+        otherwise: impl FnOnce() -> Self,
+    ) -> Self {
+        if self.value() > c {
             then()
         } else {
             otherwise()
@@ -205,6 +263,18 @@ macro_rules! real_for_float {
                 <$t>::powf(self, p)
             }
             #[inline(always)]
+            fn ln_1p(self) -> Self {
+                <$t>::ln_1p(self)
+            }
+            #[inline(always)]
+            fn exp_m1(self) -> Self {
+                <$t>::exp_m1(self)
+            }
+            #[inline(always)]
+            fn div_c(self, c: f64) -> Self {
+                self / c as $t
+            }
+            #[inline(always)]
             fn piecewise(self, other: Self, below: f64, tie: f64, above: f64, g: Self) -> Self {
                 let c = if self > other {
                     above
@@ -227,10 +297,20 @@ macro_rules! real_for_float {
 real_for_float!(f64);
 real_for_float!(f32);
 
-/// The functions of [`Real`] from `exp` to `powf_c`, for an algebra that records an operation
-/// with a method `unary(self, op: Unary) -> Self` (the symbolic algebra, tensors).
+/// The functions of [`Real`] that are operations of [`Unary`] (`exp` to `powf_c`, `ln_1p`,
+/// `exp_m1`, `div_c`), for an algebra that records an operation with a method
+/// `unary(self, op: Unary) -> Self` (the symbolic algebra, tensors).
 macro_rules! real_by_unary {
     () => {
+        fn ln_1p(self) -> Self {
+            self.unary($crate::ops::Unary::Log1p)
+        }
+        fn exp_m1(self) -> Self {
+            self.unary($crate::ops::Unary::Expm1)
+        }
+        fn div_c(self, c: f64) -> Self {
+            self.unary($crate::ops::Unary::DivConst(c))
+        }
         fn exp(self) -> Self {
             self.unary($crate::ops::Unary::Exp)
         }
@@ -318,16 +398,18 @@ pub trait Kernel4<T> {
 /// Defines [`Unary`] from the list below: for each operation, its documentation, its variant
 /// (with its constant parameters), how the expression language calls it (`fn "exp"`, or `op`
 /// for an operator or an operation it has no name for), its forward rule `|x| y` and its
-/// backward rule `|x, y, g| g · dy/dx`.
+/// backward rule `|x, y, g| g · dy/dx`. A function with parameters gives each a default
+/// (`LeakyRelu(negative_slope: f64 = 0.01): fn "leaky_relu"`): the expression language calls
+/// it with the defaults.
 ///
 /// From that one list come the enum, [`Unary::apply`], [`Unary::backward`], the names
-/// ([`Unary::function_name`], [`Unary::functions`], which the parser reads), and the dispatch
-/// that compiles a loop once per operation ([`Unary::with_apply`], [`Unary::with_backward`]).
-/// Adding an operation is adding an entry.
+/// ([`Unary::function_name`], [`Unary::functions`], which the parser reads), the parameter
+/// ([`Unary::parameter`]), and the dispatch that compiles a loop once per operation
+/// ([`Unary::with_apply`], [`Unary::with_backward`]). Adding an operation is adding an entry.
 macro_rules! unary_ops {
     ($(
         $(#[doc = $doc:literal])*
-        $name:ident $(($($p:ident: $pt:ty),*))? : $kind:ident $($fname:literal)?,
+        $name:ident $(($($p:ident: $pt:ty $(= $def:literal)?),*))? : $kind:ident $($fname:literal)?,
             |$x:ident| $apply:expr,
             |$bx:ident, $by:ident, $bg:ident| $backward:expr;
     )*) => {
@@ -384,8 +466,9 @@ macro_rules! unary_ops {
                 }
             }
 
-            /// The function's name as the expression language spells it (`exp`, `relu`, ...),
-            /// or `None` for operators written with symbols and operations with parameters.
+            /// The function's name as the expression language spells it (`exp`, `relu`,
+            /// `leaky_relu`, ...), whatever its parameters, or `None` for operators written with
+            /// symbols and operations the language has no name for.
             pub fn function_name(self) -> Option<&'static str> {
                 #[allow(unused_variables)]
                 match self {
@@ -394,17 +477,40 @@ macro_rules! unary_ops {
             }
 
             /// Every function of the expression language with one argument, in the order of the
-            /// list, with its name.
+            /// list, with its name (those with parameters at their defaults).
             pub fn functions() -> impl Iterator<Item = (&'static str, Unary)> {
                 const NAMED: &[Option<(&str, Unary)>] =
-                    &[$(unary_ops!(@entry $name $(($($p)*))? $kind $($fname)?),)*];
+                    &[$(unary_ops!(@entry $name $(($($($def)?),*))? $kind $($fname)?),)*];
                 NAMED.iter().flatten().copied()
+            }
+
+            /// The constant parameter of the operation (`c` of `x + c`, `n` of `x^n`, the slope
+            /// of `leaky_relu`), or `None` for one without.
+            #[allow(clippy::unnecessary_cast)]
+            pub fn parameter(self) -> Option<f64> {
+                match self {
+                    $(Unary::$name $(($($p),*))? => {
+                        None $($(.or(Some($p as f64)))*)?
+                    })*
+                }
+            }
+
+            /// Whether the operation's parameter is its default (or it has none), so that the
+            /// expression language writes it by name alone.
+            fn at_default(self) -> bool {
+                #[allow(unused_variables)]
+                match self {
+                    $(Unary::$name $(($($p),*))? => true $($($(&& $p == $def)?)*)?,)*
+                }
             }
         }
     };
     (@name fn $f:literal) => { Some($f) };
     (@name op) => { None };
     (@entry $name:ident fn $f:literal) => { Some(($f, Unary::$name)) };
+    (@entry $name:ident ($($def:literal),+) fn $f:literal) => {
+        Some(($f, Unary::$name($($def),+)))
+    };
     (@entry $name:ident $(($($p:tt)*))? op) => { None };
 }
 
@@ -479,6 +585,68 @@ unary_ops! {
     Erf: fn "erf",
         |x| x.erf(),
         |x, y, g| g * (-(x * x)).exp().mul_c(FRAC_2_SQRT_PI);
+    /// `ln(1 + e^x)`, as PyTorch's `softplus` with its defaults `beta = 1`, `threshold = 20`:
+    /// `x` itself where `x > 20` (where the two differ by less than 3·10⁻⁹), and
+    /// `ln(1 + e^x)` by `log1p` elsewhere, so it neither overflows nor loses small values. Its
+    /// derivative is `sigmoid(x)`, exactly 1 where `x > 20` (PyTorch's), smooth everywhere.
+    Softplus: fn "softplus",
+        |x| if x.value() > SOFTPLUS_THRESHOLD { x } else { x.exp().ln_1p() },
+        |x, y, g| x.select_gt(SOFTPLUS_THRESHOLD, || g, || g * x.unary(Unary::Sigmoid));
+    /// `ln sigmoid(x) = -softplus(-x)`, as PyTorch's `logsigmoid`, computed as
+    /// `min(x, 0) - ln(1 + e^-|x|)` so that it neither overflows nor rounds to 0 for large `x`.
+    /// Its derivative is `sigmoid(-x)`, smooth everywhere.
+    LogSigmoid: fn "log_sigmoid",
+        |x| if x.value() < 0.0 { x - x.exp().ln_1p() } else { x.zero() - (-x).exp().ln_1p() },
+        |x, y, g| g * (-x).unary(Unary::Sigmoid);
+    /// `ln(1 + x)`, accurate for small `x` (PyTorch's `log1p`).
+    Log1p: fn "log1p",
+        |x| x.ln_1p(),
+        |x, y, g| g / x.add_c(1.0);
+    /// `e^x - 1`, accurate for small `x` (PyTorch's `expm1`).
+    Expm1: fn "expm1",
+        |x| x.exp_m1(),
+        |x, y, g| g * x.exp();
+    /// `x²` (PyTorch's `square`).
+    Square: fn "square",
+        |x| x * x,
+        |x, y, g| g * x.mul_c(2.0);
+    /// `x` where `x > 0`, `negative_slope · x` elsewhere, as PyTorch's `leaky_relu` (default
+    /// slope 0.01); its derivative at 0 is `negative_slope`, the left side's, as PyTorch's.
+    LeakyRelu(negative_slope: f64 = 0.01): fn "leaky_relu",
+        |x| if x.value() > 0.0 { x } else { x.mul_c(negative_slope) },
+        |x, y, g| x.piecewise(x.zero(), negative_slope, negative_slope, 1.0, g);
+    /// `x · sigmoid(x)`, as PyTorch's `silu` (the swish); smooth everywhere, its derivative
+    /// `s·(1 + x·(1 − s))` with `s = sigmoid(x)`.
+    Silu: fn "silu",
+        |x| x * sigmoid_stable(x),
+        |x, y, g| {
+            let s = x.unary(Unary::Sigmoid);
+            g * s * (x * (-s).add_c(1.0)).add_c(1.0)
+        };
+    /// `x` where `x > 0`, `alpha · (e^x − 1)` elsewhere, as PyTorch's `elu` (default
+    /// `alpha = 1`); its derivative at 0 is `alpha`, the left side's, as PyTorch's (so for
+    /// `alpha = 1` both sides agree and the function is smooth to first order there).
+    Elu(alpha: f64 = 1.0): fn "elu",
+        |x| if x.value() > 0.0 { x } else { x.exp_m1().mul_c(alpha) },
+        |x, y, g| {
+            let right = x.piecewise(x.zero(), 0.0, 0.0, 1.0, g);
+            right + x.piecewise(x.zero(), alpha, alpha, 0.0, g * x.exp())
+        };
+    /// The tanh approximation of GELU, `x/2 · (1 + tanh(√(2/π)·(x + 0.044715·x³)))`, as
+    /// PyTorch's `gelu(approximate="tanh")` (GPT-2's), computed in PyTorch's order; smooth
+    /// everywhere.
+    GeluTanh: fn "gelu_tanh",
+        |x| {
+            let inner = (x + (x * x * x).mul_c(GELU_KAPPA)).mul_c(GELU_BETA);
+            x.mul_c(0.5) * inner.tanh().add_c(1.0)
+        },
+        // d/dx of x/2 · (1 + t) with t = tanh(inner): (1 + t)/2 + x/2 · (1 − t²) · inner'.
+        |x, y, g| {
+            let x2 = x * x;
+            let t = (x + (x2 * x).mul_c(GELU_KAPPA)).mul_c(GELU_BETA).tanh();
+            let inner = x2.mul_c(3.0 * GELU_KAPPA).add_c(1.0).mul_c(GELU_BETA);
+            g * (t.add_c(1.0).mul_c(0.5) + x.mul_c(0.5) * (-(t * t)).add_c(1.0) * inner)
+        };
     /// `x + c` for a constant `c`.
     AddConst(c: f64): op,
         |x| x.add_c(c),
@@ -487,6 +655,11 @@ unary_ops! {
     MulConst(c: f64): op,
         |x| x.mul_c(c),
         |x, y, g| g.mul_c(c);
+    /// `x / c` for a constant `c`: a true division, rounded once, as PyTorch's `x / c` (a
+    /// product with `1/c` can differ in the last bit).
+    DivConst(c: f64): op,
+        |x| x.div_c(c),
+        |x, y, g| g.div_c(c);
     /// `x^n` for a constant integer `n`; its derivative is 0 everywhere for `n = 0`.
     Powi(n: i32): op,
         |x| x.powi(n),
@@ -516,7 +689,11 @@ impl Unary {
             Unary::Powi(n) if n < 0 => format!("{x}^({n})"),
             Unary::Powi(n) => format!("{x}^{n}"),
             Unary::Powf(p) => format!("{x}^{}", fmt_num_paren(p)),
-            f => format!("{}({x})", f.function_name().unwrap_or("?")),
+            Unary::DivConst(c) => format!("{x} / {}", fmt_num_paren(c)),
+            f => match (f.function_name(), f.parameter()) {
+                (Some(name), Some(p)) if !f.at_default() => format!("{name}({x}, {})", fmt_num(p)),
+                (name, _) => format!("{}({x})", name.unwrap_or("?")),
+            },
         }
     }
 }

@@ -222,3 +222,26 @@ fn progress_is_reported_once_per_order() {
     let d = e.nth_derivative_with("x", 0, |k| seen.push(k));
     assert_eq!((d.to_string(), seen.len()), ("sin(x) * y".to_string(), 0));
 }
+
+#[test]
+fn derivatives_of_the_activations_read_as_their_formulas() {
+    assert_eq!(d("softplus(x)", "x"), "sigmoid(x)");
+    assert_eq!(d("log_sigmoid(x)", "x"), "sigmoid(-x)");
+    assert_eq!(d("log1p(x)", "x"), "1 / (x + 1)");
+    assert_eq!(d("expm1(x)", "x"), "exp(x)");
+    assert_eq!(d("square(x)", "x"), "2 * x");
+    assert_eq!(d("leaky_relu(x)", "x"), "0.99 * step(x) + 0.01");
+    for text in ["elu(x)", "silu(x)", "gelu_tanh(x)", "softplus(x)^2"] {
+        // Printed derivatives parse back to the same function.
+        let printed = d(text, "x");
+        let back = Expr::parse(&printed).unwrap();
+        let direct = Expr::parse(text).unwrap().derivative("x");
+        for x in [-1.5, -0.25, 0.75, 2.0] {
+            let (a, b) = (back.eval(&[x]), direct.eval(&[x]));
+            assert!(
+                (a - b).abs() < 1e-12,
+                "{text}: {printed} at {x}: {a} vs {b}"
+            );
+        }
+    }
+}

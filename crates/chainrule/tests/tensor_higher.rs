@@ -161,7 +161,7 @@ fn cases() -> Vec<Case> {
             inputs: vec![randn(&[2, 3], 34), randn(&[3], 35)],
             f: |x| {
                 let cond = Array::from_vec(vec![true, false, true], &[3]).unwrap();
-                Ok(Tensor::where_(&cond, x[0], x[1])?.exp())
+                Ok(Tensor::where_cond(&cond, x[0], x[1])?.exp())
             },
         },
         Case {

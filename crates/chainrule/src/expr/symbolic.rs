@@ -56,11 +56,7 @@ enum Key {
 
 /// The parameter of a unary operation, as bits (0 for those without one).
 fn parameter_bits(op: Unary) -> u64 {
-    match op {
-        Unary::AddConst(c) | Unary::MulConst(c) | Unary::Powf(c) => c.to_bits(),
-        Unary::Powi(n) => n as u32 as u64,
-        _ => 0,
-    }
+    op.parameter().map_or(0, f64::to_bits)
 }
 
 /// FxHash (the multiply-rotate hash of Firefox and rustc): the keys are a few integers made by
@@ -303,6 +299,7 @@ impl<'b> Sym<'b> {
             (Unary::Neg, ExprNode::Binary(Binary::Sub, a, b)) => self.at(b) - self.at(a),
             (Unary::AddConst(c), _) => self + self.num(c),
             (Unary::MulConst(c), _) => self.num(c) * self,
+            (Unary::DivConst(c), _) => self / self.num(c),
             (Unary::Powi(0), _) => self.num(1.0),
             (Unary::Powi(1), _) => self,
             (Unary::Powf(p), _) if p == p.trunc() && p.abs() <= i32::MAX as f64 => {
@@ -920,6 +917,9 @@ impl Real for Sym<'_> {
     }
     fn mul_c(self, c: f64) -> Self {
         self.num(c) * self
+    }
+    fn unary(self, op: Unary) -> Self {
+        Sym::unary(self, op)
     }
     crate::ops::real_by_unary!();
     fn pow(self, p: Self) -> Self {

@@ -1,4 +1,4 @@
-//! Element-wise activation layers.
+//! Element-wise activation layers, and the choice of one for an MLP by name.
 
 use std::fmt;
 use std::str::FromStr;
@@ -23,6 +23,76 @@ pub struct Sigmoid;
 #[derive(Clone, Copy, Debug, Default)]
 pub struct GELU;
 
+/// `x · sigmoid(x)`, as `nn.SiLU`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct SiLU;
+
+/// `ln(1 + e^x)`, as `nn.Softplus()` with its defaults (`beta = 1`, `threshold = 20`).
+#[derive(Clone, Copy, Debug, Default)]
+pub struct Softplus;
+
+/// `x` where `x > 0`, `negative_slope · x` elsewhere, as `nn.LeakyReLU` (default slope 0.01).
+///
+/// ```
+/// use chainrule::nn::{LeakyReLU, Module};
+///
+/// assert_eq!(LeakyReLU::default().describe(), "LeakyReLU(negative_slope=0.01)");
+/// ```
+#[derive(Clone, Copy, Debug)]
+pub struct LeakyReLU {
+    /// The slope for negative inputs.
+    pub negative_slope: f64,
+}
+
+impl Default for LeakyReLU {
+    fn default() -> Self {
+        LeakyReLU {
+            negative_slope: 0.01,
+        }
+    }
+}
+
+/// `x` where `x > 0`, `alpha · (e^x − 1)` elsewhere, as `nn.ELU` (default `alpha = 1`).
+#[derive(Clone, Copy, Debug)]
+pub struct ELU {
+    /// The scale of the negative side.
+    pub alpha: f64,
+}
+
+impl Default for ELU {
+    fn default() -> Self {
+        ELU { alpha: 1.0 }
+    }
+}
+
+impl Module for LeakyReLU {
+    fn forward<'t>(
+        &self,
+        x: Tensor<'t, f32>,
+        _ctx: &mut Context<'t>,
+    ) -> Result<Tensor<'t, f32>, TensorError> {
+        Ok(x.leaky_relu(self.negative_slope))
+    }
+
+    fn describe(&self) -> String {
+        format!("LeakyReLU(negative_slope={:?})", self.negative_slope)
+    }
+}
+
+impl Module for ELU {
+    fn forward<'t>(
+        &self,
+        x: Tensor<'t, f32>,
+        _ctx: &mut Context<'t>,
+    ) -> Result<Tensor<'t, f32>, TensorError> {
+        Ok(x.elu(self.alpha))
+    }
+
+    fn describe(&self) -> String {
+        format!("ELU(alpha={:?})", self.alpha)
+    }
+}
+
 macro_rules! activation_module {
     ($ty:ty, $method:ident, $torch:expr) => {
         impl Module for $ty {
@@ -45,6 +115,8 @@ activation_module!(ReLU, relu, "ReLU()");
 activation_module!(Tanh, tanh, "Tanh()");
 activation_module!(Sigmoid, sigmoid, "Sigmoid()");
 activation_module!(GELU, gelu, "GELU(approximate='none')");
+activation_module!(SiLU, silu, "SiLU()");
+activation_module!(Softplus, softplus, "Softplus(beta=1.0, threshold=20.0)");
 
 /// The choice of activation for an MLP, by name: `relu`, `tanh`, `sigmoid`, `gelu`.
 ///

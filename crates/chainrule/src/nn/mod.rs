@@ -34,10 +34,15 @@ mod mlp;
 mod module;
 mod sequential;
 
-pub use activation::{Activation, ReLU, Sigmoid, Tanh, UnknownActivation, GELU};
+pub use activation::{
+    Activation, LeakyReLU, ReLU, SiLU, Sigmoid, Softplus, Tanh, UnknownActivation, ELU, GELU,
+};
 pub use dropout::Dropout;
 pub use linear::Linear;
-pub use loss::{binary_cross_entropy_with_logits, cross_entropy, hinge_loss, mse_loss};
+pub use loss::{
+    binary_cross_entropy_with_logits, cross_entropy, cross_entropy_with, hinge_loss, mse_loss,
+    CrossEntropyOptions, Reduction, Target,
+};
 pub use mlp::{MlpSpec, SpecError};
 pub use module::{Context, Module, StateDictError};
 pub use sequential::Sequential;

@@ -46,6 +46,9 @@ impl<'g> Real for Var<'g> {
     fn erf(self) -> Self {
         self.apply_unary(Unary::Erf)
     }
+    fn unary(self, op: Unary) -> Self {
+        self.apply_unary(op)
+    }
     fn abs(self) -> Self {
         Var::abs(self)
     }

@@ -19,6 +19,11 @@
 //! - [`mod@functional`]: `grad`, `vjp`, `jvp`, Jacobians and Hessians of tensor functions;
 //! - [`mod@gradcheck`]: Jacobians checked against finite differences.
 //!
+//! The operations have PyTorch's names, argument order and conventions at kinks and ties (each
+//! method's documentation says which), so that a program written as a PyTorch user would write
+//! it computes the same values and gradients; where this library differs, it does so on purpose,
+//! and the list below says where.
+//!
 //! ```
 //! use chainrule::tensor::{Array, Tape};
 //!
@@ -33,6 +38,45 @@
 //! assert_eq!(b.grad().unwrap().to_vec(), vec![0.5, 0.5]); // two rows, mean over four
 //! assert_eq!(w.grad().unwrap().shape(), &[3, 2]);
 //! ```
+//!
+//! # Differences from PyTorch
+//!
+//! Each is deliberate, and documented on the method too:
+//!
+//! - **`sum(&[])` reduces nothing** (as NumPy's `axis=()`), where PyTorch's `dim=[]` reduces
+//!   every axis; the same holds for every reduction taking a list of axes (`mean`, `max`,
+//!   `logsumexp`, `var`, `norm`, `prod`...). Use [`Tensor::sum_all`] and the other `_all`
+//!   forms to reduce everything: an empty list meaning "all" would make a computed list of
+//!   axes that happens to be empty reduce the wrong thing.
+//! - **An input the output does not reach**: [`Tensor::grad`] is `None` after `backward` (as
+//!   PyTorch's `.grad`), but [`Tape::grad_graph`] gives zeros of its shape (as JAX's `grad`,
+//!   and PyTorch's `autograd.grad` with `materialize_grads=True`), so that its result can
+//!   always be differentiated again; PyTorch's default there is an error.
+//! - **[`nn::mse_loss`](crate::nn::mse_loss) and
+//!   [`nn::binary_cross_entropy_with_logits`](crate::nn::binary_cross_entropy_with_logits)
+//!   refuse shapes that differ** where PyTorch's `mse_loss` broadcasts them with a warning
+//!   (`[n]` against `[n, 1]` silently gives an `[n, n]` loss).
+//! - **[`Tensor::logsumexp`] has gradient 0 over a group that is all `−inf`** (its value is
+//!   `−inf`, as PyTorch's), where PyTorch's gradient is NaN.
+//! - **[`Tensor::max`] and [`Tensor::min`] over axes are `torch.amax` and `torch.amin`**: tied
+//!   elements share the gradient equally, where the values of `torch.max(x, dim)` send it all to
+//!   the one index that call returns ([`Tensor::argmax`] gives that index).
+//! - **Masks are [`Array<bool>`]**, not tensors: the comparisons ([`Tensor::gt`],
+//!   [`Tensor::eq_scalar`], ...) return them and [`Tensor::where_cond`] and
+//!   [`Tensor::masked_fill`] take them; nothing differentiable flows through a mask.
+//! - **Indices are `usize`**: [`Tensor::argmax`] returns an [`Array<usize>`]; class targets are
+//!   `&[usize]` and `ignore_index` is an `Option` (PyTorch's default -100 is `None`).
+//! - **The operators `+ - * /` between two tensors panic** on shapes that do not broadcast
+//!   (PyTorch raises); the methods [`Tensor::add`] and friends return the error as a value.
+//! - **`c / t` for a number `c`** is `c · t^(−1)` with the power by `powf`, which can differ in
+//!   the last bit from PyTorch's `reciprocal(t) · c`. (`t / c` divides, rounding exactly as
+//!   PyTorch's `x / c`.)
+//!
+//! Behaviours that match PyTorch although they may surprise: `squeeze(d)` leaves a dimension
+//! whose size is not 1 as it is; axis 0 (or -1) of a 0-d tensor is accepted by the reductions,
+//! `softmax`, `cumsum`, `argmax` and `squeeze`; a reduction keeps an empty axis it does not
+//! reduce (`max` over axis 2 of shape `[2, 0, 3]` has shape `[2, 0]`) and refuses to take the
+//! maximum over an empty one.
 
 pub(crate) mod anomaly;
 pub mod args;
@@ -45,6 +89,7 @@ pub mod shape;
 pub mod sweep;
 pub mod tape;
 
+pub use crate::ops::{Binary, Unary};
 pub use args::{Dim, IntoIndices, IntoShape, SliceIndex, SplitSizes};
 pub use array::{Array, Element};
 pub use gradcheck::{

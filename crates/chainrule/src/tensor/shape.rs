@@ -164,14 +164,31 @@ pub fn norm_axis_n(op: &'static str, axis: isize, shape: &[usize], ndim: usize) 
     Ok(a as usize)
 }
 
-/// The set of reduced axes as a bit mask (at most 64 dimensions), rejecting repeats.
+/// Resolves the axis of an operation that, as PyTorch's reductions, `softmax` or `cumsum`,
+/// accepts axis 0 (or -1) of a 0-d tensor, as if it had one axis of size 1: `None` for that
+/// axis, which there is nothing to do along; otherwise as [`norm_axis`].
+pub fn norm_axis_or_scalar(
+    op: &'static str,
+    axis: isize,
+    shape: &[usize],
+) -> Result<Option<usize>> {
+    if shape.is_empty() && (axis == 0 || axis == -1) {
+        return Ok(None);
+    }
+    norm_axis(op, axis, shape).map(Some)
+}
+
+/// The set of reduced axes as a bit mask (at most 64 dimensions), rejecting repeats. Axis 0
+/// (or -1) of a 0-d tensor is accepted and reduces nothing, as in PyTorch.
 pub fn axes_mask(op: &'static str, axes: &[isize], shape: &[usize]) -> Result<u64> {
     if shape.len() > 64 {
         return Err(TensorError::new(op, "more than 64 dimensions"));
     }
     let mut mask = 0u64;
     for &a in axes {
-        let a = norm_axis(op, a, shape)?;
+        let Some(a) = norm_axis_or_scalar(op, a, shape)? else {
+            continue;
+        };
         if mask & (1 << a) != 0 {
             return Err(TensorError::new(
                 op,

@@ -261,7 +261,9 @@ impl<T: Element> Tape<T> {
     /// this tape (PyTorch's `torch.autograd.grad(..., create_graph=True)`), so that they can be
     /// differentiated again, by [`Tensor::backward`] or by this function, to any order.
     ///
-    /// An input the output does not depend on gets zeros. The accumulated gradients of
+    /// An input the output does not depend on gets zeros (as JAX's `grad`), where
+    /// [`Tensor::grad`] after [`Tensor::backward`] is `None` (as PyTorch's `.grad`): zeros can be
+    /// differentiated again, which is what this function is for. The accumulated gradients of
     /// [`Tensor::grad`] are not touched.
     ///
     /// ```

@@ -14,6 +14,7 @@ use super::anomaly::check_tensor;
 use super::array::{Array, Element};
 use super::rules::Op;
 use crate::anomaly::{Anomaly, DetectAnomaly, Detector};
+use crate::util::Restore;
 
 /// One recorded tensor.
 pub(crate) struct Node<T> {
@@ -49,6 +50,21 @@ pub struct Tape<T: Element = f32> {
     /// Names given with [`Tensor::named`], by node, in creation order.
     names: RefCell<Vec<(usize, String)>>,
 }
+
+// A tape is `UnwindSafe` and `RefUnwindSafe` although its cells are not, because a panic in
+// the middle of any of its operations (a shape mismatch between `+` operands, a bug in a closure
+// given to `no_grad`) leaves it in a state it could have reached without the panic:
+// - an operation computes its value before it touches the arena, then pushes one whole node
+//   that refers only to earlier nodes: a panic leaves no node or a complete one;
+// - `backward` adds into the gradients only at the end of its sweep, with additions that cannot
+//   panic, so no gradient is half-accumulated;
+// - the flags of `no_grad` and `detect_anomaly` are restored as the panic unwinds (`Restore`);
+// - the cells' borrows are released by the unwinding; at worst a buffer taken from the pool
+//   is not given back, which costs an allocation later.
+// So code that catches a panic (a test harness, a server, an interactive session) can go on
+// using the tape.
+impl<T: Element> std::panic::UnwindSafe for Tape<T> {}
+impl<T: Element> std::panic::RefUnwindSafe for Tape<T> {}
 
 impl<T: Element> Default for Tape<T> {
     fn default() -> Self {
@@ -115,10 +131,8 @@ impl<T: Element> Tape<T> {
     /// assert!(!y.requires_grad());
     /// ```
     pub fn no_grad<R>(&self, f: impl FnOnce() -> R) -> R {
-        let before = self.grad_enabled.replace(false);
-        let r = f();
-        self.grad_enabled.set(before);
-        r
+        let _restore = Restore(&self.grad_enabled, self.grad_enabled.replace(false));
+        f()
     }
 
     /// Whether operations currently record gradients (false inside [`Tape::no_grad`]).
@@ -345,7 +359,9 @@ impl<'t, T: Element> Tensor<'t, T> {
         self.node().requires_grad
     }
 
-    /// The gradient accumulated by [`Tensor::backward`] calls, for a variable that was reached.
+    /// The gradient accumulated by [`Tensor::backward`] calls, for a variable that was reached;
+    /// `None` for one no backward sweep reached (as PyTorch's `.grad`; [`Tape::grad_graph`]
+    /// gives zeros instead).
     pub fn grad(&self) -> Option<Array<T>> {
         self.tape.grads.borrow().get(self.id).cloned().flatten()
     }

@@ -36,7 +36,8 @@ pub fn exp_f32(x: f32) -> f32 {
     // 2^n in two halves, each inside the normal range for every n of [-126, 128].
     let n = n as i32;
     let half = n >> 1;
-    let y = p * f32::from_bits(((half + 127) as u32) << 23)
+    let y = p
+        * f32::from_bits(((half + 127) as u32) << 23)
         * f32::from_bits(((n - half + 127) as u32) << 23);
     if x > HI {
         f32::INFINITY

@@ -145,3 +145,58 @@ pub fn sum_to_shape<T: Element>(g: &[T], g_shape: &[usize], shape: &[usize], out
     }
     reduce(Reduce::Sum, g, g_shape, mask, out);
 }
+
+/// The running sum of `x` along the middle axis of `(outer, len, inner)` (see
+/// [`crate::tensor::kernels::around`]) into `out`, from the start, or from the end when
+/// `reverse` (the adjoint of the forward sum).
+pub fn cumsum<T: Element>(
+    x: &[T],
+    (outer, len, inner): (usize, usize, usize),
+    reverse: bool,
+    out: &mut [T],
+) {
+    for o in 0..outer {
+        let base = o * len * inner;
+        let mut acc = vec![T::ZERO; inner];
+        for step in 0..len {
+            let k = if reverse { len - 1 - step } else { step };
+            let row = base + k * inner;
+            for ((a, o), &v) in acc
+                .iter_mut()
+                .zip(&mut out[row..row + inner])
+                .zip(&x[row..row + inner])
+            {
+                *a = *a + v;
+                *o = *a;
+            }
+        }
+    }
+}
+
+/// The index along the middle axis of `(outer, len, inner)` of the largest element (or the
+/// smallest, if not `largest`) of each line, into `out` (`outer · inner` entries): the first
+/// one on ties, and the first NaN if there is one, as PyTorch's `argmax` and `argmin`.
+/// `len` must not be 0.
+pub fn arg_extreme<T: Element>(
+    x: &[T],
+    (outer, len, inner): (usize, usize, usize),
+    largest: bool,
+    out: &mut [usize],
+) {
+    for o in 0..outer {
+        for i in 0..inner {
+            let at = |k: usize| x[(o * len + k) * inner + i];
+            let (mut best, mut arg) = (at(0), 0);
+            for k in 1..len {
+                if is_nan(best) {
+                    break;
+                }
+                let v = at(k);
+                if is_nan(v) || (largest && v > best) || (!largest && v < best) {
+                    (best, arg) = (v, k);
+                }
+            }
+            out[o * inner + i] = arg;
+        }
+    }
+}

@@ -85,8 +85,7 @@ impl Attention {
                 .collect();
             let mask = Array::from_vec(mask, &[d.queries, d.keys])?;
             let masked = scores.tape.scalar(T::neg_infinity());
-            #[allow(deprecated)]
-            Tensor::where_(&mask, scores, masked)?
+            Tensor::where_cond(&mask, scores, masked)?
         } else {
             scores
         };

@@ -14,7 +14,7 @@ use super::{expand_to, fmt_dims, sum_to, Explain, Numbers, Recorded, Rule};
 use crate::ops::{Binary, Kernel1, Kernel2, Kernel3, Kernel4, Real, Unary};
 use crate::tensor::array::{Array, Element};
 use crate::tensor::kernels;
-use crate::tensor::shape::{broadcast_shapes, numel, Result};
+use crate::tensor::shape::{broadcast_shapes, numel, Result, TensorError};
 use crate::tensor::tape::Tensor;
 
 use super::Op;
@@ -261,7 +261,7 @@ impl<T: Element> Rule<T> for Clamp {
         out: &mut Vec<(usize, Tensor<'t, T>)>,
     ) -> Result<()> {
         let pass = self.mask(&cx.t(self.x).value());
-        out.push((self.x, Tensor::where_(&pass, g, cx.zero())?));
+        out.push((self.x, Tensor::where_cond(&pass, g, cx.zero())?));
         Ok(())
     }
     fn jvp<'t>(
@@ -271,7 +271,7 @@ impl<T: Element> Rule<T> for Clamp {
         tangent: &dyn Fn(usize) -> Option<Tensor<'t, T>>,
     ) -> Result<Tensor<'t, T>> {
         let pass = self.mask(&cx.t(self.x).value());
-        Tensor::where_(&pass, cx.or_zeros(tangent(self.x), self.x), cx.zero())
+        Tensor::where_cond(&pass, cx.or_zeros(tangent(self.x), self.x), cx.zero())
     }
 }
 
@@ -319,9 +319,9 @@ impl<T: Element> Rule<T> for Where {
         for (input, take) in [(self.a, true), (self.b, false)] {
             if cx.needs(input) {
                 let d = if take {
-                    Tensor::where_(&self.cond, g, zero)?
+                    Tensor::where_cond(&self.cond, g, zero)?
                 } else {
-                    Tensor::where_(&self.cond, zero, g)?
+                    Tensor::where_cond(&self.cond, zero, g)?
                 };
                 out.push((input, sum_to(d, &cx.t(input).shape())?));
             }
@@ -338,7 +338,7 @@ impl<T: Element> Rule<T> for Where {
             cx.or_zeros(tangent(self.a), self.a),
             cx.or_zeros(tangent(self.b), self.b),
         );
-        Tensor::where_(&self.cond, da, db)
+        Tensor::where_cond(&self.cond, da, db)
     }
 }
 
@@ -497,6 +497,91 @@ impl<'t, T: Element> Tensor<'t, T> {
     pub fn powf(self, p: f64) -> Tensor<'t, T> {
         self.unary(Unary::Powf(p))
     }
+    /// `x^n` for a constant integer `n`, element-wise (as `Var::powi`); its derivative is 0
+    /// everywhere for `n = 0`.
+    ///
+    /// ```
+    /// use chainrule::tensor::{Array, Tape};
+    ///
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(Array::from_slice(&[2.0, -3.0]));
+    /// let y = x.powi(3);
+    /// assert_eq!(y.to_vec(), vec![8.0, -27.0]);
+    /// y.sum_all().backward().unwrap();
+    /// assert_eq!(x.grad().unwrap().to_vec(), vec![12.0, 27.0]);
+    /// ```
+    #[track_caller]
+    pub fn powi(self, n: i32) -> Tensor<'t, T> {
+        self.unary(Unary::Powi(n))
+    }
+    /// `x²`, element-wise (`torch.square`).
+    #[track_caller]
+    pub fn square(self) -> Tensor<'t, T> {
+        self.unary(Unary::Square)
+    }
+    /// The sign, element-wise: 1, −1, or 0 at 0 (`torch.sign`); no gradient flows through it
+    /// (its derivative is 0 everywhere, PyTorch's convention).
+    #[track_caller]
+    pub fn sign(self) -> Tensor<'t, T> {
+        self.unary(Unary::Sign)
+    }
+    /// `ln(1 + x)`, element-wise, accurate for small `x` (`torch.log1p`).
+    #[track_caller]
+    pub fn log1p(self) -> Tensor<'t, T> {
+        self.unary(Unary::Log1p)
+    }
+    /// `e^x − 1`, element-wise, accurate for small `x` (`torch.expm1`).
+    #[track_caller]
+    pub fn expm1(self) -> Tensor<'t, T> {
+        self.unary(Unary::Expm1)
+    }
+    /// `ln(1 + e^x)`, element-wise, as `F.softplus` with its defaults (`beta = 1`,
+    /// `threshold = 20`): `x` itself where `x > 20`. Smooth everywhere: its derivative is
+    /// `sigmoid(x)` (exactly 1 where `x > 20`), ½ at 0.
+    ///
+    /// ```
+    /// use chainrule::tensor::{Array, Tape};
+    ///
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(Array::from_slice(&[0.0, -800.0, 800.0]));
+    /// let y = x.softplus();
+    /// assert_eq!(y.to_vec(), vec![2f64.ln(), 0.0, 800.0]); // no overflow either way
+    /// y.sum_all().backward().unwrap();
+    /// assert_eq!(x.grad().unwrap().to_vec(), vec![0.5, 0.0, 1.0]);
+    /// ```
+    #[track_caller]
+    pub fn softplus(self) -> Tensor<'t, T> {
+        self.unary(Unary::Softplus)
+    }
+    /// `ln sigmoid(x) = −softplus(−x)`, element-wise, as `F.logsigmoid`, stable for any `x`;
+    /// its derivative is `sigmoid(−x)`, smooth everywhere.
+    #[track_caller]
+    pub fn log_sigmoid(self) -> Tensor<'t, T> {
+        self.unary(Unary::LogSigmoid)
+    }
+    /// `x` where `x > 0`, `negative_slope · x` elsewhere, as `F.leaky_relu` (PyTorch's default
+    /// slope is 0.01); its derivative at 0 is `negative_slope`, as PyTorch's.
+    #[track_caller]
+    pub fn leaky_relu(self, negative_slope: f64) -> Tensor<'t, T> {
+        self.unary(Unary::LeakyRelu(negative_slope))
+    }
+    /// `x · sigmoid(x)`, element-wise, as `F.silu` (the swish); smooth everywhere.
+    #[track_caller]
+    pub fn silu(self) -> Tensor<'t, T> {
+        self.unary(Unary::Silu)
+    }
+    /// `x` where `x > 0`, `alpha · (e^x − 1)` elsewhere, as `F.elu` (PyTorch's default `alpha`
+    /// is 1); its derivative at 0 is `alpha`, as PyTorch's.
+    #[track_caller]
+    pub fn elu(self, alpha: f64) -> Tensor<'t, T> {
+        self.unary(Unary::Elu(alpha))
+    }
+    /// The tanh approximation of GELU, `x/2 · (1 + tanh(√(2/π)·(x + 0.044715·x³)))`, as
+    /// `F.gelu(x, approximate="tanh")` (the GELU of GPT-2); smooth everywhere.
+    #[track_caller]
+    pub fn gelu_tanh(self) -> Tensor<'t, T> {
+        self.unary(Unary::GeluTanh)
+    }
     /// `x + c`, element-wise.
     #[track_caller]
     pub fn add_scalar(self, c: f64) -> Tensor<'t, T> {
@@ -506,6 +591,12 @@ impl<'t, T: Element> Tensor<'t, T> {
     #[track_caller]
     pub fn mul_scalar(self, c: f64) -> Tensor<'t, T> {
         self.unary(Unary::MulConst(c))
+    }
+    /// `x / c`, element-wise: a true division (what `t / c` does), rounded as PyTorch's
+    /// `x / c`, not a product with `1/c`.
+    #[track_caller]
+    pub fn div_scalar(self, c: f64) -> Tensor<'t, T> {
+        self.unary(Unary::DivConst(c))
     }
 
     /// Applies an element-wise operation of two inputs from [`crate::ops::Binary`], with NumPy
@@ -560,11 +651,50 @@ impl<'t, T: Element> Tensor<'t, T> {
     pub fn pow(self, other: Tensor<'t, T>) -> Result<Tensor<'t, T>> {
         self.binary(Binary::Pow, other)
     }
-
-    /// The matrix product, as `torch.matmul`: 2-D by 2-D, vector by matrix (and the reverse),
-    /// `a` where `cond` holds and `b` elsewhere (as `torch.where`), all three broadcast together.
+    /// The larger of `self` and `other` element by element, broadcast (`torch.maximum`); at a
+    /// tie each input takes half of the gradient (PyTorch's convention).
+    ///
+    /// ```
+    /// use chainrule::tensor::{Array, Tape};
+    ///
+    /// let tape = Tape::<f64>::new();
+    /// let a = tape.var(Array::from_slice(&[1.0, 5.0, 3.0]));
+    /// let b = tape.var(Array::from_slice(&[2.0, 4.0, 3.0]));
+    /// let m = a.maximum(b).unwrap();
+    /// assert_eq!(m.to_vec(), vec![2.0, 5.0, 3.0]);
+    /// m.sum_all().backward().unwrap();
+    /// assert_eq!(a.grad().unwrap().to_vec(), vec![0.0, 1.0, 0.5]);
+    /// ```
     #[track_caller]
-    pub fn where_(cond: &Array<bool>, a: Tensor<'t, T>, b: Tensor<'t, T>) -> Result<Tensor<'t, T>> {
+    pub fn maximum(self, other: Tensor<'t, T>) -> Result<Tensor<'t, T>> {
+        self.binary(Binary::Max, other)
+    }
+    /// The smaller of `self` and `other` element by element, broadcast (`torch.minimum`); at a
+    /// tie each input takes half of the gradient.
+    #[track_caller]
+    pub fn minimum(self, other: Tensor<'t, T>) -> Result<Tensor<'t, T>> {
+        self.binary(Binary::Min, other)
+    }
+
+    /// `a` where `cond` holds and `b` elsewhere (`torch.where(cond, a, b)`), all three broadcast
+    /// together; the gradient goes to `a` where `cond` holds and to `b` elsewhere (a strong
+    /// zero to the other: a NaN in the branch not taken does not reach its gradient).
+    ///
+    /// ```
+    /// use chainrule::tensor::{Array, Tape, Tensor};
+    ///
+    /// let tape = Tape::<f64>::new();
+    /// let x = tape.var(Array::from_slice(&[-1.0, 2.0, -3.0]));
+    /// let positive = x.gt_scalar(0.0);
+    /// let y = Tensor::where_cond(&positive, x, x * 0.1).unwrap();
+    /// assert_eq!(y.to_vec(), vec![-0.1, 2.0, -0.30000000000000004]);
+    /// ```
+    #[track_caller]
+    pub fn where_cond(
+        cond: &Array<bool>,
+        a: Tensor<'t, T>,
+        b: Tensor<'t, T>,
+    ) -> Result<Tensor<'t, T>> {
         let (av, bv) = (a.value(), b.value());
         let ab = broadcast_shapes("where", av.shape(), bv.shape())?;
         let shape = broadcast_shapes("where", cond.shape(), &ab)?;
@@ -587,6 +717,120 @@ impl<'t, T: Element> Tensor<'t, T> {
             b: b.id,
         });
         Ok(tape.record(v, node, &[a.id, b.id]))
+    }
+
+    /// The old name of [`Tensor::where_cond`]: PyTorch's trailing underscore means "in place",
+    /// which this never was.
+    #[deprecated(note = "renamed to `where_cond` (a trailing `_` means in place in PyTorch)")]
+    #[track_caller]
+    pub fn where_(cond: &Array<bool>, a: Tensor<'t, T>, b: Tensor<'t, T>) -> Result<Tensor<'t, T>> {
+        Tensor::where_cond(cond, a, b)
+    }
+
+    /// `value` where `mask` holds and `self` elsewhere (`Tensor.masked_fill`), broadcast
+    /// together; the gradient flows to `self` where `mask` does not hold.
+    ///
+    /// ```
+    /// use chainrule::tensor::{Array, Tape};
+    ///
+    /// let tape = Tape::<f32>::new();
+    /// let scores = tape.var(Array::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap());
+    /// let causal = Array::from_vec(vec![false, true, false, false], &[2, 2]).unwrap();
+    /// let masked = scores.masked_fill(&causal, f64::NEG_INFINITY).unwrap();
+    /// assert_eq!(masked.to_vec(), vec![1.0, f32::NEG_INFINITY, 3.0, 4.0]);
+    /// ```
+    #[track_caller]
+    pub fn masked_fill(self, mask: &Array<bool>, value: f64) -> Result<Tensor<'t, T>> {
+        let fill = self.tape.scalar(T::from_f64(value));
+        Tensor::where_cond(mask, fill, self).map_err(|e| TensorError::new("masked_fill", e.message))
+    }
+
+    /// Compares `self` with `other` element by element, broadcast, into a mask.
+    fn compare(
+        self,
+        op: &'static str,
+        other: Tensor<'t, T>,
+        test: impl Fn(T, T) -> bool,
+    ) -> Result<Array<bool>> {
+        let (a, b) = (self.value(), other.value());
+        let shape = broadcast_shapes(op, a.shape(), b.shape())?;
+        let (ea, eb) = (expanded_array(&a, &shape), expanded_array(&b, &shape));
+        let mask = ea
+            .iter()
+            .zip(eb.iter())
+            .map(|(&x, &y)| test(x, y))
+            .collect();
+        Ok(Array::from_parts(mask, shape))
+    }
+
+    /// Compares every element with the constant `c` (rounded to the element type first, as
+    /// PyTorch does with a Python number) into a mask.
+    fn compare_scalar(self, c: f64, test: impl Fn(T, T) -> bool) -> Array<bool> {
+        let x = self.value();
+        let c = T::from_f64(c);
+        let mask = x.data().iter().map(|&v| test(v, c)).collect();
+        Array::from_parts(mask, x.shape().to_vec())
+    }
+
+    /// Where `self > other`, broadcast (`torch.gt`): a mask, for [`Tensor::where_cond`] and
+    /// [`Tensor::masked_fill`]. Comparisons with NaN are false (except `ne`), as in PyTorch.
+    ///
+    /// ```
+    /// use chainrule::tensor::{Array, Tape};
+    ///
+    /// let tape = Tape::<f32>::new();
+    /// let a = tape.constant(Array::from_vec(vec![1.0, 2.0, 3.0, 4.0], &[2, 2]).unwrap());
+    /// let b = tape.constant(Array::from_slice(&[2.0, 2.0]));
+    /// assert_eq!(a.gt(b).unwrap().to_vec(), vec![false, false, true, true]);
+    /// assert_eq!(a.le_scalar(2.0).to_vec(), vec![true, true, false, false]);
+    /// ```
+    pub fn gt(self, other: Tensor<'t, T>) -> Result<Array<bool>> {
+        self.compare("gt", other, |a, b| a > b)
+    }
+    /// Where `self < other`, broadcast (`torch.lt`).
+    pub fn lt(self, other: Tensor<'t, T>) -> Result<Array<bool>> {
+        self.compare("lt", other, |a, b| a < b)
+    }
+    /// Where `self ≥ other`, broadcast (`torch.ge`).
+    pub fn ge(self, other: Tensor<'t, T>) -> Result<Array<bool>> {
+        self.compare("ge", other, |a, b| a >= b)
+    }
+    /// Where `self ≤ other`, broadcast (`torch.le`).
+    pub fn le(self, other: Tensor<'t, T>) -> Result<Array<bool>> {
+        self.compare("le", other, |a, b| a <= b)
+    }
+    /// Where `self == other`, broadcast (`torch.eq`).
+    #[allow(clippy::should_implement_trait)]
+    pub fn eq(self, other: Tensor<'t, T>) -> Result<Array<bool>> {
+        self.compare("eq", other, |a, b| a == b)
+    }
+    /// Where `self != other`, broadcast (`torch.ne`; true where either is NaN).
+    pub fn ne(self, other: Tensor<'t, T>) -> Result<Array<bool>> {
+        self.compare("ne", other, |a, b| a != b)
+    }
+    /// Where `self > c`.
+    pub fn gt_scalar(self, c: f64) -> Array<bool> {
+        self.compare_scalar(c, |a, b| a > b)
+    }
+    /// Where `self < c`.
+    pub fn lt_scalar(self, c: f64) -> Array<bool> {
+        self.compare_scalar(c, |a, b| a < b)
+    }
+    /// Where `self ≥ c`.
+    pub fn ge_scalar(self, c: f64) -> Array<bool> {
+        self.compare_scalar(c, |a, b| a >= b)
+    }
+    /// Where `self ≤ c`.
+    pub fn le_scalar(self, c: f64) -> Array<bool> {
+        self.compare_scalar(c, |a, b| a <= b)
+    }
+    /// Where `self == c`.
+    pub fn eq_scalar(self, c: f64) -> Array<bool> {
+        self.compare_scalar(c, |a, b| a == b)
+    }
+    /// Where `self != c` (true where `self` is NaN).
+    pub fn ne_scalar(self, c: f64) -> Array<bool> {
+        self.compare_scalar(c, |a, b| a != b)
     }
 
     /// Limits every element to `[lo, hi]` (use `f64::NEG_INFINITY` / `f64::INFINITY` for one
@@ -677,7 +921,7 @@ impl<'t, T: Element> Div<f64> for Tensor<'t, T> {
     type Output = Tensor<'t, T>;
     #[track_caller]
     fn div(self, c: f64) -> Tensor<'t, T> {
-        self.mul_scalar(1.0 / c)
+        self.div_scalar(c)
     }
 }
 impl<'t, T: Element> Add<Tensor<'t, T>> for f64 {
@@ -737,12 +981,6 @@ impl<'t, T: Element> Neg for Each<'t, T> {
     }
 }
 
-impl<'t, T: Element> Each<'t, T> {
-    fn unary(self, op: Unary) -> Self {
-        Each(self.0.unary(op))
-    }
-}
-
 impl<'t, T: Element> Real for Each<'t, T> {
     /// A tensor has no single value: rules decide per element with [`Real::piecewise`] and
     /// [`Real::select_eq`], which this algebra implements element-wise. (Only the forward rules
@@ -759,6 +997,9 @@ impl<'t, T: Element> Real for Each<'t, T> {
     }
     fn mul_c(self, c: f64) -> Self {
         Each(self.0.mul_scalar(c))
+    }
+    fn unary(self, op: Unary) -> Self {
+        Each(self.0.unary(op))
     }
     crate::ops::real_by_unary!();
     fn pow(self, p: Self) -> Self {
@@ -807,6 +1048,14 @@ impl<'t, T: Element> Real for Each<'t, T> {
     ) -> Self {
         self.select(|v| v >= c, then(), otherwise())
     }
+    fn select_gt(
+        self,
+        c: f64,
+        then: impl FnOnce() -> Self,
+        otherwise: impl FnOnce() -> Self,
+    ) -> Self {
+        self.select(|v| v > c, then(), otherwise())
+    }
 }
 
 impl<'t, T: Element> Each<'t, T> {
@@ -831,7 +1080,7 @@ impl<'t, T: Element> Each<'t, T> {
             return Each(expand_to(then.0, shape));
         }
         let flags = Array::from_vec(flags, shape).expect("one flag per element");
-        Each(Tensor::where_(&flags, then.0, otherwise.0).expect("shapes of a rule broadcast"))
+        Each(Tensor::where_cond(&flags, then.0, otherwise.0).expect("shapes of a rule broadcast"))
     }
 }
 
@@ -843,8 +1092,15 @@ fn broadcast3<T: Element>(a: Tensor<'_, T>, b: Tensor<'_, T>, c: Tensor<'_, T>) 
 
 /// A tensor's values, broadcast to `shape`.
 fn expanded<T: Element>(t: Tensor<'_, T>, shape: &[usize]) -> Vec<T> {
-    let v = t.value();
+    expanded_array(&t.value(), shape).into_owned()
+}
+
+/// An array's values, broadcast to `shape` (borrowed when they already have it).
+fn expanded_array<'a, T: Element>(v: &'a Array<T>, shape: &[usize]) -> Cow<'a, [T]> {
+    if v.shape() == shape {
+        return Cow::Borrowed(v.data());
+    }
     let mut out = vec![T::ZERO; numel(shape)];
     kernels::expand(v.data(), v.shape(), shape, &mut out);
-    out
+    Cow::Owned(out)
 }

@@ -475,7 +475,7 @@ impl<T: Element> Rule<T> for Scatter {
         }
         if cx.needs(self.src) {
             let picked = g.gather(a, &self.index)?;
-            out.push((self.src, Tensor::where_(&self.won, picked, cx.zero())?));
+            out.push((self.src, Tensor::where_cond(&self.won, picked, cx.zero())?));
         }
         Ok(())
     }

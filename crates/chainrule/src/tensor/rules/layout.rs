@@ -352,23 +352,18 @@ impl<'t, T: Element> Tensor<'t, T> {
         let s = resolve_shape("reshape", &self.shape(), &shape.into_dims())?;
         self.reshape_to(s)
     }
-    /// Removes dimension `axis`, which must have size 1.
+    /// Removes dimension `axis` if it has size 1, and leaves the tensor as it is otherwise (as
+    /// `torch.squeeze(x, dim)`; axis 0 of a 0-d tensor is accepted too).
     #[track_caller]
     pub fn squeeze(self, axis: isize) -> Result<Tensor<'t, T>> {
         let mut s = self.shape();
-        let a = norm_axis("squeeze", axis, &s)?;
-        if s[a] != 1 {
-            return Err(TensorError::new(
-                "squeeze",
-                format!(
-                    "dimension {a} of {} has size {}, not 1",
-                    fmt_shape(&s),
-                    s[a]
-                ),
-            ));
+        match crate::tensor::shape::norm_axis_or_scalar("squeeze", axis, &s)? {
+            Some(a) if s[a] == 1 => {
+                s.remove(a);
+                self.reshape_to(s)
+            }
+            _ => Ok(self),
         }
-        s.remove(a);
-        self.reshape_to(s)
     }
     /// Inserts a dimension of size 1 at `axis` (which may equal the number of dimensions).
     #[track_caller]

@@ -262,12 +262,13 @@ fn as_matrix<'t, T: Element>(t: Tensor<'t, T>, left: bool) -> Result<Tensor<'t, 
     }
 }
 
-/// `y = x · wᵀ + b` for a batch `x` of rows `[n, in]`, `w` `[out, in]` and `b` `[out]`.
+/// `y = x · wᵀ + b` for a batch `x` of rows `[n, in]`, `w` `[out, in]` and `b` `[out]` (or no
+/// bias).
 #[derive(Clone, Debug)]
 pub(crate) struct Linear {
     pub x: usize,
     pub w: usize,
-    pub b: usize,
+    pub b: Option<usize>,
 }
 
 impl<T: Element> Rule<T> for Linear {
@@ -275,20 +276,19 @@ impl<T: Element> Rule<T> for Linear {
         "linear".into()
     }
     fn inputs(&self) -> Vec<usize> {
-        vec![self.x, self.w, self.b]
+        [self.x, self.w].into_iter().chain(self.b).collect()
     }
     fn formula(&self, cx: &Explain<'_>) -> String {
-        format!(
-            "{}·{}ᵀ + {}",
-            cx.name(self.x),
-            cx.name(self.w),
-            cx.name(self.b)
-        )
+        let product = format!("{}·{}ᵀ", cx.name(self.x), cx.name(self.w));
+        match self.b {
+            Some(b) => format!("{product} + {}", cx.name(b)),
+            None => product,
+        }
     }
     fn explain_vjp(&self, cx: &Explain<'_>, y: usize) -> Vec<(usize, String)> {
         let (x, w, b, gy) = (self.x, self.w, self.b, cx.grad(y));
         let (sx, sy, sw) = (cx.shape(x), cx.shape(y), cx.shape(w));
-        vec![
+        let mut lines = vec![
             cx.line(
                 x,
                 &format!("{gy} · {}", cx.name(w)),
@@ -299,15 +299,18 @@ impl<T: Element> Rule<T> for Linear {
                 &format!("{gy}ᵀ · {}", cx.name(x)),
                 &format!("{sw} = {}·{sx}", cx.shape_t(y)),
             ),
-            cx.line(
+        ];
+        if let Some(b) = b {
+            lines.push(cx.line(
                 b,
                 &format!("Σ_rows {gy}"),
                 &format!("{} = Σ_rows {sy}", cx.shape(b)),
-            ),
-        ]
+            ));
+        }
+        lines
     }
     fn vjp(&self, cx: &Numbers<'_, T>, _y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
-        let (x, w, b) = (self.x, self.w, self.b);
+        let (x, w) = (self.x, self.w);
         let (xv, wv) = (cx.value(x), cx.value(w));
         let (n, k, m) = (xv.shape()[0], xv.shape()[1], wv.shape()[0]);
         // Each product overwrites its whole output (no accumulation), so the buffers need no
@@ -366,7 +369,7 @@ impl<T: Element> Rule<T> for Linear {
             }
             out.push((w, dw));
         }
-        if cx.needs(b) {
+        if let Some(b) = self.b.filter(|&b| cx.needs(b)) {
             // db = the column sums of g.
             let mut db = cx.zeroed(m);
             for row in g.chunks_exact(m.max(1)) {
@@ -390,8 +393,8 @@ impl<T: Element> Rule<T> for Linear {
         if cx.needs(self.w) {
             out.push((self.w, g.transpose(0, 1)?.matmul(cx.t(self.x))?));
         }
-        if cx.needs(self.b) {
-            out.push((self.b, g.sum(&[0], false)?));
+        if let Some(b) = self.b.filter(|&b| cx.needs(b)) {
+            out.push((b, g.sum(&[0], false)?));
         }
         Ok(())
     }
@@ -402,12 +405,11 @@ impl<T: Element> Rule<T> for Linear {
         tangent: &dyn Fn(usize) -> Option<Tensor<'t, T>>,
     ) -> Result<Tensor<'t, T>> {
         let (x, w) = (cx.t(self.x), cx.t(self.w));
-        let no_bias = || cx.zeros(&[w.shape()[0]]);
-        let (dx, dw, db) = (tangent(self.x), tangent(self.w), tangent(self.b));
+        let (dx, dw) = (tangent(self.x), tangent(self.w));
+        let db = self.b.and_then(tangent);
         Ok(sum_present([
-            dx.map(|dx| dx.linear(w, db.unwrap_or_else(no_bias)))
-                .transpose()?,
-            dw.map(|dw| x.linear(dw, no_bias())).transpose()?,
+            dx.map(|dx| dx.linear(w, db)).transpose()?,
+            dw.map(|dw| x.linear(dw, None)).transpose()?,
             db.filter(|_| dx.is_none())
                 .map(|db| expand_to(db, &y.shape())),
         ]))
@@ -415,6 +417,9 @@ impl<T: Element> Rule<T> for Linear {
 }
 
 impl<'t, T: Element> Tensor<'t, T> {
+    /// The matrix product, as `torch.matmul`: 2-D by 2-D, vector by matrix (and the reverse),
+    /// vector by vector (a dot product, shape `[]`), and batches of matrices whose leading
+    /// dimensions broadcast.
     ///
     /// ```
     /// use chainrule::tensor::{Array, Tape};
@@ -470,8 +475,9 @@ impl<'t, T: Element> Tensor<'t, T> {
         Ok(self.tape.record(v, node, &[self.id, other.id]))
     }
 
-    /// A fully connected layer, `self · wᵀ + b`, as `torch.nn.functional.linear`: `self` is a
-    /// batch of rows `[n, in]`, `w` is `[out, in]` (PyTorch's layout) and `b` is `[out]`. One
+    /// A fully connected layer, `self · wᵀ + b`, as `torch.nn.functional.linear`: `self` is
+    /// `[..., in]` (a vector, a batch of rows, or any leading dimensions), `w` is `[out, in]`
+    /// (PyTorch's layout) and `b` is `[out]` or `None`; the result is `[..., out]`. One
     /// operation instead of a transpose, a product and a broadcast sum: `wᵀ` is read in place.
     ///
     /// ```
@@ -485,42 +491,79 @@ impl<'t, T: Element> Tensor<'t, T> {
     /// assert_eq!(y.to_vec(), vec![1.5, 2.5, 3.5]);
     /// y.sum_all().backward().unwrap();
     /// assert_eq!(w.grad().unwrap().to_vec(), vec![1.0, 2.0, 1.0, 2.0, 1.0, 2.0]);
+    ///
+    /// // Any leading dimensions, and no bias.
+    /// let seq = tape.constant(Array::ones(&[4, 5, 2]));
+    /// assert_eq!(seq.linear(w, None).unwrap().shape(), vec![4, 5, 3]);
     /// ```
     #[track_caller]
-    pub fn linear(self, w: Tensor<'t, T>, b: Tensor<'t, T>) -> Result<Tensor<'t, T>> {
-        let (xv, wv, bv) = (self.value(), w.value(), b.value());
-        let (xs, ws, bs) = (xv.shape(), wv.shape(), bv.shape());
-        let fits =
-            xs.len() == 2 && ws.len() == 2 && bs.len() == 1 && xs[1] == ws[1] && bs[0] == ws[0];
+    pub fn linear(
+        self,
+        w: Tensor<'t, T>,
+        b: impl Into<Option<Tensor<'t, T>>>,
+    ) -> Result<Tensor<'t, T>> {
+        let b = b.into();
+        let (xv, wv) = (self.value(), w.value());
+        let bv = b.map(|b| b.value());
+        let (xs, ws, bs) = (xv.shape(), wv.shape(), bv.as_ref().map(|b| b.shape()));
+        let fits = !xs.is_empty()
+            && ws.len() == 2
+            && xs[xs.len() - 1] == ws[1]
+            && bs.is_none_or(|bs| bs.len() == 1 && bs[0] == ws[0]);
         if !fits {
+            let bias = match bs {
+                Some(bs) => format!("bias {}", fmt_shape(bs)),
+                None => "no bias".to_string(),
+            };
             return Err(TensorError::new(
                 "linear",
                 format!(
-                    "cannot apply weight {} and bias {} to input {}: expected [n, in], [out, in] and [out]",
+                    "cannot apply weight {} and {bias} to input {}: expected [..., in], [out, in] and [out]",
                     fmt_shape(ws),
-                    fmt_shape(bs),
                     fmt_shape(xs)
                 ),
             ));
         }
-        let (n, k, m) = (xs[0], xs[1], ws[0]);
+        let bias = b.zip(bv);
+        if xs.len() == 2 {
+            return Ok(self.linear_rows(&xv, (w, &wv), bias));
+        }
+        // Leading dimensions (or none, for a vector) are rows of one batch.
+        let (lead, k) = (&xs[..xs.len() - 1], xs[xs.len() - 1]);
+        let rows = self.reshape_to(vec![numel(lead), k])?;
+        let out = rows.linear_rows(&rows.value(), (w, &wv), bias);
+        out.reshape_to([lead, &[ws[0]]].concat())
+    }
+
+    /// [`Tensor::linear`] for a batch of rows `[n, in]` (this tensor, whose value is `xv`),
+    /// the weight and the bias with their values, shapes checked.
+    #[track_caller]
+    fn linear_rows(
+        self,
+        xv: &Array<T>,
+        (w, wv): (Tensor<'t, T>, &Array<T>),
+        bias: Option<(Tensor<'t, T>, Array<T>)>,
+    ) -> Tensor<'t, T> {
+        let (n, k, m) = (xv.shape()[0], xv.shape()[1], wv.shape()[0]);
         let mut out = self.tape.buffer(n * m);
         let mut scratch = self.tape.buffer(kernels::linear_scratch::<T>(n, k, m));
-        kernels::linear(
-            xv.data(),
-            wv.data(),
-            bv.data(),
-            (n, k, m),
-            &mut out,
-            &mut scratch,
-        );
+        // Without a bias the kernel adds zeros, which changes no sum.
+        let zeros = bias.is_none().then(|| self.tape.zeroed(m));
+        let bd = match (&bias, &zeros) {
+            (Some((_, bv)), _) => bv.data(),
+            (None, z) => z.as_deref().unwrap_or_default(),
+        };
+        kernels::linear(xv.data(), wv.data(), bd, (n, k, m), &mut out, &mut scratch);
         self.tape.recycle(scratch);
+        zeros.into_iter().for_each(|z| self.tape.recycle(z));
         let v = Array::from_parts(out, vec![n, m]);
+        let b = bias.map(|(b, _)| b.id);
         let node = Op::Linear(Linear {
             x: self.id,
             w: w.id,
-            b: b.id,
+            b,
         });
-        Ok(self.tape.record(v, node, &[self.id, w.id, b.id]))
+        let inputs: Vec<usize> = [self.id, w.id].into_iter().chain(b).collect();
+        self.tape.record(v, node, &inputs)
     }
 }

@@ -4,12 +4,14 @@
 //! [`Tape::grad_graph`] runs, so that gradients can be differentiated again), and its
 //! Jacobian-vector product (what [`Tape::jvp`] runs).
 //!
-//! - [`elementwise`]: `exp`, `relu`, `+`, `pow`, `maximum`... (the rules of [`crate::ops`],
-//!   written once for scalars and tensors alike), `clamp`, `where`;
+//! - [`elementwise`]: `exp`, `relu`, `softplus`, `+`, `pow`, `maximum`... (the rules of
+//!   [`crate::ops`], written once for scalars and tensors alike), `clamp`, `where_cond`,
+//!   `masked_fill`, and the comparisons (`gt`, `eq`, ...) that make masks;
 //! - [`matmul`]: matrix products, batched and broadcast, and the fused fully connected layer;
 //! - [`einsum`]: Einstein summation, planned into sums, permutations and one matrix product
 //!   (no rule of its own);
-//! - [`reduce`]: sums, means, maxima and minima over axes;
+//! - [`reduce`]: sums, means, maxima and minima over axes, `logsumexp`, `var`, `std`, `norm`,
+//!   `prod`, `cumsum`, `argmax` and `argmin`;
 //! - [`layout`]: reshapes, permutations, slices, concatenation;
 //! - [`expand`]: broadcasting an input to a larger shape, and tiling (`repeat`);
 //! - [`pad`]: padding with a constant (and cropping), and the triangles `tril`/`triu`;
@@ -210,6 +212,10 @@ tensor_ops! {
     Linear(matmul::Linear),
     /// A sum, maximum or minimum over axes.
     Reduce(reduce::Reduce),
+    /// `ln Σ e^x` over axes.
+    LogSumExp(reduce::LogSumExp),
+    /// A running sum along an axis.
+    Cumsum(reduce::Cumsum),
     /// The same data with another shape.
     Reshape(layout::Reshape),
     /// The axes reordered.

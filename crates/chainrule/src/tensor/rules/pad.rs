@@ -179,6 +179,6 @@ impl<'t, T: Element> Tensor<'t, T> {
         // A `where`, not a product with a 0/1 mask, so that an infinity outside the triangle
         // gives 0 (as in PyTorch) and not NaN.
         let mask = Array::from_parts(mask, vec![m, n]);
-        Tensor::where_(&mask, self, self.tape.scalar(T::ZERO))
+        Tensor::where_cond(&mask, self, self.tape.scalar(T::ZERO))
     }
 }

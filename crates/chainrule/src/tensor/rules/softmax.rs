@@ -10,7 +10,7 @@ use std::borrow::Cow;
 use super::{Explain, Numbers, Op, Recorded, Rule};
 use crate::tensor::array::{Array, Element};
 use crate::tensor::kernels;
-use crate::tensor::shape::{norm_axis, Result};
+use crate::tensor::shape::{norm_axis_or_scalar, Result};
 use crate::tensor::tape::Tensor;
 
 /// `y = softmax(x)` (or `log_softmax(x)` if `log`) along `axis`.
@@ -89,7 +89,13 @@ impl<'t, T: Element> Tensor<'t, T> {
     #[track_caller]
     fn softmax_impl(self, op: &'static str, axis: isize, log: bool) -> Result<Tensor<'t, T>> {
         let x = self.value();
-        let a = norm_axis(op, axis, x.shape())?;
+        let Some(a) = norm_axis_or_scalar(op, axis, x.shape())? else {
+            // A 0-d tensor is one element along its one axis, as PyTorch sees it.
+            return self
+                .reshape_to(vec![1])?
+                .softmax_impl(op, 0, log)?
+                .reshape_to(vec![]);
+        };
         let mut out = self.tape.buffer(x.numel());
         kernels::softmax(x.data(), kernels::around(x.shape(), a), log, &mut out);
         let v = Array::from_parts(out, x.shape().to_vec());
