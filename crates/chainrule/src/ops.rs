@@ -450,7 +450,7 @@ macro_rules! unary_ops {
             pub fn with_apply<T: Real, K: Kernel1<T>>(self, k: K) -> K::Output {
                 match self {
                     $(Unary::$name $(($($p),*))? => {
-                        k.run(move |x: T| Unary::$name $(($($p),*))?.apply(x))
+                        k.run(#[inline(always)] move |x: T| Unary::$name $(($($p),*))?.apply(x))
                     })*
                 }
             }
@@ -461,7 +461,7 @@ macro_rules! unary_ops {
             pub fn with_backward<T: Real, K: Kernel3<T>>(self, k: K) -> K::Output {
                 match self {
                     $(Unary::$name $(($($p),*))? => {
-                        k.run(move |x: T, y: T, g: T| Unary::$name $(($($p),*))?.backward(x, y, g))
+                        k.run(#[inline(always)] move |x: T, y: T, g: T| Unary::$name $(($($p),*))?.backward(x, y, g))
                     })*
                 }
             }
@@ -747,7 +747,7 @@ macro_rules! binary_ops {
             #[inline(always)]
             pub fn with_apply<T: Real, K: Kernel2<T>>(self, k: K) -> K::Output {
                 match self {
-                    $(Binary::$name => k.run(|a: T, b: T| Binary::$name.apply(a, b)),)*
+                    $(Binary::$name => k.run(#[inline(always)] |a: T, b: T| Binary::$name.apply(a, b)),)*
                 }
             }
 
@@ -757,7 +757,7 @@ macro_rules! binary_ops {
             pub fn with_backward<T: Real, K: Kernel4<T>>(self, k: K) -> K::Output {
                 match self {
                     $(Binary::$name => {
-                        k.run(|a: T, b: T, y: T, g: T| Binary::$name.backward(a, b, y, g))
+                        k.run(#[inline(always)] |a: T, b: T, y: T, g: T| Binary::$name.backward(a, b, y, g))
                     })*
                 }
             }

@@ -16,11 +16,14 @@ pub fn map1<T: Element>(x: &[T], out: &mut [T], f: impl Fn(T) -> T + Sync) {
     let stream = streams::<T>(out.len());
     for_chunks(out, |o, s| {
         write_blocks(o, stream, |o, t| {
-            vectorized(|| {
-                for (o, &v) in o.iter_mut().zip(&x[s + t..]) {
-                    *o = f(v);
-                }
-            })
+            vectorized(
+                #[inline(always)]
+                || {
+                    for (o, &v) in o.iter_mut().zip(&x[s + t..]) {
+                        *o = f(v);
+                    }
+                },
+            )
         })
     });
 }
@@ -34,11 +37,14 @@ pub fn map3<T: Element>(a: &[T], b: &[T], c: &[T], out: &mut [T], f: impl Fn(T, 
     for_chunks(out, |o, s| {
         write_blocks(o, stream, |o, t| {
             let (a, b, c) = (&a[s + t..], &b[s + t..], &c[s + t..]);
-            vectorized(|| {
-                for (((o, &a), &b), &c) in o.iter_mut().zip(a).zip(b).zip(c) {
-                    *o = f(a, b, c);
-                }
-            })
+            vectorized(
+                #[inline(always)]
+                || {
+                    for (((o, &a), &b), &c) in o.iter_mut().zip(a).zip(b).zip(c) {
+                        *o = f(a, b, c);
+                    }
+                },
+            )
         })
     });
 }
@@ -60,11 +66,14 @@ pub fn map4<T: Element>(
         write_blocks(o, stream, |o, t| {
             let (a, b, c, d) = (&a[s + t..], &b[s + t..], &c[s + t..], &d[s + t..]);
             let ins = a.iter().zip(b).zip(c).zip(d);
-            vectorized(|| {
-                for (o, (((&a, &b), &c), &d)) in o.iter_mut().zip(ins) {
-                    *o = f(a, b, c, d);
-                }
-            })
+            vectorized(
+                #[inline(always)]
+                || {
+                    for (o, (((&a, &b), &c), &d)) in o.iter_mut().zip(ins) {
+                        *o = f(a, b, c, d);
+                    }
+                },
+            )
         })
     });
 }
@@ -132,11 +141,14 @@ pub fn binary<T: Element>(
         let stream = streams::<T>(n);
         for_chunks(out, |o, s| {
             write_blocks(o, stream, |o, t| {
-                vectorized(|| {
-                    for ((o, &x), &y) in o.iter_mut().zip(&a[s + t..]).zip(&b[s + t..]) {
-                        *o = f(x, y);
-                    }
-                })
+                vectorized(
+                    #[inline(always)]
+                    || {
+                        for ((o, &x), &y) in o.iter_mut().zip(&a[s + t..]).zip(&b[s + t..]) {
+                            *o = f(x, y);
+                        }
+                    },
+                )
             })
         });
         return;
@@ -154,26 +166,29 @@ pub fn binary<T: Element>(
     let (ia, ib) = (plan.inner(0), plan.inner(1));
     let row = |r: usize, o: &mut [T]| {
         let (oa, ob) = (plan.row_offset(0, r), plan.row_offset(1, r));
-        vectorized(|| match (ia, ib) {
-            (1, 1) => {
-                for ((o, &x), &y) in o.iter_mut().zip(&a[oa..oa + len]).zip(&b[ob..ob + len]) {
-                    *o = f(x, y);
+        vectorized(
+            #[inline(always)]
+            || match (ia, ib) {
+                (1, 1) => {
+                    for ((o, &x), &y) in o.iter_mut().zip(&a[oa..oa + len]).zip(&b[ob..ob + len]) {
+                        *o = f(x, y);
+                    }
                 }
-            }
-            (1, _) => {
-                let y = b[ob];
-                for (o, &x) in o.iter_mut().zip(&a[oa..oa + len]) {
-                    *o = f(x, y);
+                (1, _) => {
+                    let y = b[ob];
+                    for (o, &x) in o.iter_mut().zip(&a[oa..oa + len]) {
+                        *o = f(x, y);
+                    }
                 }
-            }
-            (_, 1) => {
-                let x = a[oa];
-                for (o, &y) in o.iter_mut().zip(&b[ob..ob + len]) {
-                    *o = f(x, y);
+                (_, 1) => {
+                    let x = a[oa];
+                    for (o, &y) in o.iter_mut().zip(&b[ob..ob + len]) {
+                        *o = f(x, y);
+                    }
                 }
-            }
-            _ => o.fill(f(a[oa], b[ob])),
-        })
+                _ => o.fill(f(a[oa], b[ob])),
+            },
+        )
     };
     if len == 0 {
         return;

@@ -312,7 +312,9 @@ impl<T: Element> Rule<T> for Linear {
     fn vjp(&self, cx: &Numbers<'_, T>, _y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
         let (x, w) = (self.x, self.w);
         let (xv, wv) = (cx.value(x), cx.value(w));
-        let (n, k, m) = (xv.shape()[0], xv.shape()[1], wv.shape()[0]);
+        // Leading dimensions are rows of one batch: the data lies the same way.
+        let (k, m) = (wv.shape()[1], wv.shape()[0]);
+        let n = xv.numel() / k.max(1);
         // Each product overwrites its whole output (no accumulation), so the buffers need no
         // zeroing first, except when the sum is empty.
         if cx.needs(x) {
@@ -387,14 +389,19 @@ impl<T: Element> Rule<T> for Linear {
         g: Tensor<'t, T>,
         out: &mut Vec<(usize, Tensor<'t, T>)>,
     ) -> Result<()> {
+        // As matrices of rows: the leading dimensions of x and g are one batch.
+        let (x, w) = (cx.t(self.x), cx.t(self.w));
+        let (k, m) = (w.shape()[1] as isize, w.shape()[0] as isize);
+        let g2 = g.reshape(&[-1, m])?;
         if cx.needs(self.x) {
-            out.push((self.x, g.matmul(cx.t(self.w))?));
+            out.push((self.x, g.matmul(w)?));
         }
         if cx.needs(self.w) {
-            out.push((self.w, g.transpose(0, 1)?.matmul(cx.t(self.x))?));
+            let x2 = x.reshape(&[-1, k])?;
+            out.push((self.w, g2.transpose(0, 1)?.matmul(x2)?));
         }
         if let Some(b) = self.b.filter(|&b| cx.needs(b)) {
-            out.push((b, g.sum(&[0], false)?));
+            out.push((b, g2.sum(&[0], false)?));
         }
         Ok(())
     }
@@ -525,26 +532,24 @@ impl<'t, T: Element> Tensor<'t, T> {
             ));
         }
         let bias = b.zip(bv);
-        if xs.len() == 2 {
-            return Ok(self.linear_rows(&xv, (w, &wv), bias));
-        }
-        // Leading dimensions (or none, for a vector) are rows of one batch.
-        let (lead, k) = (&xs[..xs.len() - 1], xs[xs.len() - 1]);
-        let rows = self.reshape_to(vec![numel(lead), k])?;
-        let out = rows.linear_rows(&rows.value(), (w, &wv), bias);
-        out.reshape_to([lead, &[ws[0]]].concat())
+        // Leading dimensions (or none, for a vector) are rows of one batch, laid out as rows.
+        let lead = &xs[..xs.len() - 1];
+        let out_shape = [lead, &[ws[0]]].concat();
+        Ok(self.linear_rows(&xv, (w, &wv), bias, numel(lead), out_shape))
     }
 
-    /// [`Tensor::linear`] for a batch of rows `[n, in]` (this tensor, whose value is `xv`),
-    /// the weight and the bias with their values, shapes checked.
+    /// [`Tensor::linear`] for `n` rows (this tensor, whose value is `xv`), the weight and the
+    /// bias with their values, shapes checked; the result has `out_shape`.
     #[track_caller]
     fn linear_rows(
         self,
         xv: &Array<T>,
         (w, wv): (Tensor<'t, T>, &Array<T>),
         bias: Option<(Tensor<'t, T>, Array<T>)>,
+        n: usize,
+        out_shape: Vec<usize>,
     ) -> Tensor<'t, T> {
-        let (n, k, m) = (xv.shape()[0], xv.shape()[1], wv.shape()[0]);
+        let (k, m) = (wv.shape()[1], wv.shape()[0]);
         let mut out = self.tape.buffer(n * m);
         let mut scratch = self.tape.buffer(kernels::linear_scratch::<T>(n, k, m));
         // Without a bias the kernel adds zeros, which changes no sum.
@@ -556,7 +561,7 @@ impl<'t, T: Element> Tensor<'t, T> {
         kernels::linear(xv.data(), wv.data(), bd, (n, k, m), &mut out, &mut scratch);
         self.tape.recycle(scratch);
         zeros.into_iter().for_each(|z| self.tape.recycle(z));
-        let v = Array::from_parts(out, vec![n, m]);
+        let v = Array::from_parts(out, out_shape);
         let b = bias.map(|(b, _)| b.id);
         let node = Op::Linear(Linear {
             x: self.id,
