@@ -7,6 +7,7 @@
 //! `[batch, heads, time, dim]` tensors or, without copying, of the packed `[batch, time,
 //! 3·channels]` output of a transformer's query-key-value projection.
 
+use super::isa::{lane_max, lane_sum, vectorized};
 use super::matmul::gemm_serial;
 use super::parallel::{par_blocks, SendPtr};
 use crate::tensor::array::Element;
@@ -167,63 +168,64 @@ pub fn attention<T: Element>(
         let (b, h) = (bh / d.heads, bh % d.heads);
         // SAFETY: each head has its own scratch, its own rows of `out` and of `lse`; the
         // layouts address the head's rows inside the slices.
-        unsafe {
-            let s = std::slice::from_raw_parts_mut(sp.get().add(bh * per), d.scores());
-            scores(
-                d,
-                q.as_ptr().add(ql.at(b, h)),
-                ql.row,
-                k.as_ptr().add(kl.at(b, h)),
-                kl.row,
-                s,
-            );
-            let lse = std::slice::from_raw_parts_mut(lp.get().add(bh * d.queries), d.queries);
-            for i in 0..d.queries {
-                let row = &mut s[i * d.keys..(i + 1) * d.keys];
-                let n = d.visible(i);
-                let m = row[..n]
-                    .iter()
-                    .fold(T::neg_infinity(), |m, &x| if x > m { x } else { m });
-                if n == 0 || m == T::neg_infinity() {
-                    row.fill(T::ZERO);
-                    lse[i] = T::neg_infinity();
-                    continue;
-                }
-                let mut sum = T::ZERO;
-                for x in &mut row[..n] {
-                    *x = (*x - m).exp();
-                    sum = sum + *x;
-                }
-                let inv = T::ONE / sum;
-                for x in &mut row[..n] {
-                    *x = *x * inv;
-                }
-                row[n..].fill(T::ZERO);
-                lse[i] = m + sum.ln();
-            }
-            let o = op.get().add(ol.at(b, h));
-            if d.keys == 0 {
-                for i in 0..d.queries {
-                    std::slice::from_raw_parts_mut(o.add(i * ol.row), d.value_dim).fill(T::ZERO);
-                }
-            } else {
-                gemm_serial(
-                    d.queries,
-                    d.value_dim,
-                    d.keys,
-                    o,
-                    ol.row as isize,
-                    1,
-                    false,
-                    s.as_ptr(),
-                    d.keys as isize,
-                    1,
-                    v.as_ptr().add(vl.at(b, h)),
-                    vl.row as isize,
-                    1,
+        vectorized(
+            #[inline(always)]
+            || unsafe {
+                let s = std::slice::from_raw_parts_mut(sp.get().add(bh * per), d.scores());
+                scores(
+                    d,
+                    q.as_ptr().add(ql.at(b, h)),
+                    ql.row,
+                    k.as_ptr().add(kl.at(b, h)),
+                    kl.row,
+                    s,
                 );
-            }
-        }
+                let lse = std::slice::from_raw_parts_mut(lp.get().add(bh * d.queries), d.queries);
+                for i in 0..d.queries {
+                    let row = &mut s[i * d.keys..(i + 1) * d.keys];
+                    let n = d.visible(i);
+                    let m = lane_max(n, |j| row[j]);
+                    if n == 0 || m == T::neg_infinity() {
+                        row.fill(T::ZERO);
+                        lse[i] = T::neg_infinity();
+                        continue;
+                    }
+                    for x in &mut row[..n] {
+                        *x = (*x - m).exp();
+                    }
+                    let sum = lane_sum(n, |j| row[j]);
+                    let inv = T::ONE / sum;
+                    for x in &mut row[..n] {
+                        *x = *x * inv;
+                    }
+                    row[n..].fill(T::ZERO);
+                    lse[i] = m + sum.ln();
+                }
+                let o = op.get().add(ol.at(b, h));
+                if d.keys == 0 {
+                    for i in 0..d.queries {
+                        std::slice::from_raw_parts_mut(o.add(i * ol.row), d.value_dim)
+                            .fill(T::ZERO);
+                    }
+                } else {
+                    gemm_serial(
+                        d.queries,
+                        d.value_dim,
+                        d.keys,
+                        o,
+                        ol.row as isize,
+                        1,
+                        false,
+                        s.as_ptr(),
+                        d.keys as isize,
+                        1,
+                        v.as_ptr().add(vl.at(b, h)),
+                        vl.row as isize,
+                        1,
+                    );
+                }
+            },
+        )
     });
 }
 
@@ -254,129 +256,129 @@ pub(crate) fn attention_backward<T: Element>(
         let (b, h) = (bh / d.heads, bh % d.heads);
         let [(dq, dql), (dk, dkl), (dv, dvl)] = grads;
         // SAFETY: as in `attention`; each head's gradient rows are its own.
-        unsafe {
-            let (p, dp) = std::slice::from_raw_parts_mut(sp.get().add(bh * per), per)
-                .split_at_mut(d.scores());
-            let (qh, kh, vh) = (
-                q.as_ptr().add(ql.at(b, h)),
-                k.as_ptr().add(kl.at(b, h)),
-                v.as_ptr().add(vl.at(b, h)),
-            );
-            let doh = dout.as_ptr().add(ol.at(b, h));
-            scores(d, qh, ql.row, kh, kl.row, p);
-            let lse = &lse[bh * d.queries..(bh + 1) * d.queries];
-            for i in 0..d.queries {
-                let row = &mut p[i * d.keys..(i + 1) * d.keys];
-                let n = if lse[i] == T::neg_infinity() {
-                    0
-                } else {
-                    d.visible(i)
+        vectorized(
+            #[inline(always)]
+            || unsafe {
+                let (p, dp) = std::slice::from_raw_parts_mut(sp.get().add(bh * per), per)
+                    .split_at_mut(d.scores());
+                let (qh, kh, vh) = (
+                    q.as_ptr().add(ql.at(b, h)),
+                    k.as_ptr().add(kl.at(b, h)),
+                    v.as_ptr().add(vl.at(b, h)),
+                );
+                let doh = dout.as_ptr().add(ol.at(b, h));
+                scores(d, qh, ql.row, kh, kl.row, p);
+                let lse = &lse[bh * d.queries..(bh + 1) * d.queries];
+                for i in 0..d.queries {
+                    let row = &mut p[i * d.keys..(i + 1) * d.keys];
+                    let n = if lse[i] == T::neg_infinity() {
+                        0
+                    } else {
+                        d.visible(i)
+                    };
+                    for x in &mut row[..n] {
+                        *x = (*x - lse[i]).exp();
+                    }
+                    row[n..].fill(T::ZERO);
+                }
+                let zero_rows = |ptr: *mut T, rows: usize, stride: usize, len: usize| {
+                    for r in 0..rows {
+                        std::slice::from_raw_parts_mut(ptr.add(r * stride), len).fill(T::ZERO);
+                    }
                 };
-                for x in &mut row[..n] {
-                    *x = (*x - lse[i]).exp();
+                let (dqh, dkh, dvh) = (
+                    dq.get().add(dql.at(b, h)),
+                    dk.get().add(dkl.at(b, h)),
+                    dv.get().add(dvl.at(b, h)),
+                );
+                if d.queries == 0 || d.keys == 0 {
+                    zero_rows(dqh, d.queries, dql.row, d.dim);
+                    zero_rows(dkh, d.keys, dkl.row, d.dim);
+                    zero_rows(dvh, d.keys, dvl.row, d.value_dim);
+                    return;
                 }
-                row[n..].fill(T::ZERO);
-            }
-            let zero_rows = |ptr: *mut T, rows: usize, stride: usize, len: usize| {
-                for r in 0..rows {
-                    std::slice::from_raw_parts_mut(ptr.add(r * stride), len).fill(T::ZERO);
-                }
-            };
-            let (dqh, dkh, dvh) = (
-                dq.get().add(dql.at(b, h)),
-                dk.get().add(dkl.at(b, h)),
-                dv.get().add(dvl.at(b, h)),
-            );
-            if d.queries == 0 || d.keys == 0 {
-                zero_rows(dqh, d.queries, dql.row, d.dim);
-                zero_rows(dkh, d.keys, dkl.row, d.dim);
-                zero_rows(dvh, d.keys, dvl.row, d.value_dim);
-                return;
-            }
-            // dV = Pᵀ · dO.
-            gemm_serial(
-                d.keys,
-                d.value_dim,
-                d.queries,
-                dvh,
-                dvl.row as isize,
-                1,
-                false,
-                p.as_ptr(),
-                1,
-                d.keys as isize,
-                doh,
-                ol.row as isize,
-                1,
-            );
-            // dP = dO · Vᵀ.
-            if d.value_dim == 0 {
-                dp.fill(T::ZERO);
-            } else {
+                // dV = Pᵀ · dO.
                 gemm_serial(
-                    d.queries,
                     d.keys,
                     d.value_dim,
-                    dp.as_mut_ptr(),
-                    d.keys as isize,
+                    d.queries,
+                    dvh,
+                    dvl.row as isize,
                     1,
                     false,
+                    p.as_ptr(),
+                    1,
+                    d.keys as isize,
                     doh,
                     ol.row as isize,
                     1,
-                    vh,
+                );
+                // dP = dO · Vᵀ.
+                if d.value_dim == 0 {
+                    dp.fill(T::ZERO);
+                } else {
+                    gemm_serial(
+                        d.queries,
+                        d.keys,
+                        d.value_dim,
+                        dp.as_mut_ptr(),
+                        d.keys as isize,
+                        1,
+                        false,
+                        doh,
+                        ol.row as isize,
+                        1,
+                        vh,
+                        1,
+                        vl.row as isize,
+                    );
+                }
+                // dS = P ∘ (dP − Σⱼ P·dP), scaled once here for both products below.
+                for i in 0..d.queries {
+                    let (pr, dr) = (
+                        &p[i * d.keys..(i + 1) * d.keys],
+                        &mut dp[i * d.keys..(i + 1) * d.keys],
+                    );
+                    let s = lane_sum(d.keys, |j| pr[j] * dr[j]);
+                    for (g, &a) in dr.iter_mut().zip(pr) {
+                        *g = a * (*g - s) * scale;
+                    }
+                }
+                if d.dim == 0 {
+                    return;
+                }
+                // dQ = dS · K, dK = dSᵀ · Q.
+                gemm_serial(
+                    d.queries,
+                    d.dim,
+                    d.keys,
+                    dqh,
+                    dql.row as isize,
                     1,
-                    vl.row as isize,
+                    false,
+                    dp.as_ptr(),
+                    d.keys as isize,
+                    1,
+                    kh,
+                    kl.row as isize,
+                    1,
                 );
-            }
-            // dS = P ∘ (dP − Σⱼ P·dP), scaled once here for both products below.
-            for i in 0..d.queries {
-                let (pr, dr) = (
-                    &p[i * d.keys..(i + 1) * d.keys],
-                    &mut dp[i * d.keys..(i + 1) * d.keys],
+                gemm_serial(
+                    d.keys,
+                    d.dim,
+                    d.queries,
+                    dkh,
+                    dkl.row as isize,
+                    1,
+                    false,
+                    dp.as_ptr(),
+                    1,
+                    d.keys as isize,
+                    qh,
+                    ql.row as isize,
+                    1,
                 );
-                let mut s = T::ZERO;
-                for (&a, &g) in pr.iter().zip(dr.iter()) {
-                    s = s + a * g;
-                }
-                for (g, &a) in dr.iter_mut().zip(pr) {
-                    *g = a * (*g - s) * scale;
-                }
-            }
-            if d.dim == 0 {
-                return;
-            }
-            // dQ = dS · K, dK = dSᵀ · Q.
-            gemm_serial(
-                d.queries,
-                d.dim,
-                d.keys,
-                dqh,
-                dql.row as isize,
-                1,
-                false,
-                dp.as_ptr(),
-                d.keys as isize,
-                1,
-                kh,
-                kl.row as isize,
-                1,
-            );
-            gemm_serial(
-                d.keys,
-                d.dim,
-                d.queries,
-                dkh,
-                dkl.row as isize,
-                1,
-                false,
-                dp.as_ptr(),
-                1,
-                d.keys as isize,
-                qh,
-                ql.row as isize,
-                1,
-            );
-        }
+            },
+        )
     });
 }

@@ -6,6 +6,55 @@
 //! the rules of [`crate::ops`] inlined, become vector code as wide as the machine allows; `gemm`
 //! chooses its own kernels the same way. Elsewhere (other architectures, or a processor without
 //! AVX2) the closure runs as compiled.
+//!
+//! Sums and maxima are taken in eight lanes ([`lane_sum`], [`lane_max`]) so that they vectorise
+//! too: one running sum adds one element at a time, in order, which the compiler must respect.
+
+use crate::tensor::array::Element;
+
+/// `Σ f(j)` for `j` in `0..n`, summed in eight lanes (then added up), so that the loop
+/// vectorises: a single running sum would have to add one element at a time, in order.
+#[inline(always)]
+pub(crate) fn lane_sum<T: Element>(n: usize, f: impl Fn(usize) -> T) -> T {
+    const LANES: usize = 8;
+    let mut acc = [T::ZERO; LANES];
+    let whole = n / LANES * LANES;
+    for c in (0..whole).step_by(LANES) {
+        for (l, a) in acc.iter_mut().enumerate() {
+            *a = *a + f(c + l);
+        }
+    }
+    let mut s = T::ZERO;
+    for j in whole..n {
+        s = s + f(j);
+    }
+    acc.iter().fold(s, |s, &a| s + a)
+}
+
+/// `max f(j)` for `j` in `0..n` (`-inf` for none), in eight lanes as [`lane_sum`]. NaN is not
+/// looked for: callers that care test the result.
+#[inline(always)]
+pub(crate) fn lane_max<T: Element>(n: usize, f: impl Fn(usize) -> T) -> T {
+    const LANES: usize = 8;
+    let mut acc = [T::neg_infinity(); LANES];
+    let whole = n / LANES * LANES;
+    for c in (0..whole).step_by(LANES) {
+        for (l, a) in acc.iter_mut().enumerate() {
+            let v = f(c + l);
+            if v > *a {
+                *a = v;
+            }
+        }
+    }
+    let mut m = T::neg_infinity();
+    for j in whole..n {
+        let v = f(j);
+        if v > m {
+            m = v;
+        }
+    }
+    acc.iter().fold(m, |m, &a| if a > m { a } else { m })
+}
 
 /// Runs `f` compiled for the widest instruction set this processor has.
 #[inline(always)]

@@ -7,6 +7,7 @@
 //! of `m` values that share statistics: `dx = invstd · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂))`, with
 //! `dx̂ = dy · weight`.
 
+use super::isa::{lane_sum, vectorized};
 use super::parallel::{par_blocks, SendPtr, PAR_MIN};
 use crate::tensor::array::Element;
 
@@ -175,35 +176,47 @@ pub fn layer_norm<T: Element>(
         SendPtr(mean.as_mut_ptr()),
         SendPtr(invstd.as_mut_ptr()),
     );
-    let m = len.max(1) as f64;
+    let m = T::from_f64(len.max(1) as f64);
     for_each_index(rows, x.len(), &|rs| {
-        for r in rs {
-            let row = &x[r * len..(r + 1) * len];
-            let mu = row.iter().map(|v| v.value()).sum::<f64>() / m;
-            let var = row
-                .iter()
-                .map(|v| (v.value() - mu) * (v.value() - mu))
-                .sum::<f64>()
-                / m;
-            let is = 1.0 / (var + eps).sqrt();
-            // SAFETY: each row (and its statistics) is written by one block only.
-            let o = unsafe {
-                *mp.get().add(r) = mu;
-                *ip.get().add(r) = is;
-                std::slice::from_raw_parts_mut(op.get().add(r * len), len)
-            };
-            let (mu, is) = (T::from_f64(mu), T::from_f64(is));
-            for (j, (o, &v)) in o.iter_mut().zip(row).enumerate() {
-                let mut y = (v - mu) * is;
-                if let Some(w) = weight {
-                    y = y * w[j];
+        vectorized(
+            #[inline(always)]
+            || {
+                for r in rs {
+                    let row = &x[r * len..(r + 1) * len];
+                    let mu = lane_sum(len, |j| row[j]) / m;
+                    let var = lane_sum(len, |j| (row[j] - mu) * (row[j] - mu)) / m;
+                    let is = T::ONE / (var + T::from_f64(eps)).sqrt();
+                    // SAFETY: each row (and its statistics) is written by one block only.
+                    let o = unsafe {
+                        *mp.get().add(r) = mu.value();
+                        *ip.get().add(r) = is.value();
+                        std::slice::from_raw_parts_mut(op.get().add(r * len), len)
+                    };
+                    match (weight, bias) {
+                        (Some(w), Some(b)) => {
+                            for j in 0..len {
+                                o[j] = (row[j] - mu) * is * w[j] + b[j];
+                            }
+                        }
+                        (Some(w), None) => {
+                            for j in 0..len {
+                                o[j] = (row[j] - mu) * is * w[j];
+                            }
+                        }
+                        (None, Some(b)) => {
+                            for j in 0..len {
+                                o[j] = (row[j] - mu) * is + b[j];
+                            }
+                        }
+                        (None, None) => {
+                            for j in 0..len {
+                                o[j] = (row[j] - mu) * is;
+                            }
+                        }
+                    }
                 }
-                if let Some(b) = bias {
-                    y = y + b[j];
-                }
-                *o = y;
-            }
-        }
+            },
+        )
     });
 }
 
@@ -229,34 +242,38 @@ pub fn layer_norm_backward<T: Element>(
     assert!(scratch.len() >= 2 * len * blocks);
     let dxp = dx.map(|dx| SendPtr(dx.as_mut_ptr()));
     let sp = SendPtr(scratch.as_mut_ptr());
-    let m = len.max(1) as f64;
+    let m = T::from_f64(len.max(1) as f64);
+    // Without a weight, a weight of ones, so that every loop below is the same vector loop.
+    let ones = vec![T::ONE; if weight.is_none() { len } else { 0 }];
+    let w = weight.unwrap_or(&ones);
     let body = |b: usize| {
         // SAFETY: each block has its own 2·len elements of `scratch`.
         let partial = unsafe { std::slice::from_raw_parts_mut(sp.get().add(2 * len * b), 2 * len) };
         partial.fill(T::ZERO);
         let (pw, pb) = partial.split_at_mut(len);
-        for r in rows * b / blocks..rows * (b + 1) / blocks {
-            let (row, g) = (&x[r * len..(r + 1) * len], &dy[r * len..(r + 1) * len]);
-            let (mu, is) = (T::from_f64(mean[r]), T::from_f64(invstd[r]));
-            let (mut s, mut sx) = (0.0, 0.0);
-            for j in 0..len {
-                let xh = (row[j] - mu) * is;
-                pw[j] = pw[j] + g[j] * xh;
-                pb[j] = pb[j] + g[j];
-                let gh = weight.map_or(g[j], |w| g[j] * w[j]).value();
-                s += gh;
-                sx += gh * xh.value();
-            }
-            let Some(dxp) = dxp else { continue };
-            // SAFETY: each row of `dx` is written by one block only.
-            let o = unsafe { std::slice::from_raw_parts_mut(dxp.get().add(r * len), len) };
-            let (ms, msx) = (T::from_f64(s / m), T::from_f64(sx / m));
-            for j in 0..len {
-                let xh = (row[j] - mu) * is;
-                let gh = weight.map_or(g[j], |w| g[j] * w[j]);
-                o[j] = is * (gh - ms - xh * msx);
-            }
-        }
+        vectorized(
+            #[inline(always)]
+            || {
+                for r in rows * b / blocks..rows * (b + 1) / blocks {
+                    let (row, g) = (&x[r * len..(r + 1) * len], &dy[r * len..(r + 1) * len]);
+                    let (mu, is) = (T::from_f64(mean[r]), T::from_f64(invstd[r]));
+                    for j in 0..len {
+                        let xh = (row[j] - mu) * is;
+                        pw[j] = pw[j] + g[j] * xh;
+                        pb[j] = pb[j] + g[j];
+                    }
+                    let Some(dxp) = dxp else { continue };
+                    let s = lane_sum(len, |j| g[j] * w[j]) / m;
+                    let sx = lane_sum(len, |j| g[j] * w[j] * (row[j] - mu) * is) / m;
+                    // SAFETY: each row of `dx` is written by one block only.
+                    let o = unsafe { std::slice::from_raw_parts_mut(dxp.get().add(r * len), len) };
+                    for j in 0..len {
+                        let xh = (row[j] - mu) * is;
+                        o[j] = is * (g[j] * w[j] - s - xh * sx);
+                    }
+                }
+            },
+        )
     };
     if blocks == 1 {
         body(0);
