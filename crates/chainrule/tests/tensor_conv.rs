@@ -71,6 +71,12 @@ fn pool_cases() -> Vec<Case> {
             x[0].max_pool2d(Pool2dOptions::new(2))
         }),
         one(
+            "max_pool 2, odd size (the last row and column in no window)",
+            &[1, 2, 5, 7],
+            31,
+            |x| x[0].max_pool2d(Pool2dOptions::new(2)),
+        ),
+        one(
             "max_pool 3 stride 2 pad 1, odd size",
             &[1, 2, 5, 7],
             21,

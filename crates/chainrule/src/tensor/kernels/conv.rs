@@ -166,6 +166,9 @@ fn tap_columns(g: &Conv2dGeometry, kj: usize) -> (isize, usize, usize) {
 /// Unfolds group `gi` of one image `x` (`[in, h, w]`) into `col` (`[in/groups · kh · kw,
 /// oh · ow]`).
 fn im2col<T: Element>(x: &[T], g: &Conv2dGeometry, gi: usize, col: &mut [T]) {
+    if let Some(same) = SameWidth::of(g) {
+        return same.im2col(x, g, gi, col);
+    }
     let (h, w) = g.input;
     let (oh, ow) = g.out_hw();
     let (kh, kw) = g.kernel;
@@ -209,7 +212,10 @@ fn im2col<T: Element>(x: &[T], g: &Conv2dGeometry, gi: usize, col: &mut [T]) {
 
 /// Folds `col` back into group `gi` of one image's gradient `dx`, adding where windows
 /// overlap: the adjoint of [`im2col`].
-fn col2im_add<T: Element>(col: &[T], g: &Conv2dGeometry, gi: usize, dx: &mut [T]) {
+fn col2im_add<T: Element>(col: &mut [T], g: &Conv2dGeometry, gi: usize, dx: &mut [T]) {
+    if let Some(same) = SameWidth::of(g) {
+        return same.col2im_add(col, g, gi, dx);
+    }
     let (h, w) = g.input;
     let (oh, ow) = g.out_hw();
     let (kh, kw) = g.kernel;
@@ -250,6 +256,98 @@ fn col2im_add<T: Element>(col: &[T], g: &Conv2dGeometry, gi: usize, dx: &mut [T]
 
 /// The body of a loop over a block of images: the images, and the block's own scratch.
 type ImageBlock<'a, T> = dyn Fn(std::ops::Range<usize>, &mut [T]) + Sync + 'a;
+
+/// The common case of a stride-1 convolution whose output is as wide as its input ("same"
+/// padding, a 3×3 kernel with padding 1 say): the taps of one kernel position for all output
+/// rows are one contiguous run of the input plane, shifted, so im2col and col2im move each
+/// (channel, kernel row, kernel column) in one copy instead of one per output row, then put
+/// right the few columns where the shifted run wraps from one row into the next.
+#[derive(Clone, Copy)]
+struct SameWidth;
+
+impl SameWidth {
+    fn of(g: &Conv2dGeometry) -> Option<SameWidth> {
+        (g.stride == (1, 1) && g.out_hw().1 == g.input.1).then_some(SameWidth)
+    }
+
+    /// For kernel position `(ki, kj)`: the output rows `oy0..oy1` whose taps land inside the
+    /// plane, where their run starts in the plane (`base`, possibly before it), and the output
+    /// columns `first..last` whose taps land inside their row.
+    fn run(g: &Conv2dGeometry, ki: usize, kj: usize) -> (usize, usize, isize, usize, usize) {
+        let (h, w) = g.input;
+        let oh = g.out_hw().0;
+        let dy = (ki * g.dilation.0) as isize - g.padding.0 as isize;
+        let oy0 = (-dy).clamp(0, oh as isize) as usize;
+        let oy1 = (h as isize - dy).clamp(oy0 as isize, oh as isize) as usize;
+        let (offset, first, last) = tap_columns(g, kj);
+        let base = (oy0 as isize + dy) * w as isize + offset;
+        (oy0, oy1, base, first, last)
+    }
+
+    fn im2col<T: Element>(self, x: &[T], g: &Conv2dGeometry, gi: usize, col: &mut [T]) {
+        let (h, w) = g.input;
+        let (oh, ow) = g.out_hw();
+        let (kh, kw) = g.kernel;
+        let mut row = 0;
+        for c in gi * g.cg()..(gi + 1) * g.cg() {
+            let plane = &x[c * h * w..(c + 1) * h * w];
+            for ki in 0..kh {
+                for kj in 0..kw {
+                    let dst = &mut col[row * oh * ow..(row + 1) * oh * ow];
+                    let (oy0, oy1, base, first, last) = Self::run(g, ki, kj);
+                    dst[..oy0 * ow].fill(T::ZERO);
+                    dst[oy1 * ow..].fill(T::ZERO);
+                    let block = &mut dst[oy0 * ow..oy1 * ow];
+                    let lo = (-base).max(0) as usize;
+                    let hi = ((plane.len() as isize - base).max(0) as usize).min(block.len());
+                    if lo < hi {
+                        let from = (base + lo as isize) as usize;
+                        block[lo..hi].copy_from_slice(&plane[from..from + hi - lo]);
+                    }
+                    let n = block.len();
+                    block[..lo.min(n)].fill(T::ZERO);
+                    block[hi.max(lo).min(n)..].fill(T::ZERO);
+                    for r in block.chunks_exact_mut(ow) {
+                        r[..first].fill(T::ZERO);
+                        r[last..].fill(T::ZERO);
+                    }
+                    row += 1;
+                }
+            }
+        }
+    }
+
+    fn col2im_add<T: Element>(self, col: &mut [T], g: &Conv2dGeometry, gi: usize, dx: &mut [T]) {
+        let (h, w) = g.input;
+        let (oh, ow) = g.out_hw();
+        let (kh, kw) = g.kernel;
+        let mut row = 0;
+        for c in gi * g.cg()..(gi + 1) * g.cg() {
+            let plane = &mut dx[c * h * w..(c + 1) * h * w];
+            for ki in 0..kh {
+                for kj in 0..kw {
+                    let src = &mut col[row * oh * ow..(row + 1) * oh * ow];
+                    let (oy0, oy1, base, first, last) = Self::run(g, ki, kj);
+                    let block = &mut src[oy0 * ow..oy1 * ow];
+                    // The taps that fall in the padding add nothing.
+                    for r in block.chunks_exact_mut(ow) {
+                        r[..first].fill(T::ZERO);
+                        r[last..].fill(T::ZERO);
+                    }
+                    let lo = (-base).max(0) as usize;
+                    let hi = ((plane.len() as isize - base).max(0) as usize).min(block.len());
+                    if lo < hi {
+                        let from = (base + lo as isize) as usize;
+                        for (d, &v) in plane[from..from + hi - lo].iter_mut().zip(&block[lo..hi]) {
+                            *d = *d + v;
+                        }
+                    }
+                    row += 1;
+                }
+            }
+        }
+    }
+}
 
 /// Runs `f(images, scratch)` for each block of images on the threads, with the block's own
 /// `per_block` elements of `scratch`.
