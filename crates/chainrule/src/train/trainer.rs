@@ -4,7 +4,7 @@
 use std::fmt;
 use std::time::Instant;
 
-use super::metrics::FlowAccumulator;
+use super::metrics::{l2_norm, FlowAccumulator};
 use super::network::batch_loss;
 use super::{EpochMetrics, GradFlow, LossKind, Network, TrainConfig, TrainError};
 use crate::data::{Batches, Dataset};
@@ -267,12 +267,7 @@ impl Trainer {
         };
         if acc.sums.len() == acc.params.len() {
             for (sum, &i) in acc.sums.iter_mut().zip(&acc.params) {
-                let g = grad_of(i);
-                *sum += g
-                    .iter()
-                    .map(|&v| f64::from(v) * f64::from(v))
-                    .sum::<f64>()
-                    .sqrt();
+                *sum += l2_norm(grad_of(i));
             }
             acc.steps += 1;
         }
