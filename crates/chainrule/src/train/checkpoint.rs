@@ -7,7 +7,7 @@ use std::str::FromStr;
 use super::metrics::{history_json, parse_history};
 use super::network::spec_of;
 use super::{OptimizerSpec, RunPlan, RunSettings, TrainConfig, TrainError, Trainer};
-use crate::model_file::{ModelFile, NamedTensor};
+use crate::model_file::{ElementType, ModelFile, NamedTensor};
 use crate::nn::{MlpSpec, Module};
 use crate::optim::OptimizerState;
 
@@ -111,6 +111,7 @@ impl Trainer {
                 name: format!("{OPTIM_PREFIX}{name}"),
                 shape: vec![values.len()],
                 data: values,
+                dtype: ElementType::F32,
             });
         }
         let c = &self.config;
