@@ -27,19 +27,29 @@
 //! ```
 
 mod activation;
+mod batchnorm;
+mod conv;
 mod dropout;
+mod flatten;
 mod linear;
 mod loss;
 mod mlp;
 mod module;
+mod pool;
+mod residual;
 mod sequential;
 
 pub use activation::{Activation, ReLU, Sigmoid, Tanh, UnknownActivation, GELU};
+pub use batchnorm::{BatchNorm1d, BatchNorm2d, RunningStats};
+pub use conv::Conv2d;
 pub use dropout::Dropout;
+pub use flatten::Flatten;
 pub use linear::Linear;
 pub use loss::{binary_cross_entropy_with_logits, cross_entropy, hinge_loss, mse_loss};
 pub use mlp::{MlpSpec, SpecError};
 pub use module::{Context, Module, StateDictError};
+pub use pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
+pub use residual::Residual;
 pub use sequential::Sequential;
 
 #[cfg(test)]
