@@ -29,6 +29,7 @@
 mod activation;
 mod batchnorm;
 mod conv;
+mod convnet;
 mod dropout;
 mod flatten;
 mod linear;
@@ -38,10 +39,12 @@ mod module;
 mod pool;
 mod residual;
 mod sequential;
+mod spec;
 
 pub use activation::{Activation, ReLU, Sigmoid, Tanh, UnknownActivation, GELU};
 pub use batchnorm::{BatchNorm1d, BatchNorm2d, RunningStats};
 pub use conv::Conv2d;
+pub use convnet::{ConvLayers, ConvSpec, LayerSpec, MAX_PARAMETERS};
 pub use dropout::Dropout;
 pub use flatten::Flatten;
 pub use linear::Linear;
@@ -51,6 +54,7 @@ pub use module::{Context, Module, StateDictError};
 pub use pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
 pub use residual::Residual;
 pub use sequential::Sequential;
+pub use spec::{ModelChoice, ModelSpec};
 
 #[cfg(test)]
 mod tests;
