@@ -506,7 +506,8 @@ mod tests {
     #[test]
     fn counters_are_64_bit_integers_of_no_dimension_as_in_pytorch() {
         let mut f = ModelFile::default();
-        f.tensors.push(NamedTensor::count("bn.num_batches_tracked", 70_000));
+        f.tensors
+            .push(NamedTensor::count("bn.num_batches_tracked", 70_000));
         f.tensors
             .push(NamedTensor::new("bn.running_mean", vec![1], vec![0.5]).unwrap());
         let bytes = f.to_bytes().unwrap();
@@ -518,7 +519,10 @@ mod tests {
         assert_eq!(t["data_offsets"], serde_json::json!([0, 8]));
         assert_eq!(&bytes[8 + n..8 + n + 8], 70_000i64.to_le_bytes());
         let back = load_bytes(&bytes).unwrap();
-        assert_eq!(back.get("bn.num_batches_tracked"), f.get("bn.num_batches_tracked"));
+        assert_eq!(
+            back.get("bn.num_batches_tracked"),
+            f.get("bn.num_batches_tracked")
+        );
         assert_eq!(back.get("bn.running_mean").unwrap().dtype, ElementType::F32);
     }
 

@@ -16,11 +16,25 @@ use chainrule::tensor::{Array, Conv2dOptions, Tape};
 fn network() -> Sequential {
     let mut rng = Rng::new(0);
     let mut net = Sequential::new()
-        .with(Conv2d::new(1, 4, 3, Conv2dOptions::default().padding(1), false, &mut rng))
+        .with(Conv2d::new(
+            1,
+            4,
+            3,
+            Conv2dOptions::default().padding(1),
+            false,
+            &mut rng,
+        ))
         .with(BatchNorm2d::new(4))
         .with(ReLU)
         .with(MaxPool2d::new(2))
-        .with(Conv2d::new(4, 6, 3, Conv2dOptions::default(), true, &mut rng))
+        .with(Conv2d::new(
+            4,
+            6,
+            3,
+            Conv2dOptions::default(),
+            true,
+            &mut rng,
+        ))
         .with(Tanh)
         .with(Flatten::default())
         .with(Linear::new(6, 3, &mut rng))
@@ -129,7 +143,11 @@ fn a_small_cnn_computes_what_pytorch_computes() {
     assert_close(
         "8.running_mean",
         &get("8.running_mean"),
-        &[0.009143684059381485, 0.04198085889220238, 0.05492299795150757],
+        &[
+            0.009143684059381485,
+            0.04198085889220238,
+            0.05492299795150757,
+        ],
         1e-5,
     );
     assert_close(

@@ -545,7 +545,10 @@ mod tests {
         let e = IdxArray::parse(&[0x1f, 0x8b, 8, 0, 0], "gz")
             .unwrap_err()
             .to_string();
-        assert_eq!(e, "gz: truncated: the gzip stream ends inside the magic number");
+        assert_eq!(
+            e,
+            "gz: truncated: the gzip stream ends inside the magic number"
+        );
         let e = read_idx("/nonexistent/chainrule/file").unwrap_err();
         assert!(matches!(e, DataError::Io { .. }));
     }
@@ -588,10 +591,15 @@ mod tests {
         let plain = idx_bytes(0x08, &[5, 3, 4], &pixels);
         let gz = gzip(&plain);
         let path = dir.write("images.gz", &gz);
-        assert_eq!(read_idx(&path).unwrap(), IdxArray::parse(&plain, "p").unwrap());
+        assert_eq!(
+            read_idx(&path).unwrap(),
+            IdxArray::parse(&plain, "p").unwrap()
+        );
         // Truncated: inside the header, inside the data, and just before the checksum.
         for cut in [12, gz.len() / 2, gz.len() - 4] {
-            let e = IdxArray::parse(&gz[..cut], "cut.gz").unwrap_err().to_string();
+            let e = IdxArray::parse(&gz[..cut], "cut.gz")
+                .unwrap_err()
+                .to_string();
             assert!(
                 e.starts_with("cut.gz: truncated") || e.starts_with("cut.gz: not a valid gzip"),
                 "cut {cut}: {e}"
@@ -600,7 +608,10 @@ mod tests {
         let e = IdxArray::parse(&gz[..gz.len() / 2], "cut.gz")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("of the 60 bytes") || e.contains("call for 60 bytes"), "{e}");
+        assert!(
+            e.contains("of the 60 bytes") || e.contains("call for 60 bytes"),
+            "{e}"
+        );
         // A corrupt checksum.
         let mut bad = gz.clone();
         let n = bad.len();
@@ -610,7 +621,9 @@ mod tests {
         // More data than the header claims.
         let mut long = plain.clone();
         long.push(0);
-        let e = IdxArray::parse(&gzip(&long), "long.gz").unwrap_err().to_string();
+        let e = IdxArray::parse(&gzip(&long), "long.gz")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("(trailing bytes?)"), "{e}");
     }
 
@@ -621,7 +634,10 @@ mod tests {
         let bomb = gzip(&idx_bytes(0x08, &[u32::MAX, 28, 28], &[0; 4096]));
         let e = IdxArray::parse(&bomb, "bomb.gz").unwrap_err().to_string();
         assert!(e.contains("a gzip bomb, or a corrupt header"), "{e}");
-        assert!(e.contains(&format!("call for {} bytes", u32::MAX as u64 * 784)), "{e}");
+        assert!(
+            e.contains(&format!("call for {} bytes", u32::MAX as u64 * 784)),
+            "{e}"
+        );
     }
 
     #[test]

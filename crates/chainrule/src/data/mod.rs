@@ -32,8 +32,8 @@ mod prep;
 pub use builtin::{digits, iris, moons, moons_with_rng, DIGITS_CSV, IRIS_CSV};
 pub use csv::{CsvOptions, TargetColumn, TargetKind, DEFAULT_MAX_LINE_BYTES};
 pub use error::DataError;
-pub use image::ImageShape;
 pub use idx::{read_idx, read_idx_pair, read_mnist, IdxArray, MnistPart};
+pub use image::ImageShape;
 pub use open::{
     open, open_parts, OpenOptions, Opened, TrainingDefaults, FASHION_MNIST_CLASSES,
     FASHION_MNIST_DIR, FASHION_MNIST_INSTALL, MOONS, SHIPPED,

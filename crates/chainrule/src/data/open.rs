@@ -211,7 +211,10 @@ fn fashion_mnist(dir: Option<&Path>) -> Result<(Dataset, Dataset), DataError> {
         } = &mut d.targets
         {
             if *n_classes == FASHION_MNIST_CLASSES.len() {
-                *names = FASHION_MNIST_CLASSES.iter().map(|s| s.to_string()).collect();
+                *names = FASHION_MNIST_CLASSES
+                    .iter()
+                    .map(|s| s.to_string())
+                    .collect();
             }
         }
         d
@@ -430,9 +433,14 @@ mod tests {
             data_dir: Some(dir.clone()),
             ..Default::default()
         };
-        let err = open_parts("fashion-mnist", &options).unwrap_err().to_string();
+        let err = open_parts("fashion-mnist", &options)
+            .unwrap_err()
+            .to_string();
         assert!(
-            err.starts_with(&format!("--data fashion-mnist: not found in {}", dir.display())),
+            err.starts_with(&format!(
+                "--data fashion-mnist: not found in {}",
+                dir.display()
+            )),
             "{err}"
         );
         assert!(
@@ -457,9 +465,16 @@ mod tests {
         let test = o.test.unwrap();
         assert_eq!((o.data.n_samples, test.n_samples), (3, 2));
         assert_eq!(o.data.image, Some(ImageShape::new(1, 2, 2)));
-        assert_eq!(o.data.class_names()[8], "8", "9 classes are not Fashion-MNIST's 10");
+        assert_eq!(
+            o.data.class_names()[8],
+            "8",
+            "9 classes are not Fashion-MNIST's 10"
+        );
         let err = open_parts("iris", &options).unwrap_err().to_string();
-        assert!(err.starts_with("--data-dir is the folder of fashion-mnist"), "{err}");
+        assert!(
+            err.starts_with("--data-dir is the folder of fashion-mnist"),
+            "{err}"
+        );
         std::fs::remove_dir_all(&dir).unwrap();
     }
 
@@ -479,7 +494,9 @@ mod tests {
         let o = open_parts(train.to_str().unwrap(), &options).unwrap();
         assert_eq!(o.test.unwrap().labels().unwrap(), &[1]);
         std::fs::write(&test, "a,b,y\n1,2,w\n").unwrap();
-        let err = open_parts(train.to_str().unwrap(), &options).unwrap_err().to_string();
+        let err = open_parts(train.to_str().unwrap(), &options)
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             format!(
@@ -488,14 +505,21 @@ mod tests {
             )
         );
         std::fs::write(&test, "a,y\n1,x\n").unwrap();
-        let err = open_parts(train.to_str().unwrap(), &options).unwrap_err().to_string();
-        assert!(err.ends_with("1 features per sample, but the training data has 2"), "{err}");
+        let err = open_parts(train.to_str().unwrap(), &options)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.ends_with("1 features per sample, but the training data has 2"),
+            "{err}"
+        );
         // Images: --image must fit the features.
         let image = OpenOptions {
             image: Some(ImageShape::new(1, 2, 2)),
             ..options.clone()
         };
-        let err = open_parts(train.to_str().unwrap(), &image).unwrap_err().to_string();
+        let err = open_parts(train.to_str().unwrap(), &image)
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "--image 1x2x2: images of 1x2x2 hold 4 values, but the data has 2 features per sample"

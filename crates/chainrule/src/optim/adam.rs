@@ -262,7 +262,10 @@ fn adam_step_lanes<T: Float>(
             let v_hat = v / bias2;
             *theta = *theta - lr_t * m_hat / (v_hat.sqrt() + eps_t);
         };
-        let lanes = p.iter_mut().zip(g.iter()).zip(ma.iter_mut().zip(va.iter_mut()));
+        let lanes = p
+            .iter_mut()
+            .zip(g.iter())
+            .zip(ma.iter_mut().zip(va.iter_mut()));
         if amsgrad {
             let vm = &mut m.max_exp_avg_sq[gi][..];
             for (((theta, &grad), (ma, va)), vm) in lanes.zip(vm.iter_mut()) {
