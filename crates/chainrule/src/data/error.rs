@@ -112,7 +112,7 @@ pub enum DataError {
         /// What disagrees, naming both files.
         message: String,
     },
-    /// A name given to [`open`](super::open) that is neither a shipped dataset nor a file.
+    /// A name given to [`open`](super::open) that is neither a known dataset nor a file.
     UnknownDataset {
         /// The name given.
         name: String,
