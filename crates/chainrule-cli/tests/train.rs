@@ -338,7 +338,7 @@ fn bad_data_files_are_refused_naming_the_file_and_place() {
         assert_bad_input(&args, needle);
     }
     assert_eq!(fs::read_to_string(&existing).unwrap(), "keep me");
-    assert_bad_input(&["train", "--data", "nope"], "neither a shipped dataset");
+    assert_bad_input(&["train", "--data", "nope"], "neither a known dataset");
     assert_bad_input(
         &["train", "--data", "iris", "--model", "4-16-2"],
         "3 classes",

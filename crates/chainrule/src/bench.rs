@@ -125,6 +125,51 @@ fn mlp_job(sizes: &[usize], batch: usize, classes: bool) -> Box<dyn FnMut()> {
     })
 }
 
+/// The convolutional network of the `cnn-fashion` workload, as `../shared/peers/torch_deep.py
+/// cnn-fashion` builds it: conv 3×3 1→32 (padding 1), ReLU, max-pool 2, conv 3×3 32→64
+/// (padding 1), ReLU, max-pool 2, flatten (3136), linear 128, ReLU, linear 10.
+pub const CNN_FASHION: &str = "c32-p2-c64-p2-f128-10";
+
+/// One SGD step (lr 0.01, cross-entropy) of [`CNN_FASHION`] on a fixed random batch of 128
+/// images of 1×28×28, through the trainer's own step (the nn layers, the reused tape).
+fn cnn_job() -> Box<dyn FnMut()> {
+    use crate::data::{Dataset, ImageShape, Targets};
+    use crate::nn::{Activation, ConvSpec};
+    use crate::train::{LossKind, OptimizerKind, OptimizerSpec, TrainConfig, Trainer};
+    use crate::util::rand::Rng;
+
+    let (batch, image) = (128, ImageShape::new(1, 28, 28));
+    let mut rng = Rng::new(0);
+    let features: Vec<f32> = (0..batch * image.len())
+        .map(|_| rng.normal() as f32)
+        .collect();
+    let targets = Targets::Classes {
+        labels: (0..batch).map(|_| rng.below(10)).collect(),
+        n_classes: 10,
+        names: (0..10).map(|c| c.to_string()).collect(),
+    };
+    let data = Dataset::new(features, image.len(), targets)
+        .and_then(|d| d.with_image(image))
+        .expect("consistent sizes");
+    let layers = CNN_FASHION.parse().expect("a valid spec");
+    let spec = ConvSpec::new(image, layers, Activation::Relu).expect("a network for 28x28");
+    let config = TrainConfig {
+        epochs: 1,
+        batch_size: batch,
+        seed: 0,
+        optimizer: OptimizerSpec::new(OptimizerKind::Sgd, 0.01),
+    };
+    let mut trainer = Trainer::new(spec, LossKind::CrossEntropy, config).expect("a trainer");
+    let indices: Vec<usize> = (0..batch).collect();
+    Box::new(move || {
+        black_box(
+            trainer
+                .train_step(&data, &indices)
+                .expect("a training step"),
+        );
+    })
+}
+
 /// Every standard workload, in the order `chainrule bench` lists them.
 pub fn workloads() -> Vec<Workload> {
     vec![
@@ -201,6 +246,13 @@ pub fn workloads() -> Vec<Workload> {
             description:
                 "one SGD training step of a ReLU MLP 784-1024-1024-10, batch 256, cross-entropy",
             setup: || mlp_job(&[784, 1024, 1024, 10], 256, true),
+        },
+        Workload {
+            name: "cnn-fashion",
+            description: "one SGD training step of a CNN (conv 3x3 1-32, ReLU, max-pool 2, conv \
+                          3x3 32-64, ReLU, max-pool 2, linear 3136-128, ReLU, linear 10), batch \
+                          128 of 1x28x28, cross-entropy",
+            setup: cnn_job,
         },
         Workload {
             name: "micrograd-moons",

@@ -1,8 +1,10 @@
 //! Model and checkpoint files in the safetensors format, readable by PyTorch's
 //! `safetensors.torch.load_file`.
 //!
-//! A [`ModelFile`] is a list of named f32 tensors plus string metadata (the architecture, the
-//! epoch of a checkpoint, ...). Saving is atomic; loading checks the whole file (header length,
+//! A [`ModelFile`] is a list of named tensors plus string metadata (the architecture, the epoch of
+//! a checkpoint, ...). Tensors hold f32 values; a counter such as batch normalisation's
+//! `num_batches_tracked` is stored as a 64-bit integer ([`ElementType::I64`]), as in PyTorch's
+//! `state_dict`. Saving is atomic; loading checks the whole file (header length,
 //! offsets, shapes against byte lengths, data types) before trusting any of it, and every error
 //! names the file and, where there is one, the tensor.
 //!
@@ -29,15 +31,29 @@ use safetensors::tensor::{Dtype, SafeTensorError, SafeTensors};
 
 use crate::util::files::write_atomically;
 
-/// One named tensor of f32 values, row-major.
+/// How a tensor's values are stored in the file.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ElementType {
+    /// 32-bit floats (`F32`): parameters, statistics, optimizer state.
+    #[default]
+    F32,
+    /// 64-bit signed integers (`I64`): counters, as PyTorch stores `num_batches_tracked`. The
+    /// values are held as f32 in memory, which is exact up to 2^24; they are rounded to the
+    /// nearest integer when written.
+    I64,
+}
+
+/// One named tensor, row-major.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NamedTensor {
     /// The tensor's name, as in a PyTorch `state_dict` (`0.weight`).
     pub name: String,
-    /// Its shape.
+    /// Its shape (`[]` for a single number, as PyTorch's 0-dimensional tensors).
     pub shape: Vec<usize>,
     /// Its values, row-major; as many as the shape's product.
     pub data: Vec<f32>,
+    /// How the values are stored in the file.
+    pub dtype: ElementType,
 }
 
 /// A tensor that cannot be stored: its values disagree with its shape, or its name cannot be
@@ -122,7 +138,25 @@ impl NamedTensor {
             name: name.to_string(),
             shape,
             data,
+            dtype: ElementType::F32,
         })
+    }
+
+    /// A 0-dimensional 64-bit integer tensor holding `count` (such as `num_batches_tracked`).
+    ///
+    /// ```
+    /// use chainrule::model_file::{ElementType, NamedTensor};
+    ///
+    /// let t = NamedTensor::count("1.num_batches_tracked", 469);
+    /// assert_eq!((t.shape.len(), t.data[0], t.dtype), (0, 469.0, ElementType::I64));
+    /// ```
+    pub fn count(name: &str, count: u64) -> Self {
+        NamedTensor {
+            name: name.to_string(),
+            shape: Vec::new(),
+            data: vec![count as f32],
+            dtype: ElementType::I64,
+        }
     }
 }
 
@@ -217,11 +251,15 @@ impl ModelFile {
             }
             let n = check_len(&t.name, &t.shape, &t.data)?;
             let shape: Vec<String> = t.shape.iter().map(|d| d.to_string()).collect();
-            let end = offset + 4 * n;
+            let (dtype, size) = match t.dtype {
+                ElementType::F32 => ("F32", 4),
+                ElementType::I64 => ("I64", 8),
+            };
+            let end = offset + size * n;
             entry(
                 &t.name,
                 format!(
-                    "{{\"dtype\":\"F32\",\"shape\":[{}],\"data_offsets\":[{offset},{end}]}}",
+                    "{{\"dtype\":\"{dtype}\",\"shape\":[{}],\"data_offsets\":[{offset},{end}]}}",
                     shape.join(",")
                 ),
             );
@@ -235,7 +273,14 @@ impl ModelFile {
         bytes.extend_from_slice(&(header.len() as u64).to_le_bytes());
         bytes.extend_from_slice(header.as_bytes());
         for t in order {
-            bytes.extend_from_slice(bytemuck_f32(&t.data));
+            match t.dtype {
+                ElementType::F32 => bytes.extend_from_slice(bytemuck_f32(&t.data)),
+                ElementType::I64 => {
+                    for &v in &t.data {
+                        bytes.extend_from_slice(&(v.round() as i64).to_le_bytes());
+                    }
+                }
+            }
         }
         Ok(bytes)
     }
@@ -257,20 +302,33 @@ impl ModelFile {
             .collect();
         let mut tensors = Vec::with_capacity(st.len());
         for (name, view) in st.iter() {
-            let data = match view.dtype() {
-                Dtype::F32 => view
-                    .data()
-                    .chunks_exact(4)
-                    .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-                    .collect(),
-                Dtype::F64 => view
-                    .data()
-                    .chunks_exact(8)
-                    .map(|c| f64::from_le_bytes(c.try_into().expect("8 bytes")) as f32)
-                    .collect(),
+            let eight = |c: &[u8]| -> [u8; 8] { c.try_into().expect("8 bytes") };
+            let (data, dtype) = match view.dtype() {
+                Dtype::F32 => (
+                    view.data()
+                        .chunks_exact(4)
+                        .map(|c| f32::from_le_bytes([c[0], c[1], c[2], c[3]]))
+                        .collect(),
+                    ElementType::F32,
+                ),
+                Dtype::F64 => (
+                    view.data()
+                        .chunks_exact(8)
+                        .map(|c| f64::from_le_bytes(eight(c)) as f32)
+                        .collect(),
+                    ElementType::F32,
+                ),
+                Dtype::I64 => (
+                    view.data()
+                        .chunks_exact(8)
+                        .map(|c| i64::from_le_bytes(eight(c)) as f32)
+                        .collect(),
+                    ElementType::I64,
+                ),
                 other => {
                     return Err(err(format!(
-                        "tensor '{name}' holds {other:?} values; only F32 and F64 are supported"
+                        "tensor '{name}' holds {other:?} values; only F32, F64 and I64 are \
+                         supported"
                     )))
                 }
             };
@@ -278,6 +336,7 @@ impl ModelFile {
                 name: name.to_string(),
                 shape: view.shape().to_vec(),
                 data,
+                dtype,
             });
         }
         // Files store tensors sorted by offset; present them in a stable, readable order.
@@ -420,13 +479,13 @@ mod tests {
         overlap.extend_from_slice(&[0; 4]);
         assert!(load_bytes(&overlap).is_err());
         // An unsupported data type names the tensor.
-        let header = br#"{"ids":{"dtype":"I64","shape":[1],"data_offsets":[0,8]}}"#;
+        let header = br#"{"ids":{"dtype":"I32","shape":[2],"data_offsets":[0,8]}}"#;
         let mut ints = (header.len() as u64).to_le_bytes().to_vec();
         ints.extend_from_slice(header);
         ints.extend_from_slice(&[0; 8]);
         assert!(load_bytes(&ints)
             .unwrap_err()
-            .contains("tensor 'ids' holds I64"));
+            .contains("tensor 'ids' holds I32"));
     }
 
     #[test]
@@ -442,6 +501,29 @@ mod tests {
         let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
         assert_eq!(n % 8, 0, "the header is padded to 8 bytes");
         assert_eq!(load_bytes(&bytes).unwrap().metadata, f.metadata);
+    }
+
+    #[test]
+    fn counters_are_64_bit_integers_of_no_dimension_as_in_pytorch() {
+        let mut f = ModelFile::default();
+        f.tensors
+            .push(NamedTensor::count("bn.num_batches_tracked", 70_000));
+        f.tensors
+            .push(NamedTensor::new("bn.running_mean", vec![1], vec![0.5]).unwrap());
+        let bytes = f.to_bytes().unwrap();
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header: serde_json::Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+        let t = &header["bn.num_batches_tracked"];
+        assert_eq!(t["dtype"], "I64");
+        assert_eq!(t["shape"], serde_json::json!([]));
+        assert_eq!(t["data_offsets"], serde_json::json!([0, 8]));
+        assert_eq!(&bytes[8 + n..8 + n + 8], 70_000i64.to_le_bytes());
+        let back = load_bytes(&bytes).unwrap();
+        assert_eq!(
+            back.get("bn.num_batches_tracked"),
+            f.get("bn.num_batches_tracked")
+        );
+        assert_eq!(back.get("bn.running_mean").unwrap().dtype, ElementType::F32);
     }
 
     #[test]

@@ -102,7 +102,7 @@ fn a_resumed_run_ends_with_the_same_weights_bit_for_bit() {
         let file = chainrule::model_file::ModelFile::from_bytes(&bytes, path).unwrap();
         // The checkpoint tells what it was made with.
         let (read_spec, read_config) = Trainer::checkpoint_settings(&file, path).unwrap();
-        assert_eq!(read_spec, spec);
+        assert_eq!(read_spec, chainrule::nn::ModelSpec::Mlp(spec.clone()));
         assert_eq!(
             read_config,
             TrainConfig {

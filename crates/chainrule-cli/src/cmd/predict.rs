@@ -6,10 +6,10 @@ use std::process::ExitCode;
 
 use clap::Args;
 
-use chainrule::data::Targets;
+use chainrule::data::{ImageShape, Targets};
 use chainrule::train::{Network, Prediction};
 
-use crate::cmd::train::{input, load_data};
+use crate::cmd::train::{input, load_data, DataArgs};
 use crate::error::CliError;
 use chainrule::util::format::{json_number, to_spaced_json};
 
@@ -19,10 +19,13 @@ pub struct PredictArgs {
     /// The model file written by `chainrule train --save`.
     #[arg(long, value_name = "FILE")]
     pub model: PathBuf,
-    /// The data: digits, iris, moons, a CSV file (with --target) or an IDX image file (with
-    /// --labels).
+    /// The data: digits, iris, moons, fashion-mnist (its official 10,000 test images), a CSV
+    /// file (with --target) or an IDX image file, plain or gzipped (with --labels).
     #[arg(long)]
     pub data: String,
+    /// The folder of fashion-mnist's four IDX files [default: /usr/share/datasets/fashion-mnist].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
     /// The CSV column holding the labels (a name, or a 0-based index).
     #[arg(long, value_name = "COLUMN")]
     pub target: Option<String>,
@@ -44,21 +47,38 @@ pub struct PredictArgs {
 pub fn run(args: &PredictArgs) -> Result<ExitCode, CliError> {
     let net = Network::load(&args.model).map_err(input)?;
     let regression = !net.loss.is_classification();
-    let data = load_data(
-        &args.data,
-        args.target.as_deref(),
-        args.labels.as_deref(),
+    let opened = load_data(&DataArgs {
+        name: &args.data,
+        target: args.target.as_deref(),
+        labels: args.labels.as_deref(),
         regression,
-        args.seed,
-    )?;
-    if data.n_features != net.spec.inputs() {
+        seed: args.seed,
+        data_dir: args.data_dir.as_deref(),
+        ..Default::default()
+    })?;
+    // Data with a test set of its own is predicted on that.
+    let data = opened.test.unwrap_or(opened.data);
+    // A perceptron's file says its features; a convolutional network's, its images too.
+    let conv = net.spec.image().is_some();
+    let shape = |image: Option<ImageShape>, n: usize| match image {
+        Some(i) if conv => format!("{i} images ({n} features)"),
+        _ if conv => format!("rows of {n} features"),
+        _ => n.to_string(),
+    };
+    let fits = data.n_features == net.spec.inputs()
+        && match (net.spec.image(), data.image) {
+            (Some(want), Some(have)) => want == have,
+            _ => true,
+        };
+    if !fits {
         return Err(CliError::input(format!(
-            "{}: the model ({}) takes {} features but --data {} has {}",
+            "{}: the model ({}) takes {}{} but --data {} has {}",
             args.model.display(),
             net.spec,
-            net.spec.inputs(),
+            shape(net.spec.image(), net.spec.inputs()),
+            if conv { "" } else { " features" },
             args.data,
-            data.n_features
+            shape(data.image, data.n_features)
         )));
     }
     let preds = net.predict(&data).map_err(input)?;

@@ -1,5 +1,5 @@
-//! `chainrule train`: trains a multi-layer perceptron on a dataset, with a progress bar, and
-//! saves the model, checkpoints and training curves.
+//! `chainrule train`: trains a multi-layer perceptron or a convolutional network on a dataset,
+//! with a progress bar, and saves the model, checkpoints and training curves.
 
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
@@ -9,11 +9,11 @@ use std::time::Instant;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use chainrule::data::{self, Dataset, OpenOptions};
+use chainrule::data::{self, ImageShape, OpenOptions, Opened};
 use chainrule::model_file::ModelFile;
-use chainrule::nn::{Activation, MlpSpec, Module};
-use chainrule::optim::OptimizerKind;
-use chainrule::train::{prepare, EpochMetrics, Progress, RunSettings, TrainError, Trainer};
+use chainrule::nn::{Activation, ModelChoice, Module};
+use chainrule::optim::{OptimizerKind, ScheduleKind};
+use chainrule::train::{prepare_with, EpochMetrics, Progress, RunSettings, TrainError, Trainer};
 
 use crate::error::CliError;
 use chainrule::util::format::{json_number, to_spaced_json};
@@ -21,10 +21,26 @@ use chainrule::util::format::{json_number, to_spaced_json};
 /// Arguments of `chainrule train`.
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
-    /// The data: digits, iris, moons, a CSV file (with --target) or an IDX image file (with
-    /// --labels) [default: digits, or the checkpoint's with --resume].
+    /// The data: digits, iris, moons, fashion-mnist (Debian's dataset-fashion-mnist: trains on
+    /// its 60,000 images, tests on the official 10,000), a CSV file (with --target) or an IDX
+    /// image file, plain or gzipped (with --labels) [default: digits, or the checkpoint's with
+    /// --resume].
     #[arg(long)]
     pub data: Option<String>,
+    /// The folder of fashion-mnist's four IDX files [default: /usr/share/datasets/fashion-mnist].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// The shape of the images each row of a CSV file holds, CHANNELSxHEIGHTxWIDTH (e.g.
+    /// 1x28x28), for convolutional networks (IDX files and the digits know theirs).
+    #[arg(long, value_name = "CxHxW")]
+    pub image: Option<String>,
+    /// A test set to use instead of a random split: a CSV file with the same columns, or an
+    /// IDX image file (with --test-labels) [default: fashion-mnist's own, else none].
+    #[arg(long, value_name = "FILE")]
+    pub test_data: Option<PathBuf>,
+    /// The IDX label file that goes with an IDX image file given to --test-data.
+    #[arg(long, value_name = "FILE")]
+    pub test_labels: Option<PathBuf>,
     /// The CSV column to predict (a name, or a 0-based index).
     #[arg(long, value_name = "COLUMN")]
     pub target: Option<String>,
@@ -34,24 +50,47 @@ pub struct TrainArgs {
     /// Treat the CSV target as a number to predict (regression) rather than a class.
     #[arg(long)]
     pub regression: bool,
-    /// Layer widths from inputs to outputs [default: 64-128-10 for digits, 4-16-3 for iris,
-    /// 2-16-16-2 for moons, FEATURES-64-OUTPUTS otherwise].
-    #[arg(long, value_name = "SPEC")]
+    /// The network: layer widths from inputs to outputs (a perceptron: 64-128-10), cnn (the
+    /// default convolutional network for the data's images), or a convolutional network's
+    /// layers from the input to the outputs, joined by dashes:
+    ///   c32      3x3 convolution to 32 channels, padding 1 (the size is kept), then the
+    ///            activation; options after the number: k5 (kernel 5x5), s2 (stride 2),
+    ///            p0 (padding), d2 (dilation), g2 (groups), bn (batch normalisation before the
+    ///            activation): c64k5s2bn
+    ///   p2       2x2 max pooling (p3s2: 3x3 windows, stride 2); a2: average pooling
+    ///   g        global average pooling (each channel to one number)
+    ///   f128     fully connected layer of 128 (images are flattened first), then the
+    ///            activation; f128bn with batch normalisation
+    ///   d0.3     dropout with probability 0.3
+    ///   10       the last part: the outputs (one per class)
+    /// e.g. c32bn-p2-c64bn-p2-f128-d0.3-10; cnn is that on 28x28 images, c32bn-c64bn-p2-f128-d0.3-10
+    /// on the 8x8 digits [default: 64-128-10 for digits, 784-256-128-10 for fashion-mnist, 4-16-3
+    /// for iris, 2-16-16-2 for moons, FEATURES-64-OUTPUTS otherwise].
+    #[arg(long, value_name = "SPEC", verbatim_doc_comment)]
     pub model: Option<String>,
     /// The activation between layers: relu, tanh, sigmoid or gelu [default: relu].
     #[arg(long)]
     pub activation: Option<String>,
-    /// Dropout probability after each activation [default: 0].
+    /// Dropout probability after each hidden fully connected layer [default: 0; 0.3 in cnn].
     #[arg(long)]
     pub dropout: Option<f64>,
     /// sgd, momentum (SGD with momentum 0.9), nesterov (Nesterov momentum 0.9), adam or adamw
     /// [default: adam].
     #[arg(long)]
     pub optimizer: Option<String>,
-    /// Learning rate [default: 1e-3 for digits and other data, 0.01 for iris and moons; 0.1
-    /// with sgd].
+    /// Learning rate [default: 1e-3 for digits and other data, 0.01 for iris and moons; 2e-3
+    /// for convolutional networks on fashion-mnist and digits; 0.1 with sgd].
     #[arg(long)]
     pub lr: Option<f64>,
+    /// How the learning rate changes over the run: none, cosine (annealed to 0 step by step)
+    /// or step (divided by 10 after each third of the epochs) [default: none; cosine for
+    /// convolutional networks].
+    #[arg(long, value_name = "SCHEDULE")]
+    pub lr_schedule: Option<String>,
+    /// Steps of linear warm-up of the learning rate, from nearly 0 to --lr, before the schedule
+    /// [default: 0; 100 for convolutional networks, 50 on digits].
+    #[arg(long, value_name = "STEPS")]
+    pub warmup: Option<u64>,
     /// SGD's momentum [default: 0; 0.9 for momentum and nesterov].
     #[arg(long)]
     pub momentum: Option<f64>,
@@ -61,17 +100,19 @@ pub struct TrainArgs {
     /// Weight decay [default: 0, or 0.01 for adamw].
     #[arg(long)]
     pub weight_decay: Option<f64>,
-    /// Passes over the training data [default: 30; 100 for iris, 200 for moons].
+    /// Passes over the training data [default: 30; 100 for iris, 200 for moons, 10 for
+    /// fashion-mnist].
     #[arg(long)]
     pub epochs: Option<usize>,
-    /// Samples per step [default: 64; 16 for iris, 32 for moons].
+    /// Samples per step [default: 64; 16 for iris, 32 for moons; 128 for convolutional networks
+    /// on fashion-mnist, 32 on digits].
     #[arg(long)]
     pub batch: Option<usize>,
     /// The seed of the split, the initial weights, the shuffling and dropout (and of moons)
     /// [default: 0].
     #[arg(long)]
     pub seed: Option<u64>,
-    /// The share of the samples held out for testing [default: 0.2].
+    /// The share of the samples held out for testing, without a fixed test set [default: 0.2].
     #[arg(long)]
     pub test_fraction: Option<f64>,
     /// Do not standardise the features.
@@ -112,21 +153,46 @@ pub fn input(e: TrainError) -> CliError {
     CliError::input(e.to_string())
 }
 
-/// Loads `--data` (a shipped name, a CSV file or an IDX image file).
-pub fn load_data(
-    name: &str,
-    target: Option<&str>,
-    labels: Option<&Path>,
-    regression: bool,
-    seed: u64,
-) -> Result<Dataset, CliError> {
+/// Where `--data` and its companions say the data is.
+#[derive(Clone, Debug, Default)]
+pub struct DataArgs<'a> {
+    /// `--data`.
+    pub name: &'a str,
+    /// `--target`.
+    pub target: Option<&'a str>,
+    /// `--labels`.
+    pub labels: Option<&'a Path>,
+    /// Whether the target is a number to predict.
+    pub regression: bool,
+    /// The seed of moons.
+    pub seed: u64,
+    /// `--data-dir`.
+    pub data_dir: Option<&'a Path>,
+    /// `--image`.
+    pub image: Option<&'a str>,
+    /// `--test-data` and `--test-labels`.
+    pub test: (Option<&'a Path>, Option<&'a Path>),
+}
+
+/// Loads `--data` (a known name, a CSV file or an IDX image file) and its fixed test set, if
+/// any.
+pub fn load_data(args: &DataArgs<'_>) -> Result<Opened, CliError> {
+    let image = args
+        .image
+        .map(str::parse::<ImageShape>)
+        .transpose()
+        .map_err(|e| CliError::input(e.to_string()))?;
     let options = OpenOptions {
-        target: target.map(str::to_string),
-        labels: labels.map(Path::to_path_buf),
-        regression,
-        seed,
+        target: args.target.map(str::to_string),
+        labels: args.labels.map(Path::to_path_buf),
+        regression: args.regression,
+        seed: args.seed,
+        data_dir: args.data_dir.map(Path::to_path_buf),
+        image,
+        test_data: args.test.0.map(Path::to_path_buf),
+        test_labels: args.test.1.map(Path::to_path_buf),
     };
-    data::open(name, &options).map_err(|e| CliError::input(e.to_string()))
+    data::open_parts(args.name, &options).map_err(|e| CliError::input(e.to_string()))
 }
 
 /// Fails early (before training) on an output path that cannot be written: a missing folder or
@@ -164,16 +230,19 @@ pub fn check_output(flag: &str, path: &Path) -> Result<(), CliError> {
 fn given(args: &TrainArgs) -> Result<RunSettings, CliError> {
     let activation = parsed::<Activation>(args.activation.as_deref())?;
     let optimizer = parsed::<OptimizerKind>(args.optimizer.as_deref())?;
+    let lr_schedule = parsed::<ScheduleKind>(args.lr_schedule.as_deref())?;
     let model = args
         .model
         .as_deref()
         .map(|m| {
-            m.parse::<MlpSpec>()
-                .map(|s| s.sizes)
+            m.parse::<ModelChoice>()
                 .map_err(|e| CliError::input(format!("--model: {e}")))
         })
         .transpose()?;
     Ok(RunSettings {
+        lr_schedule,
+        warmup: args.warmup,
+        test_data: args.test_data.as_ref().map(|p| p.display().to_string()),
         data: args.data.clone(),
         model,
         activation,
@@ -241,18 +310,39 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
     if let Some(p) = &args.checkpoint {
         check_output("--checkpoint", p)?;
     }
-    let data = load_data(
-        settings.data_name(),
-        args.target.as_deref(),
-        args.labels.as_deref(),
-        args.regression,
-        settings.seed(),
-    )?;
-    let plan = settings.plan(&data).map_err(input)?;
+    let test_data = settings.test_data.as_deref().map(Path::new);
+    let opened = load_data(&DataArgs {
+        name: settings.data_name(),
+        target: args.target.as_deref(),
+        labels: args.labels.as_deref(),
+        regression: args.regression,
+        seed: settings.seed(),
+        data_dir: args.data_dir.as_deref(),
+        image: args.image.as_deref(),
+        test: (test_data, args.test_labels.as_deref()),
+    })?;
+    if let (Some(_), Some(f)) = (&opened.test, args.test_fraction) {
+        return Err(CliError::input(format!(
+            "--test-fraction {f}: the test set is fixed ({}): leave --test-fraction out",
+            match test_data {
+                Some(t) => format!("--test-data {}", t.display()),
+                None => format!("the official test set of {}", settings.data_name()),
+            }
+        )));
+    }
+    let data = &opened.data;
+    let plan = settings.plan(data).map_err(input)?;
     let config = plan.config;
-    let prepared = prepare(&data, plan.test_fraction, config.seed, plan.standardize)
-        .map_err(|e| CliError::input(format!("--data {}: {e}", plan.data)))?;
+    let prepared = prepare_with(
+        data,
+        opened.test.as_ref(),
+        plan.test_fraction,
+        config.seed,
+        plan.scaling(),
+    )
+    .map_err(|e| CliError::input(format!("--data {}: {e}", plan.data)))?;
     let mut trainer = Trainer::new(plan.spec.clone(), plan.loss, config).map_err(input)?;
+    trainer.set_schedule(plan.schedule);
     trainer.set_detect_anomaly(args.detect_anomaly);
     trainer.net.classes = data.class_names().to_vec();
     trainer.net.standardizer = prepared.standardizer.clone();
@@ -314,7 +404,9 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
     if let Some(path) = &args.grad_flow {
         let title = format!(
             "gradient flow: {} {} on {}",
-            trainer.net.spec, trainer.net.spec.activation, plan.data
+            trainer.net.spec,
+            trainer.net.spec.activation(),
+            plan.data
         );
         crate::cmd::gradflow::FlowChart {
             title,
@@ -345,10 +437,14 @@ pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
         println!("{}", to_spaced_json(&v));
     } else {
         let net = &trainer.net;
+        let images = net
+            .spec
+            .image()
+            .map_or(String::new(), |i| format!(" of {i} images"));
         println!(
-            "{} {} ({} parameters), {} on {}: {} training and {} test samples",
+            "{} {} ({} parameters), {} on {}{images}: {} training and {} test samples",
             net.spec,
-            net.spec.activation,
+            net.spec.activation(),
             net.model.num_parameters(),
             config.optimizer.kind.name(),
             plan.data,

@@ -17,7 +17,7 @@ pub fn page(
 ) -> Result<String, String> {
     let net = &trainer.net;
     let c = &trainer.config;
-    let name = format!("{} {} on {}", net.spec, net.spec.activation, data);
+    let name = format!("{} {} on {}", net.spec, net.spec.activation(), data);
     let mut p = TrainingPage::new(&name);
     p.subtitle = format!(
         "{} parameters; {}, learning rate {}, batches of {}, seed {}; {} training and {} test \

@@ -12,7 +12,7 @@ pub const IRIS_CSV: &str = include_str!("../../data/iris.csv");
 /// The handwritten digits of scikit-learn (`load_digits`): 1,797 images of 8×8 pixels, each pixel
 /// an integer from 0 to 16, in 10 classes (the digits 0–9, named `"0"`…`"9"`).
 ///
-/// Features are named `pixel_<row>_<col>`. The data is the test set of the UCI *Optical
+/// Features are named `pixel_<row>_<col>`; the rows are images of 1×8×8 ([`Dataset::image`]). The data is the test set of the UCI *Optical
 /// Recognition of Handwritten Digits* dataset (Alpaydin and Kaynak, 1998; CC BY 4.0), embedded
 /// in the library, so this works from any directory.
 ///
@@ -23,6 +23,7 @@ pub const IRIS_CSV: &str = include_str!("../../data/iris.csv");
 /// ```
 pub fn digits() -> Dataset {
     Dataset::from_csv_str(DIGITS_CSV, "<digits>", &CsvOptions::classes("digit"))
+        .and_then(|d| d.with_image(super::ImageShape::new(1, 8, 8)))
         .expect("the embedded digits.csv is valid")
 }
 
@@ -92,6 +93,7 @@ pub fn moons_with_rng(n_samples: usize, noise: f64, rng: &mut Rng) -> Dataset {
         n_samples,
         n_features: 2,
         feature_names: Some(vec!["x".to_string(), "y".to_string()]),
+        image: None,
         targets: Targets::Classes {
             labels,
             n_classes: 2,

@@ -425,6 +425,7 @@ impl Dataset {
             n_samples,
             n_features: n_cols - 1,
             feature_names,
+            image: None,
             targets,
         })
     }

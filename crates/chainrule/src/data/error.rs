@@ -112,7 +112,7 @@ pub enum DataError {
         /// What disagrees, naming both files.
         message: String,
     },
-    /// A name given to [`open`](super::open) that is neither a shipped dataset nor a file.
+    /// A name given to [`open`](super::open) that is neither a known dataset nor a file.
     UnknownDataset {
         /// The name given.
         name: String,
@@ -122,10 +122,21 @@ pub enum DataError {
         /// The file.
         name: String,
     },
-    /// A shipped dataset given a CSV target column or IDX labels, which are for files.
+    /// A known dataset given a CSV target column or IDX labels, which are for files.
     NotAFile {
         /// The dataset's name.
         name: String,
+    },
+    /// A dataset installed from a package (Fashion-MNIST) that is not there.
+    NotInstalled {
+        /// The dataset's name (`fashion-mnist`).
+        name: String,
+        /// The folder looked in.
+        folder: String,
+        /// What is missing.
+        reason: String,
+        /// The command that installs it.
+        install: String,
     },
     /// Options or arguments that cannot work (a zero batch size, a test fraction above 1...).
     Invalid {
@@ -204,7 +215,18 @@ impl fmt::Display for DataError {
             DataError::Idx { path, message } => write!(f, "{path}: {message}"),
             DataError::UnknownDataset { name } => write!(
                 f,
-                "--data: '{name}' is neither a shipped dataset (digits, iris, moons) nor a file"
+                "--data: '{name}' is neither a known dataset (digits, iris, moons, \
+                 fashion-mnist) nor a file"
+            ),
+            DataError::NotInstalled {
+                name,
+                folder,
+                reason,
+                install,
+            } => write!(
+                f,
+                "--data {name}: not found in {folder} ({reason}); install it with `{install}`, \
+                 or give the folder that holds its files with --data-dir DIR"
             ),
             DataError::NoTarget { name } => write!(
                 f,
@@ -213,7 +235,7 @@ impl fmt::Display for DataError {
             ),
             DataError::NotAFile { name } => write!(
                 f,
-                "--target and --labels are for files; '{name}' is a shipped dataset"
+                "--target and --labels are for files; '{name}' is a known dataset"
             ),
             DataError::Mismatch { message } | DataError::Invalid { message } => {
                 write!(f, "{message}")

@@ -5,14 +5,20 @@
 //! files are 3-D arrays of unsigned bytes (`count × 28 × 28`, magic `0x00000803`) and its label
 //! files 1-D arrays of unsigned bytes (magic `0x00000801`).
 //!
+//! Files may be gzipped, as MNIST and Fashion-MNIST are distributed; they are read through the
+//! `flate2` crate, without a decompressed copy on disk.
+//!
 //! Sizes are checked against the file's length *before* anything large is allocated, so a header
-//! that claims 2^32 images fails at once with a message instead of exhausting memory.
+//! that claims 2^32 images fails at once with a message instead of exhausting memory; so does a
+//! gzip file that claims more than its length can decompress to.
 
 use std::fs::File;
-use std::io::{self, Read};
+use std::io::{self, BufRead, Read};
 use std::path::Path;
 
-use super::{DataError, Dataset, Targets};
+use flate2::read::MultiGzDecoder;
+
+use super::{DataError, Dataset, ImageShape, Targets};
 
 /// The type byte of unsigned bytes, the only element type read here.
 const TYPE_U8: u8 = 0x08;
@@ -37,10 +43,14 @@ impl IdxArray {
         self.dims.iter().skip(1).product()
     }
 
-    /// Parses an IDX array held in memory; `source` names it in errors.
+    /// Parses an IDX array held in memory, plain or gzipped; `source` names it in errors.
     pub fn parse(bytes: &[u8], source: &str) -> Result<IdxArray, DataError> {
+        let len = bytes.len() as u64;
+        if is_gzip(bytes) {
+            return read_from(&mut MultiGzDecoder::new(bytes), Room::Gzip(len), source);
+        }
         let mut reader = bytes;
-        read_from(&mut reader, bytes.len() as u64, source)
+        read_from(&mut reader, Room::Exactly(len), source)
     }
 }
 
@@ -63,19 +73,39 @@ fn type_name(t: u8) -> &'static str {
     }
 }
 
-/// Reads an IDX array of `total_len` bytes from `r`, validating the header against the length.
-fn read_from<R: Read>(r: &mut R, total_len: u64, path: &str) -> Result<IdxArray, DataError> {
+/// The most a gzip file can expand: deflate writes at least one bit per 258 repeated bytes
+/// (about 1032 to 1), so a file claiming more data than that for its length is refused from its
+/// header, before anything is allocated (a gzip bomb fails there).
+const GZIP_MAX_RATIO: u64 = 1032;
+
+/// How much data can follow an IDX header.
+#[derive(Clone, Copy)]
+enum Room {
+    /// A plain file: exactly the bytes after the header.
+    Exactly(u64),
+    /// A gzip stream of this many compressed bytes: the decompressed length is unknown until
+    /// the end, but at most [`GZIP_MAX_RATIO`] times the compressed one.
+    Gzip(u64),
+}
+
+/// Reads an IDX array from `r`, validating the header against the room there is for data
+/// before allocating it.
+fn read_from<R: Read>(r: &mut R, room: Room, path: &str) -> Result<IdxArray, DataError> {
     let short = |what: &str| idx_error(path, format!("truncated: the file ends inside {what}"));
+    let total_len = match room {
+        Room::Exactly(n) => n,
+        Room::Gzip(_) => u64::MAX,
+    };
     let mut magic = [0u8; 4];
     if total_len < 4 {
         return Err(short("the 4-byte magic number"));
     }
     r.read_exact(&mut magic)
-        .map_err(|e| read_error(path, e, "the magic number"))?;
+        .map_err(|e| read_error(path, e, "the magic number", room))?;
     if magic[0] == 0x1f && magic[1] == 0x8b {
         return Err(idx_error(
             path,
-            "this is a gzip file; decompress it first (gunzip)".to_string(),
+            "gzip inside gzip: decompress the file once (gunzip) and read that".to_string(),
         ));
     }
     if magic[0] != 0 || magic[1] != 0 {
@@ -113,47 +143,130 @@ fn read_from<R: Read>(r: &mut R, total_len: u64, path: &str) -> Result<IdxArray,
     for _ in 0..n_dims {
         let mut d = [0u8; 4];
         r.read_exact(&mut d)
-            .map_err(|e| read_error(path, e, "the dimensions"))?;
+            .map_err(|e| read_error(path, e, "the dimensions", room))?;
         let d = u32::from_be_bytes(d);
         dims.push(d as usize);
         product = product.checked_mul(d as u64).ok_or_else(|| {
             idx_error(path, format!("the dimensions {dims:?}... overflow 64 bits"))
         })?;
     }
-    let data_len = total_len - header_len;
-    if product != data_len {
-        return Err(idx_error(
-            path,
-            format!(
-                "the header's dimensions {dims:?} call for {product} bytes of data, but the file has {data_len}{}",
-                if product > data_len { " (truncated?)" } else { " (trailing bytes?)" }
-            ),
-        ));
+    match room {
+        Room::Exactly(_) => {
+            let data_len = total_len - header_len;
+            if product != data_len {
+                return Err(idx_error(
+                    path,
+                    format!(
+                        "the header's dimensions {dims:?} call for {product} bytes of data, but the file has {data_len}{}",
+                        if product > data_len { " (truncated?)" } else { " (trailing bytes?)" }
+                    ),
+                ));
+            }
+        }
+        Room::Gzip(compressed) => {
+            let most = compressed.saturating_mul(GZIP_MAX_RATIO);
+            if product > most {
+                return Err(idx_error(
+                    path,
+                    format!(
+                        "the header's dimensions {dims:?} call for {product} bytes of data, but a \
+                         gzip file of {compressed} bytes holds at most {most} (a gzip bomb, or a \
+                         corrupt header)"
+                    ),
+                ));
+            }
+        }
     }
     let len = usize::try_from(product)
         .map_err(|_| idx_error(path, format!("{product} bytes do not fit in memory")))?;
-    let mut data = vec![0u8; len];
-    r.read_exact(&mut data)
-        .map_err(|e| read_error(path, e, "the data"))?;
+    let data = match room {
+        Room::Exactly(_) => {
+            let mut data = vec![0u8; len];
+            r.read_exact(&mut data)
+                .map_err(|e| read_error(path, e, "the data", room))?;
+            data
+        }
+        Room::Gzip(_) => {
+            // The buffer grows with the data that actually arrives, never past the header's
+            // claim; the stream must then end there (its checksum is verified at the end).
+            let mut data = Vec::new();
+            let gz = |e: io::Error, got: usize| {
+                idx_error(
+                    path,
+                    format!(
+                        "not a valid gzip stream, or truncated: {e} (after {got} of the {product} \
+                         bytes of data the header's dimensions {dims:?} call for)"
+                    ),
+                )
+            };
+            r.by_ref()
+                .take(product)
+                .read_to_end(&mut data)
+                .map_err(|e| gz(e, 0))?;
+            if data.len() < len {
+                return Err(idx_error(
+                    path,
+                    format!(
+                        "truncated: the header's dimensions {dims:?} call for {product} bytes of \
+                         data, but the decompressed file ends after {}",
+                        data.len()
+                    ),
+                ));
+            }
+            let mut extra = [0u8; 1];
+            match r.read(&mut extra) {
+                Ok(0) => {}
+                Ok(_) => {
+                    return Err(idx_error(
+                        path,
+                        format!(
+                            "the header's dimensions {dims:?} call for {product} bytes of data, \
+                             but the decompressed file has more (trailing bytes?)"
+                        ),
+                    ))
+                }
+                Err(e) => return Err(gz(e, len)),
+            }
+            data
+        }
+    };
     Ok(IdxArray { dims, data })
 }
 
-fn read_error(path: &str, e: io::Error, what: &str) -> DataError {
-    if e.kind() == io::ErrorKind::UnexpectedEof {
-        idx_error(path, format!("truncated: the file ends inside {what}"))
-    } else {
-        DataError::io(path, e)
+fn read_error(path: &str, e: io::Error, what: &str, room: Room) -> DataError {
+    match (e.kind(), room) {
+        (io::ErrorKind::UnexpectedEof, Room::Exactly(_)) => {
+            idx_error(path, format!("truncated: the file ends inside {what}"))
+        }
+        (io::ErrorKind::UnexpectedEof, Room::Gzip(_)) => idx_error(
+            path,
+            format!("truncated: the gzip stream ends inside {what}"),
+        ),
+        (_, Room::Gzip(_)) => idx_error(
+            path,
+            format!("not a valid gzip stream, or truncated: {e} (while reading {what})"),
+        ),
+        _ => DataError::io(path, e),
     }
 }
 
-/// Reads an IDX file of unsigned bytes (MNIST's images or labels).
+/// Whether `bytes` begin as a gzip file does.
+fn is_gzip(bytes: &[u8]) -> bool {
+    bytes.starts_with(&[0x1f, 0x8b])
+}
+
+/// Reads an IDX file of unsigned bytes (MNIST's images or labels), plain or gzipped (as MNIST
+/// and Fashion-MNIST are distributed: `train-images-idx3-ubyte.gz`), which is told by its first
+/// bytes, not its name.
 ///
 /// The magic number, the element type and the number of dimensions are checked, and the product
 /// of the dimensions must equal the length of the data exactly; all of this before the data is
-/// allocated.
+/// allocated. For a gzipped file the header's claim must also fit in what a gzip file of its
+/// length can hold (so a gzip bomb is refused from its header), the data is read up to that
+/// claim and no further, and the stream must end there with a valid checksum.
 ///
 /// ```no_run
-/// let images = chainrule::data::read_idx("train-images-idx3-ubyte")?;
+/// let images = chainrule::data::read_idx("train-images-idx3-ubyte.gz")?;
 /// assert_eq!(images.dims, vec![60_000, 28, 28]);
 /// # Ok::<(), chainrule::data::DataError>(())
 /// ```
@@ -163,7 +276,12 @@ pub fn read_idx(path: impl AsRef<Path>) -> Result<IdxArray, DataError> {
     let file = File::open(path).map_err(|e| DataError::io(&name, e))?;
     let len = file.metadata().map_err(|e| DataError::io(&name, e))?.len();
     let mut reader = io::BufReader::new(file);
-    read_from(&mut reader, len, &name)
+    let start = reader.fill_buf().map_err(|e| DataError::io(&name, e))?;
+    if is_gzip(start) {
+        let mut gz = MultiGzDecoder::new(reader);
+        return read_from(&mut gz, Room::Gzip(len), &name);
+    }
+    read_from(&mut reader, Room::Exactly(len), &name)
 }
 
 /// Reads an IDX image file and its label file into a classification dataset.
@@ -204,28 +322,37 @@ pub enum MnistPart {
     Test,
 }
 
-/// Reads one part of MNIST from a directory holding the four decompressed IDX files, under
-/// their usual names (`train-images-idx3-ubyte`, or `train-images.idx3-ubyte` as some mirrors
-/// spell it). Pixels are scaled to `[0, 1]`; see [`read_idx_pair`].
-///
-/// The files are not shipped: download them (about 11 MB gzipped) and `gunzip` them first.
+/// Reads one part of MNIST from a directory holding its IDX files under their usual names,
+/// gzipped as distributed (`train-images-idx3-ubyte.gz`) or not (`train-images-idx3-ubyte`, or
+/// `train-images.idx3-ubyte` as some mirrors spell it). Pixels are scaled to `[0, 1]`; see
+/// [`read_idx_pair`]. Fashion-MNIST has the same layout and names.
 ///
 /// ```no_run
 /// use chainrule::data::{read_mnist, MnistPart};
 ///
-/// let test = read_mnist("mnist", MnistPart::Test)?;
+/// let test = read_mnist("/usr/share/datasets/fashion-mnist", MnistPart::Test)?;
 /// assert_eq!((test.n_samples, test.n_features), (10_000, 784));
 /// # Ok::<(), chainrule::data::DataError>(())
 /// ```
 pub fn read_mnist(dir: impl AsRef<Path>, part: MnistPart) -> Result<Dataset, DataError> {
-    let dir = dir.as_ref();
+    let (images, labels) = mnist_files(dir.as_ref(), part)?;
+    read_idx_pair(images, labels)
+}
+
+/// The image and label files of one part of MNIST in `dir`, as [`read_mnist`] finds them.
+pub(crate) fn mnist_files(
+    dir: &Path,
+    part: MnistPart,
+) -> Result<(std::path::PathBuf, std::path::PathBuf), DataError> {
     let prefix = match part {
         MnistPart::Train => "train",
         MnistPart::Test => "t10k",
     };
     let find = |what: &str, dims: u8| -> Result<std::path::PathBuf, DataError> {
+        let plain = format!("{prefix}-{what}-idx{dims}-ubyte");
         let names = [
-            format!("{prefix}-{what}-idx{dims}-ubyte"),
+            format!("{plain}.gz"),
+            plain.clone(),
             format!("{prefix}-{what}.idx{dims}-ubyte"),
         ];
         for n in &names {
@@ -234,26 +361,18 @@ pub fn read_mnist(dir: impl AsRef<Path>, part: MnistPart) -> Result<Dataset, Dat
                 return Ok(p);
             }
         }
-        let gz = dir.join(format!("{}.gz", names[0]));
-        let hint = if gz.is_file() {
-            format!("; {} is there: decompress it first (gunzip)", gz.display())
-        } else {
-            String::new()
-        };
         Err(DataError::Io {
             path: dir.join(&names[0]).display().to_string(),
             source: io::Error::new(
                 io::ErrorKind::NotFound,
                 format!(
-                    "no MNIST {what} file (looked for {} and {}){hint}",
-                    names[0], names[1]
+                    "no MNIST {what} file (looked for {}, {} and {})",
+                    names[0], names[1], names[2]
                 ),
             ),
         })
     };
-    let images = find("images", 3)?;
-    let labels = find("labels", 1)?;
-    read_idx_pair(images, labels)
+    Ok((find("images", 3)?, find("labels", 1)?))
 }
 
 fn pair(imgs: IdxArray, labs: IdxArray, ipath: &str, lpath: &str) -> Result<Dataset, DataError> {
@@ -289,11 +408,19 @@ fn pair(imgs: IdxArray, labs: IdxArray, ipath: &str, lpath: &str) -> Result<Data
         .max()
         .map_or(0, |m| m as usize + 1);
     let features = imgs.data.iter().map(|&b| b as f32 / 255.0).collect();
+    // Images keep their shape: count × height × width is one channel, count × channels × height
+    // × width is several.
+    let image = match imgs.dims[1..] {
+        [h, w] => Some(ImageShape::new(1, h, w)),
+        [c, h, w] => Some(ImageShape::new(c, h, w)),
+        _ => None,
+    };
     Ok(Dataset {
         features,
         n_samples: labs.count(),
         n_features,
         feature_names: None,
+        image,
         targets: Targets::Classes {
             labels: labs.data.iter().map(|&l| l as usize).collect(),
             n_classes,
@@ -418,7 +545,10 @@ mod tests {
         let e = IdxArray::parse(&[0x1f, 0x8b, 8, 0, 0], "gz")
             .unwrap_err()
             .to_string();
-        assert!(e.contains("gzip"), "{e}");
+        assert_eq!(
+            e,
+            "gz: truncated: the gzip stream ends inside the magic number"
+        );
         let e = read_idx("/nonexistent/chainrule/file").unwrap_err();
         assert!(matches!(e, DataError::Io { .. }));
     }
@@ -428,9 +558,6 @@ mod tests {
         let dir = TempDir::new("mnist");
         let e = read_mnist(&dir.0, MnistPart::Test).unwrap_err().to_string();
         assert!(e.contains("no MNIST images file"), "{e}");
-        dir.write("t10k-images-idx3-ubyte.gz", &[0x1f, 0x8b]);
-        let e = read_mnist(&dir.0, MnistPart::Test).unwrap_err().to_string();
-        assert!(e.contains("gunzip"), "{e}");
         dir.write(
             "t10k-images-idx3-ubyte",
             &idx_bytes(0x08, &[2, 2, 2], &[0; 8]),
@@ -438,7 +565,79 @@ mod tests {
         dir.write("t10k-labels.idx1-ubyte", &idx_bytes(0x08, &[2], &[3, 1]));
         let d = read_mnist(&dir.0, MnistPart::Test).unwrap();
         assert_eq!((d.n_samples, d.n_features, d.n_classes()), (2, 4, 4));
+        assert_eq!(d.image, Some(ImageShape::new(1, 2, 2)));
         assert!(read_mnist(&dir.0, MnistPart::Train).is_err());
+        // The gzipped file is preferred, as distributed.
+        let pixels: Vec<u8> = (0..8).collect();
+        dir.write(
+            "t10k-images-idx3-ubyte.gz",
+            &gzip(&idx_bytes(0x08, &[2, 2, 2], &pixels)),
+        );
+        let d = read_mnist(&dir.0, MnistPart::Test).unwrap();
+        assert_eq!(d.row(1)[3], 7.0 / 255.0);
+    }
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        use std::io::Write;
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(bytes).unwrap();
+        e.finish().unwrap()
+    }
+
+    #[test]
+    fn gzipped_files_are_read_directly_and_checked_as_closely() {
+        let dir = TempDir::new("gz");
+        let pixels: Vec<u8> = (0..60).map(|i| (i * 3) as u8).collect();
+        let plain = idx_bytes(0x08, &[5, 3, 4], &pixels);
+        let gz = gzip(&plain);
+        let path = dir.write("images.gz", &gz);
+        assert_eq!(
+            read_idx(&path).unwrap(),
+            IdxArray::parse(&plain, "p").unwrap()
+        );
+        // Truncated: inside the header, inside the data, and just before the checksum.
+        for cut in [12, gz.len() / 2, gz.len() - 4] {
+            let e = IdxArray::parse(&gz[..cut], "cut.gz")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                e.starts_with("cut.gz: truncated") || e.starts_with("cut.gz: not a valid gzip"),
+                "cut {cut}: {e}"
+            );
+        }
+        let e = IdxArray::parse(&gz[..gz.len() / 2], "cut.gz")
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("of the 60 bytes") || e.contains("call for 60 bytes"),
+            "{e}"
+        );
+        // A corrupt checksum.
+        let mut bad = gz.clone();
+        let n = bad.len();
+        bad[n - 8] ^= 0xff;
+        let e = IdxArray::parse(&bad, "crc.gz").unwrap_err().to_string();
+        assert!(e.starts_with("crc.gz: not a valid gzip stream"), "{e}");
+        // More data than the header claims.
+        let mut long = plain.clone();
+        long.push(0);
+        let e = IdxArray::parse(&gzip(&long), "long.gz")
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("(trailing bytes?)"), "{e}");
+    }
+
+    #[test]
+    fn a_gzip_bomb_is_refused_from_its_header() {
+        // 2^32 − 1 images of 28 × 28 (3.4 TB) in a few dozen bytes of gzip: more than any gzip
+        // file of that length can hold, so refused before reading any data.
+        let bomb = gzip(&idx_bytes(0x08, &[u32::MAX, 28, 28], &[0; 4096]));
+        let e = IdxArray::parse(&bomb, "bomb.gz").unwrap_err().to_string();
+        assert!(e.contains("a gzip bomb, or a corrupt header"), "{e}");
+        assert!(
+            e.contains(&format!("call for {} bytes", u32::MAX as u64 * 784)),
+            "{e}"
+        );
     }
 
     #[test]

@@ -25,6 +25,7 @@ mod builtin;
 mod csv;
 mod error;
 mod idx;
+mod image;
 mod open;
 mod prep;
 
@@ -32,7 +33,11 @@ pub use builtin::{digits, iris, moons, moons_with_rng, DIGITS_CSV, IRIS_CSV};
 pub use csv::{CsvOptions, TargetColumn, TargetKind, DEFAULT_MAX_LINE_BYTES};
 pub use error::DataError;
 pub use idx::{read_idx, read_idx_pair, read_mnist, IdxArray, MnistPart};
-pub use open::{open, OpenOptions, TrainingDefaults, MOONS, SHIPPED};
+pub use image::ImageShape;
+pub use open::{
+    open, open_parts, OpenOptions, Opened, TrainingDefaults, FASHION_MNIST_CLASSES,
+    FASHION_MNIST_DIR, FASHION_MNIST_INSTALL, MOONS, SHIPPED,
+};
 pub use prep::{batches, Batches, Standardizer};
 
 /// The targets of a dataset: a class per sample, or a number per sample.
@@ -94,6 +99,9 @@ pub struct Dataset {
     pub n_features: usize,
     /// The name of each feature, when the source names them (a CSV header).
     pub feature_names: Option<Vec<String>>,
+    /// The shape of the image each row holds, for image data (IDX files, the digits, a CSV
+    /// file given `--image`): what convolutional networks read the rows as.
+    pub image: Option<ImageShape>,
     /// The class or value of each sample.
     pub targets: Targets,
 }
@@ -139,6 +147,7 @@ impl Dataset {
             n_samples,
             n_features,
             feature_names: None,
+            image: None,
             targets,
         })
     }
@@ -212,6 +221,7 @@ impl Dataset {
             n_samples: indices.len(),
             n_features: self.n_features,
             feature_names: self.feature_names.clone(),
+            image: self.image,
             targets: self.targets.select(indices),
         }
     }

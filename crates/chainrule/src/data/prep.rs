@@ -1,6 +1,6 @@
 //! Preparing data for training: standardisation, train/test splits and shuffled mini-batches.
 
-use super::{DataError, Dataset, Targets};
+use super::{DataError, Dataset, ImageShape, Targets};
 use crate::util::rand::Rng;
 
 /// Per-feature standardisation, `x' = (x - mean) / std`, with the parameters kept so that the
@@ -84,6 +84,53 @@ impl Standardizer {
         Standardizer {
             mean: mean.iter().map(|&m| m as f32).collect(),
             std,
+        }
+    }
+
+    /// Fits one mean and one standard deviation per channel of images of `shape` (over every
+    /// pixel of every image), repeated for each pixel of the channel: the standardisation of
+    /// images for convolutional networks, which must treat every position alike (fitting each
+    /// pixel apart would give the border pixels, nearly always 0, a huge scale).
+    ///
+    /// ```
+    /// use chainrule::data::{ImageShape, Standardizer};
+    ///
+    /// // Two 1×1×2 images: one channel of 4 values, mean 2.5 and deviation √1.25.
+    /// let s = Standardizer::fit_channels(&[1.0, 2.0, 3.0, 4.0], ImageShape::new(1, 1, 2));
+    /// assert_eq!(s.mean, vec![2.5, 2.5]);
+    /// assert!((s.std[0] - 1.25f32.sqrt()).abs() < 1e-6 && s.std[0] == s.std[1]);
+    /// ```
+    ///
+    /// # Panics
+    /// If `features.len()` is not a multiple of the image's size.
+    pub fn fit_channels(features: &[f32], shape: ImageShape) -> Self {
+        let (c, plane) = (shape.channels, shape.height * shape.width);
+        if shape.is_empty() {
+            return Standardizer {
+                mean: vec![],
+                std: vec![],
+            };
+        }
+        // Each channel's values as one column of a table (one channel: the features as they are).
+        let per = if c == 1 {
+            Self::fit_features(features, 1)
+        } else {
+            let mut by_channel = Vec::with_capacity(features.len());
+            for image in features.chunks_exact(shape.len()) {
+                for p in 0..plane {
+                    by_channel.extend((0..c).map(|k| image[k * plane + p]));
+                }
+            }
+            Self::fit_features(&by_channel, c)
+        };
+        let repeat = |v: &[f32]| -> Vec<f32> {
+            v.iter()
+                .flat_map(|&x| std::iter::repeat_n(x, plane))
+                .collect()
+        };
+        Standardizer {
+            mean: repeat(&per.mean),
+            std: repeat(&per.std),
         }
     }
 

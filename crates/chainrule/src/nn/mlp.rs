@@ -55,6 +55,36 @@ pub enum SpecError {
         /// The part that is not a number.
         part: String,
     },
+    /// A part of a convolutional spec that is not a layer.
+    NotALayer {
+        /// The whole spec as given.
+        spec: String,
+        /// The part.
+        part: String,
+        /// Why it is not one.
+        reason: String,
+    },
+    /// A convolutional spec that does not end with the output width.
+    NoOutputs {
+        /// The whole spec as given.
+        spec: String,
+    },
+    /// A convolutional network for data without images.
+    NeedsImages {
+        /// The network as given.
+        spec: String,
+        /// The number of features per sample of the data.
+        features: usize,
+    },
+    /// A layer that does not fit the output of the layers before it (or the images).
+    DoesNotFit {
+        /// The layer, from 1.
+        layer: usize,
+        /// Its part of the spec.
+        part: String,
+        /// Why, with the sizes.
+        reason: String,
+    },
 }
 
 impl fmt::Display for SpecError {
@@ -69,6 +99,29 @@ impl fmt::Display for SpecError {
                 f,
                 "cannot read the network '{spec}': '{part}' is not a layer width (write widths \
                  from input to output, e.g. 64-128-10)"
+            ),
+            SpecError::NotALayer { spec, part, reason } => write!(
+                f,
+                "cannot read the network '{spec}': '{part}' is not a layer: {reason} (see \
+                 `chainrule train --help` for the layers, e.g. c32bn-p2-c64bn-p2-f128-10)"
+            ),
+            SpecError::NeedsImages { spec, features } => write!(
+                f,
+                "--model {spec} has convolutions, which take images, but the data is rows of \
+                 {features} features (a CSV file of images can say its shape with --image \
+                 CxHxW)"
+            ),
+            SpecError::NoOutputs { spec } => write!(
+                f,
+                "the network '{spec}' must end with its number of outputs, e.g. ...-f128-10"
+            ),
+            SpecError::DoesNotFit {
+                layer,
+                part,
+                reason,
+            } => write!(
+                f,
+                "layer {layer} of the network ({part}) does not fit: {reason}"
             ),
         }
     }
@@ -122,12 +175,7 @@ impl MlpSpec {
     /// The PyTorch code that builds the same network, e.g.
     /// `nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))`.
     pub fn torch(&self) -> String {
-        let act = match self.activation {
-            Activation::Relu => "nn.ReLU()",
-            Activation::Tanh => "nn.Tanh()",
-            Activation::Sigmoid => "nn.Sigmoid()",
-            Activation::Gelu => "nn.GELU()",
-        };
+        let act = torch_activation(self.activation);
         let n = self.sizes.len() - 1;
         let mut parts = Vec::new();
         for (i, w) in self.sizes.windows(2).enumerate() {
@@ -140,6 +188,16 @@ impl MlpSpec {
             }
         }
         format!("nn.Sequential({})", parts.join(", "))
+    }
+}
+
+/// The PyTorch code of an activation layer (`nn.ReLU()`).
+pub(crate) fn torch_activation(a: Activation) -> &'static str {
+    match a {
+        Activation::Relu => "nn.ReLU()",
+        Activation::Tanh => "nn.Tanh()",
+        Activation::Sigmoid => "nn.Sigmoid()",
+        Activation::Gelu => "nn.GELU()",
     }
 }
 

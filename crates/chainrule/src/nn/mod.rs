@@ -27,17 +27,28 @@
 //! ```
 
 mod activation;
+mod batchnorm;
+mod conv;
+mod convnet;
 mod dropout;
+mod flatten;
 mod linear;
 mod loss;
 mod mlp;
 mod module;
+mod pool;
+mod residual;
 mod sequential;
+mod spec;
 
 pub use activation::{
     Activation, LeakyReLU, ReLU, SiLU, Sigmoid, Softplus, Tanh, UnknownActivation, ELU, GELU,
 };
+pub use batchnorm::{BatchNorm1d, BatchNorm2d, RunningStats};
+pub use conv::Conv2d;
+pub use convnet::{ConvLayers, ConvSpec, LayerSpec, MAX_PARAMETERS};
 pub use dropout::Dropout;
+pub use flatten::Flatten;
 pub use linear::Linear;
 pub use loss::{
     binary_cross_entropy_with_logits, cross_entropy, cross_entropy_with, hinge_loss, mse_loss,
@@ -45,7 +56,10 @@ pub use loss::{
 };
 pub use mlp::{MlpSpec, SpecError};
 pub use module::{Context, Module, StateDictError};
+pub use pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
+pub use residual::Residual;
 pub use sequential::Sequential;
+pub use spec::{ModelChoice, ModelSpec};
 
 #[cfg(test)]
 mod tests;

@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use crate::model_file::NamedTensor;
+use crate::model_file::{ElementType, NamedTensor};
 use crate::tensor::{Array, Tape, Tensor, TensorError};
 use crate::util::rand::Rng;
 
@@ -72,7 +72,14 @@ impl<'t> Context<'t> {
     }
 }
 
-/// A layer or a network of layers: a forward pass, named parameters and a training mode.
+/// A layer or a network of layers: a forward pass, named parameters and buffers, and a training
+/// mode.
+///
+/// `forward` takes `&self`: a forward pass records on a tape and changes nothing, so a model can
+/// be shared (between threads too). The one exception is batch normalisation in training mode,
+/// which updates its running statistics as PyTorch's does; it keeps them behind a lock
+/// ([`BatchNorm2d`](super::BatchNorm2d)), which no other layer pays for, rather than making every
+/// forward pass of every layer take `&mut self`.
 ///
 /// [`Module::forward`] must record its parameters with [`Context::param`] in the order of
 /// [`Module::named_parameters`], which is also the order of [`Module::parameters_mut`]; the
@@ -106,7 +113,24 @@ pub trait Module {
         Vec::new()
     }
 
-    /// Switches between training (`true`: dropout active) and evaluation (`false`) mode.
+    /// The buffers, with their PyTorch `state_dict` names: numbers saved and loaded with the
+    /// parameters but not trained, such as batch normalisation's `running_mean`, `running_var`
+    /// and `num_batches_tracked` (none for most layers).
+    fn named_buffers(&self) -> Vec<NamedTensor> {
+        Vec::new()
+    }
+
+    /// Replaces the buffers by `buffers`, which are in the order of [`Module::named_buffers`]
+    /// with the same names and shapes ([`Module::load_state_dict`] checks that first).
+    ///
+    /// # Panics
+    /// If `buffers` does not have that length.
+    fn set_buffers(&mut self, buffers: &[NamedTensor]) {
+        assert!(buffers.is_empty(), "this module has no buffers");
+    }
+
+    /// Switches between training (`true`: dropout active, batch statistics) and evaluation
+    /// (`false`) mode.
     fn set_training(&mut self, _training: bool) {}
 
     /// A one-line description, as PyTorch prints the module (`Linear(in_features=4, ...)`).
@@ -117,25 +141,32 @@ pub trait Module {
         self.named_parameters().iter().map(|(_, a)| a.numel()).sum()
     }
 
-    /// The parameters as named tensors, as PyTorch's `state_dict`.
+    /// The parameters and then the buffers as named tensors, as PyTorch's `state_dict`.
     fn state_dict(&self) -> Vec<NamedTensor> {
-        self.named_parameters()
+        let mut out: Vec<NamedTensor> = self
+            .named_parameters()
             .into_iter()
             .map(|(name, a)| NamedTensor {
                 name,
                 shape: a.shape().to_vec(),
                 data: a.to_vec(),
+                dtype: ElementType::F32,
             })
-            .collect()
+            .collect();
+        out.extend(self.named_buffers());
+        out
     }
 
-    /// Loads parameters saved by [`Module::state_dict`] (or by PyTorch): every parameter must be
-    /// present with its shape, and no other tensor may be. On error nothing is changed.
+    /// Loads parameters and buffers saved by [`Module::state_dict`] (or by PyTorch): every one
+    /// must be present with its shape, and no other tensor may be (as PyTorch's strict
+    /// loading). On error nothing is changed.
     fn load_state_dict(&mut self, tensors: &[NamedTensor]) -> Result<(), StateDictError> {
+        let buffers = self.named_buffers();
         let expected: Vec<(String, Vec<usize>)> = self
             .named_parameters()
             .into_iter()
             .map(|(n, a)| (n, a.shape().to_vec()))
+            .chain(buffers.into_iter().map(|b| (b.name, b.shape)))
             .collect();
         let mut found = Vec::with_capacity(expected.len());
         for (name, shape) in &expected {
@@ -158,9 +189,13 @@ pub trait Module {
         {
             return Err(StateDictError::Unexpected(extra.name.clone()));
         }
-        for ((_, p), t) in self.parameters_mut().into_iter().zip(found) {
+        let params = self.parameters_mut();
+        let n_params = params.len();
+        for ((_, p), t) in params.into_iter().zip(&found) {
             p.data_mut().copy_from_slice(&t.data);
         }
+        let buffers: Vec<NamedTensor> = found[n_params..].iter().map(|&t| t.clone()).collect();
+        self.set_buffers(&buffers);
         Ok(())
     }
 }

@@ -1,6 +1,7 @@
 //! A chain of modules.
 
 use super::{Context, Module};
+use crate::model_file::NamedTensor;
 use crate::tensor::{Array, Tensor, TensorError};
 
 /// Modules applied one after the other, as `nn.Sequential`; parameters are named by position
@@ -93,6 +94,31 @@ impl Module for Sequential {
             }
         }
         out
+    }
+
+    fn named_buffers(&self) -> Vec<NamedTensor> {
+        let mut out = Vec::new();
+        for (i, layer) in self.layers.iter().enumerate() {
+            for mut b in layer.named_buffers() {
+                b.name = format!("{i}.{}", b.name);
+                out.push(b);
+            }
+        }
+        out
+    }
+
+    fn set_buffers(&mut self, buffers: &[NamedTensor]) {
+        let mut rest = buffers;
+        for layer in &mut self.layers {
+            let n = layer.named_buffers().len();
+            assert!(rest.len() >= n, "too few buffers for the layers");
+            let (mine, others) = rest.split_at(n);
+            if n > 0 {
+                layer.set_buffers(mine);
+            }
+            rest = others;
+        }
+        assert!(rest.is_empty(), "more buffers than the layers have");
     }
 
     fn set_training(&mut self, training: bool) {

@@ -167,14 +167,71 @@ struct Moments<T> {
     max_exp_avg_sq: Vec<Vec<T>>,
 }
 
+/// The hyper-parameters of one step: the learning rate, the betas, epsilon, the weight decay and
+/// AMSGrad.
+type Hyper = (f64, (f64, f64), f64, f64, bool);
+
 /// One Adam step; `decoupled` is AdamW's weight decay, otherwise it is added to the gradient.
-#[allow(clippy::too_many_arguments)]
+///
+/// The loops run in the widest vector registers the processor has (the same arithmetic in the
+/// same order on each lane, so every width gives the same numbers): the update touches every
+/// parameter at every step, and with the baseline's four lanes it took a third of a small
+/// network's training time.
 fn adam_step<T: Float>(
     who: &str,
     m: &mut Moments<T>,
     params: &mut [&mut [T]],
     grads: &[&[T]],
-    (lr, (beta1, beta2), eps, wd, amsgrad): (f64, (f64, f64), f64, f64, bool),
+    hyper: Hyper,
+    decoupled: bool,
+) {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::is_x86_feature_detected!("avx512f") {
+            // SAFETY: the processor has AVX-512F.
+            return unsafe { adam_step_avx512(who, m, params, grads, hyper, decoupled) };
+        }
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the processor has AVX2.
+            return unsafe { adam_step_avx2(who, m, params, grads, hyper, decoupled) };
+        }
+    }
+    adam_step_lanes(who, m, params, grads, hyper, decoupled)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn adam_step_avx512<T: Float>(
+    who: &str,
+    m: &mut Moments<T>,
+    params: &mut [&mut [T]],
+    grads: &[&[T]],
+    hyper: Hyper,
+    decoupled: bool,
+) {
+    adam_step_lanes(who, m, params, grads, hyper, decoupled)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn adam_step_avx2<T: Float>(
+    who: &str,
+    m: &mut Moments<T>,
+    params: &mut [&mut [T]],
+    grads: &[&[T]],
+    hyper: Hyper,
+    decoupled: bool,
+) {
+    adam_step_lanes(who, m, params, grads, hyper, decoupled)
+}
+
+#[inline(always)]
+fn adam_step_lanes<T: Float>(
+    who: &str,
+    m: &mut Moments<T>,
+    params: &mut [&mut [T]],
+    grads: &[&[T]],
+    (lr, (beta1, beta2), eps, wd, amsgrad): Hyper,
     decoupled: bool,
 ) {
     if m.shapes.check(who, params, grads) {
@@ -192,33 +249,58 @@ fn adam_step<T: Float>(
     let (one_b1, one_b2) = (T::from_f64(1.0 - beta1), T::from_f64(1.0 - beta2));
     let (lr_t, eps_t, wd_t) = (T::from_f64(lr), T::from_f64(eps), T::from_f64(wd));
     let decay = T::from_f64(1.0 - lr * wd);
+    // One plain loop per case, over zipped slices, so that each compiles to vector code; every
+    // case does the arithmetic of the formula above, in the same order.
     for (gi, (p, g)) in params.iter_mut().zip(grads).enumerate() {
-        for (j, (theta, &grad)) in p.iter_mut().zip(g.iter()).enumerate() {
-            let mut d = grad;
-            if wd != 0.0 {
-                if decoupled {
-                    *theta = *theta * decay;
-                } else {
-                    d = d + wd_t * *theta;
-                }
-            }
-            let ma = &mut m.exp_avg[gi][j];
+        let (ma, va) = (&mut m.exp_avg[gi][..], &mut m.exp_avg_sq[gi][..]);
+        let moments = |ma: &mut T, va: &mut T, d: T| {
             *ma = b1 * *ma + one_b1 * d;
-            let va = &mut m.exp_avg_sq[gi][j];
             *va = b2 * *va + one_b2 * d * d;
-            let v = if amsgrad {
-                let vm = &mut m.max_exp_avg_sq[gi][j];
+        };
+        let update = |theta: &mut T, ma: T, v: T| {
+            let m_hat = ma / bias1;
+            let v_hat = v / bias2;
+            *theta = *theta - lr_t * m_hat / (v_hat.sqrt() + eps_t);
+        };
+        let lanes = p
+            .iter_mut()
+            .zip(g.iter())
+            .zip(ma.iter_mut().zip(va.iter_mut()));
+        if amsgrad {
+            let vm = &mut m.max_exp_avg_sq[gi][..];
+            for (((theta, &grad), (ma, va)), vm) in lanes.zip(vm.iter_mut()) {
+                let mut d = grad;
+                if wd != 0.0 {
+                    if decoupled {
+                        *theta = *theta * decay;
+                    } else {
+                        d = d + wd_t * *theta;
+                    }
+                }
+                moments(ma, va, d);
                 if *va > *vm || va.value().is_nan() {
                     // Also carries a NaN forward, as torch.maximum does.
                     *vm = *va;
                 }
-                *vm
-            } else {
-                *va
-            };
-            let m_hat = *ma / bias1;
-            let v_hat = v / bias2;
-            *theta = *theta - lr_t * m_hat / (v_hat.sqrt() + eps_t);
+                update(theta, *ma, *vm);
+            }
+        } else if wd == 0.0 {
+            for ((theta, &grad), (ma, va)) in lanes {
+                moments(ma, va, grad);
+                update(theta, *ma, *va);
+            }
+        } else if decoupled {
+            for ((theta, &grad), (ma, va)) in lanes {
+                *theta = *theta * decay;
+                moments(ma, va, grad);
+                update(theta, *ma, *va);
+            }
+        } else {
+            for ((theta, &grad), (ma, va)) in lanes {
+                let d = grad + wd_t * *theta;
+                moments(ma, va, d);
+                update(theta, *ma, *va);
+            }
         }
     }
 }

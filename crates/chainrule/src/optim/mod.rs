@@ -36,7 +36,7 @@ mod state;
 
 pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
 pub use clip::clip_grad_norm;
-pub use schedule::{CosineAnnealing, LrSchedule, StepLr};
+pub use schedule::{CosineAnnealing, LrSchedule, Schedule, ScheduleKind, StepLr};
 pub use sgd::{Sgd, SgdConfig};
 pub use spec::{OptimizerKind, OptimizerSpec};
 pub use state::{OptimizerState, StateError};
@@ -127,6 +127,11 @@ pub enum ConfigError {
         /// The name given.
         name: String,
     },
+    /// A name that is no learning-rate schedule ([`ScheduleKind`]).
+    UnknownSchedule {
+        /// The name given.
+        name: String,
+    },
 }
 
 impl fmt::Display for ConfigError {
@@ -153,6 +158,10 @@ impl fmt::Display for ConfigError {
                 }
                 f.write_str(")")
             }
+            ConfigError::UnknownSchedule { name } => write!(
+                f,
+                "unknown learning-rate schedule '{name}' (choose none, cosine or step)"
+            ),
         }
     }
 }

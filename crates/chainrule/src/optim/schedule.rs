@@ -74,3 +74,107 @@ impl LrSchedule for CosineAnnealing {
         self.eta_min + (base_lr - self.eta_min) * (1.0 + phase.cos()) / 2.0
     }
 }
+
+/// How the learning rate changes over a run, by name: `none` (constant), `cosine` (cosine
+/// annealing to 0 over the run, step by step) or `step` (divided by 10 after each third of the
+/// epochs).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ScheduleKind {
+    /// The base rate throughout.
+    #[default]
+    Constant,
+    /// [`CosineAnnealing`] from the base rate to 0, over the steps after the warm-up.
+    Cosine,
+    /// [`StepLr`] with `gamma` 0.1 every third of the epochs (at least every epoch).
+    Step,
+}
+
+impl ScheduleKind {
+    /// The name (`none`, `cosine`, `step`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ScheduleKind::Constant => "none",
+            ScheduleKind::Cosine => "cosine",
+            ScheduleKind::Step => "step",
+        }
+    }
+}
+
+impl std::fmt::Display for ScheduleKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for ScheduleKind {
+    type Err = super::ConfigError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        [
+            ScheduleKind::Constant,
+            ScheduleKind::Cosine,
+            ScheduleKind::Step,
+        ]
+        .into_iter()
+        .find(|k| k.name() == s.trim())
+        .ok_or_else(|| super::ConfigError::UnknownSchedule {
+            name: s.to_string(),
+        })
+    }
+}
+
+/// The learning rate of every optimizer step of a run: a linear warm-up over `warmup` steps,
+/// then the schedule of `kind` over the rest.
+///
+/// During the warm-up, step `t` (from 0) uses `base · (t + 1) / warmup`, as a linear ramp from
+/// nearly 0 that reaches the base rate at the last warm-up step; a warm-up longer than the run
+/// is shortened to the run.
+///
+/// ```
+/// use chainrule::optim::{Schedule, ScheduleKind};
+///
+/// let s = Schedule { kind: ScheduleKind::Cosine, warmup: 10 };
+/// // 4 epochs of 25 steps.
+/// assert_eq!(s.lr_at(0.1, 0, 25, 4), 0.01);
+/// assert_eq!(s.lr_at(0.1, 9, 25, 4), 0.1);
+/// assert!((s.lr_at(0.1, 55, 25, 4) - 0.05).abs() < 1e-12); // half way through the cosine
+/// let step = Schedule { kind: ScheduleKind::Step, warmup: 0 };
+/// assert_eq!(step.lr_at(0.1, 3 * 25, 25, 9), 0.010000000000000002); // the start of epoch 4
+/// ```
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Schedule {
+    /// The shape after the warm-up.
+    pub kind: ScheduleKind,
+    /// The number of warm-up steps (0: none).
+    pub warmup: u64,
+}
+
+impl Schedule {
+    /// Whether the rate is the base rate at every step.
+    pub fn is_constant(&self) -> bool {
+        self.kind == ScheduleKind::Constant && self.warmup == 0
+    }
+
+    /// The rate of step `step` (from 0) of a run of `epochs` epochs of `steps_per_epoch` steps,
+    /// from `base_lr`.
+    pub fn lr_at(&self, base_lr: f64, step: u64, steps_per_epoch: u64, epochs: u64) -> f64 {
+        let total = steps_per_epoch.max(1) * epochs.max(1);
+        let warmup = self.warmup.min(total);
+        if step < warmup {
+            return base_lr * (step + 1) as f64 / warmup as f64;
+        }
+        match self.kind {
+            ScheduleKind::Constant => base_lr,
+            ScheduleKind::Cosine => CosineAnnealing {
+                t_max: (total - warmup).max(1),
+                eta_min: 0.0,
+            }
+            .lr_at(base_lr, (step - warmup).min(total - warmup)),
+            ScheduleKind::Step => StepLr {
+                step_size: (epochs / 3).max(1),
+                gamma: 0.1,
+            }
+            .lr_at(base_lr, step / steps_per_epoch.max(1)),
+        }
+    }
+}

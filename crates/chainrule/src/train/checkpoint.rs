@@ -7,9 +7,9 @@ use std::str::FromStr;
 use super::metrics::{history_json, parse_history};
 use super::network::spec_of;
 use super::{OptimizerSpec, RunPlan, RunSettings, TrainConfig, TrainError, Trainer};
-use crate::model_file::{ModelFile, NamedTensor};
-use crate::nn::{MlpSpec, Module};
-use crate::optim::OptimizerState;
+use crate::model_file::{ElementType, ModelFile, NamedTensor};
+use crate::nn::{ConvLayers, ModelChoice, ModelSpec, Module};
+use crate::optim::{OptimizerState, Schedule, ScheduleKind};
 
 /// The prefix of optimizer buffers in checkpoints.
 pub const OPTIM_PREFIX: &str = "optim.";
@@ -34,6 +34,15 @@ mod key {
     pub const DATA: &str = "checkpoint_data";
     pub const TEST_FRACTION: &str = "checkpoint_test_fraction";
     pub const STANDARDIZE: &str = "checkpoint_standardize";
+    pub const TEST_DATA: &str = "checkpoint_test_data";
+    /// `--model` as given, for convolutional networks.
+    pub const MODEL: &str = "checkpoint_model";
+    /// `--dropout` as given, for convolutional networks.
+    pub const DROPOUT: &str = "checkpoint_dropout";
+    // Written only when the learning rate is not constant, so that other checkpoints stay as
+    // they were.
+    pub const SCHEDULE: &str = "checkpoint_lr_schedule";
+    pub const WARMUP: &str = "checkpoint_warmup";
 }
 
 /// A metadata value parsed, or an error naming the key and the file.
@@ -63,12 +72,30 @@ impl RunSettings {
     /// [`RunPlan::record`] wrote them. `weight_decay: None` is the optimizer's default.
     pub fn from_checkpoint(file: &ModelFile, path: &Path) -> Result<RunSettings, TrainError> {
         let (spec, config) = Trainer::checkpoint_settings(file, path)?;
+        let schedule = Trainer::checkpoint_schedule(file, path)?;
         let o = &config.optimizer;
+        // The network as it was given (`cnn`), where recorded; else the spec itself.
+        let model = match file.metadata.get(key::MODEL) {
+            Some(m) => m
+                .parse::<ModelChoice>()
+                .map_err(|e| TrainError::file(path, format!("metadata '{}': {e}", key::MODEL)))?,
+            None => match &spec {
+                ModelSpec::Mlp(s) => ModelChoice::Widths(s.sizes.clone()),
+                ModelSpec::Conv(s) => ModelChoice::Layers(ConvLayers(s.layers.clone())),
+            },
+        };
+        let dropout = match &spec {
+            ModelSpec::Mlp(s) => Some(s.dropout),
+            ModelSpec::Conv(_) => optional(file, key::DROPOUT, path)?,
+        };
         Ok(RunSettings {
             data: optional(file, key::DATA, path)?,
-            model: Some(spec.sizes.clone()),
-            activation: Some(spec.activation),
-            dropout: Some(spec.dropout),
+            model: Some(model),
+            activation: Some(spec.activation()),
+            dropout,
+            lr_schedule: Some(schedule.kind),
+            warmup: Some(schedule.warmup),
+            test_data: optional(file, key::TEST_DATA, path)?,
             optimizer: Some(o.kind),
             lr: Some(o.lr),
             momentum: Some(o.momentum),
@@ -91,6 +118,17 @@ impl RunPlan {
         m.insert(key::DATA.into(), self.data.clone());
         m.insert(key::TEST_FRACTION.into(), self.test_fraction.to_string());
         m.insert(key::STANDARDIZE.into(), self.standardize.to_string());
+        if let ModelSpec::Conv(_) = self.spec {
+            // The network as given, so that `--model cnn` agrees on resuming; its dropout
+            // is inside the architecture.
+            m.insert(key::MODEL.into(), self.model.to_string());
+            if let Some(d) = self.dropout {
+                m.insert(key::DROPOUT.into(), d.to_string());
+            }
+        }
+        if let Some(t) = &self.test_data {
+            m.insert(key::TEST_DATA.into(), t.clone());
+        }
     }
 }
 
@@ -111,6 +149,7 @@ impl Trainer {
                 name: format!("{OPTIM_PREFIX}{name}"),
                 shape: vec![values.len()],
                 data: values,
+                dtype: ElementType::F32,
             });
         }
         let c = &self.config;
@@ -131,6 +170,10 @@ impl Trainer {
                 .weight_decay
                 .map_or("default".into(), |w| w.to_string()),
         );
+        if !self.schedule.is_constant() {
+            m.insert(key::SCHEDULE.into(), self.schedule.kind.name().into());
+            m.insert(key::WARMUP.into(), self.schedule.warmup.to_string());
+        }
         m.insert(key::STEP.into(), state.step.to_string());
         m.insert(key::OPTIM_LR.into(), state.lr.to_string());
         m.insert(key::HISTORY.into(), history_json(&self.history));
@@ -143,7 +186,7 @@ impl Trainer {
     pub fn checkpoint_settings(
         file: &ModelFile,
         path: &Path,
-    ) -> Result<(MlpSpec, TrainConfig), TrainError> {
+    ) -> Result<(ModelSpec, TrainConfig), TrainError> {
         let get = |k: &str| required(file, k, path);
         let spec = spec_of(file, path)?;
         let done: usize = parsed(get(key::EPOCH)?, key::EPOCH, path)?;
@@ -169,6 +212,20 @@ impl Trainer {
         Ok((spec, config))
     }
 
+    /// The learning-rate schedule a checkpoint was made with (constant when it records none).
+    pub fn checkpoint_schedule(file: &ModelFile, path: &Path) -> Result<Schedule, TrainError> {
+        let kind = match file.metadata.get(key::SCHEDULE) {
+            Some(k) => k
+                .parse::<ScheduleKind>()
+                .map_err(|e| TrainError::file(path, e.to_string()))?,
+            None => ScheduleKind::Constant,
+        };
+        Ok(Schedule {
+            kind,
+            warmup: optional(file, key::WARMUP, path)?.unwrap_or(0),
+        })
+    }
+
     /// Continues from a checkpoint made by [`Trainer::checkpoint`] with the same architecture and
     /// settings: restores the weights, the optimizer's state, the epochs done and their metrics.
     /// Settings that would make the run differ from an uninterrupted one (seed, batch size,
@@ -177,6 +234,7 @@ impl Trainer {
         let at = |msg: String| TrainError::file(path, msg);
         let get = |k: &str| required(file, k, path);
         let (spec, saved) = Self::checkpoint_settings(file, path)?;
+        let schedule = Self::checkpoint_schedule(file, path)?;
         let (c, o, so) = (&self.config, &self.config.optimizer, &saved.optimizer);
         let decay = |w: Option<f64>| w.map_or("default".into(), |w| w.to_string());
         let checks = [
@@ -203,6 +261,16 @@ impl Trainer {
                 decay(so.weight_decay),
                 decay(o.weight_decay),
             ),
+            (
+                "--lr-schedule",
+                schedule.kind.to_string(),
+                self.schedule.kind.to_string(),
+            ),
+            (
+                "--warmup",
+                schedule.warmup.to_string(),
+                self.schedule.warmup.to_string(),
+            ),
         ];
         for (flag, got, want) in checks {
             if got != want {
@@ -212,10 +280,11 @@ impl Trainer {
                 )));
             }
         }
-        if spec.activation != self.net.spec.activation {
+        if spec.activation() != self.net.spec.activation() {
             return Err(at(format!(
                 "the checkpoint's network uses {}, not {}",
-                spec.activation, self.net.spec.activation
+                spec.activation(),
+                self.net.spec.activation()
             )));
         }
         let epoch: usize = get(key::EPOCH)?
@@ -264,6 +333,7 @@ impl Trainer {
         };
         // Check everything before changing anything.
         let mut model = self.net.spec.build(0);
+        model.set_training(false);
         model.load_state_dict(&params).map_err(|e| {
             at(format!(
                 "{e} (the checkpoint is for {spec}, this run is {})",

@@ -8,8 +8,8 @@ use std::str::FromStr;
 
 use super::TrainError;
 use crate::data::{Dataset, Targets, TrainingDefaults};
-use crate::nn::{Activation, MlpSpec};
-use crate::optim::{OptimizerKind, OptimizerSpec};
+use crate::nn::{Activation, ModelChoice, ModelSpec, SpecError};
+use crate::optim::{OptimizerKind, OptimizerSpec, Schedule, ScheduleKind};
 
 /// The loss a network is trained with, which also says how its outputs are read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -147,12 +147,12 @@ pub struct TrainConfig {
 pub struct RunSettings {
     /// The data: a shipped dataset's name or a file (default `digits`).
     pub data: Option<String>,
-    /// The layer widths from inputs to outputs (default: the data's features, the data's hidden
-    /// layers, its classes).
-    pub model: Option<Vec<usize>>,
+    /// The network: layer widths from inputs to outputs, a convolutional network's layers, or
+    /// `cnn` (default: the data's features, the data's hidden layers, its classes).
+    pub model: Option<ModelChoice>,
     /// The activation (default ReLU).
     pub activation: Option<Activation>,
-    /// The dropout after each activation (default 0).
+    /// The dropout after each hidden fully connected layer (default 0; 0.3 in `cnn`).
     pub dropout: Option<f64>,
     /// The optimizer (default Adam).
     pub optimizer: Option<OptimizerKind>,
@@ -174,15 +174,12 @@ pub struct RunSettings {
     pub test_fraction: Option<f64>,
     /// Whether the features are standardised (default yes).
     pub standardize: Option<bool>,
-}
-
-/// Layer widths as `--model` spells them: `4-16-3`.
-fn widths(sizes: &[usize]) -> String {
-    sizes
-        .iter()
-        .map(usize::to_string)
-        .collect::<Vec<_>>()
-        .join("-")
+    /// How the learning rate changes over the run (default the data's and network's).
+    pub lr_schedule: Option<ScheduleKind>,
+    /// The steps of linear warm-up of the learning rate (default the data's and network's).
+    pub warmup: Option<u64>,
+    /// The file of a fixed test set instead of a random split (default none).
+    pub test_data: Option<String>,
 }
 
 /// `given` if any, else `recorded`; a value given that differs from the checkpoint's is refused,
@@ -273,7 +270,22 @@ impl RunSettings {
                 at,
             )?,
             standardize: self.standardize.or(recorded.standardize),
-            model: agree("--model", &self.model, &recorded.model, |m| widths(m), at)?,
+            model: agree("--model", &self.model, &recorded.model, shown, at)?,
+            lr_schedule: agree(
+                "--lr-schedule",
+                &self.lr_schedule,
+                &recorded.lr_schedule,
+                shown,
+                at,
+            )?,
+            warmup: agree("--warmup", &self.warmup, &recorded.warmup, shown, at)?,
+            test_data: agree(
+                "--test-data",
+                &self.test_data,
+                &recorded.test_data,
+                String::clone,
+                at,
+            )?,
             lr: agree("--lr", &self.lr, &recorded.lr, shown, at)?,
             weight_decay: agree_decay(self.weight_decay, recorded.weight_decay, at)?,
             // More epochs than planned extend a resumed run.
@@ -320,26 +332,40 @@ impl RunSettings {
     }
 
     /// The run on `data`, the dataset [`RunSettings::data`] names: every setting given, else
-    /// the default for that data ([`TrainingDefaults::for_data`]). Fails on a network that does
-    /// not fit the data, a batch of 0 or an optimizer setting out of range.
+    /// the default for that data and kind of network ([`TrainingDefaults::for_data`],
+    /// [`TrainingDefaults::for_cnn`]). Fails on a network that does not fit the data, a batch
+    /// of 0 or an optimizer setting out of range.
     pub fn plan(&self, data: &Dataset) -> Result<RunPlan, TrainError> {
         self.check()?;
         let name = self.data_name();
-        let d = TrainingDefaults::for_data(name);
-        let sizes = self.model.clone().unwrap_or_else(|| {
-            let outputs = match data.n_classes() {
-                0 => 1,
-                k => k,
-            };
+        let outputs = match data.n_classes() {
+            0 => 1,
+            k => k,
+        };
+        let model = self.model.clone().unwrap_or_else(|| {
             let mut sizes = vec![data.n_features];
-            sizes.extend(&d.hidden);
+            sizes.extend(&TrainingDefaults::for_data(name).hidden);
             sizes.push(outputs);
-            sizes
+            ModelChoice::Widths(sizes)
         });
-        let mut spec =
-            MlpSpec::new(sizes).map_err(|e| TrainError::invalid(format!("--model: {e}")))?;
-        spec.activation = self.activation.unwrap_or(Activation::Relu);
-        spec.dropout = self.dropout();
+        let conv = !matches!(model, ModelChoice::Widths(_));
+        let d = if conv {
+            TrainingDefaults::for_cnn(name)
+        } else {
+            TrainingDefaults::for_data(name)
+        };
+        let spec = model
+            .resolve(
+                data.n_features,
+                data.image,
+                outputs,
+                self.activation,
+                self.dropout,
+            )
+            .map_err(|e| match e {
+                SpecError::NeedsImages { .. } => TrainError::invalid(e.to_string()),
+                e => TrainError::invalid(format!("--model {model}: {e}")),
+            })?;
         if spec.inputs() != data.n_features {
             return Err(TrainError::invalid(format!(
                 "--model {spec} takes {} inputs but the data has {} features",
@@ -371,11 +397,18 @@ impl RunSettings {
         optimizer.validate()?;
         Ok(RunPlan {
             data: name.to_string(),
+            model,
             spec,
             loss,
             config,
+            schedule: Schedule {
+                kind: self.lr_schedule.unwrap_or(d.schedule),
+                warmup: self.warmup.unwrap_or(d.warmup),
+            },
             test_fraction: self.test_fraction(),
             standardize: self.standardize.unwrap_or(true),
+            test_data: self.test_data.clone(),
+            dropout: self.dropout.filter(|_| conv),
         })
     }
 }
@@ -385,16 +418,38 @@ impl RunSettings {
 pub struct RunPlan {
     /// The data's name or path.
     pub data: String,
+    /// The network as given (or the default widths).
+    pub model: ModelChoice,
     /// The network.
-    pub spec: MlpSpec,
+    pub spec: ModelSpec,
     /// The loss, chosen by the output width and the targets.
     pub loss: LossKind,
     /// The training loop's settings.
     pub config: TrainConfig,
-    /// The share held out for testing.
+    /// The learning rate of each step.
+    pub schedule: Schedule,
+    /// The share held out for testing (without a fixed test set).
     pub test_fraction: f64,
-    /// Whether the features are standardised.
+    /// Whether the features are standardised (each one for a perceptron, each channel of the
+    /// images for a convolutional network: see [`RunPlan::scaling`]).
     pub standardize: bool,
+    /// The file of the fixed test set, if one was given.
+    pub test_data: Option<String>,
+    /// The dropout given for a convolutional network (its spec holds the one used; a
+    /// perceptron's spec is all there is to record).
+    pub dropout: Option<f64>,
+}
+
+impl RunPlan {
+    /// How the inputs are standardised: not at all, each feature on its own (perceptrons), or
+    /// each channel of the images (convolutional networks).
+    pub fn scaling(&self) -> super::Scaling {
+        match (self.standardize, self.spec.image()) {
+            (false, _) => super::Scaling::None,
+            (true, None) => super::Scaling::PerFeature,
+            (true, Some(image)) => super::Scaling::PerChannel(image),
+        }
+    }
 }
 
 #[cfg(test)]
@@ -407,7 +462,7 @@ mod tests {
     fn recorded() -> RunSettings {
         RunSettings {
             data: Some("iris".into()),
-            model: Some(vec![4, 16, 3]),
+            model: Some(ModelChoice::Widths(vec![4, 16, 3])),
             activation: Some(Activation::Relu),
             dropout: Some(0.1),
             optimizer: Some(OptimizerKind::Adam),
@@ -420,6 +475,9 @@ mod tests {
             seed: Some(0),
             test_fraction: Some(0.2),
             standardize: Some(true),
+            lr_schedule: None,
+            warmup: None,
+            test_data: None,
         }
     }
 
@@ -436,7 +494,7 @@ mod tests {
                     without --resume";
         assert_eq!(
             refusal(RunSettings {
-                model: Some(vec![4, 8, 3]),
+                model: Some(ModelChoice::Widths(vec![4, 8, 3])),
                 ..Default::default()
             }),
             format!("--model 4-8-3, but the checkpoint c.safetensors was made with --model 4-16-3{tail}")
@@ -534,7 +592,7 @@ mod tests {
         let err = |s: RunSettings| s.plan(&iris).unwrap_err().to_string();
         assert_eq!(
             err(RunSettings {
-                model: Some(vec![5, 16, 3]),
+                model: Some(ModelChoice::Widths(vec![5, 16, 3])),
                 ..Default::default()
             }),
             "--model 5-16-3 takes 5 inputs but the data has 4 features"
@@ -554,7 +612,7 @@ mod tests {
             "--dropout must be in [0, 1), not 1"
         );
         assert!(err(RunSettings {
-            model: Some(vec![4, 16, 2]),
+            model: Some(ModelChoice::Widths(vec![4, 16, 2])),
             ..Default::default()
         })
         .contains("3 classes"));
@@ -587,7 +645,7 @@ mod tests {
             back,
             RunSettings {
                 data: Some("iris".into()),
-                model: Some(vec![4, 16, 3]),
+                model: Some(ModelChoice::Widths(vec![4, 16, 3])),
                 activation: Some(Activation::Relu),
                 dropout: Some(0.0),
                 optimizer: Some(OptimizerKind::Nesterov),
@@ -600,6 +658,9 @@ mod tests {
                 seed: Some(4),
                 test_fraction: Some(0.3),
                 standardize: Some(false),
+                lr_schedule: Some(ScheduleKind::Constant),
+                warmup: Some(0),
+                test_data: None,
             }
         );
         assert_eq!(back.plan(&iris).unwrap(), plan);

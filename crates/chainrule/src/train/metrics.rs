@@ -91,6 +91,21 @@ pub(super) struct FlowAccumulator {
     pub(super) steps: usize,
 }
 
+/// The L2 norm of `g`, summed in `f64` over eight lanes (so that the loop compiles to vector
+/// code: it runs on every weight gradient of every step).
+pub(super) fn l2_norm(g: &[f32]) -> f64 {
+    let mut lanes = [0f64; 8];
+    let chunks = g.chunks_exact(8);
+    let rest = chunks.remainder();
+    for c in chunks {
+        for (l, &v) in lanes.iter_mut().zip(c) {
+            *l += f64::from(v) * f64::from(v);
+        }
+    }
+    let tail: f64 = rest.iter().map(|&v| f64::from(v) * f64::from(v)).sum();
+    (lanes.iter().sum::<f64>() + tail).sqrt()
+}
+
 fn opt_json(v: Option<f64>) -> serde_json::Value {
     v.map_or(serde_json::Value::Null, json_number)
 }

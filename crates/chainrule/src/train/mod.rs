@@ -55,5 +55,5 @@ pub use config::{LossKind, RunPlan, RunSettings, TrainConfig, UnknownLoss};
 pub use error::TrainError;
 pub use metrics::{EpochMetrics, Evaluation, GradFlow};
 pub use network::{Network, Prediction};
-pub use prepare::{prepare, Prepared};
+pub use prepare::{prepare, prepare_with, Prepared, Scaling};
 pub use trainer::{Progress, Trainer};

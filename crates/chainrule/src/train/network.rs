@@ -5,11 +5,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{Evaluation, LossKind, TrainError, OPTIM_PREFIX};
+use crate::data::ImageShape;
 use crate::data::{Dataset, Standardizer, Targets};
 use crate::model_file::{ModelFile, NamedTensor};
 use crate::nn::{
-    binary_cross_entropy_with_logits, cross_entropy, mse_loss, Activation, Context, MlpSpec,
-    Module, Sequential,
+    binary_cross_entropy_with_logits, cross_entropy, mse_loss, Activation, Context, ConvLayers,
+    ConvSpec, MlpSpec, ModelSpec, Module, Sequential,
 };
 use crate::tensor::{Array, Tape, Tensor};
 
@@ -22,15 +23,16 @@ pub enum Prediction {
     Value(f32),
 }
 
-/// A network with everything needed to use it on raw data: its architecture, the loss it was
-/// trained with, the names of the classes and the standardisation of the inputs.
+/// A network with everything needed to use it on raw data: its architecture (a multi-layer
+/// perceptron or a convolutional network), the loss it was trained with, the names of the
+/// classes and the standardisation of the inputs.
 ///
 /// [`Network::to_file`] gives a safetensors file that PyTorch loads into the equivalent
 /// `torch.nn.Sequential` with `load_state_dict(safetensors.torch.load_file(path))`.
 #[derive(Debug)]
 pub struct Network {
     /// The architecture.
-    pub spec: MlpSpec,
+    pub spec: ModelSpec,
     /// The layers and their parameters.
     pub model: Sequential,
     /// The loss, which says how outputs are read.
@@ -45,6 +47,10 @@ pub struct Network {
 mod key {
     pub const FORMAT: &str = "format";
     pub const FORMAT_VALUE: &str = "chainrule.mlp";
+    /// The format of convolutional networks, whose architecture is their layers.
+    pub const FORMAT_CONV: &str = "chainrule.convnet";
+    /// The images a convolutional network takes, `CxHxW`.
+    pub const INPUT_SHAPE: &str = "input_shape";
     pub const ARCHITECTURE: &str = "architecture";
     pub const ACTIVATION: &str = "activation";
     pub const DROPOUT: &str = "dropout";
@@ -55,8 +61,9 @@ mod key {
     pub const TORCH: &str = "torch";
 }
 
-/// The network spec in a model file's metadata: architecture, activation and dropout.
-pub(super) fn spec_of(file: &ModelFile, path: &Path) -> Result<MlpSpec, TrainError> {
+/// The network spec in a model file's metadata: the format, the architecture, the activation,
+/// and the dropout of a perceptron or the input shape of a convolutional network.
+pub(super) fn spec_of(file: &ModelFile, path: &Path) -> Result<ModelSpec, TrainError> {
     let at = |msg: String| TrainError::file(path, msg);
     let meta = |k: &str| {
         file.metadata.get(k).ok_or_else(|| {
@@ -65,12 +72,24 @@ pub(super) fn spec_of(file: &ModelFile, path: &Path) -> Result<MlpSpec, TrainErr
             ))
         })
     };
+    let activation = meta(key::ACTIVATION)?
+        .parse::<Activation>()
+        .map_err(|e| at(format!("metadata 'activation': {e}")))?;
+    if file.metadata.get(key::FORMAT).map(String::as_str) == Some(key::FORMAT_CONV) {
+        let layers: ConvLayers = meta(key::ARCHITECTURE)?
+            .parse()
+            .map_err(|e| at(format!("metadata 'architecture': {e}")))?;
+        let input: ImageShape = meta(key::INPUT_SHAPE)?
+            .parse()
+            .map_err(|e| at(format!("metadata 'input_shape': {e}")))?;
+        let spec = ConvSpec::new(input, layers, activation)
+            .map_err(|e| at(format!("metadata 'architecture' on {input} images: {e}")))?;
+        return Ok(spec.into());
+    }
     let mut spec: MlpSpec = meta(key::ARCHITECTURE)?
         .parse()
         .map_err(|e| at(format!("metadata 'architecture': {e}")))?;
-    spec.activation = meta(key::ACTIVATION)?
-        .parse::<Activation>()
-        .map_err(|e| at(format!("metadata 'activation': {e}")))?;
+    spec.activation = activation;
     spec.dropout = match file.metadata.get(key::DROPOUT) {
         None => 0.0,
         Some(d) => d
@@ -79,7 +98,7 @@ pub(super) fn spec_of(file: &ModelFile, path: &Path) -> Result<MlpSpec, TrainErr
             .filter(|p| (0.0..1.0).contains(p))
             .ok_or_else(|| at(format!("metadata 'dropout': '{d}' is not in [0, 1)")))?,
     };
-    Ok(spec)
+    Ok(spec.into())
 }
 
 fn json_floats(v: &[f32]) -> String {
@@ -87,10 +106,18 @@ fn json_floats(v: &[f32]) -> String {
 }
 
 impl Network {
-    /// A new network for `spec` with weights drawn from `seed`.
-    pub fn new(spec: MlpSpec, loss: LossKind, seed: u64) -> Self {
+    /// A new network for `spec` (an [`MlpSpec`] or a [`ConvSpec`]) with weights drawn from
+    /// `seed`.
+    ///
+    /// The network is in evaluation mode (no dropout, batch normalisation by its running
+    /// statistics), as a network to apply should be; the trainer switches it to training mode
+    /// for its steps.
+    pub fn new(spec: impl Into<ModelSpec>, loss: LossKind, seed: u64) -> Self {
+        let spec = spec.into();
+        let mut model = spec.build(seed);
+        model.set_training(false);
         Network {
-            model: spec.build(seed),
+            model,
             spec,
             loss,
             classes: Vec::new(),
@@ -102,10 +129,18 @@ impl Network {
     /// names and standardisation in the metadata.
     pub fn to_file(&self) -> ModelFile {
         let mut metadata = BTreeMap::new();
-        metadata.insert(key::FORMAT.into(), key::FORMAT_VALUE.into());
         metadata.insert(key::ARCHITECTURE.into(), self.spec.to_string());
-        metadata.insert(key::ACTIVATION.into(), self.spec.activation.to_string());
-        metadata.insert(key::DROPOUT.into(), self.spec.dropout.to_string());
+        metadata.insert(key::ACTIVATION.into(), self.spec.activation().to_string());
+        match &self.spec {
+            ModelSpec::Mlp(s) => {
+                metadata.insert(key::FORMAT.into(), key::FORMAT_VALUE.into());
+                metadata.insert(key::DROPOUT.into(), s.dropout.to_string());
+            }
+            ModelSpec::Conv(s) => {
+                metadata.insert(key::FORMAT.into(), key::FORMAT_CONV.into());
+                metadata.insert(key::INPUT_SHAPE.into(), s.input.to_string());
+            }
+        }
         metadata.insert(key::LOSS.into(), self.loss.name().into());
         metadata.insert(key::TORCH.into(), self.spec.torch());
         metadata.insert(
@@ -175,6 +210,7 @@ impl Network {
             }
         };
         let mut model = spec.build(0);
+        model.set_training(false);
         let params: Vec<NamedTensor> = file
             .tensors
             .iter()
@@ -235,9 +271,14 @@ impl Network {
             let end = (start + CHUNK).min(n);
             tape.clear();
             let rows = &features[start * n_features..end * n_features];
-            let x = tape.constant(Array::from_vec(rows.to_vec(), &[end - start, n_features])?);
+            // The tape's pool gives the chunk's buffer back from one chunk to the next.
+            let mut x = tape.buffer(rows.len());
+            x.copy_from_slice(rows);
+            let mut shape = vec![end - start];
+            shape.extend(self.spec.input_dims());
+            let x = tape.constant(Array::from_parts(x, shape));
             let y = tape.no_grad(|| self.model.forward(x, &mut Context::inference(&tape)))?;
-            out.extend_from_slice(&y.to_vec());
+            out.extend_from_slice(y.value().data());
             start = end;
         }
         Ok(out)

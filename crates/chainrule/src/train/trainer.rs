@@ -4,12 +4,14 @@
 use std::fmt;
 use std::time::Instant;
 
-use super::metrics::FlowAccumulator;
-use super::network::batch_loss;
-use super::{EpochMetrics, GradFlow, LossKind, Network, TrainConfig, TrainError};
-use crate::data::{Batches, Dataset};
-use crate::nn::{Context, MlpSpec, Module};
-use crate::optim::Optimizer;
+use super::metrics::{l2_norm, FlowAccumulator};
+use super::network::{batch_loss, read_outputs};
+use super::{
+    EpochMetrics, Evaluation, GradFlow, LossKind, Network, Prediction, TrainConfig, TrainError,
+};
+use crate::data::{Batches, Dataset, Targets};
+use crate::nn::{Context, ModelSpec, Module};
+use crate::optim::{Optimizer, Schedule};
 use crate::tensor::{Array, Tape};
 use crate::util::rand::Rng;
 
@@ -46,6 +48,7 @@ pub struct Trainer {
     pub(super) optimizer: Box<dyn Optimizer<f32>>,
     pub(super) epoch: usize,
     pub(super) history: Vec<EpochMetrics>,
+    pub(super) schedule: Schedule,
     tape: Tape<f32>,
     grads: Vec<Vec<f32>>,
     flow: GradFlow,
@@ -62,9 +65,23 @@ impl fmt::Debug for Trainer {
     }
 }
 
+/// What the steps of an epoch add up: the loss of each sample (as its batch's mean) and the
+/// samples classified right, as the weights were when each batch was seen.
+#[derive(Clone, Copy, Debug, Default)]
+struct Running {
+    loss: f64,
+    correct: usize,
+    samples: usize,
+}
+
 impl Trainer {
-    /// A trainer for a new network of shape `spec` (weights drawn from the config's seed).
-    pub fn new(spec: MlpSpec, loss: LossKind, config: TrainConfig) -> Result<Self, TrainError> {
+    /// A trainer for a new network of shape `spec` (an [`MlpSpec`](crate::nn::MlpSpec) or a
+    /// [`ConvSpec`](crate::nn::ConvSpec); weights drawn from the config's seed).
+    pub fn new(
+        spec: impl Into<ModelSpec>,
+        loss: LossKind,
+        config: TrainConfig,
+    ) -> Result<Self, TrainError> {
         if config.batch_size == 0 {
             return Err(TrainError::invalid("the batch size must be at least 1"));
         }
@@ -75,11 +92,24 @@ impl Trainer {
             optimizer,
             epoch: 0,
             history: Vec::new(),
+            schedule: Schedule::default(),
             tape: Tape::new(),
             grads: Vec::new(),
             flow: GradFlow::default(),
             acc: FlowAccumulator::default(),
         })
+    }
+
+    /// Sets the learning rate of every step from now on by `schedule`, from the optimizer's
+    /// learning rate in the config, over the [`TrainConfig::epochs`] planned (constant by
+    /// default).
+    pub fn set_schedule(&mut self, schedule: Schedule) {
+        self.schedule = schedule;
+    }
+
+    /// The learning-rate schedule.
+    pub fn schedule(&self) -> Schedule {
+        self.schedule
     }
 
     /// The number of epochs done.
@@ -117,17 +147,23 @@ impl Trainer {
         Ok(self.history.clone())
     }
 
-    /// Runs one epoch over `train` (already standardised), then evaluates on `train` and `test`.
+    /// Runs one epoch over `train` (already standardised), then evaluates on `test`.
+    ///
+    /// The epoch's training loss and accuracy are those of its steps, as PyTorch loops and
+    /// Keras report them: the mean over the samples of each one's batch loss, and the share
+    /// classified right, in training mode (dropout on) as the weights were at each step.
+    /// Evaluating the whole training set again after each epoch would cost a third of an
+    /// epoch's time for a number that says the same.
     pub fn train_epoch(
         &mut self,
         train: &Dataset,
         test: Option<&Dataset>,
         on_progress: &mut dyn FnMut(Progress<'_>),
     ) -> Result<EpochMetrics, TrainError> {
-        if train.n_features != self.net.spec.inputs() {
+        let inputs = self.net.spec.inputs();
+        if train.n_features != inputs {
             return Err(TrainError::invalid(format!(
-                "the network takes {} features but the data has {}",
-                self.net.spec.inputs(),
+                "the network takes {inputs} features but the data has {}",
                 train.n_features
             )));
         }
@@ -143,7 +179,7 @@ impl Trainer {
             let followed: Vec<(usize, String)> = names
                 .into_iter()
                 .enumerate()
-                .filter(|(_, (n, a))| n.ends_with(".weight") && a.shape().len() == 2)
+                .filter(|(_, (n, a))| n.ends_with(".weight") && a.shape().len() >= 2)
                 .map(|(i, (n, _))| (i, n))
                 .collect();
             self.acc.params = followed.iter().map(|(i, _)| *i).collect();
@@ -151,8 +187,19 @@ impl Trainer {
         }
         self.acc.sums = vec![0.0; self.acc.params.len()];
         self.acc.steps = 0;
+        let mut running = Running::default();
         for (b, indices) in batches.enumerate() {
-            let (loss, rng) = self.step(train, &indices, dropout_rng)?;
+            if !self.schedule.is_constant() {
+                let step = (self.epoch * n_batches + b) as u64;
+                let lr = self.schedule.lr_at(
+                    self.config.optimizer.lr,
+                    step,
+                    n_batches as u64,
+                    self.config.epochs as u64,
+                );
+                self.optimizer.set_lr(lr);
+            }
+            let (loss, rng) = self.step(train, &indices, dropout_rng, Some(&mut running))?;
             dropout_rng = rng;
             on_progress(Progress::Batch {
                 epoch: self.epoch + 1,
@@ -162,12 +209,18 @@ impl Trainer {
             });
         }
         self.net.model.set_training(false);
-        let on_train = self.net.evaluate(train)?;
+        let samples = running.samples.max(1) as f64;
+        let classes = matches!(train.targets, Targets::Classes { .. });
+        let on_train = Evaluation {
+            loss: running.loss / samples,
+            accuracy: (classes && self.net.loss.is_classification())
+                .then(|| running.correct as f64 / samples),
+            samples: running.samples,
+        };
         let on_test = match test {
             Some(t) if !t.is_empty() => Some(self.net.evaluate(t)?),
             _ => None,
         };
-        self.net.model.set_training(true);
         self.epoch += 1;
         let steps = self.acc.steps.max(1) as f64;
         self.flow.epochs.push(self.epoch);
@@ -196,19 +249,24 @@ impl Trainer {
     }
 
     /// One optimizer step (forward, loss, backward, update) on the samples `indices` of `data`,
-    /// as training does it; returns the batch loss. The benchmarks time exactly this.
+    /// as training does it (in training mode); returns the batch loss. The benchmarks time
+    /// exactly this.
     pub fn train_step(&mut self, data: &Dataset, indices: &[usize]) -> Result<f64, TrainError> {
         let rng = Rng::new(stream_seed(self.config.seed, self.epoch, 2));
-        self.step(data, indices, rng).map(|(loss, _)| loss)
+        self.net.model.set_training(true);
+        let loss = self.step(data, indices, rng, None).map(|(loss, _)| loss);
+        self.net.model.set_training(false);
+        loss
     }
 
     /// One optimizer step on the samples `indices`; returns the batch loss and the advanced
-    /// dropout generator.
+    /// dropout generator, and adds the batch's loss and right answers to `running`.
     fn step(
         &mut self,
         data: &Dataset,
         indices: &[usize],
         rng: Rng,
+        running: Option<&mut Running>,
     ) -> Result<(f64, Rng), TrainError> {
         let Trainer {
             net,
@@ -227,10 +285,26 @@ impl Trainer {
             for (row, &i) in x.chunks_exact_mut(nf.max(1)).zip(indices) {
                 row.copy_from_slice(data.row(i));
             }
-            let x = tape.constant(Array::from_parts(x, vec![indices.len(), nf]));
+            let mut shape = vec![indices.len()];
+            shape.extend(net.spec.input_dims());
+            let x = tape.constant(Array::from_parts(x, shape));
             let mut ctx = Context::with_rng(tape, rng);
             let out = net.model.forward(x, &mut ctx)?;
             let loss = batch_loss(net.loss, out, &data.targets, indices)?;
+            if let Some(r) = running {
+                r.loss += f64::from(loss.item()) * indices.len() as f64;
+                r.samples += indices.len();
+                if let (Targets::Classes { labels, .. }, true) =
+                    (&data.targets, net.loss.is_classification())
+                {
+                    let preds = read_outputs(net.loss, out.value().data(), net.spec.outputs());
+                    r.correct += preds
+                        .iter()
+                        .zip(indices)
+                        .filter(|(p, &i)| **p == Prediction::Class(labels[i]))
+                        .count();
+                }
+            }
             // A NaN of the forward pass is set aside, so that one the backward sweep finds is
             // the one the tape holds if backward fails; the forward one is reported otherwise.
             let forward_anomaly = tape.take_anomaly();
@@ -267,12 +341,7 @@ impl Trainer {
         };
         if acc.sums.len() == acc.params.len() {
             for (sum, &i) in acc.sums.iter_mut().zip(&acc.params) {
-                let g = grad_of(i);
-                *sum += g
-                    .iter()
-                    .map(|&v| f64::from(v) * f64::from(v))
-                    .sum::<f64>()
-                    .sqrt();
+                *sum += l2_norm(grad_of(i));
             }
             acc.steps += 1;
         }
