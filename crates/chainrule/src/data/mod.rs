@@ -27,6 +27,7 @@ mod error;
 mod idx;
 mod open;
 mod prep;
+mod text;
 
 pub use builtin::{digits, iris, moons, moons_with_rng, DIGITS_CSV, IRIS_CSV};
 pub use csv::{CsvOptions, TargetColumn, TargetKind, DEFAULT_MAX_LINE_BYTES};
@@ -34,6 +35,7 @@ pub use error::DataError;
 pub use idx::{read_idx, read_idx_pair, read_mnist, IdxArray, MnistPart};
 pub use open::{open, OpenOptions, TrainingDefaults, MOONS, SHIPPED};
 pub use prep::{batches, Batches, Standardizer};
+pub use text::{read_text, CharVocab, Split, TextCorpus, UnknownChars, SHAKESPEARE_TXT};
 
 /// The targets of a dataset: a class per sample, or a number per sample.
 #[derive(Clone, Debug, PartialEq)]

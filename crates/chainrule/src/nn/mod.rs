@@ -1,5 +1,7 @@
 //! Neural networks on the tensor engine: layers as [`Module`]s, a [`Sequential`] container, an MLP
-//! builder from a spec such as `64-128-10`, and the usual losses.
+//! builder from a spec such as `64-128-10`, the usual losses, and the pieces of a transformer
+//! ([`Embedding`], [`LayerNorm`], [`CausalSelfAttention`], [`MLP`], [`Block`]) with nanoGPT's
+//! [`GPT`].
 //!
 //! Parameters live in the modules as [`Array`](crate::tensor::Array)s. A forward pass records
 //! them on a [`Tape`](crate::tensor::Tape) through a [`Context`] (as variables when training, as
@@ -28,19 +30,27 @@
 
 mod activation;
 mod dropout;
+mod embedding;
+mod gpt;
+mod layer_norm;
 mod linear;
 mod loss;
 mod mlp;
 mod module;
 mod sequential;
+mod transformer;
 
 pub use activation::{Activation, ReLU, Sigmoid, Tanh, UnknownActivation, GELU};
 pub use dropout::Dropout;
+pub use embedding::{embedding, Embedding};
+pub use gpt::{GptConfig, GptConfigError, Sampling, GPT};
+pub use layer_norm::LayerNorm;
 pub use linear::Linear;
 pub use loss::{binary_cross_entropy_with_logits, cross_entropy, hinge_loss, mse_loss};
 pub use mlp::{MlpSpec, SpecError};
 pub use module::{Context, Module, StateDictError};
 pub use sequential::Sequential;
+pub use transformer::{Block, CausalSelfAttention, Projection, MLP};
 
 #[cfg(test)]
 mod tests;

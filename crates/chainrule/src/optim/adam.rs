@@ -168,6 +168,7 @@ struct Moments<T> {
 }
 
 /// One Adam step; `decoupled` is AdamW's weight decay, otherwise it is added to the gradient.
+/// `decays[g]` false exempts group `g` from the weight decay (all groups decay without it).
 #[allow(clippy::too_many_arguments)]
 fn adam_step<T: Float>(
     who: &str,
@@ -176,6 +177,7 @@ fn adam_step<T: Float>(
     grads: &[&[T]],
     (lr, (beta1, beta2), eps, wd, amsgrad): (f64, (f64, f64), f64, f64, bool),
     decoupled: bool,
+    decays: Option<&[bool]>,
 ) {
     if m.shapes.check(who, params, grads) {
         let zeros =
@@ -190,10 +192,17 @@ fn adam_step<T: Float>(
     let bias2 = T::from_f64(1.0 - beta2.powf(t));
     let (b1, b2) = (T::from_f64(beta1), T::from_f64(beta2));
     let (one_b1, one_b2) = (T::from_f64(1.0 - beta1), T::from_f64(1.0 - beta2));
-    let (lr_t, eps_t, wd_t) = (T::from_f64(lr), T::from_f64(eps), T::from_f64(wd));
-    let decay = T::from_f64(1.0 - lr * wd);
+    let (lr_t, eps_t) = (T::from_f64(lr), T::from_f64(eps));
     for (gi, (p, g)) in params.iter_mut().zip(grads).enumerate() {
-        for (j, (theta, &grad)) in p.iter_mut().zip(g.iter()).enumerate() {
+        let wd = if decays.is_none_or(|d| d.get(gi).copied().unwrap_or(true)) {
+            wd
+        } else {
+            0.0
+        };
+        let (wd_t, decay) = (T::from_f64(wd), T::from_f64(1.0 - lr * wd));
+        let moments = m.exp_avg[gi].iter_mut().zip(m.exp_avg_sq[gi].iter_mut());
+        let mut max_sq = m.max_exp_avg_sq.get_mut(gi).map(|v| v.iter_mut());
+        for ((theta, &grad), (ma, va)) in p.iter_mut().zip(g.iter()).zip(moments) {
             let mut d = grad;
             if wd != 0.0 {
                 if decoupled {
@@ -202,19 +211,17 @@ fn adam_step<T: Float>(
                     d = d + wd_t * *theta;
                 }
             }
-            let ma = &mut m.exp_avg[gi][j];
             *ma = b1 * *ma + one_b1 * d;
-            let va = &mut m.exp_avg_sq[gi][j];
             *va = b2 * *va + one_b2 * d * d;
-            let v = if amsgrad {
-                let vm = &mut m.max_exp_avg_sq[gi][j];
-                if *va > *vm || va.value().is_nan() {
-                    // Also carries a NaN forward, as torch.maximum does.
-                    *vm = *va;
+            let v = match max_sq.as_mut().and_then(Iterator::next) {
+                Some(vm) if amsgrad => {
+                    if *va > *vm || va.value().is_nan() {
+                        // Also carries a NaN forward, as torch.maximum does.
+                        *vm = *va;
+                    }
+                    *vm
                 }
-                *vm
-            } else {
-                *va
+                _ => *va,
             };
             let m_hat = *ma / bias1;
             let v_hat = v / bias2;
@@ -297,6 +304,7 @@ impl<T: Float> Moments<T> {
 pub struct Adam<T> {
     config: AdamConfig,
     moments: Moments<T>,
+    decays: Option<Vec<bool>>,
 }
 
 /// AdamW as `torch.optim.AdamW`: Adam with decoupled weight decay.
@@ -317,6 +325,32 @@ pub struct Adam<T> {
 pub struct AdamW<T> {
     config: AdamWConfig,
     moments: Moments<T>,
+    decays: Option<Vec<bool>>,
+}
+
+impl<T: Float> AdamW<T> {
+    /// The same optimizer with weight decay only on the parameter groups whose flag is true,
+    /// as PyTorch's parameter groups `[{"params": decay, "weight_decay": λ}, {"params": rest,
+    /// "weight_decay": 0}]`; nanoGPT's `configure_optimizers` decays the weights of two or more
+    /// dimensions and not the biases and layer norms. Groups past the end of `decays` decay.
+    ///
+    /// ```
+    /// use chainrule::optim::{AdamW, AdamWConfig, Optimizer};
+    ///
+    /// let mut opt = AdamW::new(AdamWConfig::new(0.1).weight_decay(0.5)).with_decays(vec![true, false]);
+    /// let (mut w, mut b) = (vec![2.0_f64], vec![2.0_f64]);
+    /// opt.step(&mut [&mut w, &mut b], &[&[0.0], &[0.0]]);
+    /// assert_eq!((w[0], b[0]), (1.9, 2.0));
+    /// ```
+    pub fn with_decays(mut self, decays: Vec<bool>) -> Self {
+        self.decays = Some(decays);
+        self
+    }
+
+    /// Which parameter groups decay (`None`: all of them).
+    pub fn decays(&self) -> Option<&[bool]> {
+        self.decays.as_deref()
+    }
 }
 
 /// The constructors and the [`Optimizer`] implementation of [`Adam`] and [`AdamW`], which differ
@@ -341,6 +375,7 @@ macro_rules! adam_optimizer {
                 Ok($Name {
                     config,
                     moments: Moments::default(),
+                    decays: None,
                 })
             }
 
@@ -360,6 +395,7 @@ macro_rules! adam_optimizer {
                     grads,
                     (c.lr, c.betas, c.eps, c.weight_decay, c.amsgrad),
                     $decoupled,
+                    self.decays.as_deref(),
                 );
             }
 
