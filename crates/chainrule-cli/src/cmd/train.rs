@@ -21,8 +21,9 @@ use chainrule::util::format::{json_number, to_spaced_json};
 /// Arguments of `chainrule train`.
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
-    /// The data: digits, iris, moons, a CSV file (with --target) or an IDX image file (with
-    /// --labels) [default: digits, or the checkpoint's with --resume].
+    /// The data: digits, iris, moons, a CSV file (with --target), an IDX image file (with
+    /// --labels), or for --model gpt shakespeare or a UTF-8 .txt file [default: digits, or
+    /// the checkpoint's with --resume].
     #[arg(long)]
     pub data: Option<String>,
     /// The CSV column to predict (a name, or a 0-based index).
@@ -35,7 +36,8 @@ pub struct TrainArgs {
     #[arg(long)]
     pub regression: bool,
     /// Layer widths from inputs to outputs [default: 64-128-10 for digits, 4-16-3 for iris,
-    /// 2-16-16-2 for moons, FEATURES-64-OUTPUTS otherwise].
+    /// 2-16-16-2 for moons, FEATURES-64-OUTPUTS otherwise], or gpt: a character-level
+    /// transformer on text (the default for shakespeare and .txt files).
     #[arg(long, value_name = "SPEC")]
     pub model: Option<String>,
     /// The activation between layers: relu, tanh, sigmoid or gelu [default: relu].
@@ -105,6 +107,9 @@ pub struct TrainArgs {
     /// --epochs, which may extend the run.
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
+    /// The settings of --model gpt.
+    #[command(flatten)]
+    pub text: crate::cmd::train_text::TextArgs,
 }
 
 /// A train error as bad input (exit 2).
@@ -201,17 +206,32 @@ where
         .map_err(|e| CliError::input(e.to_string()))
 }
 
-/// A checkpoint given to `--resume`, read whole, with the settings it was made with.
-fn load_checkpoint(path: &Path) -> Result<(ModelFile, RunSettings), CliError> {
-    let file = ModelFile::load(path).map_err(|e| CliError::input(e.to_string()))?;
+/// A checkpoint given to `--resume`, with the settings it was made with.
+fn checkpoint_settings(file: ModelFile, path: &Path) -> Result<(ModelFile, RunSettings), CliError> {
     let settings = RunSettings::from_checkpoint(&file, path).map_err(input)?;
     Ok((file, settings))
 }
 
 /// Runs `chainrule train`.
 pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
+    let file = args
+        .resume
+        .as_deref()
+        .map(|p| ModelFile::load(p).map_err(|e| CliError::input(e.to_string())))
+        .transpose()?;
+    if crate::cmd::train_text::wanted(args, file.as_ref()) {
+        return crate::cmd::train_text::run(args, file);
+    }
+    if let Some(flag) = args.text.first_given() {
+        return Err(CliError::input(format!(
+            "{flag} is a setting of --model gpt, not of an MLP"
+        )));
+    }
     // Check everything that can be checked before spending time on training.
-    let resumed = args.resume.as_deref().map(load_checkpoint).transpose()?;
+    let resumed = match (file, &args.resume) {
+        (Some(f), Some(p)) => Some(checkpoint_settings(f, p)?),
+        _ => None,
+    };
     let mut settings = given(args)?;
     if let (Some((_, recorded)), Some(path)) = (&resumed, &args.resume) {
         settings = settings.resume_from(recorded, path).map_err(input)?;
@@ -404,7 +424,7 @@ fn epoch_line(m: &EpochMetrics, epochs: usize) -> String {
 }
 
 /// A progress bar on standard error, hidden when that is not a terminal or with --json.
-fn progress_bar(json: bool, len: u64) -> ProgressBar {
+pub fn progress_bar(json: bool, len: u64) -> ProgressBar {
     if json || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }

@@ -184,8 +184,8 @@ impl GPT {
         })
     }
 
-    /// The last hidden states, after the final layer norm, `[batch, time, n_embd]`, for token
-    /// indices `ids` of `[batch, time]`.
+    /// The hidden states after `blocks` blocks, `[batch·time, n_embd]`, for token indices
+    /// `ids` of `[batch, time]`.
     fn hidden<'t>(
         &self,
         ids: &Array<usize>,
@@ -209,19 +209,19 @@ impl GPT {
                 ),
             ));
         }
-        let tok = self.wte.lookup(ids, ctx)?;
+        // The positions are rows, [batch·time, channels], sequence after sequence: the
+        // projections then need no reshaping, and the position embedding is a lookup too.
+        let flat = ids.reshape(&[ids.numel()])?;
+        let tok = self.wte.lookup(&flat, ctx)?;
         let wpe = ctx.param(&self.wpe.weight);
-        let pos = if s[1] == c.block_size {
-            wpe
-        } else {
-            wpe.slice(0, 0, s[1] as isize)?
-        };
+        let positions: Vec<usize> = (0..ids.numel()).map(|i| i % s[1]).collect();
+        let pos = super::embedding(wpe, &Array::from_vec(positions, &[ids.numel()])?, None)?;
         let mut x = tok.add(pos)?;
         if self.training && c.dropout > 0.0 {
             x = super::Dropout::new(c.dropout).forward(x, ctx)?;
         }
         for block in &self.h[..blocks] {
-            x = block.forward(x, ctx)?;
+            x = block.forward_rows(x, s[1], ctx)?;
         }
         Ok(x)
     }
@@ -229,6 +229,17 @@ impl GPT {
     /// The logits of the next token at every position, `[batch, time, vocab_size]`, for token
     /// indices `ids` of `[batch, time]` (`time` at most the block size).
     pub fn logits<'t>(
+        &self,
+        ids: &Array<usize>,
+        ctx: &mut Context<'t>,
+    ) -> Result<Tensor<'t, f32>, TensorError> {
+        let rows = self.logit_rows(ids, ctx)?;
+        let s = ids.shape();
+        rows.reshape(&[s[0], s[1], self.config.vocab_size])
+    }
+
+    /// The logits as rows, `[batch·time, vocab_size]`.
+    fn logit_rows<'t>(
         &self,
         ids: &Array<usize>,
         ctx: &mut Context<'t>,
@@ -262,16 +273,24 @@ impl GPT {
         targets: &[usize],
         ctx: &mut Context<'t>,
     ) -> Result<Tensor<'t, f32>, TensorError> {
-        let logits = self.logits(ids, ctx)?;
         let v = self.config.vocab_size;
-        let flat = logits.reshape(&[ids.numel(), v])?;
+        if targets.len() != ids.numel() {
+            return Err(TensorError::new(
+                "gpt",
+                format!(
+                    "{} targets for {} positions: one target per token is needed",
+                    targets.len(),
+                    ids.numel()
+                ),
+            ));
+        }
         if let Some(&bad) = targets.iter().find(|&&t| t >= v) {
             return Err(TensorError::new(
                 "gpt",
                 format!("target {bad} is not a token of a vocabulary of {v}"),
             ));
         }
-        super::cross_entropy(flat, targets)
+        super::cross_entropy(self.logit_rows(ids, ctx)?, targets)
     }
 
     /// The attention weights of every head of block `layer` for one sequence `ids`,
@@ -290,7 +309,8 @@ impl GPT {
             let x = self.hidden(&ids, &mut ctx, layer)?;
             let block = &self.h[layer];
             let x = block.ln_1.forward(x, &mut ctx)?;
-            block.attn.weights(x, &mut ctx)
+            let n = x.shape();
+            block.attn.weights(x.reshape(&[1, n[0], n[1]])?, &mut ctx)
         })?;
         let s = w.shape();
         w.value().reshape(&s[1..])
@@ -325,24 +345,42 @@ impl GPT {
         let mut tape = crate::tensor::Tape::new();
         let mut probs = vec![0.0f64; self.config.vocab_size];
         for _ in 0..tokens {
-            tape.clear();
-            let start = context.len().saturating_sub(self.config.block_size);
-            let window = &context[start..];
-            let ids = Array::from_vec(window.to_vec(), &[1, window.len()])?;
-            let last = tape.no_grad(|| -> Result<Vec<f32>, TensorError> {
-                let mut ctx = Context::inference(&tape);
-                let x = self.hidden(&ids, &mut ctx, self.h.len())?;
-                let t = window.len() as isize;
-                let x = x.slice(1, t - 1, t)?;
-                let x = self.ln_f.forward(x, &mut ctx)?;
-                Ok(self.head(x, &mut ctx)?.to_vec())
-            })?;
+            let last = self.next_logits_on(&mut tape, &context)?;
             let next = sample(&last, sampling, &mut probs, rng);
             on_token(next);
             drawn.push(next);
             context.push(next);
         }
         Ok(drawn)
+    }
+
+    /// The logits of the token after `context` (its last `block_size` tokens), in evaluation
+    /// mode: nanoGPT's `model(idx)[0][0, -1]`.
+    pub fn next_logits(&self, context: &[usize]) -> Result<Vec<f32>, TensorError> {
+        self.next_logits_on(&mut crate::tensor::Tape::new(), context)
+    }
+
+    fn next_logits_on(
+        &self,
+        tape: &mut crate::tensor::Tape<f32>,
+        context: &[usize],
+    ) -> Result<Vec<f32>, TensorError> {
+        if context.is_empty() {
+            return Err(TensorError::new("generate", "the context has no tokens"));
+        }
+        tape.clear();
+        let start = context.len().saturating_sub(self.config.block_size);
+        let window = &context[start..];
+        let ids = Array::from_vec(window.to_vec(), &[1, window.len()])?;
+        let tape = &*tape;
+        tape.no_grad(|| -> Result<Vec<f32>, TensorError> {
+            let mut ctx = Context::inference(tape);
+            let x = self.hidden(&ids, &mut ctx, self.h.len())?;
+            let t = window.len() as isize;
+            let x = x.slice(0, t - 1, t)?;
+            let x = self.ln_f.forward(x, &mut ctx)?;
+            Ok(self.head(x, &mut ctx)?.to_vec())
+        })
     }
 }
 

@@ -233,7 +233,38 @@ fn attention_weights<'t>(
     masked.softmax(-1)
 }
 
+impl CausalSelfAttention {
+    /// [`Module::forward`] on the positions as rows, `[batch·time, channels]` (sequence after
+    /// sequence), as a GPT keeps them: the projections need no reshaping.
+    pub fn forward_rows<'t>(
+        &self,
+        x: Tensor<'t, f32>,
+        time: usize,
+        ctx: &mut Context<'t>,
+    ) -> Result<Tensor<'t, f32>, TensorError> {
+        let s = x.shape();
+        if s.len() != 2 || time == 0 || s[0] % time != 0 {
+            return Err(TensorError::new(
+                "attention",
+                format!("expected [batch·time, channels] rows of sequences of {time}, got {s:?}"),
+            ));
+        }
+        let (b, c) = (s[0] / time, s[1]);
+        let qkv = self.c_attn.forward(x, ctx)?.reshape(&[b, time, 3 * c])?;
+        let y = if self.training && self.dropout > 0.0 {
+            let (q, k, v) = self.split_heads(qkv)?;
+            let w = Dropout::new(self.dropout).forward(attention_weights(q, k)?, ctx)?;
+            w.matmul(v)?.transpose(1, 2)?
+        } else {
+            qkv.causal_self_attention(self.heads)?
+        };
+        let y = self.c_proj.forward(y.reshape(&[b * time, c])?, ctx)?;
+        resid_dropout(y, self.dropout, self.training, ctx)
+    }
+}
+
 impl Module for CausalSelfAttention {
+    /// The attention of `x`, `[batch, time, channels]`.
     fn forward<'t>(
         &self,
         x: Tensor<'t, f32>,
@@ -246,17 +277,8 @@ impl Module for CausalSelfAttention {
                 format!("expected [batch, time, channels], got {s:?}"),
             ));
         }
-        let qkv = self.c_attn.forward(x, ctx)?;
-        let dropping = self.training && self.dropout > 0.0;
-        let y = if dropping {
-            let (q, k, v) = self.split_heads(qkv)?;
-            let w = Dropout::new(self.dropout).forward(attention_weights(q, k)?, ctx)?;
-            w.matmul(v)?.transpose(1, 2)?.reshape(&s)?
-        } else {
-            qkv.causal_self_attention(self.heads)?
-        };
-        let y = self.c_proj.forward(y, ctx)?;
-        resid_dropout(y, self.dropout, self.training, ctx)
+        let rows = x.reshape(&[s[0] * s[1], s[2]])?;
+        self.forward_rows(rows, s[1], ctx)?.reshape(&s)
     }
 
     fn named_parameters(&self) -> Vec<(String, &Array<f32>)> {
@@ -391,16 +413,39 @@ impl Block {
     }
 }
 
+impl Block {
+    /// [`Module::forward`] on the positions as rows, `[batch·time, channels]`.
+    pub fn forward_rows<'t>(
+        &self,
+        x: Tensor<'t, f32>,
+        time: usize,
+        ctx: &mut Context<'t>,
+    ) -> Result<Tensor<'t, f32>, TensorError> {
+        let a = self
+            .attn
+            .forward_rows(self.ln_1.forward(x, ctx)?, time, ctx)?;
+        let x = x.add(a)?;
+        let m = self.mlp.forward(self.ln_2.forward(x, ctx)?, ctx)?;
+        x.add(m)
+    }
+}
+
 impl Module for Block {
+    /// The block applied to `x`, `[batch, time, channels]`.
     fn forward<'t>(
         &self,
         x: Tensor<'t, f32>,
         ctx: &mut Context<'t>,
     ) -> Result<Tensor<'t, f32>, TensorError> {
-        let a = self.attn.forward(self.ln_1.forward(x, ctx)?, ctx)?;
-        let x = x.add(a)?;
-        let m = self.mlp.forward(self.ln_2.forward(x, ctx)?, ctx)?;
-        x.add(m)
+        let s = x.shape();
+        if s.len() != 3 {
+            return Err(TensorError::new(
+                "block",
+                format!("expected [batch, time, channels], got {s:?}"),
+            ));
+        }
+        let rows = x.reshape(&[s[0] * s[1], s[2]])?;
+        self.forward_rows(rows, s[1], ctx)?.reshape(&s)
     }
 
     fn named_parameters(&self) -> Vec<(String, &Array<f32>)> {

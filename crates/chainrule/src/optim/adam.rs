@@ -201,8 +201,25 @@ fn adam_step<T: Float>(
         };
         let (wd_t, decay) = (T::from_f64(wd), T::from_f64(1.0 - lr * wd));
         let moments = m.exp_avg[gi].iter_mut().zip(m.exp_avg_sq[gi].iter_mut());
-        let mut max_sq = m.max_exp_avg_sq.get_mut(gi).map(|v| v.iter_mut());
-        for ((theta, &grad), (ma, va)) in p.iter_mut().zip(g.iter()).zip(moments) {
+        if !amsgrad {
+            // The common case as a loop without branches, which the compiler vectorises.
+            for ((theta, &grad), (ma, va)) in p.iter_mut().zip(g.iter()).zip(moments) {
+                let (t, d) = if wd == 0.0 {
+                    (*theta, grad)
+                } else if decoupled {
+                    (*theta * decay, grad)
+                } else {
+                    (*theta, grad + wd_t * *theta)
+                };
+                *ma = b1 * *ma + one_b1 * d;
+                *va = b2 * *va + one_b2 * d * d;
+                *theta = t - lr_t * (*ma / bias1) / ((*va / bias2).sqrt() + eps_t);
+            }
+            continue;
+        }
+        let max_sq = m.max_exp_avg_sq[gi].iter_mut();
+        for (((theta, &grad), (ma, va)), vm) in p.iter_mut().zip(g.iter()).zip(moments).zip(max_sq)
+        {
             let mut d = grad;
             if wd != 0.0 {
                 if decoupled {
@@ -213,18 +230,12 @@ fn adam_step<T: Float>(
             }
             *ma = b1 * *ma + one_b1 * d;
             *va = b2 * *va + one_b2 * d * d;
-            let v = match max_sq.as_mut().and_then(Iterator::next) {
-                Some(vm) if amsgrad => {
-                    if *va > *vm || va.value().is_nan() {
-                        // Also carries a NaN forward, as torch.maximum does.
-                        *vm = *va;
-                    }
-                    *vm
-                }
-                _ => *va,
-            };
+            if *va > *vm || va.value().is_nan() {
+                // Also carries a NaN forward, as torch.maximum does.
+                *vm = *va;
+            }
             let m_hat = *ma / bias1;
-            let v_hat = v / bias2;
+            let v_hat = *vm / bias2;
             *theta = *theta - lr_t * m_hat / (v_hat.sqrt() + eps_t);
         }
     }

@@ -110,8 +110,9 @@ impl LmTrainer {
         Self::with_model(model, settings)
     }
 
-    /// A trainer for `model` (whose shape must be the settings').
-    pub(super) fn with_model(model: LmModel, settings: LmSettings) -> Result<Self, TrainError> {
+    /// A trainer for `model` (whose shape should be the settings'; the benchmarks make one
+    /// without a corpus this way).
+    pub fn with_model(model: LmModel, settings: LmSettings) -> Result<Self, TrainError> {
         let decays = model
             .gpt
             .named_parameters()
