@@ -181,7 +181,9 @@ impl Picture for Attention {
                 .y_labels(t)
                 .label_style((FONT, 9))
                 .x_label_formatter(&label)
-                .y_label_formatter(&|i: &usize| label(&(t - 1 - *i)))
+                .y_label_formatter(&|i: &usize| {
+                    t.checked_sub(1 + *i).map_or(String::new(), |k| label(&k))
+                })
                 .draw()
                 .map_err(err)?;
             chart

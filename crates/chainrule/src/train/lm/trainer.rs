@@ -56,9 +56,6 @@ const DROPOUT: u64 = 2;
 const EVAL_TRAIN: u64 = 3;
 const EVAL_VAL: u64 = 4;
 
-/// Windows per forward pass when scoring the whole validation part.
-const EVAL_WINDOWS: usize = 32;
-
 /// The training loop's state: the model, the optimizer, the steps done, the evaluations and
 /// the loss of every step.
 pub struct LmTrainer {
@@ -331,7 +328,14 @@ impl LmTrainer {
     /// The mean cross-entropy over the whole validation part: the part cut into windows of
     /// the context's length (the last one shorter), every position scored once.
     pub fn validation_loss(&mut self, corpus: &TextCorpus) -> Result<f64, TrainError> {
-        score_text(&self.model.gpt, &mut self.tape, &corpus.val)
+        // As many windows per forward pass as a training batch has, so that the tape's pool
+        // serves this too.
+        score_text(
+            &self.model.gpt,
+            &mut self.tape,
+            &corpus.val,
+            self.settings.batch,
+        )
     }
 
     /// The mean loss of windows `x` of length `t` against `y`, without gradients.
@@ -358,11 +362,12 @@ fn mean_loss(
 }
 
 /// The mean cross-entropy of `gpt` over `tokens`, in windows of its block size (the last one
-/// shorter), every position but the first predicted once.
+/// shorter), every position but the first predicted once; `windows` windows per forward pass.
 pub(crate) fn score_text(
     gpt: &GPT,
     tape: &mut Tape<f32>,
     tokens: &[u32],
+    windows: usize,
 ) -> Result<f64, TrainError> {
     let block = gpt.config.block_size;
     let n = tokens.len().saturating_sub(1);
@@ -382,7 +387,7 @@ pub(crate) fn score_text(
     };
     let mut w = 0;
     while w < full {
-        let count = EVAL_WINDOWS.min(full - w);
+        let count = windows.max(1).min(full - w);
         x.clear();
         y.clear();
         for k in w..w + count {
