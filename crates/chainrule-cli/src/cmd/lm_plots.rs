@@ -64,6 +64,7 @@ impl Picture for Curves<'_> {
             .configure_mesh()
             .x_desc("step")
             .y_desc("cross-entropy (nats per character)")
+            .x_label_formatter(&|v| format!("{v:.0}"))
             .label_style((FONT, 14))
             .axis_desc_style((FONT, 15))
             .draw()

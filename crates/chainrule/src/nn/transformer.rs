@@ -28,6 +28,24 @@ pub(crate) fn prefixed_mut<'a>(
         .map(move |(n, a)| (format!("{prefix}.{n}"), a))
 }
 
+/// [`Module::named_parameters`] and [`Module::parameters_mut`] of a module made of named
+/// submodules, each one's parameters behind its name, in the order given.
+macro_rules! submodule_parameters {
+    ($($name:ident),+) => {
+        fn named_parameters(&self) -> Vec<(String, &Array<f32>)> {
+            let mut v = Vec::new();
+            $(v.extend(prefixed(stringify!($name), self.$name.named_parameters()));)+
+            v
+        }
+
+        fn parameters_mut(&mut self) -> Vec<(String, &mut Array<f32>)> {
+            let mut v = Vec::new();
+            $(v.extend(prefixed_mut(stringify!($name), self.$name.parameters_mut()));)+
+            v
+        }
+    };
+}
+
 /// A fully connected layer over the last dimension, `x · Wᵀ (+ b)`, as `nn.Linear(in, out,
 /// bias=...)` in a transformer: the input may have any leading dimensions (`[batch, time,
 /// in]`), the weight is `[out, in]` and the bias, when there is one, `[out]`.
@@ -281,17 +299,7 @@ impl Module for CausalSelfAttention {
         self.forward_rows(rows, s[1], ctx)?.reshape(&s)
     }
 
-    fn named_parameters(&self) -> Vec<(String, &Array<f32>)> {
-        prefixed("c_attn", self.c_attn.named_parameters())
-            .chain(prefixed("c_proj", self.c_proj.named_parameters()))
-            .collect()
-    }
-
-    fn parameters_mut(&mut self) -> Vec<(String, &mut Array<f32>)> {
-        prefixed_mut("c_attn", self.c_attn.parameters_mut())
-            .chain(prefixed_mut("c_proj", self.c_proj.parameters_mut()))
-            .collect()
-    }
+    submodule_parameters!(c_attn, c_proj);
 
     fn set_training(&mut self, training: bool) {
         self.training = training;
@@ -358,17 +366,7 @@ impl Module for MLP {
         resid_dropout(y, self.dropout, self.training, ctx)
     }
 
-    fn named_parameters(&self) -> Vec<(String, &Array<f32>)> {
-        prefixed("c_fc", self.c_fc.named_parameters())
-            .chain(prefixed("c_proj", self.c_proj.named_parameters()))
-            .collect()
-    }
-
-    fn parameters_mut(&mut self) -> Vec<(String, &mut Array<f32>)> {
-        prefixed_mut("c_fc", self.c_fc.parameters_mut())
-            .chain(prefixed_mut("c_proj", self.c_proj.parameters_mut()))
-            .collect()
-    }
+    submodule_parameters!(c_fc, c_proj);
 
     fn set_training(&mut self, training: bool) {
         self.training = training;
@@ -448,21 +446,7 @@ impl Module for Block {
         self.forward_rows(rows, s[1], ctx)?.reshape(&s)
     }
 
-    fn named_parameters(&self) -> Vec<(String, &Array<f32>)> {
-        prefixed("ln_1", self.ln_1.named_parameters())
-            .chain(prefixed("attn", self.attn.named_parameters()))
-            .chain(prefixed("ln_2", self.ln_2.named_parameters()))
-            .chain(prefixed("mlp", self.mlp.named_parameters()))
-            .collect()
-    }
-
-    fn parameters_mut(&mut self) -> Vec<(String, &mut Array<f32>)> {
-        prefixed_mut("ln_1", self.ln_1.parameters_mut())
-            .chain(prefixed_mut("attn", self.attn.parameters_mut()))
-            .chain(prefixed_mut("ln_2", self.ln_2.parameters_mut()))
-            .chain(prefixed_mut("mlp", self.mlp.parameters_mut()))
-            .collect()
-    }
+    submodule_parameters!(ln_1, attn, ln_2, mlp);
 
     fn set_training(&mut self, training: bool) {
         self.attn.set_training(training);

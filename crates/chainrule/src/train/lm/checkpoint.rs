@@ -130,14 +130,7 @@ impl LmTrainer {
         let evals: Vec<[f64; 3]> = parse!(file, key::EVALS, path);
         let losses: Vec<f32> = parse!(file, key::LOSSES, path);
         let order: Vec<String> = parse!(file, key::BUFFERS, path);
-        let mut buffers = Vec::with_capacity(order.len());
-        for name in &order {
-            let full = format!("{OPTIM_PREFIX}{name}");
-            let t = file
-                .get(&full)
-                .ok_or_else(|| at(format!("tensor '{full}' is missing (optimizer state)")))?;
-            buffers.push((name.clone(), t.data.clone()));
-        }
+        let buffers = crate::train::checkpoint::optimizer_buffers(file, &order, path)?;
         let state = OptimizerState {
             optimizer: "adamw".into(),
             step: parse!(file, key::OPTIM_STEP, path),

@@ -42,13 +42,9 @@ pub enum LmProgress<'a> {
     Eval(&'a LmEval),
 }
 
-/// A seed for one purpose at one step, from the run's seed: a step's batch and dropout depend
-/// only on the seed and the step's number, so a resumed run draws what an uninterrupted one
-/// would.
-fn stream_seed(seed: u64, step: usize, stream: u64) -> u64 {
-    seed ^ (step as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03)
-}
+// A step's batch and dropout come from `stream_seed(seed, step, stream)`, so that a resumed
+// run draws what an uninterrupted one would.
+use crate::train::trainer::stream_seed;
 
 /// Streams of [`stream_seed`].
 const BATCH: u64 = 1;
