@@ -109,7 +109,7 @@ pub struct TrainArgs {
     pub resume: Option<PathBuf>,
     /// The settings of --model gpt.
     #[command(flatten)]
-    pub text: crate::cmd::train_text::TextArgs,
+    pub text: Box<crate::cmd::train_text::TextArgs>,
 }
 
 /// A train error as bad input (exit 2).
