@@ -413,3 +413,48 @@ fn text_data_splits_as_nanogpt_and_names_what_is_wrong() {
     assert_eq!(s.train.len() + s.val.len(), 1_058_545);
     assert_eq!(s.vocab.len(), 72);
 }
+
+#[test]
+fn attention_composed_for_dropout_agrees_with_the_fused_kernel() {
+    // With a dropout too small to drop anything, the composed path (scores, mask, softmax,
+    // dropout, values) must give the fused kernel's output and gradients.
+    let fused = tiny(true);
+    let mut composed = fused.clone();
+    for b in &mut composed.h {
+        b.attn.dropout = 1e-12;
+    }
+    let ids = Array::from_vec(vec![1, 4, 9, 0, 3, 10, 2, 2, 7, 5], &[2, 5]).unwrap();
+    let targets = [4, 9, 0, 3, 8, 2, 2, 7, 5, 6];
+    let run = |gpt: &GPT| {
+        let tape = Tape::<f32>::new();
+        let mut ctx = Context::new(&tape, 0);
+        let loss = gpt.loss(&ids, &targets, &mut ctx).unwrap();
+        loss.backward().unwrap();
+        let grads: Vec<Vec<f32>> = ctx.parameters().iter().map(|p| p.grad().unwrap().to_vec()).collect();
+        (loss.item(), grads)
+    };
+    let ((a, ga), (b, gb)) = (run(&fused), run(&composed));
+    assert!((a - b).abs() < 1e-5, "{a} vs {b}");
+    for (x, y) in ga.iter().flatten().zip(gb.iter().flatten()) {
+        assert!((x - y).abs() < 1e-5 * (1.0 + x.abs()), "{x} vs {y}");
+    }
+    // The weights drawn for a prompt: each row sums to one over the positions seen.
+    let w = fused.attention(&[1, 4, 9, 0], 1).unwrap();
+    assert_eq!(w.shape(), &[2, 4, 4]);
+    for (r, row) in w.data().chunks(4).enumerate() {
+        let i = r % 4;
+        assert!((row.iter().sum::<f32>() - 1.0).abs() < 1e-5);
+        assert!(row[i + 1..].iter().all(|&v| v == 0.0));
+    }
+    // A real dropout trains without error and changes the loss; evaluation mode switches it off.
+    let mut dropping = fused.clone();
+    for b in &mut dropping.h {
+        b.attn.dropout = 0.5;
+    }
+    let (c, _) = run(&dropping);
+    assert!((c - a).abs() > 1e-4);
+    dropping.set_training(false);
+    let tape = Tape::<f32>::new();
+    let l = dropping.loss(&ids, &targets, &mut Context::inference(&tape)).unwrap().item();
+    assert!((l - a).abs() < 1e-5);
+}
