@@ -33,6 +33,7 @@ GROUPS = {
     "elementwise": ["add-10m", "mul-10m"],
     "mlp": ["mlp-tiny", "mlp-small", "mlp-mnist", "mlp-wide"],
     "micrograd": ["micrograd-moons"],
+    "gpt": ["gpt-baby"],
 }
 
 
@@ -95,6 +96,14 @@ def peers(args, groups):
                     out[shapes[shape] + " (torch)"] = ("PyTorch eager", us)
         except Exception as e:  # noqa: BLE001
             notes.append(f"PyTorch MLP: not measured ({e})")
+    if "gpt" in groups:
+        for script, peer_name, key in (("torch_deep.py", "PyTorch eager", "gpt-baby (torch)"),
+                                       ("jax_deep.py", "JAX jit", "gpt-baby")):
+            try:
+                name, us = run([py, peer(script), "gpt-baby"]).split()[-2:]
+                out[key] = (peer_name, float(us))
+            except Exception as e:  # noqa: BLE001
+                notes.append(f"{peer_name} gpt-baby: not measured ({e})")
     if "micrograd" in groups:
         try:
             text = run([py, peer("micrograd_moons.py")], timeout=3600)

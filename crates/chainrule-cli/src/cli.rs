@@ -62,16 +62,22 @@ pub enum Command {
     Diff(crate::cmd::diff::DiffArgs),
     /// Minimise an expression by gradient descent and show (or draw) the path taken.
     Descend(crate::descend::DescendArgs),
-    /// Train a neural network on a dataset and report its test accuracy.
+    /// Train a neural network on a dataset and report its test accuracy, or a character-level
+    /// GPT on a text (--model gpt) and report its validation loss.
     #[command(
-        after_help = "Examples:\n  chainrule train --data digits\n  chainrule train --data iris --json\n  chainrule train --data data.csv --target label --model 8-32-3 --save model.safetensors --plot curves.png"
+        after_help = "Examples:\n  chainrule train --data digits\n  chainrule train --data iris --json\n  chainrule train --data data.csv --target label --model 8-32-3 --save model.safetensors --plot curves.png\n  chainrule train --data fashion-mnist --model cnn --save cnn.safetensors\n  chainrule train --data shakespeare --model gpt --save gpt.safetensors --plot loss.png --attention attention.png"
     )]
-    Train(crate::cmd::train::TrainArgs),
+    Train(Box<crate::cmd::train::TrainArgs>),
     /// Print the predictions of a saved model, and its accuracy when the data has labels.
     #[command(
         after_help = "Example:\n  chainrule predict --model model.safetensors --data digits"
     )]
     Predict(crate::cmd::predict::PredictArgs),
+    /// Write text with a language model trained by `train --model gpt`, as it is drawn.
+    #[command(
+        after_help = "Examples:\n  chainrule train --data shakespeare --model gpt --save gpt.safetensors\n  chainrule generate --model gpt.safetensors --prompt \"ROMEO.\" --tokens 300 --seed 1"
+    )]
+    Generate(crate::cmd::generate::GenerateArgs),
 }
 
 impl Command {
@@ -87,7 +93,11 @@ impl Command {
             Command::Hessian(a) => Some(&mut a.expr),
             Command::Diff(a) => Some(&mut a.expr),
             Command::Descend(a) => Some(&mut a.expr),
-            Command::Demo(_) | Command::Bench(_) | Command::Train(_) | Command::Predict(_) => None,
+            Command::Demo(_)
+            | Command::Bench(_)
+            | Command::Train(_)
+            | Command::Predict(_)
+            | Command::Generate(_) => None,
         }
     }
 }

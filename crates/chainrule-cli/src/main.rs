@@ -49,6 +49,7 @@ fn run(cli: &Cli) -> Result<ExitCode, error::CliError> {
         Command::Diff(args) => cmd::diff::run(args).map(|()| ExitCode::SUCCESS),
         Command::Train(args) => cmd::train::run(args),
         Command::Predict(args) => cmd::predict::run(args),
+        Command::Generate(args) => cmd::generate::run(args),
         Command::Descend(args) => descend::run(args).map(|()| ExitCode::SUCCESS),
     }
 }

@@ -170,6 +170,33 @@ fn cnn_job() -> Box<dyn FnMut()> {
     })
 }
 
+/// One training step of nanoGPT's baby GPT (vocabulary 65, context 64, batch 12, 4 layers, 4
+/// heads, 128 channels, no biases, tied embeddings) on a fixed random batch: forward, the loss
+/// over every position, backward, clipping at norm 1 and AdamW with weight decay on the
+/// matrices, through [`LmTrainer::train_step`](crate::train::LmTrainer::train_step), the step
+/// the training loop takes; the same job as the peers' `torch_deep.py gpt-baby`.
+fn gpt_job() -> Box<dyn FnMut()> {
+    use crate::data::CharVocab;
+    use crate::nn::GPT;
+    use crate::train::{LmModel, LmSettings, LmTrainer};
+    use crate::util::rand::Rng;
+
+    let settings = LmSettings::baby();
+    let chars: String = (0..65u8).map(|i| char::from(b'0' + i)).collect();
+    let model = LmModel {
+        gpt: GPT::new(settings.gpt_config(65), 0).expect("a valid configuration"),
+        vocab: CharVocab::from_text(&chars),
+    };
+    let mut trainer = LmTrainer::with_model(model, settings).expect("valid settings");
+    let mut rng = Rng::new(0);
+    let n = 12 * 64;
+    let x: Vec<usize> = (0..n).map(|_| rng.below(65)).collect();
+    let y: Vec<usize> = (0..n).map(|_| rng.below(65)).collect();
+    Box::new(move || {
+        black_box(trainer.train_step(&x, &y).expect("a training step"));
+    })
+}
+
 /// Every standard workload, in the order `chainrule bench` lists them.
 pub fn workloads() -> Vec<Workload> {
     vec![
@@ -253,6 +280,12 @@ pub fn workloads() -> Vec<Workload> {
                           3x3 32-64, ReLU, max-pool 2, linear 3136-128, ReLU, linear 10), batch \
                           128 of 1x28x28, cross-entropy",
             setup: cnn_job,
+        },
+        Workload {
+            name: "gpt-baby",
+            description: "one AdamW training step of nanoGPT's baby GPT (4 layers, 4 heads, \
+                          128 channels) on 12x64 random characters of 65, with clipping",
+            setup: gpt_job,
         },
         Workload {
             name: "micrograd-moons",

@@ -22,9 +22,9 @@ use chainrule::util::format::{json_number, to_spaced_json};
 #[derive(Args, Debug, Clone)]
 pub struct TrainArgs {
     /// The data: digits, iris, moons, fashion-mnist (Debian's dataset-fashion-mnist: trains on
-    /// its 60,000 images, tests on the official 10,000), a CSV file (with --target) or an IDX
-    /// image file, plain or gzipped (with --labels) [default: digits, or the checkpoint's with
-    /// --resume].
+    /// its 60,000 images, tests on the official 10,000), a CSV file (with --target), an IDX
+    /// image file, plain or gzipped (with --labels), or for --model gpt shakespeare or a UTF-8
+    /// .txt file [default: digits, or the checkpoint's with --resume].
     #[arg(long)]
     pub data: Option<String>,
     /// The folder of fashion-mnist's four IDX files [default: /usr/share/datasets/fashion-mnist].
@@ -64,7 +64,8 @@ pub struct TrainArgs {
     ///   d0.3     dropout with probability 0.3
     ///   10       the last part: the outputs (one per class)
     /// e.g. c32bn-p2-c64bn-p2-f128-d0.3-10; cnn is that on 28x28 images, c32bn-c64bn-p2-f128-d0.3-10
-    /// on the 8x8 digits [default: 64-128-10 for digits, 784-256-128-10 for fashion-mnist, 4-16-3
+    /// on the 8x8 digits; gpt: a character-level transformer on text (the default for shakespeare
+    /// and .txt files) [default: 64-128-10 for digits, 784-256-128-10 for fashion-mnist, 4-16-3
     /// for iris, 2-16-16-2 for moons, FEATURES-64-OUTPUTS otherwise].
     #[arg(long, value_name = "SPEC", verbatim_doc_comment)]
     pub model: Option<String>,
@@ -88,7 +89,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "SCHEDULE")]
     pub lr_schedule: Option<String>,
     /// Steps of linear warm-up of the learning rate, from nearly 0 to --lr, before the schedule
-    /// [default: 0; 100 for convolutional networks, 50 on digits].
+    /// [default: 0; 100 for convolutional networks, 50 on digits; 100 for gpt, before its cosine
+    /// decay to --min-lr].
     #[arg(long, value_name = "STEPS")]
     pub warmup: Option<u64>,
     /// SGD's momentum [default: 0; 0.9 for momentum and nesterov].
@@ -146,6 +148,9 @@ pub struct TrainArgs {
     /// --epochs, which may extend the run.
     #[arg(long, value_name = "FILE")]
     pub resume: Option<PathBuf>,
+    /// The settings of --model gpt.
+    #[command(flatten)]
+    pub text: Box<crate::cmd::train_text::TextArgs>,
 }
 
 /// A train error as bad input (exit 2).
@@ -270,17 +275,32 @@ where
         .map_err(|e| CliError::input(e.to_string()))
 }
 
-/// A checkpoint given to `--resume`, read whole, with the settings it was made with.
-fn load_checkpoint(path: &Path) -> Result<(ModelFile, RunSettings), CliError> {
-    let file = ModelFile::load(path).map_err(|e| CliError::input(e.to_string()))?;
+/// A checkpoint given to `--resume`, with the settings it was made with.
+fn checkpoint_settings(file: ModelFile, path: &Path) -> Result<(ModelFile, RunSettings), CliError> {
     let settings = RunSettings::from_checkpoint(&file, path).map_err(input)?;
     Ok((file, settings))
 }
 
 /// Runs `chainrule train`.
 pub fn run(args: &TrainArgs) -> Result<ExitCode, CliError> {
+    let file = args
+        .resume
+        .as_deref()
+        .map(|p| ModelFile::load(p).map_err(|e| CliError::input(e.to_string())))
+        .transpose()?;
+    if crate::cmd::train_text::wanted(args, file.as_ref()) {
+        return crate::cmd::train_text::run(args, file);
+    }
+    if let Some(flag) = args.text.first_given() {
+        return Err(CliError::input(format!(
+            "{flag} is a setting of --model gpt, not of an MLP"
+        )));
+    }
     // Check everything that can be checked before spending time on training.
-    let resumed = args.resume.as_deref().map(load_checkpoint).transpose()?;
+    let resumed = match (file, &args.resume) {
+        (Some(f), Some(p)) => Some(checkpoint_settings(f, p)?),
+        _ => None,
+    };
     let mut settings = given(args)?;
     if let (Some((_, recorded)), Some(path)) = (&resumed, &args.resume) {
         settings = settings.resume_from(recorded, path).map_err(input)?;
@@ -500,7 +520,7 @@ fn epoch_line(m: &EpochMetrics, epochs: usize) -> String {
 }
 
 /// A progress bar on standard error, hidden when that is not a terminal or with --json.
-fn progress_bar(json: bool, len: u64) -> ProgressBar {
+pub fn progress_bar(json: bool, len: u64) -> ProgressBar {
     if json || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }

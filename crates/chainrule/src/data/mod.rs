@@ -28,6 +28,7 @@ mod idx;
 mod image;
 mod open;
 mod prep;
+mod text;
 
 pub use builtin::{digits, iris, moons, moons_with_rng, DIGITS_CSV, IRIS_CSV};
 pub use csv::{CsvOptions, TargetColumn, TargetKind, DEFAULT_MAX_LINE_BYTES};
@@ -39,6 +40,7 @@ pub use open::{
     FASHION_MNIST_DIR, FASHION_MNIST_INSTALL, MOONS, SHIPPED,
 };
 pub use prep::{batches, Batches, Standardizer};
+pub use text::{read_text, CharVocab, Split, TextCorpus, UnknownChars, SHAKESPEARE_TXT};
 
 /// The targets of a dataset: a class per sample, or a number per sample.
 #[derive(Clone, Debug, PartialEq)]

@@ -1,5 +1,7 @@
 //! Neural networks on the tensor engine: layers as [`Module`]s, a [`Sequential`] container, an MLP
-//! builder from a spec such as `64-128-10`, and the usual losses.
+//! builder from a spec such as `64-128-10`, the usual losses, and the pieces of a transformer
+//! ([`Embedding`], [`LayerNorm`], [`CausalSelfAttention`], [`MLP`], [`Block`]) with nanoGPT's
+//! [`GPT`].
 //!
 //! Parameters live in the modules as [`Array`](crate::tensor::Array)s. A forward pass records
 //! them on a [`Tape`](crate::tensor::Tape) through a [`Context`] (as variables when training, as
@@ -31,7 +33,10 @@ mod batchnorm;
 mod conv;
 mod convnet;
 mod dropout;
+mod embedding;
 mod flatten;
+mod gpt;
+mod layer_norm;
 mod linear;
 mod loss;
 mod mlp;
@@ -40,6 +45,7 @@ mod pool;
 mod residual;
 mod sequential;
 mod spec;
+mod transformer;
 
 pub use activation::{
     Activation, LeakyReLU, ReLU, SiLU, Sigmoid, Softplus, Tanh, UnknownActivation, ELU, GELU,
@@ -48,7 +54,10 @@ pub use batchnorm::{BatchNorm1d, BatchNorm2d, RunningStats};
 pub use conv::Conv2d;
 pub use convnet::{ConvLayers, ConvSpec, LayerSpec, MAX_PARAMETERS};
 pub use dropout::Dropout;
+pub use embedding::{embedding, Embedding};
 pub use flatten::Flatten;
+pub use gpt::{GptConfig, GptConfigError, Sampling, GPT};
+pub use layer_norm::LayerNorm;
 pub use linear::Linear;
 pub use loss::{
     binary_cross_entropy_with_logits, cross_entropy, cross_entropy_with, hinge_loss, mse_loss,
@@ -60,6 +69,7 @@ pub use pool::{AdaptiveAvgPool2d, AvgPool2d, MaxPool2d};
 pub use residual::Residual;
 pub use sequential::Sequential;
 pub use spec::{ModelChoice, ModelSpec};
+pub use transformer::{Block, CausalSelfAttention, Projection, MLP};
 
 #[cfg(test)]
 mod tests;

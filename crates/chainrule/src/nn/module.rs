@@ -46,7 +46,23 @@ impl<'t> Context<'t> {
     }
 
     /// Records a parameter (sharing its data, copying nothing) and remembers it.
+    ///
+    /// A parameter used twice (a tied weight, as a GPT's token embedding and output layer) is
+    /// recorded once: the same array (the same data, not equal numbers) given again returns the
+    /// tensor of its first use, so that its gradient adds the contributions of both uses and
+    /// the optimizer sees one parameter.
     pub fn param(&mut self, value: &Array<f32>) -> Tensor<'t, f32> {
+        if value.numel() > 0 {
+            let tape = self.tape;
+            let same = |t: &&Tensor<'t, f32>| {
+                let nodes = tape.nodes.borrow();
+                let v = &nodes[t.id()].value;
+                v.shape() == value.shape() && std::ptr::eq(v.data().as_ptr(), value.data().as_ptr())
+            };
+            if let Some(&t) = self.params.iter().find(same) {
+                return t;
+            }
+        }
         let t = if self.grad {
             self.tape.var(value.clone())
         } else {
@@ -216,6 +232,14 @@ pub enum StateDictError {
         /// The tensor's shape.
         found: Vec<usize>,
     },
+    /// Two tensors of parameters the architecture ties together (one parameter under two
+    /// names) hold different numbers.
+    Untied {
+        /// The second name.
+        name: String,
+        /// The name of the parameter it is tied to.
+        tied_to: String,
+    },
 }
 
 impl fmt::Display for StateDictError {
@@ -234,6 +258,11 @@ impl fmt::Display for StateDictError {
             } => write!(
                 f,
                 "tensor '{name}' has shape {found:?} but the architecture needs {expected:?}"
+            ),
+            StateDictError::Untied { name, tied_to } => write!(
+                f,
+                "tensor '{name}' differs from '{tied_to}', but the architecture ties them (one \
+                 parameter)"
             ),
         }
     }

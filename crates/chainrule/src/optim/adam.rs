@@ -177,6 +177,9 @@ type Hyper = (f64, (f64, f64), f64, f64, bool);
 /// same order on each lane, so every width gives the same numbers): the update touches every
 /// parameter at every step, and with the baseline's four lanes it took a third of a small
 /// network's training time.
+///
+/// `decays[g]` false exempts group `g` from the weight decay (all groups decay without it).
+#[allow(clippy::too_many_arguments)]
 fn adam_step<T: Float>(
     who: &str,
     m: &mut Moments<T>,
@@ -184,19 +187,20 @@ fn adam_step<T: Float>(
     grads: &[&[T]],
     hyper: Hyper,
     decoupled: bool,
+    decays: Option<&[bool]>,
 ) {
     #[cfg(target_arch = "x86_64")]
     {
         if std::is_x86_feature_detected!("avx512f") {
             // SAFETY: the processor has AVX-512F.
-            return unsafe { adam_step_avx512(who, m, params, grads, hyper, decoupled) };
+            return unsafe { adam_step_avx512(who, m, params, grads, hyper, decoupled, decays) };
         }
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the processor has AVX2.
-            return unsafe { adam_step_avx2(who, m, params, grads, hyper, decoupled) };
+            return unsafe { adam_step_avx2(who, m, params, grads, hyper, decoupled, decays) };
         }
     }
-    adam_step_lanes(who, m, params, grads, hyper, decoupled)
+    adam_step_lanes(who, m, params, grads, hyper, decoupled, decays)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -208,8 +212,9 @@ unsafe fn adam_step_avx512<T: Float>(
     grads: &[&[T]],
     hyper: Hyper,
     decoupled: bool,
+    decays: Option<&[bool]>,
 ) {
-    adam_step_lanes(who, m, params, grads, hyper, decoupled)
+    adam_step_lanes(who, m, params, grads, hyper, decoupled, decays)
 }
 
 #[cfg(target_arch = "x86_64")]
@@ -221,8 +226,9 @@ unsafe fn adam_step_avx2<T: Float>(
     grads: &[&[T]],
     hyper: Hyper,
     decoupled: bool,
+    decays: Option<&[bool]>,
 ) {
-    adam_step_lanes(who, m, params, grads, hyper, decoupled)
+    adam_step_lanes(who, m, params, grads, hyper, decoupled, decays)
 }
 
 #[inline(always)]
@@ -233,6 +239,7 @@ fn adam_step_lanes<T: Float>(
     grads: &[&[T]],
     (lr, (beta1, beta2), eps, wd, amsgrad): Hyper,
     decoupled: bool,
+    decays: Option<&[bool]>,
 ) {
     if m.shapes.check(who, params, grads) {
         let zeros =
@@ -247,11 +254,16 @@ fn adam_step_lanes<T: Float>(
     let bias2 = T::from_f64(1.0 - beta2.powf(t));
     let (b1, b2) = (T::from_f64(beta1), T::from_f64(beta2));
     let (one_b1, one_b2) = (T::from_f64(1.0 - beta1), T::from_f64(1.0 - beta2));
-    let (lr_t, eps_t, wd_t) = (T::from_f64(lr), T::from_f64(eps), T::from_f64(wd));
-    let decay = T::from_f64(1.0 - lr * wd);
+    let (lr_t, eps_t) = (T::from_f64(lr), T::from_f64(eps));
     // One plain loop per case, over zipped slices, so that each compiles to vector code; every
     // case does the arithmetic of the formula above, in the same order.
     for (gi, (p, g)) in params.iter_mut().zip(grads).enumerate() {
+        let wd = if decays.is_none_or(|d| d.get(gi).copied().unwrap_or(true)) {
+            wd
+        } else {
+            0.0
+        };
+        let (wd_t, decay) = (T::from_f64(wd), T::from_f64(1.0 - lr * wd));
         let (ma, va) = (&mut m.exp_avg[gi][..], &mut m.exp_avg_sq[gi][..]);
         let moments = |ma: &mut T, va: &mut T, d: T| {
             *ma = b1 * *ma + one_b1 * d;
@@ -379,6 +391,7 @@ impl<T: Float> Moments<T> {
 pub struct Adam<T> {
     config: AdamConfig,
     moments: Moments<T>,
+    decays: Option<Vec<bool>>,
 }
 
 /// AdamW as `torch.optim.AdamW`: Adam with decoupled weight decay.
@@ -399,6 +412,32 @@ pub struct Adam<T> {
 pub struct AdamW<T> {
     config: AdamWConfig,
     moments: Moments<T>,
+    decays: Option<Vec<bool>>,
+}
+
+impl<T: Float> AdamW<T> {
+    /// The same optimizer with weight decay only on the parameter groups whose flag is true,
+    /// as PyTorch's parameter groups `[{"params": decay, "weight_decay": λ}, {"params": rest,
+    /// "weight_decay": 0}]`; nanoGPT's `configure_optimizers` decays the weights of two or more
+    /// dimensions and not the biases and layer norms. Groups past the end of `decays` decay.
+    ///
+    /// ```
+    /// use chainrule::optim::{AdamW, AdamWConfig, Optimizer};
+    ///
+    /// let mut opt = AdamW::new(AdamWConfig::new(0.1).weight_decay(0.5)).with_decays(vec![true, false]);
+    /// let (mut w, mut b) = (vec![2.0_f64], vec![2.0_f64]);
+    /// opt.step(&mut [&mut w, &mut b], &[&[0.0], &[0.0]]);
+    /// assert_eq!((w[0], b[0]), (1.9, 2.0));
+    /// ```
+    pub fn with_decays(mut self, decays: Vec<bool>) -> Self {
+        self.decays = Some(decays);
+        self
+    }
+
+    /// Which parameter groups decay (`None`: all of them).
+    pub fn decays(&self) -> Option<&[bool]> {
+        self.decays.as_deref()
+    }
 }
 
 /// The constructors and the [`Optimizer`] implementation of [`Adam`] and [`AdamW`], which differ
@@ -423,6 +462,7 @@ macro_rules! adam_optimizer {
                 Ok($Name {
                     config,
                     moments: Moments::default(),
+                    decays: None,
                 })
             }
 
@@ -442,6 +482,7 @@ macro_rules! adam_optimizer {
                     grads,
                     (c.lr, c.betas, c.eps, c.weight_decay, c.amsgrad),
                     $decoupled,
+                    self.decays.as_deref(),
                 );
             }
 

@@ -19,12 +19,25 @@ use super::Float;
 /// assert_eq!((a[0], b[0]), (3.0 * c, 4.0 * c));
 /// ```
 pub fn clip_grad_norm<T: Float>(grads: &mut [&mut [T]], max_norm: f64) -> f64 {
+    // Squares summed in the parameters' type over short runs (which vectorise), the runs'
+    // sums in f64: as accurate for any realistic gradient, and several times faster.
     let total: f64 = grads
         .iter()
-        .flat_map(|g| g.iter())
-        .map(|&x| {
-            let x = x.value();
-            x * x
+        .flat_map(|g| g.chunks(64))
+        .map(|run| {
+            // Eight partial sums, so that the additions need not wait for each other.
+            let mut lanes = [T::from_f64(0.0); 8];
+            let mut rows = run.chunks_exact(8);
+            for row in &mut rows {
+                for (l, &x) in lanes.iter_mut().zip(row) {
+                    *l = *l + x * x;
+                }
+            }
+            let tail = rows
+                .remainder()
+                .iter()
+                .fold(T::from_f64(0.0), |s, &x| s + x * x);
+            lanes.iter().fold(tail, |s, &l| s + l).value()
         })
         .sum::<f64>()
         .sqrt();

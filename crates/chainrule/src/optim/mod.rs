@@ -36,7 +36,7 @@ mod state;
 
 pub use adam::{Adam, AdamConfig, AdamW, AdamWConfig};
 pub use clip::clip_grad_norm;
-pub use schedule::{CosineAnnealing, LrSchedule, Schedule, ScheduleKind, StepLr};
+pub use schedule::{CosineAnnealing, LrSchedule, Schedule, ScheduleKind, StepLr, WarmupCosine};
 pub use sgd::{Sgd, SgdConfig};
 pub use spec::{OptimizerKind, OptimizerSpec};
 pub use state::{OptimizerState, StateError};

@@ -178,3 +178,51 @@ impl Schedule {
         }
     }
 }
+
+/// A linear warmup, then a cosine decay to a minimum, then the minimum: nanoGPT's `get_lr`.
+///
+/// For step `it` (from 0) and base rate `lr`:
+///
+/// ```text
+/// it < warmup:           lr · (it + 1) / (warmup + 1)
+/// it > decay_steps:      min_lr
+/// otherwise:             min_lr + (lr - min_lr) · (1 + cos(π · (it - warmup) / (decay_steps - warmup))) / 2
+/// ```
+///
+/// ```
+/// use chainrule::optim::{LrSchedule, WarmupCosine};
+///
+/// let s = WarmupCosine { warmup: 100, decay_steps: 2000, min_lr: 1e-4 };
+/// assert_eq!(s.lr_at(1e-3, 0), 1e-3 / 101.0);
+/// assert_eq!(s.lr_at(1e-3, 100), 1e-3);
+/// assert!((s.lr_at(1e-3, 1050) - 5.5e-4).abs() < 1e-12);
+/// assert_eq!(s.lr_at(1e-3, 2001), 1e-4);
+/// ```
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct WarmupCosine {
+    /// The number of warmup steps.
+    pub warmup: u64,
+    /// The step at which the rate reaches `min_lr` (nanoGPT's `lr_decay_iters`).
+    pub decay_steps: u64,
+    /// The lowest rate.
+    pub min_lr: f64,
+}
+
+impl LrSchedule for WarmupCosine {
+    fn lr_at(&self, base_lr: f64, it: u64) -> f64 {
+        if it < self.warmup {
+            return base_lr * (it + 1) as f64 / (self.warmup + 1) as f64;
+        }
+        if it > self.decay_steps {
+            return self.min_lr;
+        }
+        let span = self.decay_steps.saturating_sub(self.warmup);
+        let ratio = if span == 0 {
+            1.0
+        } else {
+            (it - self.warmup) as f64 / span as f64
+        };
+        let coeff = 0.5 * (1.0 + (PI * ratio).cos());
+        self.min_lr + coeff * (base_lr - self.min_lr)
+    }
+}

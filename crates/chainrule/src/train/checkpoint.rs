@@ -66,6 +66,34 @@ fn optional<V: FromStr>(file: &ModelFile, k: &str, path: &Path) -> Result<Option
     file.metadata.get(k).map(|v| parsed(v, k, path)).transpose()
 }
 
+/// The optimizer's buffers of a checkpoint, in the order `order` the metadata keeps (files keep
+/// tensors sorted by name): each must be there, and no other tensor named `optim.*`.
+pub(super) fn optimizer_buffers(
+    file: &ModelFile,
+    order: &[String],
+    path: &Path,
+) -> Result<Vec<(String, Vec<f32>)>, TrainError> {
+    let at = |msg: String| TrainError::file(path, msg);
+    let mut buffers = Vec::with_capacity(order.len());
+    for name in order {
+        let full = format!("{OPTIM_PREFIX}{name}");
+        let t = file
+            .get(&full)
+            .ok_or_else(|| at(format!("tensor '{full}' is missing (optimizer state)")))?;
+        buffers.push((name.clone(), t.data.clone()));
+    }
+    if let Some(extra) = file.tensors.iter().find(|t| {
+        t.name.starts_with(OPTIM_PREFIX)
+            && !order.iter().any(|n| t.name[OPTIM_PREFIX.len()..] == **n)
+    }) {
+        return Err(at(format!(
+            "tensor '{}' is not part of the optimizer state",
+            extra.name
+        )));
+    }
+    Ok(buffers)
+}
+
 impl RunSettings {
     /// The settings the checkpoint at `path` was made with: its network and training
     /// configuration ([`Trainer::checkpoint_settings`]), and the data and its split where
@@ -308,23 +336,7 @@ impl Trainer {
         let order: Vec<String> = serde_json::from_str(get(key::BUFFERS)?).map_err(|_| {
             at("metadata 'checkpoint_optimizer_buffers' is not a list of names".into())
         })?;
-        let mut buffers = Vec::with_capacity(order.len());
-        for name in &order {
-            let full = format!("{OPTIM_PREFIX}{name}");
-            let t = file
-                .get(&full)
-                .ok_or_else(|| at(format!("tensor '{full}' is missing (optimizer state)")))?;
-            buffers.push((name.clone(), t.data.clone()));
-        }
-        if let Some(extra) = file.tensors.iter().find(|t| {
-            t.name.starts_with(OPTIM_PREFIX)
-                && !order.iter().any(|n| t.name[OPTIM_PREFIX.len()..] == **n)
-        }) {
-            return Err(at(format!(
-                "tensor '{}' is not part of the optimizer state",
-                extra.name
-            )));
-        }
+        let buffers = optimizer_buffers(file, &order, path)?;
         let state = OptimizerState {
             optimizer: self.optimizer.name().to_string(),
             step,

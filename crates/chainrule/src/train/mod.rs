@@ -18,6 +18,8 @@
 //! - `network`: a trained [`Network`] and its model file, evaluation and prediction;
 //! - `trainer`: the loop ([`Trainer`]) and its [`Progress`];
 //! - `checkpoint`: checkpoints, and reading a run's settings back from one;
+//! - `lm`: language models on text ([`LmTrainer`], [`LmModel`], [`LmSettings`]): nanoGPT's
+//!   training of a character-level GPT, with its model files and checkpoints;
 //! - `metrics`: [`Evaluation`], [`EpochMetrics`] and the [`GradFlow`];
 //! - `error`: [`TrainError`];
 //! - [`page`]: the HTML page of a run.
@@ -43,6 +45,7 @@
 mod checkpoint;
 mod config;
 mod error;
+mod lm;
 mod metrics;
 mod network;
 pub mod page;
@@ -53,6 +56,7 @@ pub use crate::optim::{OptimizerKind, OptimizerSpec};
 pub use checkpoint::OPTIM_PREFIX;
 pub use config::{LossKind, RunPlan, RunSettings, TrainConfig, UnknownLoss};
 pub use error::TrainError;
+pub use lm::{LmEval, LmModel, LmProgress, LmSettings, LmTrainer};
 pub use metrics::{EpochMetrics, Evaluation, GradFlow};
 pub use network::{Network, Prediction};
 pub use prepare::{prepare, prepare_with, Prepared, Scaling};

@@ -161,6 +161,13 @@ impl Network {
     /// architecture in its metadata; `path` names the file in errors.
     pub fn from_file(file: &ModelFile, path: &Path) -> Result<Self, TrainError> {
         let at = |msg: String| TrainError::file(path, msg);
+        if super::LmModel::is_lm_file(file) {
+            return Err(at(
+                "this is a language model (chainrule train --model gpt): give it to chainrule \
+                 generate"
+                    .into(),
+            ));
+        }
         let meta = |k: &str| {
             file.metadata.get(k).ok_or_else(|| {
                 at(format!(

@@ -70,10 +70,9 @@ pub fn prepare_with(
         Scaling::PerFeature => Some(Standardizer::fit(&train)),
         Scaling::PerChannel(shape) => Some(Standardizer::fit_channels(&train.features, shape)),
     };
-    let standardizer = fitted.map(|s| {
+    let standardizer = fitted.inspect(|s| {
         s.transform(&mut train);
         s.transform(&mut test);
-        s
     });
     Ok(Prepared {
         train,

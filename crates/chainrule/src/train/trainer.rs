@@ -33,8 +33,8 @@ pub enum Progress<'a> {
     Epoch(&'a EpochMetrics),
 }
 
-/// A seed for one purpose in one epoch, from the run's seed.
-fn stream_seed(seed: u64, epoch: usize, stream: u64) -> u64 {
+/// A seed for one purpose in one epoch (or step), from the run's seed.
+pub(super) fn stream_seed(seed: u64, epoch: usize, stream: u64) -> u64 {
     seed ^ (epoch as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15)
         ^ stream.wrapping_mul(0xD1B5_4A32_D192_ED03)
 }
