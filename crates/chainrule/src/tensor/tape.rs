@@ -103,6 +103,21 @@ impl<T: Element> Tape<T> {
         self.len() == 0
     }
 
+    /// The handle of node `id`, if the tape holds that many nodes: how code that keeps node ids
+    /// rather than handles (bindings to other languages, say) gets a [`Tensor`] back.
+    ///
+    /// ```
+    /// use chainrule::tensor::{Array, Tape};
+    ///
+    /// let tape = Tape::<f32>::new();
+    /// let id = tape.var(Array::ones(&[2])).exp().id();
+    /// assert_eq!(tape.tensor(id).unwrap().shape(), vec![2]);
+    /// assert!(tape.tensor(id + 1).is_none());
+    /// ```
+    pub fn tensor(&self, id: usize) -> Option<Tensor<'_, T>> {
+        (id < self.len()).then_some(Tensor { tape: self, id })
+    }
+
     /// Runs `f` without recording gradients: tensors made inside are constants, as under
     /// PyTorch's `torch.no_grad()`.
     ///
