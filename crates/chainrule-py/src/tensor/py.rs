@@ -904,6 +904,31 @@ impl PyTensor {
         self.variance(py, dim, axis, keepdims.unwrap_or(keepdim), correction, true)
     }
 
+    /// The largest element (a 0-d tensor), or with `dim` the pair `(values, indices)` along it
+    /// (indices a NumPy array of int64), as `torch.max`; with another tensor, the element-wise
+    /// maximum.
+    #[pyo3(signature = (dim = None, keepdim = false))]
+    fn max(
+        &self,
+        py: Python<'_>,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+    ) -> PyResult<Py<PyAny>> {
+        self.extreme(py, dim, keepdim, true)
+    }
+
+    /// The smallest element, or `(values, indices)` along `dim`, as `torch.min`; with another
+    /// tensor, the element-wise minimum.
+    #[pyo3(signature = (dim = None, keepdim = false))]
+    fn min(
+        &self,
+        py: Python<'_>,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+    ) -> PyResult<Py<PyAny>> {
+        self.extreme(py, dim, keepdim, false)
+    }
+
     /// The position of the largest element along `dim` (of the flattened tensor when `None`),
     /// as a NumPy array of int64 (no gradient).
     #[pyo3(signature = (dim = None, keepdim = false))]
@@ -1201,7 +1226,18 @@ impl PyTensor {
             match bias {
                 Some(b) if !b.is_none() => {
                     let b = handle_of::<T>(b)?;
-                    apply1::<T>(&[h, &w, &b], |xs| xs[0].linear(xs[1], xs[2]))
+                    apply1::<T>(&[h, &w, &b], |xs| {
+                        let s = xs[0].shape();
+                        if s.len() <= 2 {
+                            return xs[0].linear(xs[1], xs[2]);
+                        }
+                        // Leading dimensions are batch dimensions, as in PyTorch.
+                        let rows = xs[0].reshape(&[-1, s[s.len() - 1] as isize])?;
+                        let y = rows.linear(xs[1], xs[2])?;
+                        let mut out: Vec<isize> = s[..s.len() - 1].iter().map(|&d| d as isize).collect();
+                        out.push(-1);
+                        y.reshape(&out)
+                    })
                 }
                 _ => apply1::<T>(&[h, &w], |xs| xs[0].matmul(xs[1].transpose(-2, -1)?)),
             }
@@ -1335,6 +1371,30 @@ impl PyTensor {
                 kw.set_item("axis", d)?;
                 kw.set_item("keepdims", keepdim)?;
                 np.call_method(which, (), Some(&kw))
+            }
+        }
+    }
+
+    fn extreme(
+        &self,
+        py: Python<'_>,
+        dim: Option<&Bound<'_, PyAny>>,
+        keepdim: bool,
+        largest: bool,
+    ) -> PyResult<Py<PyAny>> {
+        let kind = if largest { Reduction::Max } else { Reduction::Min };
+        match dim {
+            None => self.reduce(py, kind, None, None, false),
+            Some(d) if d.is_none() => self.reduce(py, kind, None, None, false),
+            Some(d) if d.cast::<PyTensor>().is_ok() || d.hasattr("__array__").unwrap_or(false) => {
+                let op = if largest { Binary::Max } else { Binary::Min };
+                self.arith(py, d, op, false)
+            }
+            Some(d) => {
+                let axis: isize = d.extract()?;
+                let values = self.reduce(py, kind, Some(d), None, keepdim)?;
+                let indices = self.arg(py, Some(axis), keepdim, if largest { "argmax" } else { "argmin" })?;
+                Ok(PyTuple::new(py, [values.into_bound(py), indices])?.into_any().unbind())
             }
         }
     }
