@@ -40,7 +40,10 @@ pub fn save(
         let h = t.get().handle();
         let (shape, data) = if is_f64(h) {
             let a = h_value::<f64>(h)?;
-            (a.shape().to_vec(), a.data().iter().map(|&x| x as f32).collect())
+            (
+                a.shape().to_vec(),
+                a.data().iter().map(|&x| x as f32).collect(),
+            )
         } else {
             let a = h_value::<f32>(h)?;
             (a.shape().to_vec(), a.to_vec())
@@ -53,7 +56,7 @@ pub fn save(
         .map_err(|e| ModelFileError::new_err(e.to_string()))
 }
 
-fn read(path: &PathBuf) -> PyResult<ModelFile> {
+fn read(path: &std::path::Path) -> PyResult<ModelFile> {
     ModelFile::load(path).map_err(|e| ModelFileError::new_err(e.to_string()))
 }
 
@@ -61,7 +64,10 @@ fn tensors_dict<'py>(py: Python<'py>, file: &ModelFile) -> PyResult<Bound<'py, P
     let d = PyDict::new(py);
     for t in &file.tensors {
         let a = Array::from_vec(t.data.clone(), &t.shape).map_err(crate::errors::shape)?;
-        d.set_item(&t.name, Bound::new(py, PyTensor::new(Handle::owned(a, false)))?)?;
+        d.set_item(
+            &t.name,
+            Bound::new(py, PyTensor::new(Handle::owned(a, false)))?,
+        )?;
     }
     Ok(d)
 }
@@ -98,7 +104,8 @@ pub fn _load_network<'py>(
     Bound<'py, PyDict>,
 )> {
     let file = read(&path)?;
-    let net = Network::from_file(&file, &path).map_err(|e| ModelFileError::new_err(e.to_string()))?;
+    let net =
+        Network::from_file(&file, &path).map_err(|e| ModelFileError::new_err(e.to_string()))?;
     let sizes: Vec<String> = net.spec.sizes.iter().map(|n| n.to_string()).collect();
     let (mean, std) = match &net.standardizer {
         Some(s) => (Some(s.mean.clone()), Some(s.std.clone())),
@@ -126,7 +133,11 @@ pub fn _linear_init<'py>(
     seed: u64,
 ) -> PyResult<(Py<PyTensor>, Py<PyTensor>)> {
     use chainrule::nn::Module;
-    let layer = chainrule::nn::Linear::new(in_features, out_features, &mut chainrule::rand::Rng::new(seed));
+    let layer = chainrule::nn::Linear::new(
+        in_features,
+        out_features,
+        &mut chainrule::rand::Rng::new(seed),
+    );
     let params = layer.named_parameters();
     let w = params[0].1.clone();
     let b = params[1].1.clone();
@@ -148,13 +159,20 @@ pub fn _dataset<'py>(
     n_samples: usize,
     noise: f64,
     seed: u64,
-) -> PyResult<(Bound<'py, PyAny>, Bound<'py, PyAny>, Vec<String>, Option<Vec<String>>)> {
+) -> PyResult<(
+    Bound<'py, PyAny>,
+    Bound<'py, PyAny>,
+    Vec<String>,
+    Option<Vec<String>>,
+)> {
     let d = match name {
         "digits" => chainrule::data::digits(),
         "iris" => chainrule::data::iris(),
         "moons" => {
             if !(noise.is_finite() && noise >= 0.0) {
-                return Err(invalid(format!("moons: noise must be a number >= 0, not {noise}")));
+                return Err(invalid(format!(
+                    "moons: noise must be a number >= 0, not {noise}"
+                )));
             }
             chainrule::data::moons(n_samples, noise, seed)
         }

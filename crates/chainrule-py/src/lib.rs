@@ -62,6 +62,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(f::_autograd, m)?,
         wrap_pyfunction!(f::_jvp, m)?,
         wrap_pyfunction!(f::_next_seed, m)?,
+        wrap_pyfunction!(f::_cross_entropy, m)?,
         wrap_pyfunction!(optim::_schedule_lr, m)?,
         wrap_pyfunction!(optim::clip_grad_norm_, m)?,
         wrap_pyfunction!(io::save, m)?,

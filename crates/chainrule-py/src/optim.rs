@@ -112,18 +112,19 @@ fn step_with<T: Dtype + chainrule::optim::Float>(
             zeros.push(vec![T::ZERO; o.value.numel()]);
         }
     }
+    // The gradients are read while the values are written: hold the gradient arrays apart
+    // (shared, not copied).
+    let grads: Vec<Option<chainrule::tensor::Array<T>>> =
+        owned.iter().map(|o| o.grad.clone()).collect();
     let mut z = zeros.iter();
-    let grads: Vec<&[T]> = owned
+    let g: Vec<&[T]> = grads
         .iter()
-        .map(|o| match &o.grad {
+        .map(|g| match g {
             Some(g) => g.data(),
             None => z.next().expect("one per missing gradient").as_slice(),
         })
-        .collect::<Vec<_>>();
-    // The gradients are read while the values are written: take the gradient arrays out first.
-    let grads: Vec<Vec<T>> = grads.iter().map(|g| g.to_vec()).collect();
+        .collect();
     let mut values: Vec<&mut [T]> = owned.iter_mut().map(|o| o.value.data_mut()).collect();
-    let g: Vec<&[T]> = grads.iter().map(|g| g.as_slice()).collect();
     opt.step(&mut values, &g);
     Ok(())
 }
@@ -177,7 +178,10 @@ impl PyOptimizer {
                 Inner::F32(self.settings.get().build(&self.kind)?)
             });
         }
-        let groups: Vec<usize> = params.iter().map(|p| p.get().dims().iter().product()).collect();
+        let groups: Vec<usize> = params
+            .iter()
+            .map(|p| p.get().dims().iter().product())
+            .collect();
         let check = |lengths: Option<Vec<usize>>| -> PyResult<()> {
             match lengths {
                 Some(l) if l != groups => Err(invalid(format!(

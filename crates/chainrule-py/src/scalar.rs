@@ -266,7 +266,6 @@ impl<'a> Recording<'a> {
     }
 }
 
-
 /// `d out / d node` for each of `wrt`, fresh (nothing accumulated): 0 for a node `out` does not
 /// depend on.
 pub fn grad(out: &Node, wrt: &[&Node]) -> Vec<f64> {
@@ -284,5 +283,50 @@ pub fn backward(out: &Node) {
     let grads = rec.graph.gradients(rec.var(out));
     for (n, g) in rec.nodes.iter().zip(grads.as_slice()) {
         n.grad.set(n.grad.get() + g);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backward_of_x_times_x_plus_x_sums_every_path() {
+        let x = Node::variable(3.0);
+        let y = Node::binary(Binary::Add, &Node::binary(Binary::Mul, &x, &x), &x);
+        backward(&y);
+        assert_eq!(x.grad(), 7.0);
+        assert_eq!(y.grad(), 1.0);
+        assert_eq!(grad(&y, &[&x]), vec![7.0]);
+    }
+
+    #[test]
+    fn a_chain_of_a_million_nodes_records_and_drops_without_recursion() {
+        let before = live_nodes();
+        let x = Node::variable(1.0);
+        let mut y = x.clone();
+        for _ in 0..1_000_000 {
+            y = Node::unary(Unary::MulConst(1.0), &y);
+        }
+        backward(&y);
+        assert_eq!(x.grad(), 1.0);
+        drop(y);
+        drop(x);
+        assert!(
+            live_nodes() <= before,
+            "{} nodes left",
+            live_nodes() - before
+        );
+    }
+
+    #[test]
+    fn creation_order_numbers_nodes_as_the_code_made_them() {
+        let a = Node::variable(1.0);
+        let b = Node::variable(2.0);
+        let c = Node::binary(Binary::Mul, &b, &a);
+        let rec = Recording::of(&[&c], true);
+        assert_eq!(rec.id(&a).unwrap().index(), 0);
+        assert_eq!(rec.id(&b).unwrap().index(), 1);
+        assert_eq!(rec.id(&c).unwrap().index(), 2);
     }
 }

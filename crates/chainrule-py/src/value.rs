@@ -474,7 +474,8 @@ impl Value {
     /// `graph("g.svg")` or `report()` for those).
     fn _repr_svg_(&self) -> Option<String> {
         let rec = shown(self.node());
-        (rec.nodes.len() <= DRAW_INLINE_MAX).then(|| viz::svg::to_svg(&rec.graph, rec.var(self.node())))
+        (rec.nodes.len() <= DRAW_INLINE_MAX)
+            .then(|| viz::svg::to_svg(&rec.graph, rec.var(self.node())))
     }
 
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
@@ -539,10 +540,7 @@ impl Report {
     }
 
     fn _repr_html_(&self) -> String {
-        let escaped = self
-            .html
-            .replace('&', "&amp;")
-            .replace('"', "&quot;");
+        let escaped = self.html.replace('&', "&amp;").replace('"', "&quot;");
         format!(
             "<iframe srcdoc=\"{escaped}\" style=\"width: 100%; height: 640px; border: 1px solid #ddd\" \
              sandbox=\"allow-scripts\"></iframe>"

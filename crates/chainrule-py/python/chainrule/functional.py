@@ -128,6 +128,13 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     (a float array of the logits' shape) work too. Stable for any finite logits."""
     if not 0.0 <= label_smoothing <= 1.0:
         raise ValueError(f"label_smoothing must be between 0 and 1, not {label_smoothing}")
+    if (weight is None and reduction == "mean" and label_smoothing == 0.0
+            and isinstance(input, Tensor) and len(input.shape) == 2):
+        t = _labels(target)
+        if (t.ndim == 1 and t.dtype.kind in "iu" and t.shape[0] == input.shape[0]
+                and t.size and t.min() >= 0 and t.max() < input.shape[1]):
+            # No option in use: the library's own loss, in one call.
+            return _core._cross_entropy(input, t.tolist())
     return _cross_entropy_from_log_probs(input.log_softmax(1), target, weight, ignore_index,
                                          reduction, label_smoothing)
 

@@ -32,7 +32,10 @@ pub fn array_from_py<T: Dtype>(obj: &Bound<'_, PyAny>) -> PyResult<Array<T>> {
 }
 
 /// An array as a read-only NumPy array that shares its data (no copy).
-pub fn to_numpy<'py, T: Dtype>(py: Python<'py>, a: &Array<T>) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
+pub fn to_numpy<'py, T: Dtype>(
+    py: Python<'py>,
+    a: &Array<T>,
+) -> PyResult<Bound<'py, PyArrayDyn<T>>> {
     let keep = Buffer::of(a.clone());
     let owner = Bound::new(py, keep)?;
     // SAFETY: the view points into `a`'s data, which `owner` keeps alive (it holds a clone of

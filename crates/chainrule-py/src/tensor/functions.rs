@@ -5,9 +5,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use chainrule::rand::Rng;
-use chainrule::tensor::{
-    Array, BatchNormOptions, Conv2dOptions, Element, Pool2dOptions, Tensor,
-};
+use chainrule::tensor::{Array, BatchNormOptions, Conv2dOptions, Element, Pool2dOptions, Tensor};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::types::PyTuple;
@@ -211,10 +209,18 @@ fn random(
 ) -> PyResult<Py<PyTensor>> {
     let seed = next_seed();
     let h = if wants_f64(py, dtype, false)? {
-        let a = if normal { Array::<f64>::randn(shape, seed) } else { Array::<f64>::rand(shape, seed) };
+        let a = if normal {
+            Array::<f64>::randn(shape, seed)
+        } else {
+            Array::<f64>::rand(shape, seed)
+        };
         Handle::owned(a, requires_grad)
     } else {
-        let a = if normal { Array::<f32>::randn(shape, seed) } else { Array::<f32>::rand(shape, seed) };
+        let a = if normal {
+            Array::<f32>::randn(shape, seed)
+        } else {
+            Array::<f32>::rand(shape, seed)
+        };
         Handle::owned(a, requires_grad)
     };
     new_tensor(py, h)
@@ -251,9 +257,15 @@ fn handles(items: &[Bound<'_, PyAny>]) -> PyResult<(bool, Vec<Rc<Handle>>)> {
         .find_map(|t| t.cast::<PyTensor>().ok().map(|t| is_f64(t.get().handle())))
         .unwrap_or(false);
     let hs = if first64 {
-        items.iter().map(handle_of::<f64>).collect::<PyResult<Vec<_>>>()?
+        items
+            .iter()
+            .map(handle_of::<f64>)
+            .collect::<PyResult<Vec<_>>>()?
     } else {
-        items.iter().map(handle_of::<f32>).collect::<PyResult<Vec<_>>>()?
+        items
+            .iter()
+            .map(handle_of::<f32>)
+            .collect::<PyResult<Vec<_>>>()?
     };
     Ok((first64, hs))
 }
@@ -306,7 +318,9 @@ pub fn where_(
         Ok(t) => t.get().numpy(py)?,
         Err(_) => condition.clone(),
     };
-    let c = np.call_method1("asarray", (c,))?.call_method1("astype", ("bool",))?;
+    let c = np
+        .call_method1("asarray", (c,))?
+        .call_method1("astype", ("bool",))?;
     let c = np.call_method1("ascontiguousarray", (c,))?;
     let shape: Vec<usize> = c.getattr("shape")?.extract()?;
     let flat: Vec<bool> = c.call_method0("ravel")?.call_method0("tolist")?.extract()?;
@@ -319,12 +333,17 @@ pub fn where_(
 /// Einstein summation, as `torch.einsum("ij,jk->ik", a, b)`.
 #[pyfunction]
 #[pyo3(signature = (equation, *operands))]
-pub fn einsum(py: Python<'_>, equation: &str, operands: &Bound<'_, PyTuple>) -> PyResult<Py<PyTensor>> {
-    let items: Vec<Bound<'_, PyAny>> = if operands.len() == 1 && operands.get_item(0)?.cast::<PyTensor>().is_err() {
-        operands.get_item(0)?.extract()?
-    } else {
-        operands.iter().collect()
-    };
+pub fn einsum(
+    py: Python<'_>,
+    equation: &str,
+    operands: &Bound<'_, PyTuple>,
+) -> PyResult<Py<PyTensor>> {
+    let items: Vec<Bound<'_, PyAny>> =
+        if operands.len() == 1 && operands.get_item(0)?.cast::<PyTensor>().is_err() {
+            operands.get_item(0)?.extract()?
+        } else {
+            operands.iter().collect()
+        };
     let (is64, hs) = handles(&items)?;
     let refs: Vec<&Rc<Handle>> = hs.iter().collect();
     let out = by_type!(is64, T => apply1::<T>(&refs, |xs| Tensor::einsum(equation, xs)));
@@ -372,7 +391,8 @@ pub fn conv2d(
     }
     let (is64, hs) = handles(&items)?;
     let refs: Vec<&Rc<Handle>> = hs.iter().collect();
-    let out = by_type!(is64, T => apply1::<T>(&refs, |xs| xs[0].conv2d(xs[1], xs.get(2).copied(), o)));
+    let out =
+        by_type!(is64, T => apply1::<T>(&refs, |xs| xs[0].conv2d(xs[1], xs.get(2).copied(), o)));
     new_tensor(py, out.map_err(op_err)?)
 }
 
@@ -594,7 +614,12 @@ pub fn causal_self_attention(
 /// (before, after) pairs from the last dimension backwards.
 #[pyfunction]
 #[pyo3(signature = (input, pad, value = 0.0))]
-pub fn pad(py: Python<'_>, input: &Bound<'_, PyAny>, pad: Vec<isize>, value: f64) -> PyResult<Py<PyTensor>> {
+pub fn pad(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    pad: Vec<isize>,
+    value: f64,
+) -> PyResult<Py<PyTensor>> {
     let (is64, hs) = handles(std::slice::from_ref(input))?;
     let out = by_type!(is64, T => apply1::<T>(&[&hs[0]], |xs| xs[0].pad(&pad, value)));
     new_tensor(py, out.map_err(op_err)?)
@@ -625,7 +650,12 @@ pub fn multinomial<'py>(
 /// `torch.nn.functional.dropout` in training; the input itself otherwise.
 #[pyfunction]
 #[pyo3(signature = (input, p = 0.5, training = true))]
-pub fn dropout(py: Python<'_>, input: &Bound<'_, PyAny>, p: f64, training: bool) -> PyResult<Py<PyAny>> {
+pub fn dropout(
+    py: Python<'_>,
+    input: &Bound<'_, PyAny>,
+    p: f64,
+    training: bool,
+) -> PyResult<Py<PyAny>> {
     if !(0.0..=1.0).contains(&p) || p.is_nan() {
         return Err(invalid(format!(
             "dropout probability has to be between 0 and 1, but got {p}"
@@ -728,4 +758,17 @@ pub fn _jvp(
 #[pyfunction]
 pub fn _next_seed() -> u64 {
     next_seed()
+}
+
+/// The library's `cross_entropy` (mean over the rows) of logits `[batch, classes]` against
+/// class indices: the fast path of `functional.cross_entropy` without options.
+#[pyfunction]
+pub fn _cross_entropy(
+    py: Python<'_>,
+    logits: &Bound<'_, PyTensor>,
+    targets: Vec<usize>,
+) -> PyResult<Py<PyTensor>> {
+    let h = logits.get().handle().clone();
+    let out = by_type!(is_f64(&h), T => apply1::<T>(&[&h], |xs| chainrule::nn::cross_entropy(xs[0], &targets)));
+    new_tensor(py, out.map_err(op_err)?)
 }

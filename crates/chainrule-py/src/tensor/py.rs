@@ -184,7 +184,9 @@ fn index_parts(key: &Bound<'_, PyAny>, shape: &[usize]) -> PyResult<Vec<Part>> {
         )));
     }
     if items.iter().filter(|k| k.is(&ellipsis)).count() > 1 {
-        return Err(PyIndexError::new_err("an index can only have one ellipsis ('...')"));
+        return Err(PyIndexError::new_err(
+            "an index can only have one ellipsis ('...')",
+        ));
     }
     let mut parts = Vec::new();
     let mut dim = 0;
@@ -551,7 +553,11 @@ impl PyTensor {
     /// The element type, as a NumPy dtype (`float32` or `float64`).
     #[getter]
     fn dtype<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
-        let name = if is_f64(self.handle()) { "float64" } else { "float32" };
+        let name = if is_f64(self.handle()) {
+            "float64"
+        } else {
+            "float32"
+        };
         py.import("numpy")?.getattr(name)
     }
 
@@ -884,7 +890,14 @@ impl PyTensor {
         keepdims: Option<bool>,
     ) -> PyResult<Py<PyAny>> {
         let correction = correction.unwrap_or(if unbiased == Some(false) { 0.0 } else { 1.0 });
-        self.variance(py, dim, axis, keepdims.unwrap_or(keepdim), correction, false)
+        self.variance(
+            py,
+            dim,
+            axis,
+            keepdims.unwrap_or(keepdim),
+            correction,
+            false,
+        )
     }
 
     /// The standard deviation over `dim`; as `var`.
@@ -971,7 +984,10 @@ impl PyTensor {
     /// Each element limited to `[min, max]` (either may be `None`).
     #[pyo3(signature = (min = None, max = None))]
     fn clamp(&self, py: Python<'_>, min: Option<f64>, max: Option<f64>) -> PyResult<Py<PyAny>> {
-        let (lo, hi) = (min.unwrap_or(f64::NEG_INFINITY), max.unwrap_or(f64::INFINITY));
+        let (lo, hi) = (
+            min.unwrap_or(f64::NEG_INFINITY),
+            max.unwrap_or(f64::INFINITY),
+        );
         let h = self.handle();
         let out = with_dtype!(h, T => apply1::<T>(&[h], |xs| Ok(xs[0].clamp(lo, hi))));
         wrap(py, out.map_err(op_err)?)
@@ -1330,7 +1346,8 @@ impl PyTensor {
         sqrt: bool,
     ) -> PyResult<Py<PyAny>> {
         let dims = self.dims();
-        let axes: Vec<isize> = reduce_axes(dim, axis)?.unwrap_or_else(|| (0..dims.len() as isize).collect());
+        let axes: Vec<isize> =
+            reduce_axes(dim, axis)?.unwrap_or_else(|| (0..dims.len() as isize).collect());
         let mut n = 1usize;
         for &a in &axes {
             let i = norm_index(a, dims.len(), 0).map_err(|_| {
@@ -1382,7 +1399,11 @@ impl PyTensor {
         keepdim: bool,
         largest: bool,
     ) -> PyResult<Py<PyAny>> {
-        let kind = if largest { Reduction::Max } else { Reduction::Min };
+        let kind = if largest {
+            Reduction::Max
+        } else {
+            Reduction::Min
+        };
         match dim {
             None => self.reduce(py, kind, None, None, false),
             Some(d) if d.is_none() => self.reduce(py, kind, None, None, false),
@@ -1393,8 +1414,15 @@ impl PyTensor {
             Some(d) => {
                 let axis: isize = d.extract()?;
                 let values = self.reduce(py, kind, Some(d), None, keepdim)?;
-                let indices = self.arg(py, Some(axis), keepdim, if largest { "argmax" } else { "argmin" })?;
-                Ok(PyTuple::new(py, [values.into_bound(py), indices])?.into_any().unbind())
+                let indices = self.arg(
+                    py,
+                    Some(axis),
+                    keepdim,
+                    if largest { "argmax" } else { "argmin" },
+                )?;
+                Ok(PyTuple::new(py, [values.into_bound(py), indices])?
+                    .into_any()
+                    .unbind())
             }
         }
     }
@@ -1451,7 +1479,10 @@ pub fn indices_of(obj: &Bound<'_, PyAny>) -> PyResult<Array<usize>> {
     let kind: String = a.getattr("dtype")?.getattr("kind")?.extract()?;
     if kind == "f" {
         let whole: bool = np
-            .call_method1("all", (np.call_method1("equal", (&a, np.call_method1("floor", (&a,))?))?,))?
+            .call_method1(
+                "all",
+                (np.call_method1("equal", (&a, np.call_method1("floor", (&a,))?))?,),
+            )?
             .extract()?;
         if !whole {
             return Err(PyTypeError::new_err("indices must be whole numbers"));
@@ -1462,7 +1493,9 @@ pub fn indices_of(obj: &Bound<'_, PyAny>) -> PyResult<Array<usize>> {
             a.getattr("dtype")?.str()?
         )));
     }
-    let neg: bool = np.call_method1("any", (a.call_method1("__lt__", (0,))?,))?.extract()?;
+    let neg: bool = np
+        .call_method1("any", (a.call_method1("__lt__", (0,))?,))?
+        .extract()?;
     if neg {
         return Err(PyIndexError::new_err("indices must not be negative here"));
     }

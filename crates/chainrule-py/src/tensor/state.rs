@@ -578,7 +578,11 @@ pub fn free_graph<T: Dtype>(cell: &Rc<TapeCell<T>>) {
 }
 
 /// The handles of recorded tensors, registered so that `backward()` frees them.
-fn recorded<T: Dtype>(cell: &Rc<TapeCell<T>>, ys: Vec<Tensor<'_, T>>, keep_graph: bool) -> Vec<Rc<Handle>> {
+fn recorded<T: Dtype>(
+    cell: &Rc<TapeCell<T>>,
+    ys: Vec<Tensor<'_, T>>,
+    keep_graph: bool,
+) -> Vec<Rc<Handle>> {
     ys.into_iter()
         .map(|y| {
             if keep_graph && y.requires_grad() {
@@ -651,4 +655,36 @@ pub fn jvp<T: Dtype>(
         .collect::<Result<Vec<_>, _>>()?;
     let out = cell.tape.jvp(&ys, &xs, &ts)?;
     Ok(recorded(&cell, out, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backward_fills_the_leaf_and_frees_the_tape() {
+        let w = Handle::owned(Array::<f64>::from_vec(vec![1.0, 2.0], &[2]).unwrap(), true);
+        let y = apply1::<f64>(&[&w], |xs| Ok(xs[0].mul(xs[0])?.sum_all())).unwrap();
+        assert!(tape_nodes().1 > 0);
+        backward::<f64>(&y, None, false).unwrap();
+        let s = w.state.borrow();
+        let Some(St::Owned(o)) = f64::get(&s) else {
+            panic!("a leaf")
+        };
+        assert_eq!(o.grad.as_ref().unwrap().to_vec(), vec![2.0, 4.0]);
+        assert_eq!(tape_nodes().1, 0, "the graph is freed and the tape cleared");
+        assert!(matches!(
+            backward::<f64>(&y, None, false),
+            Err(BackwardError::Freed)
+        ));
+    }
+
+    #[test]
+    fn without_a_gradient_nothing_is_recorded() {
+        let a = Handle::owned(Array::<f32>::ones(&[3]), false);
+        let before = tape_nodes().0;
+        let b = apply1::<f32>(&[&a], |xs| Ok(xs[0].exp())).unwrap();
+        assert_eq!(tape_nodes().0, before);
+        assert!(matches!(f32::get(&b.state.borrow()), Some(St::Owned(_))));
+    }
 }
