@@ -152,3 +152,17 @@ def test_optimizer_updates_in_place_after_backward():
         loss.backward()
         opt.step()
     np.testing.assert_allclose(w.numpy(), np.array([1.0, -2.0]) * 0.8**3, rtol=1e-6)
+
+
+def test_setitem_writes_leaves_in_place():
+    t = cr.tensor(np.zeros((2, 3)))
+    t[0, 1:] = 5
+    t[1] = cr.tensor(np.array([1.0, 2.0, 3.0]))
+    np.testing.assert_array_equal(t.numpy(), [[0, 5, 5], [1, 2, 3]])
+    p = cr.tensor(np.zeros(2), requires_grad=True)
+    with pytest.raises(RuntimeError, match="no_grad"):
+        p[0] = 1
+    with cr.no_grad():
+        p[0] = 1
+    assert p.numpy()[0] == 1
+    assert t.sign()[1].tolist() == [1.0, 1.0, 1.0]

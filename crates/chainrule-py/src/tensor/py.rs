@@ -328,6 +328,8 @@ unary_methods! {
     rsqrt => |x| 1.0 / x.sqrt();
     /// A copy that records an identity (gradients flow through it).
     clone => |x| x.mul_scalar(1.0);
+    /// The sign: -1, 0 or 1, element-wise (derivative 0).
+    sign => |x| x.unary(chainrule::ops::Unary::Sign);
     /// All elements summed into one.
     _sum_all => |x| x.sum_all();
 }
@@ -817,6 +819,59 @@ impl PyTensor {
         let h = self.handle();
         let parts = index_parts(key, &self.dims())?;
         let out = with_dtype!(h, T => apply1::<T>(&[h], |xs| index(xs[0], &parts)));
+        wrap(py, out.map_err(op_err)?)
+    }
+
+    /// Writes `value` (a number, an array or a tensor, broadcast) into the elements `key`
+    /// picks, as NumPy's `a[key] = value`. Only tensors made from data can be written, and only
+    /// outside recording when they require a gradient (`with no_grad(): p[0] = 0`).
+    fn __setitem__(&self, key: &Bound<'_, PyAny>, value: &Bound<'_, PyAny>) -> PyResult<()> {
+        let py = key.py();
+        let h = self.handle();
+        with_dtype!(h, T => {
+            let mut s = h.state.borrow_mut();
+            let Some(St::Owned(o)) = T::get_mut(&mut s) else {
+                return Err(PyRuntimeError::new_err(
+                    "only tensors made from data can be written in place: this one was computed \
+                     by recorded operations (detach() it, or build the result with where())",
+                ));
+            };
+            if o.requires_grad && state::grad_enabled() {
+                return Err(PyRuntimeError::new_err(
+                    "a leaf tensor that requires grad can only be written under no_grad()",
+                ));
+            }
+            let np = py.import("numpy")?;
+            let a = np.call_method1("array", (to_numpy::<T>(py, &o.value)?,))?;
+            let v = match value.cast::<PyTensor>() {
+                Ok(t) => {
+                    let vh = t.get().handle();
+                    if Rc::ptr_eq(vh, h) {
+                        a.clone()
+                    } else {
+                        drop(s);
+                        let n = t.get().numpy(py)?;
+                        s = h.state.borrow_mut();
+                        n
+                    }
+                }
+                Err(_) => value.clone(),
+            };
+            a.set_item(key, v)?;
+            let new = array_from_py::<T>(&a)?;
+            if let Some(St::Owned(o)) = T::get_mut(&mut s) {
+                o.value = new;
+                o.forget_recording();
+            }
+            Ok(())
+        })
+    }
+
+    /// The tensor broadcast to the shape of `other`.
+    fn expand_as(&self, py: Python<'_>, other: &Bound<'_, PyTensor>) -> PyResult<Py<PyAny>> {
+        let shape: Vec<isize> = other.get().dims().iter().map(|&d| d as isize).collect();
+        let h = self.handle();
+        let out = with_dtype!(h, T => apply1::<T>(&[h], |xs| xs[0].expand(&shape)));
         wrap(py, out.map_err(op_err)?)
     }
 
