@@ -233,8 +233,18 @@ impl<T: Element> Tape<T> {
         }
     }
 
-    /// Takes an array's buffer back for reuse when nothing else shares it.
-    pub(crate) fn recycle_array(&self, a: Array<T>) {
+    /// Takes an array's buffer back for reuse when nothing else shares it: code that keeps
+    /// gradients out of the tape (an optimizer's caller, bindings to other languages) gives
+    /// them back this way, so that the next backward pass writes into the same memory instead
+    /// of new allocations.
+    ///
+    /// ```
+    /// use chainrule::tensor::{Array, Tape};
+    ///
+    /// let tape = Tape::<f32>::new();
+    /// tape.recycle_array(Array::zeros(&[1024]));
+    /// ```
+    pub fn recycle_array(&self, a: Array<T>) {
         if let Some(b) = a.into_buffer() {
             self.recycle(b);
         }
