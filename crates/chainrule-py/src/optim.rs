@@ -24,6 +24,8 @@ pub struct PyOptimizer {
     inner: Local<std::cell::RefCell<Option<Inner>>>,
     kind: String,
     settings: Local<std::cell::Cell<Settings>>,
+    /// The sizes of the parameters of the first step: the state is made for them.
+    sizes: Local<std::cell::RefCell<Option<Vec<usize>>>>,
 }
 
 #[derive(Clone, Copy)]
@@ -161,6 +163,7 @@ impl PyOptimizer {
             inner: Local(std::cell::RefCell::new(None)),
             kind: kind.to_string(),
             settings: Local(std::cell::Cell::new(settings)),
+            sizes: Local(std::cell::RefCell::new(None)),
         })
     }
 
@@ -182,24 +185,22 @@ impl PyOptimizer {
             .iter()
             .map(|p| p.get().dims().iter().product())
             .collect();
-        let check = |lengths: Option<Vec<usize>>| -> PyResult<()> {
-            match lengths {
-                Some(l) if l != groups => Err(invalid(format!(
-                    "the optimizer's state was made for parameters of sizes {l:?}, this step has \
-                     {groups:?}: give the same parameters at every step"
-                ))),
-                _ => Ok(()),
+        {
+            let mut sizes = self.sizes.borrow_mut();
+            match sizes.as_ref() {
+                Some(l) if *l != groups => {
+                    return Err(invalid(format!(
+                        "the optimizer's state was made for parameters of sizes {l:?}, this \
+                         step has {groups:?}: give the same parameters at every step"
+                    )))
+                }
+                Some(_) => {}
+                None => *sizes = Some(groups),
             }
-        };
+        }
         match inner.as_mut().expect("made above") {
-            Inner::F32(o) => {
-                check(buffer_lengths(&o.state()))?;
-                step_with::<f32>(o.as_mut(), &params)
-            }
-            Inner::F64(o) => {
-                check(buffer_lengths(&o.state()))?;
-                step_with::<f64>(o.as_mut(), &params)
-            }
+            Inner::F32(o) => step_with::<f32>(o.as_mut(), &params),
+            Inner::F64(o) => step_with::<f64>(o.as_mut(), &params),
         }
     }
 
@@ -269,6 +270,13 @@ impl PyOptimizer {
         float64: bool,
     ) -> PyResult<()> {
         let (optimizer, step, lr, buffers) = state;
+        let lengths = buffer_lengths(&OptimizerState {
+            optimizer: optimizer.clone(),
+            step,
+            lr,
+            buffers: buffers.clone(),
+        });
+        *self.sizes.borrow_mut() = lengths;
         let mut inner = self.inner.borrow_mut();
         if inner.is_none() {
             *inner = Some(if float64 {

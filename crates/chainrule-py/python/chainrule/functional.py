@@ -131,10 +131,10 @@ def cross_entropy(input, target, weight=None, ignore_index=-100, reduction="mean
     if (weight is None and reduction == "mean" and label_smoothing == 0.0
             and isinstance(input, Tensor) and len(input.shape) == 2):
         t = _labels(target)
-        if (t.ndim == 1 and t.dtype.kind in "iu" and t.shape[0] == input.shape[0]
-                and t.size and t.min() >= 0 and t.max() < input.shape[1]):
+        if (t.ndim == 1 and t.dtype.kind in "iu" and t.shape[0] == input.shape[0] and t.size
+                and t.min() >= 0 and (ignore_index < 0 or not (t == ignore_index).any())):
             # No option in use: the library's own loss, in one call.
-            return _core._cross_entropy(input, t.tolist())
+            return _core._cross_entropy(input, _np.ascontiguousarray(t, dtype=_np.int64))
     return _cross_entropy_from_log_probs(input.log_softmax(1), target, weight, ignore_index,
                                          reduction, label_smoothing)
 

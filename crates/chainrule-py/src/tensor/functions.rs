@@ -761,14 +761,25 @@ pub fn _next_seed() -> u64 {
 }
 
 /// The library's `cross_entropy` (mean over the rows) of logits `[batch, classes]` against
-/// class indices: the fast path of `functional.cross_entropy` without options.
+/// class indices (int64): the fast path of `functional.cross_entropy` without options.
 #[pyfunction]
 pub fn _cross_entropy(
     py: Python<'_>,
     logits: &Bound<'_, PyTensor>,
-    targets: Vec<usize>,
+    targets: numpy::PyReadonlyArray1<'_, i64>,
 ) -> PyResult<Py<PyTensor>> {
+    let classes = logits.get().dims().get(1).copied().unwrap_or(0);
+    let mut t = Vec::with_capacity(targets.len()?);
+    for &c in targets.as_array().iter() {
+        if c < 0 || c as usize >= classes {
+            return Err(pyo3::exceptions::PyIndexError::new_err(format!(
+                "cross_entropy: target {c} is out of bounds for {classes} classes"
+            )));
+        }
+        t.push(c as usize);
+    }
     let h = logits.get().handle().clone();
-    let out = by_type!(is_f64(&h), T => apply1::<T>(&[&h], |xs| chainrule::nn::cross_entropy(xs[0], &targets)));
+    let out =
+        by_type!(is_f64(&h), T => apply1::<T>(&[&h], |xs| chainrule::nn::cross_entropy(xs[0], &t)));
     new_tensor(py, out.map_err(op_err)?)
 }

@@ -697,7 +697,9 @@ impl PyTensor {
                             )));
                         }
                     }
-                    o.grad = new;
+                    if let Some(old) = std::mem::replace(&mut o.grad, new) {
+                        state::recycle::<T>(old);
+                    }
                     Ok(())
                 }
                 _ => Err(PyRuntimeError::new_err("only leaf tensors hold a .grad")),

@@ -205,6 +205,16 @@ fn release<T: Dtype>() {
     })
 }
 
+/// Gives an array's buffer (a gradient no longer wanted) to the current tape's pool, so that the
+/// next backward pass writes into it rather than into new memory.
+pub fn recycle<T: Dtype>(a: Array<T>) {
+    T::tapes().with(|t| {
+        if let Some(rc) = t.current.borrow().as_ref() {
+            rc.tape.recycle_array(a);
+        }
+    })
+}
+
 /// The number of nodes on this thread's current tapes (for tests of memory).
 pub fn tape_nodes() -> (usize, usize) {
     let n32 = TAPES_F32.with(|t| t.current.borrow().as_ref().map_or(0, |c| c.tape.len()));
