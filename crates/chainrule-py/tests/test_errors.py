@@ -118,3 +118,27 @@ def test_odd_numbers_never_crash():
         cr.arange(0, 1, 0)
     with pytest.raises(ValueError):
         cr.data.moons(10, float("nan"))
+
+
+def test_a_long_expression_parses_and_differentiates():
+    src = " + ".join(f"sin({i}*x)" for i in range(1, 20001))
+    f = cr.parse(src)
+    value, grads = f.grad(x=1)
+    assert value == pytest.approx(0.46196, abs=1e-4)
+    assert grads[0][1] == pytest.approx(18785, rel=1e-4)
+
+
+def test_tensors_recorded_on_another_thread_raise_instead_of_crashing():
+    import threading
+    box = {}
+
+    def work():
+        x = cr.tensor(np.ones(2), requires_grad=True)
+        box["y"] = x * 2
+
+    t = threading.Thread(target=work)
+    t.start()
+    t.join()
+    with pytest.raises(cr.ChainruleError, match="another thread"):
+        box["y"] + cr.tensor(np.ones(2), requires_grad=True)
+    assert box["y"].detach().tolist() == [2.0, 2.0]

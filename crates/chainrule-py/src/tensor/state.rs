@@ -109,6 +109,17 @@ impl<T: Element> Tapes<T> {
     }
 }
 
+impl<T: Element> Drop for Tapes<T> {
+    fn drop(&mut self) {
+        // A thread's locals are dropped when it exits, maybe without the GIL, while tensors of
+        // its tape may live on in other threads: the tape is left to them (a recorded tensor
+        // holds it) rather than released here, where its count could race theirs.
+        if let Some(rc) = self.current.get_mut().take() {
+            std::mem::forget(rc);
+        }
+    }
+}
+
 impl<T: Element> Default for Tapes<T> {
     fn default() -> Self {
         Self::new()
