@@ -119,6 +119,21 @@ impl<T: Element> Tape<T> {
         self.len() == 0
     }
 
+    /// The handle of node `id`, if the tape holds that many nodes: how code that keeps node ids
+    /// rather than handles (bindings to other languages, say) gets a [`Tensor`] back.
+    ///
+    /// ```
+    /// use chainrule::tensor::{Array, Tape};
+    ///
+    /// let tape = Tape::<f32>::new();
+    /// let id = tape.var(Array::ones(&[2])).exp().id();
+    /// assert_eq!(tape.tensor(id).unwrap().shape(), vec![2]);
+    /// assert!(tape.tensor(id + 1).is_none());
+    /// ```
+    pub fn tensor(&self, id: usize) -> Option<Tensor<'_, T>> {
+        (id < self.len()).then_some(Tensor { tape: self, id })
+    }
+
     /// Runs `f` without recording gradients: tensors made inside are constants, as under
     /// PyTorch's `torch.no_grad()`.
     ///
@@ -232,8 +247,18 @@ impl<T: Element> Tape<T> {
         }
     }
 
-    /// Takes an array's buffer back for reuse when nothing else shares it.
-    pub(crate) fn recycle_array(&self, a: Array<T>) {
+    /// Takes an array's buffer back for reuse when nothing else shares it: code that keeps
+    /// gradients out of the tape (an optimizer's caller, bindings to other languages) gives
+    /// them back this way, so that the next backward pass writes into the same memory instead
+    /// of new allocations.
+    ///
+    /// ```
+    /// use chainrule::tensor::{Array, Tape};
+    ///
+    /// let tape = Tape::<f32>::new();
+    /// tape.recycle_array(Array::zeros(&[1024]));
+    /// ```
+    pub fn recycle_array(&self, a: Array<T>) {
         if let Some(b) = a.into_buffer() {
             self.recycle(b);
         }

@@ -1,0 +1,5 @@
+"""micrograd's ``engine`` module: its ``Value`` is :class:`chainrule.Value`."""
+
+from .._core import Value
+
+__all__ = ["Value"]

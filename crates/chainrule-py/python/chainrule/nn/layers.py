@@ -1,0 +1,235 @@
+"""The layers: ``Linear``, activations, ``Dropout``, convolution, pooling, normalisation,
+embeddings and attention, with PyTorch's parameter names, layouts and initialisations."""
+
+import math
+
+import numpy as _np
+
+from .. import _core
+from .. import functional as F
+from .module import Module, Parameter
+
+
+def _seed():
+    # Draws from the module's generator (``chainrule.manual_seed``).
+    return _core._next_seed()
+
+
+class Identity(Module):
+    """Returns its input."""
+
+    def forward(self, x):
+        return x
+
+
+class Linear(Module):
+    """``y = x·Wᵀ + b``, with ``weight`` ``[out_features, in_features]`` and ``bias``
+    ``[out_features]``, initialised as PyTorch does (uniform in ``±1/√in_features``), by the
+    library's own layer."""
+
+    def __init__(self, in_features, out_features, bias=True, dtype=None):
+        super().__init__()
+        self.in_features, self.out_features = in_features, out_features
+        w, b = _core._linear_init(in_features, out_features, _seed())
+        if dtype is not None and _np.dtype(dtype) == _np.float64:
+            w, b = Parameter(w.double()), Parameter(b.double())
+        self.weight = w
+        if bias:
+            self.bias = b
+        else:
+            self.bias = None
+
+    def forward(self, x):
+        return x.linear(self.weight, self.bias)
+
+    def extra_repr(self):
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"bias={self.bias is not None}")
+
+
+class ReLU(Module):
+    """``max(x, 0)``."""
+
+    def forward(self, x):
+        return x.relu()
+
+
+class Tanh(Module):
+    """The hyperbolic tangent."""
+
+    def forward(self, x):
+        return x.tanh()
+
+
+class Sigmoid(Module):
+    """The logistic function."""
+
+    def forward(self, x):
+        return x.sigmoid()
+
+
+class GELU(Module):
+    """The Gaussian error linear unit (exact)."""
+
+    def forward(self, x):
+        return x.gelu()
+
+
+class Softmax(Module):
+    """Softmax along ``dim``."""
+
+    def __init__(self, dim=-1):
+        super().__init__()
+        self.dim = dim
+
+    def forward(self, x):
+        return x.softmax(self.dim)
+
+
+class Dropout(Module):
+    """Zeroes elements with probability ``p`` in training (scaling the rest by ``1/(1-p)``);
+    nothing in evaluation."""
+
+    def __init__(self, p=0.5):
+        super().__init__()
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"dropout probability has to be between 0 and 1, but got {p}")
+        self.p = p
+
+    def forward(self, x):
+        return F.dropout(x, self.p, self.training)
+
+    def extra_repr(self):
+        return f"p={self.p}"
+
+
+class Flatten(Module):
+    """Dimensions ``start_dim..=end_dim`` merged (by default all but the batch)."""
+
+    def __init__(self, start_dim=1, end_dim=-1):
+        super().__init__()
+        self.start_dim, self.end_dim = start_dim, end_dim
+
+    def forward(self, x):
+        return x.flatten(self.start_dim, self.end_dim)
+
+
+def _uniform(shape, bound):
+    u = _core.rand(*shape)
+    return Parameter((u * (2 * bound) - bound).numpy())
+
+
+class Conv2d(Module):
+    """Two-dimensional convolution: ``weight`` ``[out, in/groups, kh, kw]``, ``bias``
+    ``[out]``, PyTorch's initialisation."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
+                 groups=1, bias=True):
+        super().__init__()
+        kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size, self.stride, self.padding = (kh, kw), stride, padding
+        self.dilation, self.groups = dilation, groups
+        bound = 1 / math.sqrt(in_channels // groups * kh * kw)
+        self.weight = _uniform((out_channels, in_channels // groups, kh, kw), bound)
+        self.bias = _uniform((out_channels,), bound) if bias else None
+
+    def forward(self, x):
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)
+
+    def extra_repr(self):
+        return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
+                f"stride={self.stride}, padding={self.padding}")
+
+
+class MaxPool2d(Module):
+    """The maximum of each window (the stride defaults to the window)."""
+
+    def __init__(self, kernel_size, stride=None, padding=0):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+
+    def forward(self, x):
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+
+class AvgPool2d(Module):
+    """The average of each window."""
+
+    def __init__(self, kernel_size, stride=None, padding=0, count_include_pad=True):
+        super().__init__()
+        self.kernel_size, self.stride, self.padding = kernel_size, stride, padding
+        self.count_include_pad = count_include_pad
+
+    def forward(self, x):
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.count_include_pad)
+
+
+class BatchNorm2d(Module):
+    """Batch normalisation over the channels of ``[batch, channels, h, w]``: batch statistics
+    in training (updating ``running_mean`` and ``running_var``), the running ones in
+    evaluation; ``weight`` and ``bias`` per channel."""
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True):
+        super().__init__()
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        if affine:
+            self.weight = Parameter(_np.ones(num_features, dtype=_np.float32))
+            self.bias = Parameter(_np.zeros(num_features, dtype=_np.float32))
+        else:
+            self.weight = self.bias = None
+        self.register_buffer("running_mean", _core.zeros(num_features))
+        self.register_buffer("running_var", _core.ones(num_features))
+
+    def forward(self, x):
+        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
+                            self.training, self.momentum, self.eps)
+
+
+class LayerNorm(Module):
+    """Layer normalisation over the last dimensions ``normalized_shape``."""
+
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True):
+        super().__init__()
+        shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
+        self.normalized_shape, self.eps = shape, eps
+        if elementwise_affine:
+            self.weight = Parameter(_np.ones(shape, dtype=_np.float32))
+            self.bias = Parameter(_np.zeros(shape, dtype=_np.float32))
+        else:
+            self.weight = self.bias = None
+
+    def forward(self, x):
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+
+class Embedding(Module):
+    """A table of ``num_embeddings`` rows of ``embedding_dim``, looked up by index (normal
+    initialisation, as PyTorch)."""
+
+    def __init__(self, num_embeddings, embedding_dim):
+        super().__init__()
+        self.num_embeddings, self.embedding_dim = num_embeddings, embedding_dim
+        self.weight = Parameter(_core.randn(num_embeddings, embedding_dim).numpy())
+
+    def forward(self, idx):
+        return F.embedding(idx, self.weight)
+
+
+class CausalSelfAttention(Module):
+    """nanoGPT's causal self-attention: ``c_attn`` projects to queries, keys and values,
+    ``n_head`` heads attend causally (the library's fused attention), ``c_proj`` projects
+    back."""
+
+    def __init__(self, n_embd, n_head, bias=True):
+        super().__init__()
+        if n_embd % n_head:
+            raise ValueError(f"n_embd {n_embd} is not a multiple of n_head {n_head}")
+        self.n_head = n_head
+        from .layers import Linear as _Linear
+        self.c_attn = _Linear(n_embd, 3 * n_embd, bias=bias)
+        self.c_proj = _Linear(n_embd, n_embd, bias=bias)
+
+    def forward(self, x):
+        return self.c_proj(F.causal_self_attention(self.c_attn(x), self.n_head))
