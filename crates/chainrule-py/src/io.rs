@@ -106,15 +106,24 @@ pub fn _load_network<'py>(
     let file = read(&path)?;
     let net =
         Network::from_file(&file, &path).map_err(|e| ModelFileError::new_err(e.to_string()))?;
-    let sizes: Vec<String> = net.spec.sizes.iter().map(|n| n.to_string()).collect();
+    let spec = match &net.spec {
+        chainrule::nn::ModelSpec::Mlp(spec) => spec,
+        chainrule::nn::ModelSpec::Conv(_) => {
+            return Err(ModelFileError::new_err(format!(
+                "{}: a convolutional network; load_model reads perceptron files",
+                path.display()
+            )))
+        }
+    };
+    let sizes: Vec<String> = spec.sizes.iter().map(|n| n.to_string()).collect();
     let (mean, std) = match &net.standardizer {
         Some(s) => (Some(s.mean.clone()), Some(s.std.clone())),
         None => (None, None),
     };
     Ok((
         sizes.join("-"),
-        net.spec.activation.to_string(),
-        net.spec.dropout,
+        spec.activation.to_string(),
+        spec.dropout,
         net.loss.name().to_string(),
         net.classes.clone(),
         mean,

@@ -326,7 +326,7 @@ pub fn where_(
     let flat: Vec<bool> = c.call_method0("ravel")?.call_method0("tolist")?.extract()?;
     let cond = Array::from_vec(flat, &shape).map_err(crate::errors::shape)?;
     let (is64, hs) = handles(&[input.clone(), other.clone()])?;
-    let out = by_type!(is64, T => apply1::<T>(&[&hs[0], &hs[1]], |xs| Tensor::where_(&cond, xs[0], xs[1])));
+    let out = by_type!(is64, T => apply1::<T>(&[&hs[0], &hs[1]], |xs| Tensor::where_cond(&cond, xs[0], xs[1])));
     new_tensor(py, out.map_err(op_err)?)
 }
 
