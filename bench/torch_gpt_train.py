@@ -13,9 +13,12 @@ At the end it prints one JSON object with the fields of `chainrule train --json`
 `val_loss` is the mean cross-entropy over the whole validation part, cut into windows of the
 context length (the last one shorter), every position scored once, as chainrule computes it;
 `train_loss` the mean over `--eval-batches` random training batches (nanoGPT's
-`estimate_loss`).
+`estimate_loss`). As chainrule, it evaluates every `--eval-every` steps (0: only at the end) on
+`--eval-batches` random batches of each part, so that a whole run does the same work in both;
+`seconds` is the loop with its evaluations, `tokens_per_second` counts the steps' time alone.
 
 Usage: python bench/torch_gpt_train.py [--data FILE] [--steps 2000] [--seed 0] [--threads 2]
+    [--eval-every 250] [--eval-batches 20]
 (the data defaults to the shipped crates/chainrule/data/shakespeare.txt).
 """
 
@@ -48,6 +51,7 @@ def main():
     p.add_argument("--warmup", type=int, default=100)
     p.add_argument("--weight-decay", type=float, default=0.1)
     p.add_argument("--clip", type=float, default=1.0)
+    p.add_argument("--eval-every", type=int, default=250)
     p.add_argument("--eval-batches", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--threads", type=int, default=2)
@@ -85,8 +89,20 @@ def main():
         y = torch.stack([part[i + 1:i + 1 + a.context] for i in ix])
         return x, y
 
+    @torch.no_grad()
+    def estimate_loss():
+        model.eval()
+        out = [sum(model(*get_batch(part))[1].item() for _ in range(a.eval_batches))
+               / max(a.eval_batches, 1) for part in (train, val)]
+        model.train()
+        return out
+
+    evals, busy = [], 0.0
     start = time.perf_counter()
     for it in range(a.steps):
+        if a.eval_every > 0 and it % a.eval_every == 0:
+            evals.append([it] + estimate_loss())
+        t0 = time.perf_counter()
         for g in opt.param_groups:
             g["lr"] = get_lr(it)
         x, y = get_batch(train)
@@ -96,26 +112,34 @@ def main():
         if a.clip > 0:
             torch.nn.utils.clip_grad_norm_(model.parameters(), a.clip)
         opt.step()
+        busy += time.perf_counter() - t0
+    train_loss = estimate_loss()[0]
     seconds = time.perf_counter() - start
 
     model.eval()
     with torch.no_grad():
-        train_loss = sum(model(*get_batch(train))[1].item() for _ in range(a.eval_batches))
-        train_loss /= max(a.eval_batches, 1)
-        total, count, block = 0.0, 0, a.context
+        # Whole windows `batch` at a time, then the shorter last one, as chainrule.
+        total, block = 0.0, a.context
         m = len(val) - 1
-        for s in range(0, m, block):
-            t = min(block, m - s)
+        full = m // block
+        for w in range(0, full, a.batch):
+            k = min(a.batch, full - w)
+            idx = torch.arange(w * block, (w + k) * block)
+            _, loss = model(val[idx].view(k, block), val[idx + 1].view(k, block))
+            total += loss.item() * k * block
+        if m % block:
+            s, t = full * block, m % block
             _, loss = model(val[s:s + t].view(1, -1), val[s + 1:s + 1 + t].view(1, -1))
             total += loss.item() * t
-            count += t
+        count = m
     print(json.dumps({
         "train_loss": train_loss,
         "val_loss": total / count,
         "steps": a.steps,
         "seconds": seconds,
-        "tokens_per_second": a.steps * a.batch * a.context / seconds,
+        "tokens_per_second": a.steps * a.batch * a.context / max(busy, 1e-9),
         "seed": a.seed,
+        "evals": evals,
     }))
 
 

@@ -150,10 +150,11 @@ impl Picture for Attention {
         DB::ErrorType: 'static,
     {
         let title = format!(
-            "attention of each head (columns) in each block (rows) for {:?}",
+            "attention for {:?}: heads in columns, blocks in rows; a row is where its character \
+             looks (dark: weight near 1)",
             self.chars.iter().collect::<String>()
         );
-        let root = root.titled(&title, (FONT, 18)).map_err(err)?;
+        let root = root.titled(&title, (FONT, 16)).map_err(err)?;
         let rows = self.maps.len();
         let cols = self.maps.first().map_or(1, Vec::len);
         let panels = root.split_evenly((rows, cols));
@@ -161,19 +162,25 @@ impl Picture for Attention {
         for (k, area) in panels.iter().enumerate() {
             let (layer, head) = (k / cols, k % cols);
             let map = &self.maps[layer][head];
+            // Segmented axes: each character's label sits under (beside) the middle of its
+            // cell, not at a cell's edge.
             let mut chart = ChartBuilder::on(area)
                 .margin(6)
                 .caption(format!("block {layer}, head {head}"), (FONT, 14))
                 .x_label_area_size(if t <= 40 { 18 } else { 0 })
                 .y_label_area_size(if t <= 40 { 18 } else { 0 })
-                .build_cartesian_2d(0..t, 0..t)
+                .build_cartesian_2d((0..t).into_segmented(), (0..t).into_segmented())
                 .map_err(err)?;
-            let label = |i: &usize| {
-                self.chars.get(*i).map_or(String::new(), |c| match c {
+            let label = |i: usize| {
+                self.chars.get(i).map_or(String::new(), |c| match c {
                     '\n' => "⏎".to_string(),
                     ' ' => "␣".to_string(),
                     c => c.to_string(),
                 })
+            };
+            let centre = |v: &SegmentValue<usize>| match v {
+                SegmentValue::CenterOf(i) => Some(*i),
+                _ => None,
             };
             chart
                 .configure_mesh()
@@ -181,9 +188,12 @@ impl Picture for Attention {
                 .x_labels(t)
                 .y_labels(t)
                 .label_style((FONT, 9))
-                .x_label_formatter(&label)
-                .y_label_formatter(&|i: &usize| {
-                    t.checked_sub(1 + *i).map_or(String::new(), |k| label(&k))
+                .x_label_formatter(&|v| centre(v).map_or(String::new(), label))
+                // Query i is drawn as row i from the top.
+                .y_label_formatter(&|v| {
+                    centre(v)
+                        .and_then(|i| t.checked_sub(1 + i))
+                        .map_or(String::new(), label)
                 })
                 .draw()
                 .map_err(err)?;
@@ -193,9 +203,14 @@ impl Picture for Attention {
                     let w = f64::from(map[idx]).clamp(0.0, 1.0);
                     let shade = (255.0 * (1.0 - w).powf(1.5)) as u8;
                     let color = RGBColor(shade, shade, 255u8.saturating_sub((w * 80.0) as u8));
-                    // Query i is drawn as row i from the top.
                     let y = t - 1 - i;
-                    Rectangle::new([(j, y), (j + 1, y + 1)], color.filled())
+                    Rectangle::new(
+                        [
+                            (SegmentValue::Exact(j), SegmentValue::Exact(y)),
+                            (SegmentValue::Exact(j + 1), SegmentValue::Exact(y + 1)),
+                        ],
+                        color.filled(),
+                    )
                 }))
                 .map_err(err)?;
         }

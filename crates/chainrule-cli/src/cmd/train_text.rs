@@ -330,6 +330,15 @@ pub fn run(args: &TrainArgs, resumed: Option<ModelFile>) -> Result<ExitCode, Cli
             "seconds": json_number(seconds),
             "tokens_per_second": json_number(if tokens == 0 { 0.0 } else { tokens_per_second }),
             "parameters": trainer.model.gpt.num_parameters(),
+            "evals": trainer
+                .evals()
+                .iter()
+                .map(|e| serde_json::json!({
+                    "step": e.step,
+                    "train_loss": json_number(e.train_loss),
+                    "val_loss": json_number(e.val_loss),
+                }))
+                .collect::<Vec<_>>(),
         });
         println!("{}", to_spaced_json(&v));
     } else {
