@@ -211,6 +211,17 @@ fn bad_text_and_settings_are_refused_and_nothing_is_overwritten() {
         &["--heads", "3", "--context", "8"],
         "3 heads do not divide 128 channels",
     );
+    // The attention prompt is checked before any training, against the text's vocabulary.
+    run(
+        &short,
+        &["--context", "8", "--attention-prompt", "abz"],
+        "--attention-prompt: 'z' is not in the vocabulary",
+    );
+    run(
+        &short,
+        &["--context", "8", "--attention-prompt", "abcabcabc"],
+        "--attention-prompt has 9 characters; it needs 1 to the context's 8",
+    );
     run(
         &short,
         &["--epochs", "3"],
