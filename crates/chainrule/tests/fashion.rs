@@ -62,17 +62,13 @@ fn an_mlp_learns_the_real_fashion_mnist() {
     assert_eq!(labels(train), [9, 0, 0, 3, 0, 2, 7, 2, 5, 5]);
     assert_eq!(labels(test), [9, 2, 1, 1, 6, 1, 4, 6, 5, 7]);
     assert_eq!(train.class_names()[9], "Ankle boot");
-    // The first image's pixels add up to 76,247 (out of 255 per pixel).
-    assert_eq!(
-        train.row(0).iter().map(|&v| v as f64).sum::<f64>(),
-        76_247.0
-    );
+    // The first image's bytes add up to 76,247; the loader scales them by 1/255.
+    let sum: f64 = train.row(0).iter().map(|&v| f64::from(v) * 255.0).sum();
+    assert!((sum - 76_247.0).abs() < 0.05, "{sum}");
 
-    // One epoch of a small perceptron on the first 12,000 training images, tested on the
-    // first 2,000 test images: far above chance (0.1), near what a longer run gets (0.88).
-    let part = train.subset(&(0..12_000).collect::<Vec<_>>());
-    let held_out = test.subset(&(0..2_000).collect::<Vec<_>>());
-    let prepared = prepare_with(&part, Some(&held_out), 0.0, 0, Scaling::PerFeature).unwrap();
+    // One epoch of a small perceptron on the 60,000 training images, tested on the official
+    // 10,000: far above chance (0.1), near what longer runs of perceptrons get (0.88-0.89).
+    let prepared = prepare_with(train, Some(test), 0.0, 0, Scaling::PerFeature).unwrap();
     let spec: MlpSpec = "784-64-10".parse().unwrap();
     let config = TrainConfig {
         epochs: 1,
@@ -85,8 +81,8 @@ fn an_mlp_learns_the_real_fashion_mnist() {
         .fit(&prepared.train, Some(&prepared.test), &mut |_| {})
         .unwrap();
     let accuracy = history[0].test_accuracy.unwrap();
-    assert!(accuracy > 0.75, "test accuracy {accuracy}");
-    assert!(history[0].train_loss < 1.0, "{history:?}");
+    assert!(accuracy > 0.8, "test accuracy {accuracy}");
+    assert!(history[0].train_loss < 0.7, "{history:?}");
     eprintln!(
         "fashion-mnist: test accuracy {accuracy:.4} after one epoch, {:.1} s in all",
         start.elapsed().as_secs_f64()
