@@ -124,9 +124,10 @@ fn report(config: &DeepConfig, runs: &[DeepRun]) -> String {
     s += &format!(
         "How does the chain rule scale to deep networks? Four networks of {} Linear layers,\n\
          {sizes}, start from the same weights and are trained on the digits\n\
-         for {} epochs ({}, lr {}, batches of {}, seed {}). Between the layers:\n",
+         for {} epoch{} ({}, lr {}, batches of {}, seed {}). Between the layers:\n",
         config.depth,
         config.epochs,
+        if config.epochs == 1 { "" } else { "s" },
         opt.kind.name(),
         opt.lr,
         config.batch_size,
@@ -193,7 +194,7 @@ fn report(config: &DeepConfig, runs: &[DeepRun]) -> String {
          on the scale of its weights: the gradient keeps its size from layer to layer.\n\
          A residual block computes y = x + f(x); the sum's derivative with respect to x is the\n\
          identity, so dL/dx = dL/dy + (what flows back through f): the gradient reaches the\n\
-         first layers undiminished, however deep the stack.\n",
+         first layers along that identity path, whatever the blocks do to it.\n",
         SIGMOID_SLOPE_BOUND
     );
     s
