@@ -184,6 +184,8 @@ def test_a_cnn_trained_by_the_command_line_predicts_the_same_classes(cli, tmp_pa
     ours = [net.classes[i] for i in net.predict(cr.data.digits().features)]
     assert len(ours) == 1797
     assert ours == theirs
+    images = cr.data.digits().features.reshape(-1, 1, 8, 8)
+    np.testing.assert_array_equal(net.predict(images), net.predict(cr.data.digits().features))
     # Its state dict is the file's, buffers included.
     file = cr.load(model)
     sd = net.state_dict()

@@ -24,16 +24,18 @@ class Classifier(Sequential):
     def standardize(self, features):
         """The features as the network takes them: standardised as in training."""
         x = _np.asarray(features, dtype=_np.float32)
+        shape = None if self.input_shape is None else tuple(self.input_shape)
+        n = int(_np.prod(shape)) if shape else (None if self.mean is None else len(self.mean))
+        if shape and x.ndim >= 3 and x.shape[-3:] == shape:
+            x = x.reshape(x.shape[:-3] + (n,))
+        if n is not None and (x.ndim < 1 or x.shape[-1] != n):
+            what = f"images of {list(shape)} ({n} values)" if shape else f"{n} features"
+            raise ValueError(f"predict: the network takes {what}, not rows of shape "
+                             f"{list(x.shape)}")
         if self.mean is not None:
             x = (x - self.mean) / self.std
-        if self.input_shape is not None:
-            shape = tuple(self.input_shape)
-            n = int(_np.prod(shape))
-            if x.shape[-len(shape):] != shape:
-                if x.ndim < 1 or x.shape[-1] != n:
-                    raise ValueError(f"predict: the network takes images of {list(shape)} "
-                                     f"({n} values), not rows of shape {list(x.shape)}")
-                x = x.reshape(x.shape[:-1] + shape)
+        if shape:
+            x = x.reshape(x.shape[:-1] + shape)
         return x
 
     def predict(self, features):
