@@ -221,6 +221,9 @@ class _BatchNorm(Module):
             self.num_batches_tracked.data = _np.zeros((), _np.float32)
 
     def forward(self, x):
+        """The input normalised per channel (or feature): by the batch's statistics in
+        training, counting the batch in ``num_batches_tracked``, by the running ones in
+        evaluation."""
         self._check(x)
         momentum = 0.0 if self.momentum is None else self.momentum
         use_batch = self.training or not self.track_running_stats

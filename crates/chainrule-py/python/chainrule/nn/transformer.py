@@ -20,6 +20,7 @@ class Residual(Sequential):
     library's ``Residual``."""
 
     def forward(self, x):
+        """``x + f(x)``."""
         y = super().forward(x)
         if tuple(y.shape) != tuple(x.shape):
             raise ValueError(f"Residual: the block turns {list(x.shape)} into {list(y.shape)}; "
@@ -120,6 +121,9 @@ class GPT(Module):
             self.lm_head.weight = self.transformer["wte"].weight
 
     def forward(self, idx, targets=None):
+        """The logits ``[batch, time, vocab_size]`` of token indices ``idx`` ``[batch, time]``
+        (ints, ``time`` at most ``block_size``); with ``targets`` (ints of ``idx``'s shape)
+        ``(logits, loss)``, the loss the mean cross-entropy, as nanoGPT's forward."""
         idx = _np.asarray(idx.numpy() if isinstance(idx, _core.Tensor) else idx)
         if idx.ndim != 2 or idx.shape[1] == 0:
             raise ValueError(f"GPT: the tokens must be [batch, time] with time ≥ 1, not "
