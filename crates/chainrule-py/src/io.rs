@@ -235,7 +235,10 @@ pub fn _load_gpt<'py>(
     let tensors = PyDict::new(py);
     for t in chainrule::nn::Module::state_dict(&lm.gpt) {
         let a = Array::from_vec(t.data.clone(), &t.shape).map_err(crate::errors::shape)?;
-        tensors.set_item(&t.name, Bound::new(py, PyTensor::new(Handle::owned(a, false)))?)?;
+        tensors.set_item(
+            &t.name,
+            Bound::new(py, PyTensor::new(Handle::owned(a, false)))?,
+        )?;
     }
     Ok((d, lm.vocab.as_string(), tensors))
 }
