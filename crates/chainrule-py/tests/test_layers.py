@@ -193,12 +193,13 @@ def test_a_cnn_trained_by_the_command_line_predicts_the_same_classes(cli, tmp_pa
         np.testing.assert_array_equal(v.numpy(), file[k].numpy(), err_msg=k)
 
 
-def test_a_gpt_trained_by_the_command_line_gives_its_logits_and_greedy_text(cli, tmp_path):
+@pytest.mark.parametrize("flag", ["--bias", "--untied"])
+def test_a_gpt_trained_by_the_command_line_gives_its_logits_and_greedy_text(cli, tmp_path, flag):
     text = tmp_path / "t.txt"
     text.write_text("to be or not to be, that is the question. " * 40)
     model = tmp_path / "gpt.safetensors"
     o = run(cli, "train", "--data", str(text), "--model", "gpt", "--steps", "30", "--context",
-            "16", "--layers", "2", "--heads", "2", "--channels", "16", "--bias", "--eval-every",
+            "16", "--layers", "2", "--heads", "2", "--channels", "16", flag, "--eval-every",
             "0", "--eval-batches", "1", "--save", str(model), "--json")
     assert o.returncode == 0, o.stderr
     prompt = "to be or"
@@ -207,7 +208,9 @@ def test_a_gpt_trained_by_the_command_line_gives_its_logits_and_greedy_text(cli,
     assert o.returncode == 0, o.stderr
     theirs = json.loads(o.stdout)
     gpt = cr.nn.load_model(model)
-    assert isinstance(gpt, nn.GPT) and gpt.config.n_layer == 2 and gpt.config.bias
+    assert isinstance(gpt, nn.GPT) and gpt.config.n_layer == 2
+    assert gpt.config.bias == (flag == "--bias")
+    assert (gpt.lm_head.weight is gpt.transformer["wte"].weight) == (flag != "--untied")
     ids = gpt.encode(prompt)
     with cr.no_grad():
         logits = gpt(np.array([ids])).numpy()[0, -1]

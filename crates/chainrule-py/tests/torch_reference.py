@@ -58,6 +58,10 @@ cases.append(case(
     {"input": arr(1, 3, 9, 8), "weight": arr(4, 3, 3, 2)},
     {"stride": [1, 2], "padding": [2, 1], "dilation": 2, "groups": 1}))
 cases.append(case(
+    "conv2d", lambda input, weight, bias, **kw: F.conv2d(input, weight, bias, **kw),
+    {"input": arr(1, 2, 6, 5), "weight": arr(3, 2, 2, 3), "bias": arr(3)},
+    {"stride": 1, "padding": "same", "dilation": [1, 2], "groups": 1}))
+cases.append(case(
     "max_pool2d", lambda input, **kw: F.max_pool2d(input, **kw),
     {"input": arr(2, 3, 7, 6)}, {"kernel_size": 3, "stride": 2, "padding": 1}))
 cases.append(case(

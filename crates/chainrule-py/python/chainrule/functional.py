@@ -14,7 +14,6 @@ from ._core import (
     avg_pool2d,
     batch_norm,
     causal_self_attention,
-    conv2d,
     layer_norm,
     max_pool2d,
     multinomial,
@@ -70,6 +69,44 @@ def dropout(input, p=0.5, training=True):
     """Zeroes each element with probability ``p`` and scales the others by ``1/(1-p)`` in
     training (seeded by ``chainrule.manual_seed``); the input itself otherwise."""
     return _core.dropout(input, p, training)
+
+
+def _pair(v, what):
+    if isinstance(v, int):
+        return v, v
+    v = tuple(v)
+    if len(v) != 2:
+        raise TypeError(f"{what} is an int or a pair of ints")
+    return v
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """Two-dimensional convolution, as ``torch.nn.functional.conv2d``: ``input`` ``[batch,
+    channels, height, width]`` (or without the batch), ``weight`` ``[out, in/groups, kh,
+    kw]``, ``bias`` ``[out]``; ``stride``, ``padding`` and ``dilation`` ints or pairs, or
+    ``padding='valid'`` (none) or ``'same'`` (the output as large as the input, at stride 1;
+    an odd total padding puts the extra row and column at the end, as PyTorch does)."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            padding = 0
+        elif padding == "same":
+            if _pair(stride, "stride") != (1, 1):
+                raise ValueError("conv2d: padding='same' is not supported for strided "
+                                 "convolutions")
+            if len(weight.shape) != 4:
+                raise _core.ShapeError(f"conv2d: expected weights of shape [out, in / groups, "
+                                       f"kh, kw], got {list(weight.shape)}")
+            dh, dw = _pair(dilation, "dilation")
+            th, tw = dh * (weight.shape[2] - 1), dw * (weight.shape[3] - 1)
+            if th % 2 or tw % 2:
+                input = _core.pad(input, (tw // 2, tw - tw // 2, th // 2, th - th // 2))
+                padding = 0
+            else:
+                padding = (th // 2, tw // 2)
+        else:
+            raise ValueError(f"conv2d: padding is an int, a pair, 'valid' or 'same', not "
+                             f"{padding!r}")
+    return _core.conv2d(input, weight, bias, stride, padding, dilation, groups)
 
 
 def adaptive_avg_pool2d(input, output_size):

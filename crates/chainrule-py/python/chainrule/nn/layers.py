@@ -120,8 +120,9 @@ def _uniform(shape, bound):
 
 
 class Conv2d(Module):
-    """Two-dimensional convolution: ``weight`` ``[out, in/groups, kh, kw]``, ``bias``
-    ``[out]``, PyTorch's initialisation."""
+    """Two-dimensional convolution, as ``torch.nn.Conv2d``: ``weight`` ``[out, in/groups, kh,
+    kw]``, ``bias`` ``[out]``, PyTorch's initialisation (uniform in ``±1/√(in/groups·kh·kw)``);
+    ``padding`` an int, a pair, ``'valid'`` or ``'same'``."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True):
@@ -227,15 +228,18 @@ class _BatchNorm(Module):
         self._check(x)
         momentum = 0.0 if self.momentum is None else self.momentum
         use_batch = self.training or not self.track_running_stats
-        if self.training and self.track_running_stats:
+        counts = self.training and self.track_running_stats
+        if counts:
             n = float(self.num_batches_tracked.item()) + 1
-            self.num_batches_tracked.data = _np.array(n, dtype=_np.float32)
             if self.momentum is None:
                 momentum = 1.0 / n
         running = self.track_running_stats and (self.training or not use_batch)
-        return F.batch_norm(x, self.running_mean if running else None,
-                            self.running_var if running else None, self.weight, self.bias,
-                            use_batch, momentum, self.eps)
+        y = F.batch_norm(x, self.running_mean if running else None,
+                         self.running_var if running else None, self.weight, self.bias,
+                         use_batch, momentum, self.eps)
+        if counts:
+            self.num_batches_tracked.data = _np.array(n, dtype=_np.float32)
+        return y
 
     def extra_repr(self):
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
