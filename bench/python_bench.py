@@ -12,12 +12,17 @@ Workloads (each round runs chainrule's, then each installed peer's, once):
   entropy, driven from Python, against ``chainrule bench mlp-mnist`` (the same step in Rust):
   µs/step.
 
-A peer that is not installed is said so and skipped. Medians over the rounds and the rounds
-won are printed at the end.
+A peer that is not installed is said so and skipped. The CPU and the load average are printed
+first (and the load again at the end); medians over the rounds, the rounds won and the rounds
+that meet the targets (moons at least 20 times faster than micrograd, add10 faster than PyTorch,
+mlp-mnist within 15% of the Rust step) are printed at the end. In mlp-mnist the order of the two
+alternates from round to round.
 """
 
 import argparse
 import json
+import os
+import platform
 import random
 import statistics
 import subprocess
@@ -87,7 +92,7 @@ def add10_torch(torch, n=20000):
     return time_calls(step, n)
 
 
-def mlp_mnist_python(n=30):
+def mlp_mnist_python(n=200):
     cr.manual_seed(0)
     model = cr.nn.Sequential(cr.nn.Linear(784, 256), cr.nn.ReLU(), cr.nn.Linear(256, 256),
                              cr.nn.ReLU(), cr.nn.Linear(256, 10))
@@ -121,6 +126,21 @@ def mlp_mnist_rust(binary):
     return float(v.get("median_us"))
 
 
+def cpu_name():
+    try:
+        out = subprocess.run(["lscpu"], capture_output=True, text=True, check=True).stdout
+        for line in out.splitlines():
+            if line.startswith("Model name:"):
+                return line.split(":", 1)[1].strip()
+    except (OSError, subprocess.CalledProcessError):
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+def load():
+    return " ".join(f"{x:.2f}" for x in os.getloadavg())
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rounds", type=int, default=5)
@@ -146,6 +166,9 @@ def main():
     from chainrule.micrograd.engine import Value
     from chainrule.micrograd.nn import MLP
 
+    print(f"CPU: {cpu_name()}, {os.cpu_count()} logical CPUs; load average {load()}; "
+          f"Python {platform.python_version()}, NumPy {np.__version__}"
+          + (f", PyTorch {torch.__version__}" if torch else ""), flush=True)
     results = {k: ([], []) for k in only}
     for r in range(args.rounds):
         line = [f"round {r + 1}:"]
@@ -164,20 +187,28 @@ def main():
                 results["add10"][1].append(theirs)
             line.append(f"add10 {ours:.2f} µs" + (f" (torch {theirs:.2f})" if theirs else ""))
         if "mlp-mnist" in only:
-            ours = mlp_mnist_python()
+            if r % 2:
+                ours = mlp_mnist_python()
             try:
                 theirs = mlp_mnist_rust(args.chainrule_bin)
             except (OSError, subprocess.CalledProcessError, ValueError) as e:
                 theirs = None
                 if r == 0:
                     print(f"chainrule bench could not run ({e}): mlp-mnist runs alone")
+            if r % 2 == 0:
+                ours = mlp_mnist_python()
             results["mlp-mnist"][0].append(ours)
             if theirs:
                 results["mlp-mnist"][1].append(theirs)
             line.append(f"mlp-mnist {ours:.0f} µs" + (f" (Rust {theirs:.0f})" if theirs else ""))
         print("  ".join(line), flush=True)
 
+    print(f"load average at the end: {load()}")
     print()
+    targets = {"moons": lambda a, b: b / a >= 20, "add10": lambda a, b: a < b,
+               "mlp-mnist": lambda a, b: a <= 1.15 * b}
+    goal = {"moons": "at least 20× faster", "add10": "faster than PyTorch",
+            "mlp-mnist": "within 15% of Rust"}
     names = {"moons": ("ms/step", "micrograd"), "add10": ("µs/call", "PyTorch"),
              "mlp-mnist": ("µs/step", "chainrule bench (Rust)")}
     for k, (ours, theirs) in results.items():
@@ -187,8 +218,9 @@ def main():
             p = statistics.median(theirs)
             n = len(theirs)
             won = sum(1 for a, b in zip(ours, theirs) if a < b)
+            met = sum(1 for a, b in zip(ours, theirs) if targets[k](a, b))
             print(f"{k}: chainrule {m:.2f} {unit}, {peer} {p:.2f} {unit}, ratio {p / m:.2f}, "
-                  f"chainrule faster in {won} of {n} rounds")
+                  f"chainrule faster in {won} of {n} rounds, {goal[k]} in {met} of {n}")
         else:
             print(f"{k}: chainrule {m:.2f} {unit} ({peer} not run)")
 

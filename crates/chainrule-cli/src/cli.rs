@@ -21,9 +21,12 @@ pub enum Command {
         after_help = "Example:\n  chainrule grad \"x*y + sin(x)\" --at x=2,y=3\n  chainrule grad \"(w*x - y)^2\" --at w=1,x=2,y=5 --json"
     )]
     Grad(GradArgs),
-    /// Write the chain rule out in words: the forward pass and the backward pass, with numbers.
-    #[command(after_help = "Example:\n  chainrule explain \"3*x^2 + 1\" --at x=2")]
-    Explain(ExprArgs),
+    /// Write the chain rule out in words: the forward pass and the backward pass, with numbers;
+    /// with --tensor, one training step of a small network in matrix form, with the shapes.
+    #[command(
+        after_help = "With --tensor, every line is read off the tape of one real training step: each tensor's\noperation and shape, then each gradient as a vector-Jacobian product with the shapes that\nmake it fit, e.g. dL/dW2 = dL/dz2ᵀ · f   [10×64] = [10×3]·[3×64].\n\nExamples:\n  chainrule explain \"3*x^2 + 1\" --at x=2\n  chainrule explain --tensor\n  chainrule explain --tensor --model c8bn-p2-f32-10 --batch 2\n  chainrule explain --tensor --model 64-32-10 --json"
+    )]
+    Explain(ExplainArgs),
     /// Draw the computational graph with values, gradients and local derivatives (.svg or .dot).
     #[command(
         after_help = "Example:\n  chainrule graph \"(w*x - y)^2\" --at w=1,x=2,y=5 -o loss.svg"
@@ -85,7 +88,7 @@ impl Command {
     pub fn expression_mut(&mut self) -> Option<&mut String> {
         match self {
             Command::Grad(a) => Some(&mut a.expr.expr),
-            Command::Explain(a) => Some(&mut a.expr),
+            Command::Explain(a) => a.expr.as_mut(),
             Command::Graph(a) => Some(&mut a.expr.expr),
             Command::Report(a) => Some(&mut a.expr.expr),
             Command::Plot(a) => Some(&mut a.expr.expr),
@@ -112,6 +115,34 @@ pub struct ExprArgs {
     /// Values of the variables, e.g. x=2,y=3 (not needed when there are no variables).
     #[arg(long, value_name = "NAME=VALUE,...", allow_hyphen_values = true)]
     pub at: Option<String>,
+}
+
+/// The arguments of `chainrule explain`: an expression and its point, or `--tensor` and the
+/// network and batch to explain.
+#[derive(Args, Debug)]
+pub struct ExplainArgs {
+    /// The expression, e.g. "3*x^2 + 1" or "sigmoid(w*x + b)"; it may begin with a minus
+    /// ("-x^2 + 1"); - reads it from standard input, @FILE from a file.
+    #[arg(
+        value_name = "EXPR",
+        allow_hyphen_values = true,
+        required_unless_present = "tensor"
+    )]
+    pub expr: Option<String>,
+    /// Values of the variables, e.g. x=2,y=3 (not needed when there are no variables).
+    #[arg(
+        long,
+        value_name = "NAME=VALUE,...",
+        allow_hyphen_values = true,
+        conflicts_with = "tensor"
+    )]
+    pub at: Option<String>,
+    /// Explain one training step of a network on tensors instead of an expression: each
+    /// tensor's operation and shape, and each gradient in matrix form.
+    #[arg(long, conflicts_with = "expr")]
+    pub tensor: bool,
+    #[command(flatten)]
+    pub network: crate::cmd::explain::TensorArgs,
 }
 
 #[derive(Args, Debug)]
@@ -199,8 +230,11 @@ pub enum DemoTopic {
     /// Why backpropagation is efficient: reverse mode, forward mode and finite differences timed.
     #[command(after_help = "Example:\n  chainrule demo efficiency --max-n 10000")]
     Efficiency(crate::cmd::efficiency::EfficiencyArgs),
-    /// How the chain rule scales to deep networks: gradients vanishing through 10 sigmoid layers.
-    #[command(after_help = "Example:\n  chainrule demo deep --plot deep.png")]
+    /// How the chain rule scales to deep networks: gradients through 10 layers of sigmoid, ReLU,
+    /// ReLU with batch normalisation and ReLU with residual connections.
+    #[command(
+        after_help = "Examples:\n  chainrule demo deep --plot deep.png\n  chainrule demo deep --epochs 3 --json"
+    )]
     Deep(crate::cmd::deep::DeepArgs),
 }
 

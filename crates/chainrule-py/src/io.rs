@@ -86,50 +86,161 @@ pub fn load_metadata(path: PathBuf) -> PyResult<BTreeMap<String, String>> {
     Ok(read(&path)?.metadata)
 }
 
-/// A model file written by `chainrule train --save`, checked as `chainrule predict` checks it:
-/// `(architecture, activation, dropout, loss, classes, mean, std, tensors)`.
-#[pyfunction]
-#[allow(clippy::type_complexity)]
-pub fn _load_network<'py>(
+/// One layer of a convolutional network as `chainrule.nn` builds it: the class name and its
+/// keyword arguments (PyTorch's), in the order of the file's `torch.nn.Sequential`.
+fn conv_layers<'py>(
     py: Python<'py>,
-    path: PathBuf,
-) -> PyResult<(
-    String,
-    String,
-    f64,
-    String,
-    Vec<String>,
-    Option<Vec<f32>>,
-    Option<Vec<f32>>,
-    Bound<'py, PyDict>,
-)> {
+    spec: &chainrule::nn::ConvSpec,
+) -> PyResult<Vec<(String, Bound<'py, PyDict>)>> {
+    use chainrule::nn::LayerSpec;
+    let act = match spec.activation.name() {
+        "relu" => "ReLU",
+        "tanh" => "Tanh",
+        "sigmoid" => "Sigmoid",
+        _ => "GELU",
+    };
+    let mut out: Vec<(String, Bound<'py, PyDict>)> = Vec::new();
+    let n = spec.layers.len();
+    let inputs = std::iter::once(spec.input.dims().to_vec()).chain(spec.shapes().iter().cloned());
+    for (i, (layer, before)) in spec.layers.iter().zip(inputs).enumerate() {
+        let last = i + 1 == n;
+        let kw = PyDict::new(py);
+        match *layer {
+            LayerSpec::Conv {
+                channels,
+                kernel,
+                stride,
+                padding,
+                dilation,
+                groups,
+                batch_norm,
+            } => {
+                kw.set_item("in_channels", before[0])?;
+                kw.set_item("out_channels", channels)?;
+                kw.set_item("kernel_size", kernel)?;
+                kw.set_item("stride", stride)?;
+                kw.set_item("padding", padding)?;
+                kw.set_item("dilation", dilation)?;
+                kw.set_item("groups", groups)?;
+                kw.set_item("bias", !batch_norm)?;
+                out.push(("Conv2d".into(), kw));
+                if batch_norm {
+                    let bn = PyDict::new(py);
+                    bn.set_item("num_features", channels)?;
+                    out.push(("BatchNorm2d".into(), bn));
+                }
+                out.push((act.into(), PyDict::new(py)));
+            }
+            LayerSpec::MaxPool { kernel, stride } | LayerSpec::AvgPool { kernel, stride } => {
+                kw.set_item("kernel_size", kernel)?;
+                kw.set_item("stride", stride)?;
+                let kind = if matches!(layer, LayerSpec::MaxPool { .. }) {
+                    "MaxPool2d"
+                } else {
+                    "AvgPool2d"
+                };
+                out.push((kind.into(), kw));
+            }
+            LayerSpec::GlobalAvgPool => {
+                kw.set_item("output_size", 1)?;
+                out.push(("AdaptiveAvgPool2d".into(), kw));
+            }
+            LayerSpec::Dropout(p) => {
+                kw.set_item("p", p)?;
+                out.push(("Dropout".into(), kw));
+            }
+            LayerSpec::Dense {
+                features,
+                batch_norm,
+            } => {
+                if before.len() > 1 {
+                    out.push(("Flatten".into(), PyDict::new(py)));
+                }
+                kw.set_item("in_features", before.iter().product::<usize>())?;
+                kw.set_item("out_features", features)?;
+                out.push(("Linear".into(), kw));
+                if !last {
+                    if batch_norm {
+                        let bn = PyDict::new(py);
+                        bn.set_item("num_features", features)?;
+                        out.push(("BatchNorm1d".into(), bn));
+                    }
+                    out.push((act.into(), PyDict::new(py)));
+                }
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// A model file written by `chainrule train --save`, checked as `chainrule predict` checks it,
+/// as a dict: `kind` (`"mlp"` or `"conv"`), `loss`, `classes`, `mean` and `std` (or `None`),
+/// `tensors` (the parameters and buffers by name), and for a perceptron `sizes`,
+/// `activation` and `dropout`, for a convolutional network `input_shape` (`[channels, height,
+/// width]`) and `layers` (`(class name, keyword arguments)` in order).
+#[pyfunction]
+pub fn _load_network<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py, PyDict>> {
     let file = read(&path)?;
     let net =
         Network::from_file(&file, &path).map_err(|e| ModelFileError::new_err(e.to_string()))?;
-    let spec = match &net.spec {
-        chainrule::nn::ModelSpec::Mlp(spec) => spec,
-        chainrule::nn::ModelSpec::Conv(_) => {
-            return Err(ModelFileError::new_err(format!(
-                "{}: a convolutional network; load_model reads perceptron files",
-                path.display()
-            )))
+    let d = PyDict::new(py);
+    match &net.spec {
+        chainrule::nn::ModelSpec::Mlp(spec) => {
+            d.set_item("kind", "mlp")?;
+            d.set_item("sizes", spec.sizes.clone())?;
+            d.set_item("activation", spec.activation.to_string())?;
+            d.set_item("dropout", spec.dropout)?;
         }
-    };
-    let sizes: Vec<String> = spec.sizes.iter().map(|n| n.to_string()).collect();
+        chainrule::nn::ModelSpec::Conv(spec) => {
+            d.set_item("kind", "conv")?;
+            d.set_item("input_shape", spec.input.dims().to_vec())?;
+            d.set_item("layers", conv_layers(py, spec)?)?;
+        }
+    }
     let (mean, std) = match &net.standardizer {
         Some(s) => (Some(s.mean.clone()), Some(s.std.clone())),
         None => (None, None),
     };
-    Ok((
-        sizes.join("-"),
-        spec.activation.to_string(),
-        spec.dropout,
-        net.loss.name().to_string(),
-        net.classes.clone(),
-        mean,
-        std,
-        tensors_dict(py, &file)?,
-    ))
+    d.set_item("loss", net.loss.name())?;
+    d.set_item("classes", net.classes.clone())?;
+    d.set_item("mean", mean)?;
+    d.set_item("std", std)?;
+    let tensors = tensors_dict(py, &file)?;
+    d.set_item("tensors", tensors)?;
+    Ok(d)
+}
+
+/// A language model written by `chainrule train --model gpt --save`, checked as `chainrule
+/// generate` checks it: `(config, vocab, tensors)`, the config a dict of nanoGPT's
+/// `GPTConfig` fields, `vocab` the characters of the tokens in order.
+#[pyfunction]
+#[allow(clippy::type_complexity)]
+pub fn _load_gpt<'py>(
+    py: Python<'py>,
+    path: PathBuf,
+) -> PyResult<(Bound<'py, PyDict>, String, Bound<'py, PyDict>)> {
+    let file = read(&path)?;
+    let lm = chainrule::train::LmModel::from_file(&file, &path)
+        .map_err(|e| ModelFileError::new_err(e.to_string()))?;
+    let c = lm.gpt.config;
+    let d = PyDict::new(py);
+    d.set_item("vocab_size", c.vocab_size)?;
+    d.set_item("block_size", c.block_size)?;
+    d.set_item("n_layer", c.n_layer)?;
+    d.set_item("n_head", c.n_head)?;
+    d.set_item("n_embd", c.n_embd)?;
+    d.set_item("dropout", c.dropout)?;
+    d.set_item("bias", c.bias)?;
+    d.set_item("tie_weights", c.tie_weights)?;
+    let tensors = PyDict::new(py);
+    for t in chainrule::nn::Module::state_dict(&lm.gpt) {
+        let a = Array::from_vec(t.data.clone(), &t.shape).map_err(crate::errors::shape)?;
+        tensors.set_item(
+            &t.name,
+            Bound::new(py, PyTensor::new(Handle::owned(a, false)))?,
+        )?;
+    }
+    Ok((d, lm.vocab.as_string(), tensors))
 }
 
 /// Initial weights of a fully connected layer as the library draws them (PyTorch's):

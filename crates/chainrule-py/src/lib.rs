@@ -69,6 +69,7 @@ fn core_module(m: &Bound<'_, PyModule>) -> PyResult<()> {
         wrap_pyfunction!(io::load, m)?,
         wrap_pyfunction!(io::load_metadata, m)?,
         wrap_pyfunction!(io::_load_network, m)?,
+        wrap_pyfunction!(io::_load_gpt, m)?,
         wrap_pyfunction!(io::_linear_init, m)?,
         wrap_pyfunction!(io::_dataset, m)?,
     ] {

@@ -23,9 +23,17 @@ pub struct FlowChart<'a> {
 }
 
 impl FlowChart<'_> {
-    /// The picture's size in pixels: 760 wide per panel.
+    /// The panels' grid: one row of one or two panels, two columns for more.
+    pub fn grid(&self) -> (usize, usize) {
+        let n = self.panels.len().max(1);
+        let columns = n.min(2);
+        (n.div_ceil(columns), columns)
+    }
+
+    /// The picture's size in pixels: 760 wide and 520 high per panel, plus the title.
     pub fn size(&self) -> (u32, u32) {
-        (760 * self.panels.len().max(1) as u32, 520)
+        let (rows, columns) = self.grid();
+        (760 * columns as u32, 520 * rows as u32 + 40)
     }
 
     /// Draws the chart into `path` (.png or .svg), written atomically; `option` names the
@@ -67,7 +75,7 @@ impl Picture for FlowChart<'_> {
     {
         let e = |x: DrawingAreaErrorKind<DB::ErrorType>| x.to_string();
         let root = root.titled(&self.title, (FONT, 22)).map_err(e)?;
-        let areas = root.split_evenly((1, self.panels.len().max(1)));
+        let areas = root.split_evenly(self.grid());
         // One scale for all panels, so they compare at a glance.
         let range = self
             .panels

@@ -189,8 +189,10 @@ def matmul(a, b):
 
 def load_model(path):
     """A model written by ``chainrule train --save``: a :class:`chainrule.nn.Classifier`
-    (or regressor) with the file's weights, class names and standardisation, whose
-    ``predict(features)`` gives what ``chainrule predict`` gives."""
+    (or regressor; a perceptron or a convolutional network) with the file's weights, buffers,
+    class names and standardisation, whose ``predict(features)`` gives what ``chainrule
+    predict`` gives, or for ``--model gpt`` a :class:`chainrule.nn.GPT` with its vocabulary
+    (``encode``, ``generate``, ``decode``)."""
     from .nn import load_model as _load_model
     return _load_model(path)
 

@@ -11,11 +11,9 @@ import numpy as _np
 from . import _core
 from ._core import (
     Tensor,
-    adaptive_avg_pool2d,
     avg_pool2d,
     batch_norm,
     causal_self_attention,
-    conv2d,
     layer_norm,
     max_pool2d,
     multinomial,
@@ -73,11 +71,86 @@ def dropout(input, p=0.5, training=True):
     return _core.dropout(input, p, training)
 
 
+def _pair(v, what):
+    if isinstance(v, int):
+        return v, v
+    v = tuple(v)
+    if len(v) != 2:
+        raise TypeError(f"{what} is an int or a pair of ints")
+    return v
+
+
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+    """Two-dimensional convolution, as ``torch.nn.functional.conv2d``: ``input`` ``[batch,
+    channels, height, width]`` (or without the batch), ``weight`` ``[out, in/groups, kh,
+    kw]``, ``bias`` ``[out]``; ``stride``, ``padding`` and ``dilation`` ints or pairs, or
+    ``padding='valid'`` (none) or ``'same'`` (the output as large as the input, at stride 1;
+    an odd total padding puts the extra row and column at the end, as PyTorch does)."""
+    if isinstance(padding, str):
+        if padding == "valid":
+            padding = 0
+        elif padding == "same":
+            if _pair(stride, "stride") != (1, 1):
+                raise ValueError("conv2d: padding='same' is not supported for strided "
+                                 "convolutions")
+            if len(weight.shape) != 4:
+                raise _core.ShapeError(f"conv2d: expected weights of shape [out, in / groups, "
+                                       f"kh, kw], got {list(weight.shape)}")
+            dh, dw = _pair(dilation, "dilation")
+            th, tw = dh * (weight.shape[2] - 1), dw * (weight.shape[3] - 1)
+            if th % 2 or tw % 2:
+                input = _core.pad(input, (tw // 2, tw - tw // 2, th // 2, th - th // 2))
+                padding = 0
+            else:
+                padding = (th // 2, tw // 2)
+        else:
+            raise ValueError(f"conv2d: padding is an int, a pair, 'valid' or 'same', not "
+                             f"{padding!r}")
+    return _core.conv2d(input, weight, bias, stride, padding, dilation, groups)
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """The average over windows that divide each plane of ``[batch, channels, height, width]``
+    (or ``[channels, height, width]``) into ``output_size`` (an int or a pair) parts, as
+    ``torch.nn.functional.adaptive_avg_pool2d``: window ``i`` of ``n`` along a side of ``s``
+    spans ``floor(i·s/n)`` to ``ceil((i+1)·s/n)``. Sizes that divide the input run as one
+    library operation; others as one average per window."""
+    oh, ow = (output_size, output_size) if isinstance(output_size, int) else tuple(output_size)
+    shape = list(input.shape)
+    if len(shape) not in (3, 4):
+        raise _core.ShapeError(f"adaptive_avg_pool2d: expected an input of shape [batch, "
+                               f"channels, height, width] or [channels, height, width], got "
+                               f"{shape}")
+    h, w = shape[-2:]
+    if oh < 1 or ow < 1:
+        raise _core.ShapeError(f"adaptive_avg_pool2d: the output size must be at least 1×1, "
+                               f"got {oh}×{ow} (input {shape})")
+    if h % oh == 0 and w % ow == 0:
+        return _core.adaptive_avg_pool2d(input, (oh, ow))
+    rows = []
+    for i in range(oh):
+        h0, h1 = i * h // oh, -(-(i + 1) * h // oh)
+        cols = [input[..., h0:h1, j * w // ow:-(-(j + 1) * w // ow)].mean((-2, -1))
+                for j in range(ow)]
+        rows.append(_core.stack(cols, -1))
+    return _core.stack(rows, -2)
+
+
 def embedding(input, weight):
     """The rows of ``weight`` at the positions ``input`` (ints of any shape), as
     ``torch.nn.functional.embedding``; gradients flow back into the rows picked."""
-    idx = _np.asarray(input)
-    rows = weight.index_select(0, idx.reshape(-1))
+    idx = _np.asarray(input.numpy() if isinstance(input, Tensor) else input)
+    if len(weight.shape) != 2:
+        raise _core.ShapeError(f"embedding: expected a weight [num_embeddings, embedding_dim], "
+                               f"got {list(weight.shape)} (indices {list(idx.shape)})")
+    if idx.dtype.kind not in "iu" and idx.size:
+        raise TypeError(f"embedding: indices must be ints, not {idx.dtype}")
+    n = weight.shape[0]
+    if idx.size and (idx.min() < 0 or idx.max() >= n):
+        bad = int(idx.min()) if idx.min() < 0 else int(idx.max())
+        raise IndexError(f"embedding: index {bad} is out of range for a weight of {n} rows "
+                         f"{list(weight.shape)}")
+    rows = weight.index_select(0, idx.reshape(-1).astype(_np.int64))
     return rows.reshape(*idx.shape, weight.shape[1])
 
 

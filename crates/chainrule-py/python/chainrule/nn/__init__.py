@@ -5,26 +5,30 @@ A module keeps its parameters as tensors with ``requires_grad=True`` (``Paramete
 ``forward`` is written with tensor operations, so the library records it and differentiates
 it. Subclass :class:`Module` for your own layers, as in PyTorch.
 
-Extension points: the convolutional and normalisation layers (``Conv2d``, ``BatchNorm2d``,
-``MaxPool2d``, ``AvgPool2d``, ``Flatten``), ``Embedding``, ``LayerNorm`` and
-``CausalSelfAttention`` here are written over :mod:`chainrule.functional`, whose operations are
-the library's own; as the library's ``nn`` gains the same layers (and a ``GPT``), they belong in
-:mod:`chainrule.nn.layers` with the same names and ``state_dict`` layouts.
+The convolutional and normalisation layers (``Conv2d``, ``BatchNorm1d``, ``BatchNorm2d``,
+``MaxPool2d``, ``AvgPool2d``, ``AdaptiveAvgPool2d``, ``Flatten``, ``Residual``) and the
+transformer's (``Embedding``, ``LayerNorm``, ``CausalSelfAttention``, ``MLP``, ``Block``,
+``GPT``) are written over :mod:`chainrule.functional`, whose operations are the library's own
+kernels and derivative rules, with the library's (and PyTorch's, and nanoGPT's) parameter and
+buffer names, so that ``load_model`` reads every network ``chainrule train --save`` writes.
 """
 
-from .module import Module, ModuleList, Parameter, Sequential
+from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .layers import (
-    GELU, AvgPool2d, BatchNorm2d, CausalSelfAttention, Conv2d, Dropout, Embedding, Flatten,
-    Identity, LayerNorm, Linear, MaxPool2d, ReLU, Sigmoid, Softmax, Tanh,
+    GELU, AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, CausalSelfAttention, Conv2d,
+    Dropout, Embedding, Flatten, Identity, LayerNorm, Linear, MaxPool2d, ReLU, Sigmoid, Softmax,
+    Tanh,
 )
+from .transformer import GPT, MLP, Block, GPTConfig, Residual
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
 from .model import Classifier, load_model
 
-from .. import functional
+from . import functional
 
 __all__ = [
-    "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm2d", "CausalSelfAttention", "Classifier",
-    "Conv2d", "CrossEntropyLoss", "Dropout", "Embedding", "Flatten", "GELU", "Identity",
-    "LayerNorm", "Linear", "MSELoss", "MaxPool2d", "Module", "ModuleList", "NLLLoss", "Parameter",
-    "ReLU", "Sequential", "Sigmoid", "Softmax", "Tanh", "functional", "load_model",
+    "AdaptiveAvgPool2d", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Block",
+    "CausalSelfAttention", "Classifier", "Conv2d", "CrossEntropyLoss", "Dropout", "Embedding",
+    "Flatten", "GELU", "GPT", "GPTConfig", "Identity", "LayerNorm", "Linear", "MLP", "MSELoss",
+    "MaxPool2d", "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU",
+    "Residual", "Sequential", "Sigmoid", "Softmax", "Tanh", "functional", "load_model",
 ]

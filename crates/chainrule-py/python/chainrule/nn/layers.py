@@ -120,13 +120,17 @@ def _uniform(shape, bound):
 
 
 class Conv2d(Module):
-    """Two-dimensional convolution: ``weight`` ``[out, in/groups, kh, kw]``, ``bias``
-    ``[out]``, PyTorch's initialisation."""
+    """Two-dimensional convolution, as ``torch.nn.Conv2d``: ``weight`` ``[out, in/groups, kh,
+    kw]``, ``bias`` ``[out]``, PyTorch's initialisation (uniform in ``±1/√(in/groups·kh·kw)``);
+    ``padding`` an int, a pair, ``'valid'`` or ``'same'``."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1,
                  groups=1, bias=True):
         super().__init__()
         kh, kw = (kernel_size, kernel_size) if isinstance(kernel_size, int) else kernel_size
+        if groups < 1 or in_channels % groups or out_channels % groups:
+            raise ValueError(f"Conv2d: {in_channels} input and {out_channels} output channels "
+                             f"do not divide into {groups} groups")
         self.in_channels, self.out_channels = in_channels, out_channels
         self.kernel_size, self.stride, self.padding = (kh, kw), stride, padding
         self.dilation, self.groups = dilation, groups
@@ -140,7 +144,8 @@ class Conv2d(Module):
 
     def extra_repr(self):
         return (f"{self.in_channels}, {self.out_channels}, kernel_size={self.kernel_size}, "
-                f"stride={self.stride}, padding={self.padding}")
+                f"stride={self.stride}, padding={self.padding}, dilation={self.dilation}, "
+                f"groups={self.groups}, bias={self.bias is not None}")
 
 
 class MaxPool2d(Module):
@@ -152,6 +157,9 @@ class MaxPool2d(Module):
 
     def forward(self, x):
         return F.max_pool2d(x, self.kernel_size, self.stride, self.padding)
+
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
 
 class AvgPool2d(Module):
@@ -165,40 +173,127 @@ class AvgPool2d(Module):
     def forward(self, x):
         return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.count_include_pad)
 
+    def extra_repr(self):
+        return f"kernel_size={self.kernel_size}, stride={self.stride}, padding={self.padding}"
 
-class BatchNorm2d(Module):
-    """Batch normalisation over the channels of ``[batch, channels, h, w]``: batch statistics
-    in training (updating ``running_mean`` and ``running_var``), the running ones in
-    evaluation; ``weight`` and ``bias`` per channel."""
 
-    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True):
+class _BatchNorm(Module):
+    """The batch normalisations' shared part: ``weight`` and ``bias`` per feature (with
+    ``affine``), and the buffers ``running_mean``, ``running_var`` and ``num_batches_tracked``
+    (with ``track_running_stats``), PyTorch's names. In training the batch's statistics
+    normalise and the running ones follow them (by ``momentum``, or their cumulative average
+    when ``momentum`` is ``None``); in evaluation the running ones normalise."""
+
+    _dims = ()
+
+    def __init__(self, num_features, eps=1e-5, momentum=0.1, affine=True,
+                 track_running_stats=True):
         super().__init__()
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
         if affine:
             self.weight = Parameter(_np.ones(num_features, dtype=_np.float32))
             self.bias = Parameter(_np.zeros(num_features, dtype=_np.float32))
         else:
             self.weight = self.bias = None
-        self.register_buffer("running_mean", _core.zeros(num_features))
-        self.register_buffer("running_var", _core.ones(num_features))
+        if track_running_stats:
+            self.register_buffer("running_mean", _core.zeros(num_features))
+            self.register_buffer("running_var", _core.ones(num_features))
+            self.register_buffer("num_batches_tracked", _core.tensor(_np.zeros((), _np.float32)))
+        else:
+            self.running_mean = self.running_var = self.num_batches_tracked = None
+
+    def _check(self, x):
+        if len(x.shape) not in self._dims:
+            want = " or ".join(f"{d}D" for d in self._dims)
+            raise ValueError(f"{type(self).__name__}: expected {want} input of shape "
+                             f"{self._shape_text}, got {len(x.shape)}D input of shape "
+                             f"{list(x.shape)}")
+        if x.shape[1] != self.num_features:
+            raise ValueError(f"{type(self).__name__}: the input {list(x.shape)} has "
+                             f"{x.shape[1]} channels but the layer normalises "
+                             f"{self.num_features} (running_mean [{self.num_features}])")
+
+    def reset_running_stats(self):
+        """Running mean 0, variance 1, no batch counted."""
+        if self.track_running_stats:
+            self.running_mean.data = _np.zeros(self.num_features, _np.float32)
+            self.running_var.data = _np.ones(self.num_features, _np.float32)
+            self.num_batches_tracked.data = _np.zeros((), _np.float32)
 
     def forward(self, x):
-        return F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias,
-                            self.training, self.momentum, self.eps)
+        """The input normalised per channel (or feature): by the batch's statistics in
+        training, counting the batch in ``num_batches_tracked``, by the running ones in
+        evaluation."""
+        self._check(x)
+        momentum = 0.0 if self.momentum is None else self.momentum
+        use_batch = self.training or not self.track_running_stats
+        counts = self.training and self.track_running_stats
+        if counts:
+            n = float(self.num_batches_tracked.item()) + 1
+            if self.momentum is None:
+                momentum = 1.0 / n
+        running = self.track_running_stats and (self.training or not use_batch)
+        y = F.batch_norm(x, self.running_mean if running else None,
+                         self.running_var if running else None, self.weight, self.bias,
+                         use_batch, momentum, self.eps)
+        if counts:
+            self.num_batches_tracked.data = _np.array(n, dtype=_np.float32)
+        return y
+
+    def extra_repr(self):
+        return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+                f"affine={self.affine}, track_running_stats={self.track_running_stats}")
+
+
+class BatchNorm1d(_BatchNorm):
+    """Batch normalisation of ``[batch, features]`` (or ``[batch, channels, length]``) over
+    the batch (and the length), as ``torch.nn.BatchNorm1d``."""
+
+    _dims = (2, 3)
+    _shape_text = "[batch, features] or [batch, channels, length]"
+
+
+class BatchNorm2d(_BatchNorm):
+    """Batch normalisation over the channels of ``[batch, channels, height, width]``, as
+    ``torch.nn.BatchNorm2d``."""
+
+    _dims = (4,)
+    _shape_text = "[batch, channels, height, width]"
+
+
+class AdaptiveAvgPool2d(Module):
+    """The average over windows that divide each plane into ``output_size`` (an int or a pair)
+    parts, as ``torch.nn.AdaptiveAvgPool2d``; ``AdaptiveAvgPool2d(1)`` is global average
+    pooling."""
+
+    def __init__(self, output_size):
+        super().__init__()
+        self.output_size = output_size
+
+    def forward(self, x):
+        return F.adaptive_avg_pool2d(x, self.output_size)
+
+    def extra_repr(self):
+        return f"output_size={self.output_size}"
 
 
 class LayerNorm(Module):
-    """Layer normalisation over the last dimensions ``normalized_shape``."""
+    """Layer normalisation over the last dimensions ``normalized_shape``, as
+    ``torch.nn.LayerNorm`` (``bias=False`` leaves the bias out, as nanoGPT's)."""
 
-    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True):
+    def __init__(self, normalized_shape, eps=1e-5, elementwise_affine=True, bias=True):
         super().__init__()
         shape = (normalized_shape,) if isinstance(normalized_shape, int) else tuple(normalized_shape)
         self.normalized_shape, self.eps = shape, eps
         if elementwise_affine:
             self.weight = Parameter(_np.ones(shape, dtype=_np.float32))
-            self.bias = Parameter(_np.zeros(shape, dtype=_np.float32))
+            self.bias = Parameter(_np.zeros(shape, dtype=_np.float32)) if bias else None
         else:
             self.weight = self.bias = None
+
+    def extra_repr(self):
+        return f"{self.normalized_shape}, eps={self.eps}"
 
     def forward(self, x):
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
@@ -218,18 +313,26 @@ class Embedding(Module):
 
 
 class CausalSelfAttention(Module):
-    """nanoGPT's causal self-attention: ``c_attn`` projects to queries, keys and values,
-    ``n_head`` heads attend causally (the library's fused attention), ``c_proj`` projects
-    back."""
+    """nanoGPT's causal self-attention: ``c_attn`` projects ``[batch, time, n_embd]`` to
+    queries, keys and values, ``n_head`` heads attend causally (the library's fused attention),
+    ``c_proj`` projects back. ``dropout`` applies to the output in training (nanoGPT's
+    ``resid_dropout``); the attention weights themselves are not dropped."""
 
-    def __init__(self, n_embd, n_head, bias=True):
+    def __init__(self, n_embd, n_head, bias=True, dropout=0.0):
         super().__init__()
-        if n_embd % n_head:
-            raise ValueError(f"n_embd {n_embd} is not a multiple of n_head {n_head}")
-        self.n_head = n_head
-        from .layers import Linear as _Linear
-        self.c_attn = _Linear(n_embd, 3 * n_embd, bias=bias)
-        self.c_proj = _Linear(n_embd, n_embd, bias=bias)
+        if n_head < 1 or n_embd % n_head:
+            raise ValueError(f"CausalSelfAttention: n_embd {n_embd} is not a multiple of "
+                             f"n_head {n_head}")
+        self.n_embd, self.n_head, self.dropout = n_embd, n_head, dropout
+        self.c_attn = Linear(n_embd, 3 * n_embd, bias=bias)
+        self.c_proj = Linear(n_embd, n_embd, bias=bias)
 
     def forward(self, x):
-        return self.c_proj(F.causal_self_attention(self.c_attn(x), self.n_head))
+        if len(x.shape) != 3 or x.shape[2] != self.n_embd:
+            raise ValueError(f"CausalSelfAttention: expected [batch, time, {self.n_embd}], "
+                             f"got {list(x.shape)}")
+        y = self.c_proj(F.causal_self_attention(self.c_attn(x), self.n_head))
+        return F.dropout(y, self.dropout, self.training) if self.dropout else y
+
+    def extra_repr(self):
+        return f"n_embd={self.n_embd}, n_head={self.n_head}"

@@ -134,21 +134,29 @@ class Module:
             p.requires_grad = requires_grad
         return self
 
+    def _named_state(self):
+        # Every parameter and buffer under every name it has (a shared parameter, such as a
+        # tied embedding, appears under each), as PyTorch's state_dict lists them.
+        for mname, m in self.named_modules():
+            for store in (m._parameters, m._buffers):
+                for n, t in store.items():
+                    if t is not None:
+                        yield (f"{mname}.{n}" if mname else n), t
+
     def state_dict(self):
         """Every parameter and buffer by name, as tensors sharing their data (PyTorch's
-        ``state_dict``): what ``chainrule.save`` writes."""
+        ``state_dict``, a parameter shared by two modules under both names): what
+        ``chainrule.save`` writes."""
         out = OrderedDict()
-        for n, p in self.named_parameters():
-            out[n] = p.detach()
-        for n, b in self.named_buffers():
-            out[n] = b.detach()
+        for n, t in self._named_state():
+            out[n] = t.detach()
         return out
 
     def load_state_dict(self, state_dict, strict=True):
         """Copies tensors (or arrays) by name into the parameters and buffers; with ``strict``,
         every one must be present with its shape and no other may be (nothing is changed
         otherwise). Returns ``(missing, unexpected)`` names."""
-        own = OrderedDict(list(self.named_parameters()) + list(self.named_buffers()))
+        own = OrderedDict(self._named_state())
         missing = [k for k in own if k not in state_dict]
         unexpected = [k for k in state_dict if k not in own]
         if strict and (missing or unexpected):
@@ -241,3 +249,39 @@ class ModuleList(Module):
 
     def __iter__(self):
         return iter(self._modules.values())
+
+
+class ModuleDict(Module):
+    """Modules by name (``transformer.h``, ``transformer.wte``...), as ``torch.nn.ModuleDict``."""
+
+    def __init__(self, modules=None):
+        super().__init__()
+        for k, m in (modules or {}).items():
+            self._modules[k] = m
+
+    def __getitem__(self, key):
+        return self._modules[key]
+
+    def __setitem__(self, key, module):
+        self._modules[key] = module
+
+    def __contains__(self, key):
+        return key in self._modules
+
+    def __len__(self):
+        return len(self._modules)
+
+    def __iter__(self):
+        return iter(self._modules)
+
+    def keys(self):
+        """The names."""
+        return self._modules.keys()
+
+    def items(self):
+        """``(name, module)`` pairs."""
+        return self._modules.items()
+
+    def values(self):
+        """The modules."""
+        return self._modules.values()
