@@ -1,7 +1,8 @@
 //! A language model's training loop runs in flat memory: once the tape's pool and the
 //! optimizer's moments have grown, the bytes held on the heap after step 40 are those held after
-//! step 4 (less than a few kilobytes apart: the per-step loss history), although every step
-//! makes megabytes of activations and gradients; evaluations in between do not add to it either.
+//! step 5 (less than a few kilobytes apart: the per-step loss history), although every step
+//! makes far more than that of activations and gradients; evaluations in between do not add to
+//! it either.
 //!
 //! The heap is measured by a counting allocator (live bytes: allocated minus freed), so the test
 //! sees any buffer that a step keeps, wherever it is kept. One test in this file, so that no
@@ -16,12 +17,10 @@ use chainrule::train::{LmSettings, LmTrainer};
 struct Counting;
 
 static LIVE: AtomicIsize = AtomicIsize::new(0);
-static PEAK: AtomicIsize = AtomicIsize::new(0);
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        let now = LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
-        PEAK.fetch_max(now + layout.size() as isize, Ordering::Relaxed);
+        LIVE.fetch_add(layout.size() as isize, Ordering::Relaxed);
         System.alloc(layout)
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
@@ -29,9 +28,10 @@ unsafe impl GlobalAlloc for Counting {
         System.dealloc(ptr, layout)
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        let grow = new_size as isize - layout.size() as isize;
-        let now = LIVE.fetch_add(grow, Ordering::Relaxed);
-        PEAK.fetch_max(now + grow, Ordering::Relaxed);
+        LIVE.fetch_add(
+            new_size as isize - layout.size() as isize,
+            Ordering::Relaxed,
+        );
         System.realloc(ptr, layout, new_size)
     }
 }
@@ -44,13 +44,23 @@ fn live() -> isize {
 }
 
 #[test]
-fn the_heap_after_step_40_is_the_heap_after_step_4() {
+fn the_heap_after_step_40_is_the_heap_after_step_5() {
+    // With two workers the heap sometimes grew by one or two blocks of about 2 MiB over the
+    // measured steps, never more: scratch that a worker thread allocates for the kernels the
+    // first time it gets work, once for the life of the thread, and which worker first gets
+    // work is up to the scheduler. One worker makes that allocation happen in the warm-up steps, so what
+    // is measured below is what the steps themselves keep.
+    rayon::ThreadPoolBuilder::new()
+        .num_threads(1)
+        .build_global()
+        .unwrap();
     let text = "ROMEO.\nBut soft, what light through yonder window breaks?\n\n".repeat(40);
     let corpus = TextCorpus::from_text(&text, "<play>").unwrap();
     let mut s = LmSettings::baby();
     (s.steps, s.context, s.layers, s.heads, s.channels) = (60, 16, 2, 2, 32);
     (s.batch, s.warmup, s.eval_every, s.eval_batches) = (4, 5, 0, 2);
     let mut trainer = LmTrainer::new(&corpus, s).unwrap();
+    let start = live();
     let step = |trainer: &mut LmTrainer| {
         trainer.advance(&corpus, &mut |_| {}).unwrap();
     };
@@ -63,7 +73,6 @@ fn the_heap_after_step_40_is_the_heap_after_step_4() {
     step(&mut trainer);
 
     let before = live();
-    PEAK.store(before, Ordering::Relaxed);
     for k in 0..35 {
         step(&mut trainer);
         if k % 10 == 0 {
@@ -78,12 +87,12 @@ fn the_heap_after_step_40_is_the_heap_after_step_4() {
         grown.abs() <= 4096,
         "the heap grew by {grown} bytes over 35 steps"
     );
-    // What the loop holds for a while beyond the pool it reuses (the gradients a step takes
-    // out of the tape, the model's copy that scores the validation part) is far more than that
-    // bound, so the bound is not met merely because little is ever allocated.
-    let held = PEAK.load(Ordering::Relaxed) - before;
+    // The first steps left their buffers (activations, gradients, the optimizer's moments) in
+    // the tape's pool and the trainer: far more than that bound, so a step that kept any of its
+    // tensors would break it.
+    let warmed = before - start;
     assert!(
-        held > 64 * 1024,
-        "the loop held only {held} bytes at its peak"
+        warmed > 64 * 1024,
+        "the first steps kept only {warmed} bytes"
     );
 }
