@@ -7,6 +7,7 @@ both times and the ratio. Peers that are not installed are reported as such, not
     cargo build --release -p chainrule-cli
     python bench/compare.py --peers ../shared/peers [--micrograd] [--only scalar,matmul,elementwise,mlp]
     python bench/compare.py --peers ../shared/peers --only mlp --rounds 20
+    python bench/compare.py --only cnn,gpt --rounds 5 --python ~/.peers/bin/python
 
 The peers' scripts are the reference versions of each workload (see their README); this script
 only runs them and lines their numbers up with chainrule's. Each round runs chainrule once, then
@@ -33,6 +34,7 @@ GROUPS = {
     "elementwise": ["add-10m", "mul-10m"],
     "mlp": ["mlp-tiny", "mlp-small", "mlp-mnist", "mlp-wide"],
     "micrograd": ["micrograd-moons"],
+    "cnn": ["cnn-fashion"],
     "gpt": ["gpt-baby"],
 }
 
@@ -96,14 +98,16 @@ def peers(args, groups):
                     out[shapes[shape] + " (torch)"] = ("PyTorch eager", us)
         except Exception as e:  # noqa: BLE001
             notes.append(f"PyTorch MLP: not measured ({e})")
-    if "gpt" in groups:
-        for script, peer_name, key in (("torch_deep.py", "PyTorch eager", "gpt-baby (torch)"),
-                                       ("jax_deep.py", "JAX jit", "gpt-baby")):
+    for deep in ("cnn-fashion", "gpt-baby"):
+        if deep.split("-")[0] not in groups:
+            continue
+        for script, peer_name, key in (("torch_deep.py", "PyTorch eager", f"{deep} (torch)"),
+                                       ("jax_deep.py", "JAX jit", deep)):
             try:
-                name, us = run([py, peer(script), "gpt-baby"]).split()[-2:]
+                name, us = run([py, peer(script), deep]).split()[-2:]
                 out[key] = (peer_name, float(us))
             except Exception as e:  # noqa: BLE001
-                notes.append(f"{peer_name} gpt-baby: not measured ({e})")
+                notes.append(f"{peer_name} {deep}: not measured ({e})")
     if "micrograd" in groups:
         try:
             text = run([py, peer("micrograd_moons.py")], timeout=3600)
@@ -122,7 +126,10 @@ def main():
     ap.add_argument("--micrograd", action="store_true", help="also run micrograd (minutes)")
     ap.add_argument("--rounds", type=int, default=1,
                     help="alternating rounds (chainrule, then the peers); medians over them")
+    ap.add_argument("--chainrule", default=CHAINRULE,
+                    help="the chainrule binary (e.g. an AVX2 build made with --no-default-features)")
     args = ap.parse_args()
+    globals()["CHAINRULE"] = args.chainrule
     if args.rounds < 1:
         ap.error("--rounds must be at least 1")
     groups = args.only.split(",") + (["micrograd"] if args.micrograd else [])
