@@ -15,16 +15,21 @@ pub fn map1<T: Element>(x: &[T], out: &mut [T], f: impl Fn(T) -> T + Sync) {
     assert_eq!(x.len(), out.len());
     let stream = streams::<T>(out.len());
     for_chunks(out, |o, s| {
-        write_blocks(o, stream, |o, t| {
-            vectorized(
-                #[inline(always)]
-                || {
-                    for (o, &v) in o.iter_mut().zip(&x[s + t..]) {
-                        *o = f(v);
-                    }
-                },
-            )
-        })
+        vectorized(
+            #[inline(always)]
+            || {
+                write_blocks(
+                    o,
+                    stream,
+                    #[inline(always)]
+                    |o, t| {
+                        for (o, &v) in o.iter_mut().zip(&x[s + t..]) {
+                            *o = f(v);
+                        }
+                    },
+                )
+            },
+        )
     });
 }
 
@@ -35,17 +40,22 @@ pub fn map3<T: Element>(a: &[T], b: &[T], c: &[T], out: &mut [T], f: impl Fn(T, 
     assert!(a.len() == n && b.len() == n && c.len() == n);
     let stream = streams::<T>(n);
     for_chunks(out, |o, s| {
-        write_blocks(o, stream, |o, t| {
-            let (a, b, c) = (&a[s + t..], &b[s + t..], &c[s + t..]);
-            vectorized(
-                #[inline(always)]
-                || {
-                    for (((o, &a), &b), &c) in o.iter_mut().zip(a).zip(b).zip(c) {
-                        *o = f(a, b, c);
-                    }
-                },
-            )
-        })
+        vectorized(
+            #[inline(always)]
+            || {
+                write_blocks(
+                    o,
+                    stream,
+                    #[inline(always)]
+                    |o, t| {
+                        let (a, b, c) = (&a[s + t..], &b[s + t..], &c[s + t..]);
+                        for (((o, &a), &b), &c) in o.iter_mut().zip(a).zip(b).zip(c) {
+                            *o = f(a, b, c);
+                        }
+                    },
+                )
+            },
+        )
     });
 }
 
@@ -63,18 +73,23 @@ pub fn map4<T: Element>(
     assert!(a.len() == n && b.len() == n && c.len() == n && d.len() == n);
     let stream = streams::<T>(n);
     for_chunks(out, |o, s| {
-        write_blocks(o, stream, |o, t| {
-            let (a, b, c, d) = (&a[s + t..], &b[s + t..], &c[s + t..], &d[s + t..]);
-            let ins = a.iter().zip(b).zip(c).zip(d);
-            vectorized(
-                #[inline(always)]
-                || {
-                    for (o, (((&a, &b), &c), &d)) in o.iter_mut().zip(ins) {
-                        *o = f(a, b, c, d);
-                    }
-                },
-            )
-        })
+        vectorized(
+            #[inline(always)]
+            || {
+                write_blocks(
+                    o,
+                    stream,
+                    #[inline(always)]
+                    |o, t| {
+                        let (a, b, c, d) = (&a[s + t..], &b[s + t..], &c[s + t..], &d[s + t..]);
+                        let ins = a.iter().zip(b).zip(c).zip(d);
+                        for (o, (((&a, &b), &c), &d)) in o.iter_mut().zip(ins) {
+                            *o = f(a, b, c, d);
+                        }
+                    },
+                )
+            },
+        )
     });
 }
 
@@ -140,16 +155,21 @@ pub fn binary<T: Element>(
     if a.len() == n && b.len() == n {
         let stream = streams::<T>(n);
         for_chunks(out, |o, s| {
-            write_blocks(o, stream, |o, t| {
-                vectorized(
-                    #[inline(always)]
-                    || {
-                        for ((o, &x), &y) in o.iter_mut().zip(&a[s + t..]).zip(&b[s + t..]) {
-                            *o = f(x, y);
-                        }
-                    },
-                )
-            })
+            vectorized(
+                #[inline(always)]
+                || {
+                    write_blocks(
+                        o,
+                        stream,
+                        #[inline(always)]
+                        |o, t| {
+                            for ((o, &x), &y) in o.iter_mut().zip(&a[s + t..]).zip(&b[s + t..]) {
+                                *o = f(x, y);
+                            }
+                        },
+                    )
+                },
+            )
         });
         return;
     }

@@ -1,5 +1,6 @@
 //! Softmax and log-softmax along one axis, and their vector-Jacobian product.
 
+use super::isa::vectorized;
 use crate::tensor::array::Element;
 
 /// Softmax (or log-softmax) of `x` along the middle dimension of `(outer, n, inner)`,
@@ -45,6 +46,39 @@ pub fn softmax<T: Element>(x: &[T], dims: (usize, usize, usize), log: bool, out:
     if block == 0 {
         return;
     }
+    if inner == 1 {
+        // Rows lie contiguous (the last dimension): each pass over a row is a loop of its own,
+        // so that the exponentials become vector code; the sums keep their order.
+        return vectorized(
+            #[inline(always)]
+            || {
+                for (xs, os) in x.chunks_exact(n).zip(out.chunks_exact_mut(n)).take(outer) {
+                    let m = xs
+                        .iter()
+                        .fold(T::neg_infinity(), |m, &v| if v > m { v } else { m });
+                    if m == T::neg_infinity() {
+                        os.fill(if log { T::neg_infinity() } else { T::ZERO });
+                        continue;
+                    }
+                    for (o, &v) in os.iter_mut().zip(xs) {
+                        *o = (v - m).exp();
+                    }
+                    let s = os.iter().fold(T::ZERO, |s, &e| s + e);
+                    if log {
+                        let ls = s.ln();
+                        for (o, &v) in os.iter_mut().zip(xs) {
+                            *o = v - m - ls;
+                        }
+                    } else {
+                        let inv = T::ONE / s;
+                        for o in os.iter_mut() {
+                            *o = *o * inv;
+                        }
+                    }
+                }
+            },
+        );
+    }
     for (xs, os) in x.chunks(block).zip(out.chunks_mut(block)).take(outer) {
         for i in 0..inner {
             row(xs, os, i);
@@ -65,6 +99,31 @@ pub fn softmax_backward<T: Element>(
     let block = n * inner;
     if block == 0 {
         return;
+    }
+    if inner == 1 {
+        // Contiguous rows, as in softmax: the sum in order, the products as vector code.
+        return vectorized(
+            #[inline(always)]
+            || {
+                for ((ys, gs), os) in y
+                    .chunks_exact(n)
+                    .zip(g.chunks_exact(n))
+                    .zip(out.chunks_exact_mut(n))
+                {
+                    if log {
+                        let s = gs.iter().fold(T::ZERO, |s, &g| s + g);
+                        for ((o, &y), &g) in os.iter_mut().zip(ys).zip(gs) {
+                            *o = g - y.exp() * s;
+                        }
+                    } else {
+                        let s = gs.iter().zip(ys).fold(T::ZERO, |s, (&g, &y)| s + g * y);
+                        for ((o, &y), &g) in os.iter_mut().zip(ys).zip(gs) {
+                            *o = y * (g - s);
+                        }
+                    }
+                }
+            },
+        );
     }
     for ((ys, gs), os) in y
         .chunks(block)
