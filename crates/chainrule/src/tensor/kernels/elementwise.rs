@@ -5,7 +5,7 @@
 
 use rayon::prelude::*;
 
-use super::isa::vectorized;
+use super::isa::vectorized_over;
 use super::parallel::{for_chunks, streams, write_blocks, PAR_MIN};
 use crate::tensor::array::Element;
 
@@ -15,7 +15,8 @@ pub fn map1<T: Element>(x: &[T], out: &mut [T], f: impl Fn(T) -> T + Sync) {
     assert_eq!(x.len(), out.len());
     let stream = streams::<T>(out.len());
     for_chunks(out, |o, s| {
-        vectorized(
+        vectorized_over(
+            o.len(),
             #[inline(always)]
             || {
                 write_blocks(
@@ -40,7 +41,8 @@ pub fn map3<T: Element>(a: &[T], b: &[T], c: &[T], out: &mut [T], f: impl Fn(T, 
     assert!(a.len() == n && b.len() == n && c.len() == n);
     let stream = streams::<T>(n);
     for_chunks(out, |o, s| {
-        vectorized(
+        vectorized_over(
+            o.len(),
             #[inline(always)]
             || {
                 write_blocks(
@@ -73,7 +75,8 @@ pub fn map4<T: Element>(
     assert!(a.len() == n && b.len() == n && c.len() == n && d.len() == n);
     let stream = streams::<T>(n);
     for_chunks(out, |o, s| {
-        vectorized(
+        vectorized_over(
+            o.len(),
             #[inline(always)]
             || {
                 write_blocks(
@@ -155,7 +158,8 @@ pub fn binary<T: Element>(
     if a.len() == n && b.len() == n {
         let stream = streams::<T>(n);
         for_chunks(out, |o, s| {
-            vectorized(
+            vectorized_over(
+                o.len(),
                 #[inline(always)]
                 || {
                     write_blocks(
@@ -186,7 +190,8 @@ pub fn binary<T: Element>(
     let (ia, ib) = (plan.inner(0), plan.inner(1));
     let row = |r: usize, o: &mut [T]| {
         let (oa, ob) = (plan.row_offset(0, r), plan.row_offset(1, r));
-        vectorized(
+        vectorized_over(
+            len,
             #[inline(always)]
             || match (ia, ib) {
                 (1, 1) => {

@@ -1,6 +1,6 @@
 //! Softmax and log-softmax along one axis, and their vector-Jacobian product.
 
-use super::isa::vectorized;
+use super::isa::vectorized_over;
 use crate::tensor::array::Element;
 
 /// Softmax (or log-softmax) of `x` along the middle dimension of `(outer, n, inner)`,
@@ -49,7 +49,8 @@ pub fn softmax<T: Element>(x: &[T], dims: (usize, usize, usize), log: bool, out:
     if inner == 1 {
         // Rows lie contiguous (the last dimension): each pass over a row is a loop of its own,
         // so that the exponentials become vector code; the sums keep their order.
-        return vectorized(
+        return vectorized_over(
+            x.len(),
             #[inline(always)]
             || {
                 for (xs, os) in x.chunks_exact(n).zip(out.chunks_exact_mut(n)).take(outer) {
@@ -102,7 +103,8 @@ pub fn softmax_backward<T: Element>(
     }
     if inner == 1 {
         // Contiguous rows, as in softmax: the sum in order, the products as vector code.
-        return vectorized(
+        return vectorized_over(
+            y.len(),
             #[inline(always)]
             || {
                 for ((ys, gs), os) in y
