@@ -9,10 +9,11 @@ use super::isa::vectorized_over;
 use super::parallel::{for_chunks, streams, write_blocks, PAR_MIN};
 use crate::tensor::array::Element;
 
-/// `out[i] = f(x[i])`.
-#[inline]
-pub fn map1<T: Element>(x: &[T], out: &mut [T], f: impl Fn(T) -> T + Sync) {
-    assert_eq!(x.len(), out.len());
+/// Writes `out` through `body(dst, at)`, which fills `dst` with elements `at..at + dst.len()`:
+/// in chunks across threads, each chunk's loop compiled for the widest instruction set worth its
+/// length, and by streaming stores when `out` is too large to keep in cache.
+#[inline(always)]
+fn fill<T: Element>(out: &mut [T], body: impl Fn(&mut [T], usize) + Sync) {
     let stream = streams::<T>(out.len());
     for_chunks(out, |o, s| {
         vectorized_over(
@@ -23,15 +24,26 @@ pub fn map1<T: Element>(x: &[T], out: &mut [T], f: impl Fn(T) -> T + Sync) {
                     o,
                     stream,
                     #[inline(always)]
-                    |o, t| {
-                        for (o, &v) in o.iter_mut().zip(&x[s + t..]) {
-                            *o = f(v);
-                        }
-                    },
+                    |o, t| body(o, s + t),
                 )
             },
         )
     });
+}
+
+/// `out[i] = f(x[i])`.
+#[inline]
+pub fn map1<T: Element>(x: &[T], out: &mut [T], f: impl Fn(T) -> T + Sync) {
+    assert_eq!(x.len(), out.len());
+    fill(
+        out,
+        #[inline(always)]
+        |o, at| {
+            for (o, &v) in o.iter_mut().zip(&x[at..]) {
+                *o = f(v);
+            }
+        },
+    );
 }
 
 /// `out[i] = f(a[i], b[i], c[i])` over three slices of one length.
@@ -39,26 +51,16 @@ pub fn map1<T: Element>(x: &[T], out: &mut [T], f: impl Fn(T) -> T + Sync) {
 pub fn map3<T: Element>(a: &[T], b: &[T], c: &[T], out: &mut [T], f: impl Fn(T, T, T) -> T + Sync) {
     let n = out.len();
     assert!(a.len() == n && b.len() == n && c.len() == n);
-    let stream = streams::<T>(n);
-    for_chunks(out, |o, s| {
-        vectorized_over(
-            o.len(),
-            #[inline(always)]
-            || {
-                write_blocks(
-                    o,
-                    stream,
-                    #[inline(always)]
-                    |o, t| {
-                        let (a, b, c) = (&a[s + t..], &b[s + t..], &c[s + t..]);
-                        for (((o, &a), &b), &c) in o.iter_mut().zip(a).zip(b).zip(c) {
-                            *o = f(a, b, c);
-                        }
-                    },
-                )
-            },
-        )
-    });
+    fill(
+        out,
+        #[inline(always)]
+        |o, at| {
+            let (a, b, c) = (&a[at..], &b[at..], &c[at..]);
+            for (((o, &a), &b), &c) in o.iter_mut().zip(a).zip(b).zip(c) {
+                *o = f(a, b, c);
+            }
+        },
+    );
 }
 
 /// `out[i] = f(a[i], b[i], c[i], d[i])` over four slices of one length.
@@ -73,27 +75,17 @@ pub fn map4<T: Element>(
 ) {
     let n = out.len();
     assert!(a.len() == n && b.len() == n && c.len() == n && d.len() == n);
-    let stream = streams::<T>(n);
-    for_chunks(out, |o, s| {
-        vectorized_over(
-            o.len(),
-            #[inline(always)]
-            || {
-                write_blocks(
-                    o,
-                    stream,
-                    #[inline(always)]
-                    |o, t| {
-                        let (a, b, c, d) = (&a[s + t..], &b[s + t..], &c[s + t..], &d[s + t..]);
-                        let ins = a.iter().zip(b).zip(c).zip(d);
-                        for (o, (((&a, &b), &c), &d)) in o.iter_mut().zip(ins) {
-                            *o = f(a, b, c, d);
-                        }
-                    },
-                )
-            },
-        )
-    });
+    fill(
+        out,
+        #[inline(always)]
+        |o, at| {
+            let (a, b, c, d) = (&a[at..], &b[at..], &c[at..], &d[at..]);
+            let ins = a.iter().zip(b).zip(c).zip(d);
+            for (o, (((&a, &b), &c), &d)) in o.iter_mut().zip(ins) {
+                *o = f(a, b, c, d);
+            }
+        },
+    );
 }
 
 /// How to read an input of a broadcast operation row by row: the offset of each row of the
@@ -156,25 +148,15 @@ pub fn binary<T: Element>(
 ) {
     let n = out.len();
     if a.len() == n && b.len() == n {
-        let stream = streams::<T>(n);
-        for_chunks(out, |o, s| {
-            vectorized_over(
-                o.len(),
-                #[inline(always)]
-                || {
-                    write_blocks(
-                        o,
-                        stream,
-                        #[inline(always)]
-                        |o, t| {
-                            for ((o, &x), &y) in o.iter_mut().zip(&a[s + t..]).zip(&b[s + t..]) {
-                                *o = f(x, y);
-                            }
-                        },
-                    )
-                },
-            )
-        });
+        fill(
+            out,
+            #[inline(always)]
+            |o, at| {
+                for ((o, &x), &y) in o.iter_mut().zip(&a[at..]).zip(&b[at..]) {
+                    *o = f(x, y);
+                }
+            },
+        );
         return;
     }
     if b.len() == 1 && a.len() == n {
