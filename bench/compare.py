@@ -7,7 +7,7 @@ both times and the ratio. Peers that are not installed are reported as such, not
     cargo build --release -p chainrule-cli
     python bench/compare.py --peers ../shared/peers [--micrograd] [--only scalar,matmul,elementwise,mlp]
     python bench/compare.py --peers ../shared/peers --only mlp --rounds 20
-    python bench/compare.py --only cnn,gpt --rounds 5 --python ~/.peers/bin/python
+    python bench/compare.py --only cnn,gpt --rounds 5 --chainrule target/avx2/release/chainrule
 
 The peers' scripts are the reference versions of each workload (see their README); this script
 only runs them and lines their numbers up with chainrule's. Each round runs chainrule once, then
