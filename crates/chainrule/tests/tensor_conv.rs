@@ -44,6 +44,20 @@ fn cases() -> Vec<Case> {
                 Conv2dOptions::default().groups(2).padding((1, 0)),
             )
         }),
+        conv_case(
+            "conv 6x6 pad 2 on 2x2 (kernel columns that land wholly in the padding)",
+            &[1, 1, 2, 2],
+            &[2, 1, 6, 6],
+            16,
+            |x| x[0].conv2d(x[1], x[2], Conv2dOptions::default().padding(2)),
+        ),
+        conv_case(
+            "conv stride 2, 5x5 pad 4 on 2x3 (empty columns after striding)",
+            &[1, 1, 2, 3],
+            &[1, 1, 5, 5],
+            17,
+            |x| x[0].conv2d(x[1], x[2], Conv2dOptions::default().padding(4).stride(2)),
+        ),
         conv_case("conv 1x1", &[2, 3, 3, 2], &[4, 3, 1, 1], 13, |x| {
             x[0].conv2d(x[1], x[2], Conv2dOptions::default())
         }),

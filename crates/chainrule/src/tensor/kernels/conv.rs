@@ -194,6 +194,10 @@ fn im2col<T: Element>(x: &[T], g: &Conv2dGeometry, gi: usize, col: &mut [T]) {
                     let src = &plane[iy as usize * w..(iy as usize + 1) * w];
                     out[..first].fill(T::ZERO);
                     out[last..].fill(T::ZERO);
+                    if first == last {
+                        // No tap of this column lands in the row (its offset may lie before it).
+                        continue;
+                    }
                     let start = (first * sw) as isize + offset;
                     if sw == 1 {
                         let start = start as usize;
@@ -232,6 +236,9 @@ fn col2im_add<T: Element>(col: &mut [T], g: &Conv2dGeometry, gi: usize, dx: &mut
                 for oy in 0..oh {
                     let iy = (oy * sh + ki * dh) as isize - ph as isize;
                     if iy < 0 || iy >= h as isize {
+                        continue;
+                    }
+                    if first == last {
                         continue;
                     }
                     let dst = &mut plane[iy as usize * w..(iy as usize + 1) * w];
