@@ -78,6 +78,11 @@ impl Module for Linear {
         ]
     }
 
+    fn for_each_parameter_mut<'a>(&'a mut self, f: &mut dyn FnMut(&'a mut Array<f32>)) {
+        f(&mut self.weight);
+        f(&mut self.bias);
+    }
+
     fn describe(&self) -> String {
         format!(
             "Linear(in_features={}, out_features={}, bias=True)",

@@ -129,6 +129,16 @@ pub trait Module {
         Vec::new()
     }
 
+    /// Hands each parameter to `f`, to change in place, in the order of
+    /// [`parameters_mut`](Module::parameters_mut) but without building their names: what a
+    /// training step calls, once per step. The default goes through `parameters_mut`; layers
+    /// override it where the names would be most of the work.
+    fn for_each_parameter_mut<'a>(&'a mut self, f: &mut dyn FnMut(&'a mut Array<f32>)) {
+        for (_, a) in self.parameters_mut() {
+            f(a);
+        }
+    }
+
     /// The buffers, with their PyTorch `state_dict` names: numbers saved and loaded with the
     /// parameters but not trained, such as batch normalisation's `running_mean`, `running_var`
     /// and `num_batches_tracked` (none for most layers).

@@ -85,7 +85,6 @@ impl Module for Sequential {
         }
         out
     }
-
     fn parameters_mut(&mut self) -> Vec<(String, &mut Array<f32>)> {
         let mut out = Vec::new();
         for (i, layer) in self.layers.iter_mut().enumerate() {
@@ -94,6 +93,12 @@ impl Module for Sequential {
             }
         }
         out
+    }
+
+    fn for_each_parameter_mut<'a>(&'a mut self, f: &mut dyn FnMut(&'a mut Array<f32>)) {
+        for layer in &mut self.layers {
+            layer.for_each_parameter_mut(f);
+        }
     }
 
     fn named_buffers(&self) -> Vec<NamedTensor> {
@@ -135,5 +140,42 @@ impl Module for Sequential {
             .map(|(i, l)| format!("  ({i}): {}", l.describe()))
             .collect();
         format!("Sequential(\n{}\n)", inner.join("\n"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::nn::{BatchNorm2d, Conv2d, Flatten, Linear, ReLU};
+    use crate::tensor::Conv2dOptions;
+    use crate::util::rand::Rng;
+
+    /// What a training step updates through `for_each_parameter_mut` is what `parameters_mut`
+    /// names, array for array and in order, for layers that override it and layers that don't.
+    #[test]
+    fn each_parameter_is_visited_in_the_order_of_the_names() {
+        let mut rng = Rng::new(3);
+        let mut net = Sequential::new()
+            .with(Conv2d::new(
+                1,
+                2,
+                3,
+                Conv2dOptions::default(),
+                false,
+                &mut rng,
+            ))
+            .with(BatchNorm2d::new(2))
+            .with(ReLU)
+            .with(Flatten::default())
+            .with(Linear::new(8, 3, &mut rng));
+        let named: Vec<*const f32> = net
+            .parameters_mut()
+            .into_iter()
+            .map(|(_, a)| a.data().as_ptr())
+            .collect();
+        let mut visited = Vec::new();
+        net.for_each_parameter_mut(&mut |a| visited.push(a.data().as_ptr()));
+        assert_eq!(named.len(), 5);
+        assert_eq!(visited, named);
     }
 }

@@ -66,8 +66,82 @@ impl Element for f64 {
 /// ```
 #[derive(Clone, PartialEq)]
 pub struct Array<T = f32> {
-    shape: Vec<usize>,
+    shape: Dims,
     data: Arc<Vec<T>>,
+}
+
+/// Dimensions kept inline up to this many (enough for NCHW images and attention heads), so that
+/// creating or cloning the shape of a typical tensor allocates nothing: a training step of a
+/// small network makes dozens of arrays, and their shapes' allocations were a tenth of its work.
+const INLINE_DIMS: usize = 4;
+
+/// The sizes of an array's dimensions: inline up to [`INLINE_DIMS`] of them, on the heap beyond.
+#[derive(Clone)]
+pub(crate) enum Dims {
+    Inline(u8, [usize; INLINE_DIMS]),
+    Heap(Vec<usize>),
+}
+
+impl Dims {
+    fn as_slice(&self) -> &[usize] {
+        match self {
+            Dims::Inline(n, d) => &d[..usize::from(*n)],
+            Dims::Heap(v) => v,
+        }
+    }
+}
+
+impl Dims {
+    /// `s` with its last size replaced by `last` (`[last]` if `s` is empty).
+    pub(crate) fn with_last(s: &[usize], last: usize) -> Dims {
+        let mut d = Dims::from(s);
+        match &mut d {
+            Dims::Inline(n, a) if *n == 0 => {
+                a[0] = last;
+                *n = 1;
+            }
+            Dims::Inline(n, a) => a[usize::from(*n) - 1] = last,
+            Dims::Heap(v) => {
+                *v.last_mut()
+                    .expect("a heap shape has more than four dimensions") = last
+            }
+        }
+        d
+    }
+}
+
+impl PartialEq for Dims {
+    fn eq(&self, other: &Self) -> bool {
+        self.as_slice() == other.as_slice()
+    }
+}
+
+impl From<&[usize]> for Dims {
+    fn from(s: &[usize]) -> Self {
+        if s.len() <= INLINE_DIMS {
+            let mut d = [0; INLINE_DIMS];
+            d[..s.len()].copy_from_slice(s);
+            Dims::Inline(s.len() as u8, d)
+        } else {
+            Dims::Heap(s.to_vec())
+        }
+    }
+}
+
+impl From<Vec<usize>> for Dims {
+    fn from(v: Vec<usize>) -> Self {
+        if v.len() <= INLINE_DIMS {
+            Dims::from(v.as_slice())
+        } else {
+            Dims::Heap(v)
+        }
+    }
+}
+
+impl<const N: usize> From<[usize; N]> for Dims {
+    fn from(a: [usize; N]) -> Self {
+        Dims::from(&a[..])
+    }
 }
 
 impl<T> Array<T> {
@@ -85,7 +159,7 @@ impl<T> Array<T> {
             ));
         }
         Ok(Array {
-            shape: shape.to_vec(),
+            shape: shape.into(),
             data: Arc::new(data),
         })
     }
@@ -96,13 +170,14 @@ impl<T> Array<T> {
         T: Clone,
     {
         Array {
-            shape: vec![data.len()],
+            shape: [data.len()].into(),
             data: Arc::new(data.to_vec()),
         }
     }
 
-    pub(crate) fn from_parts(data: Vec<T>, shape: Vec<usize>) -> Self {
-        debug_assert_eq!(data.len(), numel(&shape));
+    pub(crate) fn from_parts(data: Vec<T>, shape: impl Into<Dims>) -> Self {
+        let shape = shape.into();
+        debug_assert_eq!(data.len(), numel(shape.as_slice()));
         Array {
             shape,
             data: Arc::new(data),
@@ -133,12 +208,12 @@ impl<T> Array<T> {
 
     /// The size of each dimension.
     pub fn shape(&self) -> &[usize] {
-        &self.shape
+        self.shape.as_slice()
     }
 
     /// The number of dimensions.
     pub fn ndim(&self) -> usize {
-        self.shape.len()
+        self.shape().len()
     }
 
     /// The number of elements.
@@ -164,15 +239,16 @@ impl<T> Array<T> {
     /// assert!(a.reshape(&[4, -1]).is_err());
     /// ```
     pub fn reshape(&self, shape: impl IntoShape) -> Result<Self> {
-        let shape = resolve_shape("reshape", &self.shape, &shape.into_dims())?;
+        let shape = resolve_shape("reshape", self.shape(), &shape.into_dims())?;
         Ok(Array {
-            shape,
+            shape: shape.into(),
             data: self.data.clone(),
         })
     }
 
-    pub(crate) fn with_shape(&self, shape: Vec<usize>) -> Self {
-        debug_assert_eq!(numel(&shape), self.numel());
+    pub(crate) fn with_shape(&self, shape: impl Into<Dims>) -> Self {
+        let shape = shape.into();
+        debug_assert_eq!(numel(shape.as_slice()), self.numel());
         Array {
             shape,
             data: self.data.clone(),
@@ -188,9 +264,9 @@ impl<T> Array<T> {
         T: Copy,
     {
         assert_eq!(index.len(), self.ndim(), "index length");
-        let s = strides(&self.shape);
+        let s = strides(self.shape());
         let mut off = 0;
-        for ((&i, &d), &st) in index.iter().zip(&self.shape).zip(&s) {
+        for ((&i, &d), &st) in index.iter().zip(self.shape()).zip(&s) {
             assert!(i < d, "index {i} out of bounds for dimension of size {d}");
             off += i * st;
         }
@@ -214,7 +290,7 @@ impl<T: Element> Array<T> {
 
     /// An array filled with `value`.
     pub fn full(shape: &[usize], value: T) -> Self {
-        Array::from_parts(vec![value; numel(shape)], shape.to_vec())
+        Array::from_parts(vec![value; numel(shape)], shape)
     }
 
     /// An array of zeros.
@@ -252,7 +328,7 @@ impl<T: Element> Array<T> {
         let data = (0..numel(shape))
             .map(|_| T::from_f64(rng.next_f64()))
             .collect();
-        Array::from_parts(data, shape.to_vec())
+        Array::from_parts(data, shape)
     }
 
     /// Values drawn from the standard normal distribution, reproducibly from `seed` (by
@@ -262,7 +338,7 @@ impl<T: Element> Array<T> {
         let data = (0..numel(shape))
             .map(|_| T::from_f64(rng.normal()))
             .collect();
-        Array::from_parts(data, shape.to_vec())
+        Array::from_parts(data, shape)
     }
 
     /// The only element of a one-element array.
@@ -320,11 +396,11 @@ impl<T: Element> fmt::Display for Array<T> {
         if self.ndim() == 0 {
             out.push_str(&fmt1(values[0]));
         } else {
-            let st = strides(&self.shape);
+            let st = strides(self.shape());
             write_nested(
                 &mut out,
                 &values,
-                &self.shape,
+                self.shape(),
                 &st,
                 0,
                 0,
@@ -402,12 +478,43 @@ impl<T: fmt::Debug> fmt::Debug for Array<T> {
         write!(
             f,
             "Array(shape={}, data={:?}",
-            fmt_shape(&self.shape),
+            fmt_shape(self.shape()),
             &self.data[..self.data.len().min(SHOWN)]
         )?;
         if self.data.len() > SHOWN {
             write!(f, " and {} more", self.data.len() - SHOWN)?;
         }
         write!(f, ")")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shapes_inline_and_on_the_heap_behave_alike() {
+        for dims in [vec![], vec![3], vec![2, 3, 4, 5], vec![1, 2, 3, 4, 5, 6]] {
+            let a = Dims::from(dims.as_slice());
+            let b = Dims::from(dims.clone());
+            assert_eq!(a.as_slice(), dims.as_slice());
+            assert_eq!(b.as_slice(), dims.as_slice());
+            assert!(a == b && a == Dims::Heap(dims.clone()));
+            assert_eq!(matches!(a, Dims::Heap(_)), dims.len() > INLINE_DIMS);
+            let last = Dims::with_last(&dims, 9);
+            let mut want = dims.clone();
+            match want.last_mut() {
+                Some(l) => *l = 9,
+                None => want.push(9),
+            }
+            assert_eq!(last.as_slice(), want.as_slice());
+        }
+        let a = Array::from_vec(vec![0.0f32; 720], &[1, 2, 3, 4, 5, 6]).unwrap();
+        assert_eq!(
+            a.reshape(&[6, 5, 4, 3, 2, 1]).unwrap().shape(),
+            &[6, 5, 4, 3, 2, 1]
+        );
+        assert_eq!(a.clone(), a);
+        assert_ne!(a.reshape(&[720]).unwrap(), a);
     }
 }

@@ -188,7 +188,7 @@ fn basis<T: Element>(shape: &[usize]) -> impl Iterator<Item = Array<T>> + '_ {
     (0..n).map(move |j| {
         let mut e = vec![T::ZERO; n];
         e[j] = T::ONE;
-        Array::from_parts(e, shape.to_vec())
+        Array::from_parts(e, shape)
     })
 }
 

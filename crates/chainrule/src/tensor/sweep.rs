@@ -191,17 +191,18 @@ impl<'t, T: Element> Tensor<'t, T> {
     /// Back-propagates from this one-element tensor (a loss), adding `d self / d v` into the
     /// gradient of every variable `v` it depends on.
     pub fn backward(self) -> Result<()> {
-        let shape = self.shape();
         if self.numel() != 1 {
             return Err(TensorError::new(
                 "backward",
                 format!(
                     "a gradient can only be created implicitly for one-element outputs, not {}",
-                    fmt_shape(&shape)
+                    fmt_shape(&self.shape())
                 ),
             ));
         }
-        self.backward_with(&Array::ones(&shape))
+        let mut seed = self.tape.buffer(1);
+        seed[0] = T::ONE;
+        self.backward_from(seed)
     }
 
     /// Back-propagates with `seed` as the adjoint of this tensor (a vector-Jacobian product);
@@ -233,15 +234,21 @@ impl<'t, T: Element> Tensor<'t, T> {
                 ),
             ));
         }
+        let mut buf = self.tape.buffer(seed.numel());
+        buf.copy_from_slice(seed.data());
+        self.backward_from(buf)
+    }
+
+    /// [`Tensor::backward_with`] from a seed of the right length, taken from the pool.
+    fn backward_from(self, buf: Vec<T>) -> Result<()> {
         if !self.requires_grad() {
+            self.tape.recycle(buf);
             return Err(TensorError::new(
                 "backward",
                 "the output does not depend on any variable (or was made under no_grad)",
             ));
         }
         let tape = self.tape;
-        let mut buf = tape.buffer(seed.numel());
-        buf.copy_from_slice(seed.data());
         let mut mode = OnNumbers {
             tape,
             detect: tape.is_anomaly_enabled(),

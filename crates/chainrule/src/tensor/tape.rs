@@ -282,7 +282,7 @@ impl<T: Element> Tape<T> {
         }
         for (i, g) in adjoint.into_iter().enumerate() {
             let Some(g) = g else { continue };
-            let shape = nodes[i].value.shape().to_vec();
+            let shape = nodes[i].value.shape();
             match grads[i].take() {
                 Some(old) => {
                     let mut sum = g;

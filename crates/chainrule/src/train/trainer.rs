@@ -347,12 +347,9 @@ impl Trainer {
         }
         // Drop the tape's references to the parameters, so they are updated in place.
         tape.clear();
-        let mut params: Vec<&mut [f32]> = net
-            .model
-            .parameters_mut()
-            .into_iter()
-            .map(|(_, a)| a.data_mut())
-            .collect();
+        let mut params: Vec<&mut [f32]> = Vec::with_capacity(grads.len());
+        net.model
+            .for_each_parameter_mut(&mut |a| params.push(a.data_mut()));
         let g: Vec<&[f32]> = (0..params.len()).map(grad_of).collect();
         optimizer.step(&mut params, &g);
         // The gradients' buffers go back to the tape for the next step.

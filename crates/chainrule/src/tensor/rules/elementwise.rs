@@ -234,7 +234,7 @@ impl Clamp {
     /// Where the derivative passes, as a mask.
     fn mask<T: Element>(&self, x: &Array<T>) -> Array<bool> {
         let pass = x.data().iter().map(|&v| self.passes(v)).collect();
-        Array::from_parts(pass, x.shape().to_vec())
+        Array::from_parts(pass, x.shape())
     }
 }
 
@@ -427,7 +427,7 @@ impl<'t, T: Element> Tensor<'t, T> {
             x: x.data(),
             out: &mut out,
         });
-        let v = Array::from_parts(out, x.shape().to_vec());
+        let v = Array::from_parts(out, x.shape());
         self.tape
             .record(v, Op::Unary(Map { op, x: self.id }), &[self.id])
     }
@@ -769,7 +769,7 @@ impl<'t, T: Element> Tensor<'t, T> {
         let x = self.value();
         let c = T::from_f64(c);
         let mask = x.data().iter().map(|&v| test(v, c)).collect();
-        Array::from_parts(mask, x.shape().to_vec())
+        Array::from_parts(mask, x.shape())
     }
 
     /// Where `self > other`, broadcast (`torch.gt`): a mask, for [`Tensor::where_cond`] and
@@ -849,7 +849,7 @@ impl<'t, T: Element> Tensor<'t, T> {
                 v
             }
         });
-        let v = Array::from_parts(out, x.shape().to_vec());
+        let v = Array::from_parts(out, x.shape());
         let node = Op::Clamp(Clamp { x: self.id, lo, hi });
         self.tape.record(v, node, &[self.id])
     }

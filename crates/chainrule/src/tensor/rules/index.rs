@@ -263,7 +263,7 @@ impl<'t, T: Element> Tensor<'t, T> {
         let a = check_index("gather", xs, axis, index)?;
         let mut out = self.tape.buffer(index.numel());
         for_gather(xs, is, a, index.data(), |o, src| out[o] = x.data()[src]);
-        let v = Array::from_parts(out, is.to_vec());
+        let v = Array::from_parts(out, is);
         let node = Op::Gather(Gather {
             x: self.id,
             axis: a,
@@ -331,7 +331,7 @@ impl<'t, T: Element> Tensor<'t, T> {
         for_gather(shape, index.shape(), axis, index.data(), |o, dst| {
             out[dst] = out[dst] + x.data()[o];
         });
-        let v = Array::from_parts(out, shape.to_vec());
+        let v = Array::from_parts(out, shape);
         let node = Op::ScatterAdd(ScatterAdd {
             x: self.id,
             axis,
@@ -571,13 +571,13 @@ impl<'t, T: Element> Tensor<'t, T> {
         for_gather(x.shape(), index.shape(), a, index.data(), |o, dst| {
             won[o] = last[dst] == o;
         });
-        let v = Array::from_parts(out, x.shape().to_vec());
+        let v = Array::from_parts(out, x.shape());
         let node = Op::Scatter(Box::new(Scatter {
             x: self.id,
             src: src.id,
             axis: a,
             index: index.clone(),
-            won: Array::from_parts(won, index.shape().to_vec()),
+            won: Array::from_parts(won, index.shape()),
         }));
         Ok(self.tape.record(v, node, &[self.id, src.id]))
     }

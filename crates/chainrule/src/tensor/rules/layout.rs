@@ -458,7 +458,7 @@ impl<'t, T: Element> Tensor<'t, T> {
         }
         let mut out = self.tape.buffer(x.numel());
         kernels::flip(x.data(), x.shape(), mask, &mut out);
-        let v = Array::from_parts(out, x.shape().to_vec());
+        let v = Array::from_parts(out, x.shape());
         let node = Op::Flip(Flip { x: self.id, mask });
         Ok(self.tape.record(v, node, &[self.id]))
     }

@@ -9,7 +9,7 @@
 use std::borrow::Cow;
 
 use super::{expand_to, sum_present, sum_to, Explain, Numbers, Op, Recorded, Rule};
-use crate::tensor::array::{Array, Element};
+use crate::tensor::array::{Array, Dims, Element};
 use crate::tensor::kernels;
 use crate::tensor::shape::{broadcast_shapes, fmt_shape, numel, Result, TensorError};
 use crate::tensor::tape::Tensor;
@@ -534,7 +534,7 @@ impl<'t, T: Element> Tensor<'t, T> {
         let bias = b.zip(bv);
         // Leading dimensions (or none, for a vector) are rows of one batch, laid out as rows.
         let lead = &xs[..xs.len() - 1];
-        let out_shape = [lead, &[ws[0]]].concat();
+        let out_shape = Dims::with_last(xs, ws[0]);
         Ok(self.linear_rows(&xv, (w, &wv), bias, numel(lead), out_shape))
     }
 
@@ -547,7 +547,7 @@ impl<'t, T: Element> Tensor<'t, T> {
         (w, wv): (Tensor<'t, T>, &Array<T>),
         bias: Option<(Tensor<'t, T>, Array<T>)>,
         n: usize,
-        out_shape: Vec<usize>,
+        out_shape: Dims,
     ) -> Tensor<'t, T> {
         let (k, m) = (wv.shape()[1], wv.shape()[0]);
         let mut out = self.tape.buffer(n * m);
@@ -568,7 +568,8 @@ impl<'t, T: Element> Tensor<'t, T> {
             w: w.id,
             b,
         });
-        let inputs: Vec<usize> = [self.id, w.id].into_iter().chain(b).collect();
-        self.tape.record(v, node, &inputs)
+        let inputs = [self.id, w.id, b.unwrap_or(self.id)];
+        self.tape
+            .record(v, node, &inputs[..2 + usize::from(b.is_some())])
     }
 }

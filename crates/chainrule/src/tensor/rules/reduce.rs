@@ -667,7 +667,7 @@ impl<'t, T: Element> Tensor<'t, T> {
             reverse,
             &mut out,
         );
-        let v = Array::from_parts(out, x.shape().to_vec());
+        let v = Array::from_parts(out, x.shape());
         let node = Op::Cumsum(Cumsum {
             x: self.id,
             axis,

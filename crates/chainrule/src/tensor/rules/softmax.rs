@@ -98,7 +98,7 @@ impl<'t, T: Element> Tensor<'t, T> {
         };
         let mut out = self.tape.buffer(x.numel());
         kernels::softmax(x.data(), kernels::around(x.shape(), a), log, &mut out);
-        let v = Array::from_parts(out, x.shape().to_vec());
+        let v = Array::from_parts(out, x.shape());
         let node = Op::Softmax(Softmax {
             x: self.id,
             axis: a,
