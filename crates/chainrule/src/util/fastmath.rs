@@ -22,8 +22,12 @@ pub fn exp_f32(x: f32) -> f32 {
     const LO: f32 = -87.336_55;
     let c = x.clamp(LO, HI);
     // Rounded to the nearest integer by adding and removing 1.5·2²³, which needs no rounding
-    // instruction (the baseline x86-64 has none).
-    let n = (c * LOG2E + 12_582_912.0) - 12_582_912.0;
+    // instruction (the baseline x86-64 has none); the sum holds the integer in its low bits too,
+    // read from there rather than by a cast (Rust's saturating float-to-integer conversion
+    // kept the loops around this function from vectorising).
+    let shifted = c * LOG2E + 12_582_912.0;
+    let n = shifted - 12_582_912.0;
+    let ni = shifted.to_bits() as i32 - 0x4B40_0000;
     let r = c - n * LN2_HI - n * LN2_LO;
     // e^r = 1 + r + r²/2 + ... to r⁷/5040 (Taylor; the first term left out is below 1e-8 on
     // |r| ≤ 0.35).
@@ -36,7 +40,7 @@ pub fn exp_f32(x: f32) -> f32 {
     let p = p * r + 1.0;
     let p = p * r + 1.0;
     // 2^n in two halves, each inside the normal range for every n of [-126, 128].
-    let n = n as i32;
+    let n = ni;
     let half = n >> 1;
     let y = p
         * f32::from_bits(((half + 127) as u32) << 23)

@@ -7,7 +7,7 @@
 //! `[batch, heads, time, dim]` tensors or, without copying, of the packed `[batch, time,
 //! 3·channels]` output of a transformer's query-key-value projection.
 
-use super::isa::{lane_max, lane_sum, vectorized};
+use super::isa::{lane_max, lane_sum, lane_sum2, vectorized};
 use super::matmul::gemm_serial;
 use super::parallel::{par_blocks, SendPtr};
 use crate::tensor::array::Element;
@@ -184,7 +184,7 @@ pub fn attention<T: Element>(
                 for i in 0..d.queries {
                     let row = &mut s[i * d.keys..(i + 1) * d.keys];
                     let n = d.visible(i);
-                    let m = lane_max(n, |j| row[j]);
+                    let m = lane_max(&row[..n]);
                     if n == 0 || m == T::neg_infinity() {
                         row.fill(T::ZERO);
                         lse[i] = T::neg_infinity();
@@ -193,7 +193,7 @@ pub fn attention<T: Element>(
                     for x in &mut row[..n] {
                         *x = (*x - m).exp();
                     }
-                    let sum = lane_sum(n, |j| row[j]);
+                    let sum = lane_sum(&row[..n], |x| x);
                     let inv = T::ONE / sum;
                     for x in &mut row[..n] {
                         *x = *x * inv;
@@ -339,7 +339,7 @@ pub(crate) fn attention_backward<T: Element>(
                         &p[i * d.keys..(i + 1) * d.keys],
                         &mut dp[i * d.keys..(i + 1) * d.keys],
                     );
-                    let s = lane_sum(d.keys, |j| pr[j] * dr[j]);
+                    let s = lane_sum2(pr, dr, |a, b| a * b);
                     for (g, &a) in dr.iter_mut().zip(pr) {
                         *g = a * (*g - s) * scale;
                     }

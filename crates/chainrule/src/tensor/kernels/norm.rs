@@ -7,7 +7,7 @@
 //! of `m` values that share statistics: `dx = invstd · (dx̂ − mean(dx̂) − x̂ · mean(dx̂ · x̂))`, with
 //! `dx̂ = dy · weight`.
 
-use super::isa::{lane_sum, vectorized};
+use super::isa::{lane_sum, lane_sum2, lane_sum3, vectorized};
 use super::parallel::{par_blocks, SendPtr, PAR_MIN};
 use crate::tensor::array::Element;
 
@@ -182,9 +182,9 @@ pub fn layer_norm<T: Element>(
             #[inline(always)]
             || {
                 for r in rs {
-                    let row = &x[r * len..(r + 1) * len];
-                    let mu = lane_sum(len, |j| row[j]) / m;
-                    let var = lane_sum(len, |j| (row[j] - mu) * (row[j] - mu)) / m;
+                    let row = &x[r * len..][..len];
+                    let mu = lane_sum(row, |x| x) / m;
+                    let var = lane_sum(row, |x| (x - mu) * (x - mu)) / m;
                     let is = T::ONE / (var + T::from_f64(eps)).sqrt();
                     // SAFETY: each row (and its statistics) is written by one block only.
                     let o = unsafe {
@@ -192,25 +192,26 @@ pub fn layer_norm<T: Element>(
                         *ip.get().add(r) = is.value();
                         std::slice::from_raw_parts_mut(op.get().add(r * len), len)
                     };
+                    let xs = o.iter_mut().zip(row);
                     match (weight, bias) {
                         (Some(w), Some(b)) => {
-                            for j in 0..len {
-                                o[j] = (row[j] - mu) * is * w[j] + b[j];
+                            for ((o, &x), (&w, &b)) in xs.zip(w.iter().zip(b)) {
+                                *o = (x - mu) * is * w + b;
                             }
                         }
                         (Some(w), None) => {
-                            for j in 0..len {
-                                o[j] = (row[j] - mu) * is * w[j];
+                            for ((o, &x), &w) in xs.zip(w) {
+                                *o = (x - mu) * is * w;
                             }
                         }
                         (None, Some(b)) => {
-                            for j in 0..len {
-                                o[j] = (row[j] - mu) * is + b[j];
+                            for ((o, &x), &b) in xs.zip(b) {
+                                *o = (x - mu) * is + b;
                             }
                         }
                         (None, None) => {
-                            for j in 0..len {
-                                o[j] = (row[j] - mu) * is;
+                            for (o, &x) in xs {
+                                *o = (x - mu) * is;
                             }
                         }
                     }
@@ -254,22 +255,22 @@ pub fn layer_norm_backward<T: Element>(
         vectorized(
             #[inline(always)]
             || {
+                let w = &w[..len];
                 for r in rows * b / blocks..rows * (b + 1) / blocks {
-                    let (row, g) = (&x[r * len..(r + 1) * len], &dy[r * len..(r + 1) * len]);
+                    let (row, g) = (&x[r * len..][..len], &dy[r * len..][..len]);
                     let (mu, is) = (T::from_f64(mean[r]), T::from_f64(invstd[r]));
-                    for j in 0..len {
-                        let xh = (row[j] - mu) * is;
-                        pw[j] = pw[j] + g[j] * xh;
-                        pb[j] = pb[j] + g[j];
+                    for (((pw, pb), &x), &g) in pw.iter_mut().zip(pb.iter_mut()).zip(row).zip(g) {
+                        *pw = *pw + g * ((x - mu) * is);
+                        *pb = *pb + g;
                     }
                     let Some(dxp) = dxp else { continue };
-                    let s = lane_sum(len, |j| g[j] * w[j]) / m;
-                    let sx = lane_sum(len, |j| g[j] * w[j] * (row[j] - mu) * is) / m;
+                    let s = lane_sum2(g, w, |g, w| g * w) / m;
+                    let sx = lane_sum3(g, w, row, |g, w, x| g * w * (x - mu) * is) / m;
                     // SAFETY: each row of `dx` is written by one block only.
                     let o = unsafe { std::slice::from_raw_parts_mut(dxp.get().add(r * len), len) };
-                    for j in 0..len {
-                        let xh = (row[j] - mu) * is;
-                        o[j] = is * (g[j] * w[j] - s - xh * sx);
+                    for (((o, &x), &g), &w) in o.iter_mut().zip(row).zip(g).zip(w) {
+                        let xh = (x - mu) * is;
+                        *o = is * (g * w - s - xh * sx);
                     }
                 }
             },
