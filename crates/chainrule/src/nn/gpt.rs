@@ -148,8 +148,6 @@ pub struct GPT {
     pub ln_f: LayerNorm,
     /// The output layer when it is not tied to the token embedding.
     pub lm_head: Option<Projection>,
-    /// Zeros for the tied output layer's missing bias (not a parameter).
-    head_zeros: Array<f32>,
     training: bool,
 }
 
@@ -179,7 +177,6 @@ impl GPT {
             h,
             ln_f: LayerNorm::new(c.n_embd, c.bias),
             lm_head,
-            head_zeros: Array::zeros(&[c.vocab_size]),
             training: true,
         })
     }
@@ -259,8 +256,7 @@ impl GPT {
             Some(head) => head.forward(x, ctx),
             None => {
                 let w = ctx.param(&self.wte.weight);
-                let zeros = ctx.tape().constant(self.head_zeros.clone());
-                project(x, w, zeros)
+                project(x, w, None)
             }
         }
     }

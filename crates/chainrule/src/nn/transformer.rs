@@ -58,8 +58,6 @@ pub struct Projection {
     pub weight: Array<f32>,
     /// The bias, `[out_features]`, if the layer has one.
     pub bias: Option<Array<f32>>,
-    /// Zeros standing in for a missing bias (not a parameter).
-    zeros: Array<f32>,
 }
 
 impl Projection {
@@ -78,7 +76,6 @@ impl Projection {
         Projection {
             weight: Array::from_vec(w, &[out_features, in_features]).expect("sizes agree"),
             bias: bias.then(|| Array::zeros(&[out_features])),
-            zeros: Array::zeros(&[out_features]),
         }
     }
 
@@ -93,12 +90,12 @@ impl Projection {
     }
 }
 
-/// `x · wᵀ + b` over the last dimension of `x`, for any leading dimensions; no bias adds zeros
-/// (the product is the same and no gradient is computed for them).
+/// `x · wᵀ + b` over the last dimension of `x`, for any leading dimensions (`x · wᵀ` when there
+/// is no bias).
 pub(crate) fn project<'t>(
     x: Tensor<'t, f32>,
     w: Tensor<'t, f32>,
-    b: Tensor<'t, f32>,
+    b: Option<Tensor<'t, f32>>,
 ) -> Result<Tensor<'t, f32>, TensorError> {
     let mut shape = x.shape();
     let inner = shape.last().copied().unwrap_or(1);
@@ -122,10 +119,7 @@ impl Module for Projection {
         ctx: &mut Context<'t>,
     ) -> Result<Tensor<'t, f32>, TensorError> {
         let w = ctx.param(&self.weight);
-        let b = match &self.bias {
-            Some(b) => ctx.param(b),
-            None => ctx.tape().constant(self.zeros.clone()),
-        };
+        let b = self.bias.as_ref().map(|b| ctx.param(b));
         project(x, w, b)
     }
 

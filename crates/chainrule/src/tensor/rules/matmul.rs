@@ -552,15 +552,9 @@ impl<'t, T: Element> Tensor<'t, T> {
         let (k, m) = (wv.shape()[1], wv.shape()[0]);
         let mut out = self.tape.buffer(n * m);
         let mut scratch = self.tape.buffer(kernels::linear_scratch::<T>(n, k, m));
-        // Without a bias the kernel adds zeros, which changes no sum.
-        let zeros = bias.is_none().then(|| self.tape.zeroed(m));
-        let bd = match (&bias, &zeros) {
-            (Some((_, bv)), _) => bv.data(),
-            (None, z) => z.as_deref().unwrap_or_default(),
-        };
+        let bd = bias.as_ref().map(|(_, bv)| bv.data());
         kernels::linear(xv.data(), wv.data(), bd, (n, k, m), &mut out, &mut scratch);
         self.tape.recycle(scratch);
-        zeros.into_iter().for_each(|z| self.tape.recycle(z));
         let v = Array::from_parts(out, out_shape);
         let b = bias.map(|(b, _)| b.id);
         let node = Op::Linear(Linear {
