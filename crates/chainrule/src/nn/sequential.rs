@@ -85,6 +85,7 @@ impl Module for Sequential {
         }
         out
     }
+
     fn parameters_mut(&mut self) -> Vec<(String, &mut Array<f32>)> {
         let mut out = Vec::new();
         for (i, layer) in self.layers.iter_mut().enumerate() {

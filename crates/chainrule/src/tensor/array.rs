@@ -89,9 +89,7 @@ impl Dims {
             Dims::Heap(v) => v,
         }
     }
-}
 
-impl Dims {
     /// `s` with its last size replaced by `last` (`[last]` if `s` is empty).
     pub(crate) fn with_last(s: &[usize], last: usize) -> Dims {
         let mut d = Dims::from(s);
