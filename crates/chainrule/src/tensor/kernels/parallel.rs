@@ -7,7 +7,7 @@ use crate::tensor::array::Element;
 
 /// Element-wise work is split across threads only above this many elements; below it, starting
 /// threads costs more than it saves.
-pub const PAR_MIN: usize = 1 << 17;
+pub const PAR_MIN: usize = 1 << 16;
 
 /// Elements per rayon task in element-wise loops.
 pub(crate) const CHUNK: usize = 1 << 15;
