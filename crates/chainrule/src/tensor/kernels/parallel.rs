@@ -6,7 +6,10 @@ use rayon::prelude::*;
 use crate::tensor::array::Element;
 
 /// Element-wise work is split across threads only above this many elements; below it, starting
-/// threads costs more than it saves.
+/// threads costs more than it saves. At 2¹⁶ rather than 2¹⁷ the baby GPT's tensors of 768×128
+/// (98,304 elements: residual sums, layer norms) are split too: in alternating rounds its step
+/// took 0.96 of the time (6 of 6), `mlp-mnist` 0.97 (5 of 5), `cnn-fashion` level; 2¹⁵ gained
+/// nothing more and cost `mlp-small` 3%.
 pub const PAR_MIN: usize = 1 << 16;
 
 /// Elements per rayon task in element-wise loops.
