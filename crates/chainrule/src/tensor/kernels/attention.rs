@@ -190,15 +190,18 @@ pub fn attention<T: Element>(
                         lse[i] = T::neg_infinity();
                         continue;
                     }
-                    for x in &mut row[..n] {
+                    // The whole row, then the hidden keys zeroed: one loop of the row's length
+                    // instead of one of `n`, whose scalar tail had cost more than the masked
+                    // exponentials do.
+                    for x in row.iter_mut() {
                         *x = (*x - m).exp();
                     }
-                    let sum = lane_sum(&row[..n], |x| x);
+                    row[n..].fill(T::ZERO);
+                    let sum = lane_sum(row, |x| x);
                     let inv = T::ONE / sum;
-                    for x in &mut row[..n] {
+                    for x in row.iter_mut() {
                         *x = *x * inv;
                     }
-                    row[n..].fill(T::ZERO);
                     lse[i] = m + sum.ln();
                 }
                 let o = op.get().add(ol.at(b, h));
@@ -276,7 +279,8 @@ pub(crate) fn attention_backward<T: Element>(
                     } else {
                         d.visible(i)
                     };
-                    for x in &mut row[..n] {
+                    // As forward: the whole row, then the hidden keys zeroed.
+                    for x in row.iter_mut() {
                         *x = (*x - lse[i]).exp();
                     }
                     row[n..].fill(T::ZERO);
