@@ -179,6 +179,37 @@ fn perceptrons_batch_norm_and_other_data_are_explained_too() {
     assert_eq!(iris["model"], "4-16-3");
     assert_eq!(iris["batch"], 3);
     products_fit(&iris);
+    // The loss's own steps are named for what they hold, each from the one before, and none is
+    // left as v1, v2, ...
+    let steps: Vec<String> = iris["forward"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            format!(
+                "{} = {}",
+                s["name"].as_str().unwrap(),
+                s["definition"].as_str().unwrap()
+            )
+        })
+        .collect();
+    let loss_steps = steps
+        .iter()
+        .skip_while(|s| !s.starts_with("logp = "))
+        .cloned()
+        .collect::<Vec<_>>();
+    assert_eq!(
+        loss_steps,
+        [
+            "logp = log_softmax(z2, axis 1)",
+            "picked = gather(logp)",
+            "sums = sum(picked, axes [0, 1])",
+            "total = reshape(sums)",
+            "mean = total / 3",
+            "L = -mean",
+        ],
+        "{steps:?}"
+    );
     // The loss is a real cross-entropy: between 0 and a few nats for 10 classes at the start.
     let loss = v["loss"].as_f64().unwrap();
     assert!(loss > 0.5 && loss < 10.0, "{loss}");

@@ -90,8 +90,9 @@ impl NetworkTrace {
     /// Tensors are named by layer: `x` the input; for the `k`-th layer with weights (a
     /// convolution or a linear layer) `Wk`, `bk` and its output `zk`; the batch normalisation,
     /// activation and pooling after it `nk` (with `γk`, `βk`), `ak`, `mk`; `f` the flattened
-    /// images; `L` the loss. Fails, with the error of the operation, when the batch does not
-    /// fit the network or the labels do not fit its outputs.
+    /// images; `L` the loss, and the steps inside it `logp` (the log-probabilities), `picked`
+    /// (each sample's at its class), `sums`, `total` and `mean`. Fails, with the error of the
+    /// operation, when the batch does not fit the network or the labels do not fit its outputs.
     pub fn new(
         net: &Sequential,
         x: Array<f32>,
@@ -160,12 +161,41 @@ impl NetworkTrace {
             });
         }
         let loss = cross_entropy(h, labels)?.named("L");
+        // The loss's own steps, named for what they hold rather than v1, v2, ...
+        for id in h.id() + 1..loss.id() {
+            let stem = tape.nodes.borrow()[id]
+                .op
+                .rule::<f32>()
+                .map(|rule| loss_step_name(&rule.name()));
+            if let (Some(stem), Some(t)) = (stem, tape.tensor(id)) {
+                t.named(&unique(stem.to_string()));
+            }
+        }
         loss.backward()?;
         Ok(NetworkTrace {
             layers,
             loss: f64::from(loss.item()),
             trace: TapeTrace::new(&tape, loss),
         })
+    }
+}
+
+/// The name of a step inside the cross-entropy loss, by its operation: the log-probabilities,
+/// the one picked for each sample's class, their sum (as a `[1×1]` tensor, then as a scalar) and
+/// the mean (`x / n`); `t` for anything else.
+fn loss_step_name(op: &str) -> &'static str {
+    if op.starts_with("log_softmax") {
+        "logp"
+    } else if op.starts_with("gather") {
+        "picked"
+    } else if op.starts_with("sum") {
+        "sums"
+    } else if op.starts_with("reshape") {
+        "total"
+    } else if op.contains(" / ") || op.contains(" * ") {
+        "mean"
+    } else {
+        "t"
     }
 }
 
