@@ -100,10 +100,7 @@ fn conv_layers<'py>(
         _ => "GELU",
     };
     let mut out: Vec<(String, Bound<'py, PyDict>)> = Vec::new();
-    let n = spec.layers.len();
-    let inputs = std::iter::once(spec.input.dims().to_vec()).chain(spec.shapes().iter().cloned());
-    for (i, (layer, before)) in spec.layers.iter().zip(inputs).enumerate() {
-        let last = i + 1 == n;
+    for (layer, before, last) in spec.walk() {
         let kw = PyDict::new(py);
         match *layer {
             LayerSpec::Conv {

@@ -526,8 +526,10 @@ impl ConvSpec {
         ConvLayers(self.layers.clone()).to_string()
     }
 
-    /// Each layer with the shape of its input and whether it is the output layer.
-    fn walk(&self) -> Vec<(&LayerSpec, Vec<usize>, bool)> {
+    /// Each layer with the shape of its input (channels first, without the batch) and whether
+    /// it is the output layer: what building the network, or describing it layer by layer,
+    /// goes through.
+    pub fn walk(&self) -> Vec<(&LayerSpec, Vec<usize>, bool)> {
         let n = self.layers.len();
         let inputs = std::iter::once(self.input.dims().to_vec()).chain(self.shapes.iter().cloned());
         self.layers
