@@ -57,14 +57,21 @@ pub fn scratch(name: &str) -> PathBuf {
 /// Runs a command that must fail on bad input: exit 2, an `error:` message naming the problem,
 /// nothing on standard output, and no panic.
 pub fn assert_bad_input(args: &[&str], needle: &str) {
+    assert_bad_input_saying(args, &[needle]);
+}
+
+/// [`assert_bad_input`] with several parts the message must contain, from one run.
+pub fn assert_bad_input_saying(args: &[&str], needles: &[&str]) {
     let o = chainrule(args);
     let err = stderr(&o);
     assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
     assert!(err.starts_with("error: "), "{args:?}: {err}");
-    assert!(
-        err.contains(needle),
-        "{args:?}: expected '{needle}' in {err}"
-    );
+    for needle in needles {
+        assert!(
+            err.contains(needle),
+            "{args:?}: expected '{needle}' in {err}"
+        );
+    }
     assert!(!err.contains("panicked"), "{err}");
     assert!(o.stdout.is_empty(), "{args:?}: {}", stdout(&o));
 }
