@@ -67,28 +67,94 @@ pub fn write_blocks<T: Element>(out: &mut [T], stream: bool, block: impl Fn(&mut
     block(out, 0);
 }
 
-/// Runs `f(0), …, f(total − 1)` on the calling thread and rayon's threads, each block once.
+/// Runs `f(0), …, f(total − 1)` on the calling thread and the helper threads, each block once.
 ///
 /// The caller works too, claiming blocks from a shared counter alongside the helpers it wakes,
 /// and waits only for blocks a helper has claimed: when the machine is busy and a helper is slow
-/// to wake, the caller simply does more of the work instead of sleeping until the helper runs
-/// (as a plain `par_iter` from outside the pool would).
+/// to wake, the caller simply does more of the work instead of sleeping until the helper runs.
+///
+/// The helpers are threads of their own, one fewer than rayon's thread count, which keep
+/// looking for the next loop for [`HELPER_SPIN`] before they sleep. Between two loops of a
+/// training step there is usually a little work on one thread (recording the tape, a small
+/// operation); rayon's workers, which had been the helpers, go to sleep after a few dozen
+/// yields, and a product of 768×128 by 128×128 (65 µs on two cores) that came 200 µs after
+/// the last one took 115 µs, waiting for its helper to wake.
+/// Called from inside rayon's pool, the blocks go to rayon's scheduler instead; called from a
+/// helper (a loop inside a loop), they run on that helper.
 pub fn par_blocks(total: usize, f: &(dyn Fn(usize) + Sync)) {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    use std::sync::Arc;
+    let helpers = rayon::current_num_threads()
+        .saturating_sub(1)
+        .min(total.saturating_sub(1));
+    if rayon::current_thread_index().is_some() {
+        // Inside rayon's pool, its own scheduling lets the caller take back work nobody stole.
+        (0..total).into_par_iter().for_each(f);
+        return;
+    }
+    if helpers == 0 || helpers::on_helper() {
+        (0..total).for_each(f);
+        return;
+    }
+    // SAFETY: only the lifetime is erased; this function does not return before every block
+    // that was claimed has finished, and blocks claimed later (none remain) never call `job`.
+    let job: *const (dyn Fn(usize) + Sync + 'static) = unsafe {
+        std::mem::transmute::<
+            *const (dyn Fn(usize) + Sync + '_),
+            *const (dyn Fn(usize) + Sync + 'static),
+        >(f)
+    };
+    let shared = std::sync::Arc::new(helpers::Blocks::new(total, job));
+    helpers::post(&shared, helpers);
+    // Waits for the helpers' blocks, also if a block panics on this thread: no helper may run
+    // `job` after this function has returned or unwound. (A panic on a helper aborts.)
+    struct Wait<'a>(&'a helpers::Blocks);
+    impl Drop for Wait<'_> {
+        fn drop(&mut self) {
+            self.0.close(std::thread::panicking());
+        }
+    }
+    let wait = Wait(&shared);
+    shared.work();
+    drop(wait);
+}
 
-    struct Shared {
+/// How long an idle helper of [`par_blocks`] keeps looking for the next loop before it sleeps
+/// (checking a counter, and after the first 50 µs yielding its core between checks, so that
+/// other runnable threads are not held up). Intel's OpenMP runtime, which PyTorch uses, waits
+/// 200 ms by default; a training step's gaps between loops are far shorter than 2 ms, and a
+/// program that stops computing gives the cores back within 2 ms.
+pub const HELPER_SPIN: std::time::Duration = std::time::Duration::from_millis(2);
+
+/// The helper threads of [`par_blocks`] and the blocks they share with the caller.
+mod helpers {
+    use std::cell::Cell;
+    use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+    use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+    use std::time::{Duration, Instant};
+
+    /// One call's blocks: the next one to claim, how many are done, and the function.
+    pub(super) struct Blocks {
         next: AtomicUsize,
         done: AtomicUsize,
         total: usize,
         job: *const (dyn Fn(usize) + Sync + 'static),
     }
     // SAFETY: `job` is only called for a claimed block, and the caller keeps it alive until
-    // every claimed block is done (see below).
-    unsafe impl Send for Shared {}
-    unsafe impl Sync for Shared {}
-    impl Shared {
-        fn work(&self) {
+    // every claimed block is done (see `close`).
+    unsafe impl Send for Blocks {}
+    unsafe impl Sync for Blocks {}
+
+    impl Blocks {
+        pub(super) fn new(total: usize, job: *const (dyn Fn(usize) + Sync + 'static)) -> Self {
+            Blocks {
+                next: AtomicUsize::new(0),
+                done: AtomicUsize::new(0),
+                total,
+                job,
+            }
+        }
+
+        /// Claims and runs blocks until none is left.
+        pub(super) fn work(&self) {
             loop {
                 let i = self.next.fetch_add(1, Ordering::AcqRel);
                 if i >= self.total {
@@ -100,55 +166,128 @@ pub fn par_blocks(total: usize, f: &(dyn Fn(usize) + Sync)) {
                 self.done.fetch_add(1, Ordering::AcqRel);
             }
         }
-    }
 
-    let helpers = rayon::current_num_threads()
-        .saturating_sub(1)
-        .min(total.saturating_sub(1));
-    if helpers == 0 || rayon::current_thread_index().is_some() {
-        // One block, one thread, or already inside the pool (where rayon's own scheduling lets
-        // the caller take back work nobody stole).
-        (0..total).into_par_iter().for_each(f);
-        return;
-    }
-    // SAFETY: only the lifetime is erased; this function does not return before every block
-    // that was claimed has finished, and blocks claimed later (none remain) never call `job`.
-    let job: *const (dyn Fn(usize) + Sync + 'static) = unsafe {
-        std::mem::transmute::<
-            *const (dyn Fn(usize) + Sync + '_),
-            *const (dyn Fn(usize) + Sync + 'static),
-        >(f)
-    };
-    let shared = Arc::new(Shared {
-        next: AtomicUsize::new(0),
-        done: AtomicUsize::new(0),
-        total,
-        job,
-    });
-    for _ in 0..helpers {
-        let s = Arc::clone(&shared);
-        rayon::spawn(move || s.work());
-    }
-    // Waits for the helpers' blocks, also if a block panics on this thread: no helper may run
-    // `job` after this function has returned or unwound. (A panic on a helper aborts, as
-    // rayon::spawn does.)
-    struct Wait<'a>(&'a Shared);
-    impl Drop for Wait<'_> {
-        fn drop(&mut self) {
+        /// Lets no more blocks be claimed and waits until every claimed one is done (`one_short`
+        /// when this thread is unwinding from a block it claimed and will not finish).
+        pub(super) fn close(&self, one_short: bool) {
             let claimed = self
-                .0
                 .next
                 .swap(usize::MAX / 2, Ordering::AcqRel)
-                .min(self.0.total);
-            let unfinished_here = usize::from(std::thread::panicking());
-            while self.0.done.load(Ordering::Acquire) + unfinished_here < claimed {
-                std::thread::yield_now();
+                .min(self.total);
+            let unfinished_here = usize::from(one_short);
+            let mut spins = 0u32;
+            while self.done.load(Ordering::Acquire) + unfinished_here < claimed {
+                spins += 1;
+                if spins < 1 << 10 {
+                    std::hint::spin_loop();
+                } else {
+                    std::thread::yield_now();
+                }
             }
         }
     }
-    let wait = Wait(&shared);
-    shared.work();
-    drop(wait);
+
+    /// The latest call's blocks, and the helpers.
+    struct State {
+        blocks: Option<Arc<Blocks>>,
+        threads: usize,
+        sleeping: usize,
+    }
+
+    /// Counts the calls posted, so that a helper sees a new one without taking the lock.
+    static POSTED: AtomicU64 = AtomicU64::new(0);
+    static STATE: Mutex<State> = Mutex::new(State {
+        blocks: None,
+        threads: 0,
+        sleeping: 0,
+    });
+    static WAKE: Condvar = Condvar::new();
+
+    thread_local! {
+        static HELPER: Cell<bool> = const { Cell::new(false) };
+    }
+
+    /// Whether this thread is one of the helpers.
+    pub(super) fn on_helper() -> bool {
+        HELPER.with(Cell::get)
+    }
+
+    fn state() -> MutexGuard<'static, State> {
+        // No code panics while holding the lock; a poisoned lock still holds a sound state.
+        STATE.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Offers `blocks` to the helpers, starting threads until there are `helpers` of them.
+    pub(super) fn post(blocks: &Arc<Blocks>, helpers: usize) {
+        let mut st = state();
+        while st.threads < helpers {
+            let spawned = std::thread::Builder::new()
+                .name(format!("chainrule-helper-{}", st.threads))
+                .spawn(run);
+            if spawned.is_err() {
+                // No thread to be had: the caller does the blocks itself.
+                break;
+            }
+            st.threads += 1;
+        }
+        st.blocks = Some(Arc::clone(blocks));
+        POSTED.fetch_add(1, Ordering::Release);
+        if st.sleeping > 0 {
+            WAKE.notify_all();
+        }
+    }
+
+    /// A helper's life: wait for a call newer than the last one seen, work on its blocks.
+    fn run() {
+        HELPER.with(|h| h.set(true));
+        let mut seen = 0;
+        loop {
+            seen = wait_for_post(seen);
+            let blocks = state().blocks.clone();
+            if let Some(blocks) = blocks {
+                let worked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    blocks.work();
+                }));
+                if worked.is_err() {
+                    // The caller would wait for this block for ever.
+                    std::process::abort();
+                }
+            }
+        }
+    }
+
+    /// Waits until more than `seen` calls were posted, spinning for [`super::HELPER_SPIN`]
+    /// first; returns the count.
+    fn wait_for_post(seen: u64) -> u64 {
+        let start = Instant::now();
+        let mut spins = 0u32;
+        loop {
+            let posted = POSTED.load(Ordering::Acquire);
+            if posted != seen {
+                return posted;
+            }
+            spins = spins.wrapping_add(1);
+            if spins % 64 != 0 {
+                std::hint::spin_loop();
+                continue;
+            }
+            let waited = start.elapsed();
+            if waited < Duration::from_micros(50) {
+                continue;
+            }
+            if waited < super::HELPER_SPIN {
+                std::thread::yield_now();
+                continue;
+            }
+            let mut st = state();
+            st.sleeping += 1;
+            while POSTED.load(Ordering::Acquire) == seen {
+                st = WAKE.wait(st).unwrap_or_else(|e| e.into_inner());
+            }
+            st.sleeping -= 1;
+            return POSTED.load(Ordering::Acquire);
+        }
+    }
 }
 
 /// A pointer that may cross to another thread, for handing disjoint blocks of one buffer to
@@ -182,4 +321,90 @@ pub fn for_chunks<T: Copy + Send + Sync>(out: &mut [T], f: impl Fn(&mut [T], usi
         let chunk = unsafe { std::slice::from_raw_parts_mut(ptr.get().add(start), len) };
         f(chunk, start);
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// Runs `par_blocks(total, …)` and returns how often each block ran.
+    fn counts(total: usize) -> Vec<usize> {
+        let runs: Vec<AtomicUsize> = (0..total).map(|_| AtomicUsize::new(0)).collect();
+        par_blocks(total, &|i| {
+            runs[i].fetch_add(1, Ordering::Relaxed);
+        });
+        runs.into_iter().map(AtomicUsize::into_inner).collect()
+    }
+
+    #[test]
+    fn every_block_runs_exactly_once() {
+        for total in [0, 1, 2, 3, 7, 100, 1000] {
+            assert_eq!(counts(total), vec![1; total], "{total} blocks");
+        }
+    }
+
+    #[test]
+    fn calls_from_several_threads_at_once_each_run_all_their_blocks() {
+        std::thread::scope(|s| {
+            for t in 0..4 {
+                s.spawn(move || {
+                    for call in 0..200 {
+                        let total = 1 + (t * 7 + call) % 9;
+                        assert_eq!(counts(total), vec![1; total]);
+                    }
+                });
+            }
+        });
+    }
+
+    #[test]
+    fn a_loop_inside_a_block_runs_all_its_blocks() {
+        let runs: Vec<AtomicUsize> = (0..4 * 5).map(|_| AtomicUsize::new(0)).collect();
+        par_blocks(4, &|i| {
+            par_blocks(5, &|j| {
+                runs[i * 5 + j].fetch_add(1, Ordering::Relaxed);
+            });
+        });
+        assert!(runs.iter().all(|r| r.load(Ordering::Relaxed) == 1));
+    }
+
+    #[test]
+    fn helpers_that_went_to_sleep_take_work_again() {
+        let threads = rayon::current_num_threads().min(4);
+        // Each block waits (up to a second) for the others to start; a call whose blocks ran on
+        // `threads` different threads had every helper wake up and take one. Other tests' calls
+        // may take the helpers meanwhile, so a few tries are allowed. The first call starts the
+        // helpers.
+        assert_eq!(counts(8), vec![1; 8]);
+        let woke = (0..10).any(|_| {
+            std::thread::sleep(HELPER_SPIN * 3);
+            let started = AtomicUsize::new(0);
+            let ran_on = std::sync::Mutex::new(std::collections::HashSet::new());
+            par_blocks(threads, &|_| {
+                ran_on.lock().unwrap().insert(std::thread::current().id());
+                started.fetch_add(1, Ordering::AcqRel);
+                let t0 = std::time::Instant::now();
+                while started.load(Ordering::Acquire) < threads && t0.elapsed().as_secs() < 1 {
+                    std::thread::yield_now();
+                }
+            });
+            let distinct = ran_on.lock().unwrap().len();
+            distinct == threads
+        });
+        assert!(woke, "the helpers did not wake up for a call");
+    }
+
+    #[test]
+    fn a_panic_in_the_callers_block_reaches_the_caller_and_the_next_call_works() {
+        let caught = std::panic::catch_unwind(|| {
+            par_blocks(4, &|_| {
+                if !helpers::on_helper() {
+                    panic!("a block failed");
+                }
+            })
+        });
+        assert!(caught.is_err());
+        assert_eq!(counts(6), vec![1; 6]);
+    }
 }
