@@ -274,6 +274,70 @@ fn adamw_by_hand() {
 }
 
 #[test]
+fn adam_family_on_large_groups_follows_the_formula_for_every_element() {
+    // Groups above the threaded-update threshold (blocks on several threads), of odd lengths,
+    // beside a small one and an empty one, the second exempt from the decay: every element
+    // follows the formula written out by hand, with and without AMSGrad, Adam and AdamW.
+    let lens = [(1 << 16) + 4_321, 0, 3, (1 << 15) + 77];
+    let decays = vec![true, true, false, true];
+    let (lr, b1, b2, eps, wd) = (0.05, 0.8, 0.6, 1e-8, 0.2);
+    for (decoupled, amsgrad) in [(true, false), (true, true), (false, false), (false, true)] {
+        let mut opt: Box<dyn Optimizer<f64>> = if decoupled {
+            let c = AdamWConfig::new(lr).betas(b1, b2).eps(eps).weight_decay(wd);
+            Box::new(AdamW::new(c.amsgrad(amsgrad)).with_decays(decays.clone()))
+        } else {
+            let c = AdamConfig::new(lr).betas(b1, b2).eps(eps).weight_decay(wd);
+            Box::new(Adam::new(c.amsgrad(amsgrad)))
+        };
+        let mut params: Vec<Vec<f64>> = lens
+            .iter()
+            .map(|&n| (0..n).map(|i| (i % 97) as f64 * 0.25 - 7.0).collect())
+            .collect();
+        let mut hand: Vec<Vec<(f64, AdamByHand)>> = params
+            .iter()
+            .map(|p| {
+                p.iter()
+                    .map(|&x| {
+                        let zero = AdamByHand {
+                            m: 0.0,
+                            v: 0.0,
+                            vmax: 0.0,
+                            t: 0,
+                        };
+                        (x, zero)
+                    })
+                    .collect()
+            })
+            .collect();
+        for step in 0..3 {
+            let grads: Vec<Vec<f64>> = params
+                .iter()
+                .map(|p| {
+                    p.iter()
+                        .enumerate()
+                        .map(|(i, &x)| ((i + 31 * step) % 89) as f64 * 0.125 - 3.0 + 0.1 * x)
+                        .collect()
+                })
+                .collect();
+            let mut ps: Vec<&mut [f64]> = params.iter_mut().map(|p| p.as_mut_slice()).collect();
+            let gs: Vec<&[f64]> = grads.iter().map(|g| g.as_slice()).collect();
+            opt.step(&mut ps, &gs);
+            for (gi, (h, g)) in hand.iter_mut().zip(&grads).enumerate() {
+                // Adam's decay (added to the gradient) has no exemptions here.
+                let wd = if decays[gi] || !decoupled { wd } else { 0.0 };
+                for ((x, by_hand), &g) in h.iter_mut().zip(g) {
+                    *x = by_hand.step(*x, g, lr, b1, b2, eps, wd, amsgrad, decoupled);
+                }
+            }
+            for (p, h) in params.iter().zip(&hand) {
+                let want: Vec<f64> = h.iter().map(|(x, _)| *x).collect();
+                assert_all_close(p, &want);
+            }
+        }
+    }
+}
+
+#[test]
 fn adamw_defaults_are_pytorchs() {
     let c = AdamWConfig::default();
     assert_eq!(
