@@ -2,6 +2,7 @@
 
 use super::state::{self, OptimizerState, StateError};
 use super::{check_range, ConfigError, Float, Optimizer, Shapes};
+use crate::tensor::kernels::isa::vectorized;
 use crate::tensor::kernels::parallel::{par_blocks, SendPtr, CHUNK, PAR_MIN};
 
 /// The settings of [`Adam`], with PyTorch's names and defaults.
@@ -288,7 +289,8 @@ impl<T: Float> Constants<T> {
     }
 }
 
-/// [`update`] in the widest vector registers the processor has.
+/// [`update`] in the widest vector registers the processor has (AVX-512 only when the crate is
+/// built with its `avx512` feature, as every other loop).
 fn update_dispatch<T: Float>(
     p: &mut [T],
     g: &[T],
@@ -298,46 +300,10 @@ fn update_dispatch<T: Float>(
     c: &Constants<T>,
     decays: bool,
 ) {
-    #[cfg(target_arch = "x86_64")]
-    {
-        if std::is_x86_feature_detected!("avx512f") {
-            // SAFETY: the processor has AVX-512F.
-            return unsafe { update_avx512(p, g, ma, va, vm, c, decays) };
-        }
-        if std::is_x86_feature_detected!("avx2") {
-            // SAFETY: the processor has AVX2.
-            return unsafe { update_avx2(p, g, ma, va, vm, c, decays) };
-        }
-    }
-    update(p, g, ma, va, vm, c, decays)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn update_avx512<T: Float>(
-    p: &mut [T],
-    g: &[T],
-    ma: &mut [T],
-    va: &mut [T],
-    vm: Option<&mut [T]>,
-    c: &Constants<T>,
-    decays: bool,
-) {
-    update(p, g, ma, va, vm, c, decays)
-}
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn update_avx2<T: Float>(
-    p: &mut [T],
-    g: &[T],
-    ma: &mut [T],
-    va: &mut [T],
-    vm: Option<&mut [T]>,
-    c: &Constants<T>,
-    decays: bool,
-) {
-    update(p, g, ma, va, vm, c, decays)
+    vectorized(
+        #[inline(always)]
+        || update(p, g, ma, va, vm, c, decays),
+    )
 }
 
 /// The update of one group's parameters `p` (or a range of them) from their gradients `g`,
