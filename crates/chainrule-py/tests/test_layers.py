@@ -125,6 +125,37 @@ def test_batch_norm_with_a_cumulative_average():
                                np.mean([b.mean(0) for b in batches], axis=0), rtol=1e-5, atol=1e-6)
 
 
+def test_a_float32_batch_norm_refuses_float64_input_and_double_converts_it():
+    x = np.random.default_rng(2).normal(1.0, 2.0, size=(6, 3))
+    bn = nn.BatchNorm1d(3, momentum=0.5)
+    with pytest.raises(TypeError, match="the input is float64 but running_mean is float32: "
+                                        "convert the module with .double()"):
+        bn(cr.tensor(x))
+    assert bn.num_batches_tracked.item() == 0, "the refused batch was not counted"
+    assert bn.double() is bn
+    assert {t.dtype for t in bn.state_dict().values()} == {np.float64}
+    assert all(p.requires_grad for p in bn.parameters())
+    y = bn(cr.tensor(x))
+    assert y.dtype == np.float64
+    mean, var = x.mean(0), x.var(0)
+    np.testing.assert_allclose(y.numpy(), (x - mean) / np.sqrt(var + 1e-5), rtol=1e-12)
+    np.testing.assert_allclose(bn.running_var.numpy(), 0.5 + 0.5 * var * 6 / 5, rtol=1e-12)
+    y.sum().backward()
+    assert bn.weight.grad.dtype == np.float64
+    assert bn.float().running_mean.dtype == np.float32
+    with pytest.raises(TypeError, match="float32 or float64, not int64"):
+        bn.to(np.int64)
+
+
+def test_converting_a_module_keeps_tied_weights_tied():
+    net = nn.Sequential(nn.Linear(3, 3), nn.Linear(3, 3))
+    net[1].weight = net[0].weight
+    net.to("float64")
+    assert net[1].weight is net[0].weight
+    assert net[0].weight.dtype == np.float64
+    assert len(list(net.parameters())) == 3
+
+
 def test_layer_shapes_and_names_follow_pytorch():
     cr.manual_seed(0)
     net = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1, bias=False), nn.BatchNorm2d(4), nn.ReLU(),

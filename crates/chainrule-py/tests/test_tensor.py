@@ -102,6 +102,20 @@ def test_numpy_shares_the_data_read_only():
     assert np.asarray(t).shape == (4,)
 
 
+def test_zero_dimensional_values_keep_their_shape():
+    # A number or a 0-d array of the other type set into a 0-d tensor, a 0-d condition, and
+    # 0-d indices stay 0-d (NumPy's ascontiguousarray would make them of shape [1]).
+    for dtype in (np.float32, np.float64):
+        s = cr.tensor(np.zeros((), dtype))
+        s.data = 4.0
+        assert s.shape == () and s.item() == 4.0
+        s.data = np.array(5.0, np.float64 if dtype == np.float32 else np.float32)
+        assert s.shape == () and s.item() == 5.0 and s.dtype == dtype
+    x, y = cr.tensor(np.array(2.0)), cr.tensor(np.array(5.0))
+    assert cr.where(np.array(False), x, y).shape == ()
+    assert cr.where(np.array(False), x, y).item() == 5.0
+
+
 def test_no_grad_and_detach():
     w = cr.tensor(np.ones(3), requires_grad=True)
     with cr.no_grad():

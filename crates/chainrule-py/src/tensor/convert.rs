@@ -20,8 +20,10 @@ pub fn array_from_py<T: Dtype>(obj: &Bound<'_, PyAny>) -> PyResult<Array<T>> {
     let arr = match obj.cast::<PyArrayDyn<T>>() {
         Ok(a) if a.is_c_contiguous() => a.clone(),
         _ => {
+            // `asarray` with C order, not `ascontiguousarray`, which makes a 0-d array (or a
+            // Python number) one of shape [1].
             let np = py.import("numpy")?;
-            let a = np.call_method1("ascontiguousarray", (obj, T::NUMPY))?;
+            let a = np.call_method1("asarray", (obj, T::NUMPY, "C"))?;
             a.cast_into::<PyArrayDyn<T>>()?
         }
     };

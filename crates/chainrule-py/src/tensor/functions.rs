@@ -321,7 +321,8 @@ pub fn where_(
     let c = np
         .call_method1("asarray", (c,))?
         .call_method1("astype", ("bool",))?;
-    let c = np.call_method1("ascontiguousarray", (c,))?;
+    // C order without `ascontiguousarray`, which makes a 0-d condition one of shape [1].
+    let c = np.call_method1("asarray", (c, "bool", "C"))?;
     let shape: Vec<usize> = c.getattr("shape")?.extract()?;
     let flat: Vec<bool> = c.call_method0("ravel")?.call_method0("tolist")?.extract()?;
     let cond = Array::from_vec(flat, &shape).map_err(crate::errors::shape)?;
@@ -458,18 +459,28 @@ pub fn adaptive_avg_pool2d(
     new_tensor(py, out.map_err(op_err)?)
 }
 
-/// Takes the value of a buffer tensor (running statistics) to update in place.
-fn take_buffer<T: Dtype>(t: &Bound<'_, PyAny>) -> PyResult<Array<T>> {
+/// Takes the value of a buffer tensor (running statistics, `name`) to update in place.
+fn take_buffer<T: Dtype>(t: &Bound<'_, PyAny>, name: &str) -> PyResult<Array<T>> {
     let t = t
         .cast::<PyTensor>()
-        .map_err(|_| PyTypeError::new_err("running statistics must be tensors"))?;
+        .map_err(|_| PyTypeError::new_err(format!("batch_norm: {name} must be a tensor")))?;
     let h = t.get().handle();
     let s = h.state.borrow();
     match T::get(&s) {
         Some(St::Owned(o)) => Ok(o.value.clone()),
-        _ => Err(PyTypeError::new_err(
-            "running statistics must be leaf tensors of the input's type",
-        )),
+        Some(_) => Err(PyTypeError::new_err(format!(
+            "batch_norm: {name} must be a leaf tensor (a buffer), not the result of an operation"
+        ))),
+        None => {
+            let theirs = if T::NUMPY == "float64" { "float32" } else { "float64" };
+            Err(PyTypeError::new_err(format!(
+                "batch_norm: the input is {} but {name} is {theirs}: convert the module with \
+                 .{}() or the input with .{}()",
+                T::NUMPY,
+                if T::NUMPY == "float64" { "double" } else { "float" },
+                if T::NUMPY == "float64" { "float" } else { "double" },
+            )))
+        }
     }
 }
 
@@ -526,7 +537,10 @@ pub fn batch_norm(
     let refs: Vec<&Rc<Handle>> = hs.iter().collect();
     let out = by_type!(is64, T => {
         let mut running = match (rm, rv) {
-            (Some(m), Some(v)) => Some((take_buffer::<T>(m)?, take_buffer::<T>(v)?)),
+            (Some(m), Some(v)) => Some((
+                take_buffer::<T>(m, "running_mean")?,
+                take_buffer::<T>(v, "running_var")?,
+            )),
             _ => None,
         };
         let r = apply1::<T>(&refs, |xs| {

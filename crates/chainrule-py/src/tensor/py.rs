@@ -1556,7 +1556,8 @@ pub fn indices_of(obj: &Bound<'_, PyAny>) -> PyResult<Array<usize>> {
     if neg {
         return Err(PyIndexError::new_err("indices must not be negative here"));
     }
-    let a = np.call_method1("ascontiguousarray", (a, "int64"))?;
+    // C order without `ascontiguousarray`, which makes 0-d indices an array of shape [1].
+    let a = np.call_method1("asarray", (a, "int64", "C"))?;
     let arr = a.cast::<PyArrayDyn<i64>>()?;
     let shape = numpy::PyUntypedArrayMethods::shape(arr).to_vec();
     let ro = numpy::PyArrayMethods::readonly(arr);

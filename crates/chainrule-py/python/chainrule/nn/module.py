@@ -143,6 +143,40 @@ class Module:
                     if t is not None:
                         yield (f"{mname}.{n}" if mname else n), t
 
+    def _convert(self, dtype):
+        # A tensor held by several modules (tied weights) becomes one new tensor.
+        done = {}
+        for m in self.modules():
+            for store, grads in ((m._parameters, True), (m._buffers, False)):
+                for name, t in list(store.items()):
+                    if t is None or t.dtype == dtype:
+                        continue
+                    if id(t) not in done:
+                        new = t.detach().to(dtype)
+                        if grads:
+                            new = Parameter(new, requires_grad=t.requires_grad)
+                        done[id(t)] = (t, new)
+                    store[name] = done[id(t)][1]
+        return self
+
+    def double(self):
+        """Converts every parameter and buffer to float64, in place, and returns the module.
+        Parameters of another type become new tensors: build the optimizer afterwards."""
+        return self._convert(_np.float64)
+
+    def float(self):
+        """Converts every parameter and buffer to float32, as :meth:`double` does to
+        float64."""
+        return self._convert(_np.float32)
+
+    def to(self, dtype):
+        """Converts every parameter and buffer to ``dtype`` (``"float32"``, ``"float64"``
+        or the NumPy types), as :meth:`double` does."""
+        name = _np.dtype(dtype).name
+        if name not in ("float32", "float64"):
+            raise TypeError(f"modules hold float32 or float64, not {name}")
+        return self._convert(_np.dtype(name).type)
+
     def state_dict(self):
         """Every parameter and buffer by name, as tensors sharing their data (PyTorch's
         ``state_dict``, a parameter shared by two modules under both names): what
