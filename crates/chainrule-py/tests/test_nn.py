@@ -90,6 +90,37 @@ def test_conv_pool_norm_layers_run_and_differentiate():
     assert emb(np.array([[1, 2], [3, 4]])).shape == (2, 2, 4)
 
 
+def test_attention_dropout_drops_whole_attention_weights():
+    # With c_proj the identity, the first position's output of each head is its value row
+    # times its one attention weight, dropped (0) or kept (scaled by 1/(1-p)), then each element
+    # dropped or kept by the output's dropout: a whole head of zeros there is the weight's
+    # dropout (the output's alone would drop all 16 elements with probability 2⁻¹⁶).
+    n_embd, heads, p = 32, 2, 0.5
+    att = nn.CausalSelfAttention(n_embd, heads, bias=False, dropout=p)
+    att.c_proj.weight.data = np.eye(n_embd, dtype=np.float32)
+    x = cr.randn(1, 4, n_embd)
+    att.eval()
+    want = att(x).numpy()[0, 0]
+    att.train()
+    whole_heads = 0
+    for seed in range(20):
+        cr.manual_seed(seed)
+        y = att(x)
+        first = y.numpy()[0, 0].reshape(heads, -1)
+        for h, row in enumerate(first):
+            kept = row != 0
+            np.testing.assert_allclose(row[kept], want.reshape(heads, -1)[h][kept] / (1 - p) ** 2,
+                                       rtol=1e-5)
+            whole_heads += not kept.any()
+    assert whole_heads > 0, "no attention weight was dropped"
+    y.sum().backward()
+    assert att.c_attn.weight.grad is not None
+    # Without dropout, training uses the fused attention: the same values as evaluation.
+    att0 = nn.CausalSelfAttention(n_embd, heads, bias=False)
+    att0.load_state_dict(att.state_dict())
+    np.testing.assert_allclose(att0(x).numpy()[0, 0], want, rtol=1e-6)
+
+
 def test_optimizer_state_dict_round_trips():
     w = cr.tensor(np.ones(3, np.float32), requires_grad=True)
     opt = cr.optim.Adam([w], lr=0.1)

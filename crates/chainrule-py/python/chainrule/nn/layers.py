@@ -315,8 +315,9 @@ class Embedding(Module):
 class CausalSelfAttention(Module):
     """nanoGPT's causal self-attention: ``c_attn`` projects ``[batch, time, n_embd]`` to
     queries, keys and values, ``n_head`` heads attend causally (the library's fused attention),
-    ``c_proj`` projects back. ``dropout`` applies to the output in training (nanoGPT's
-    ``resid_dropout``); the attention weights themselves are not dropped."""
+    ``c_proj`` projects back. In training, ``dropout`` applies to the attention weights (then
+    composed from their operations: scores, causal mask, softmax, dropout) and to the output,
+    as nanoGPT's ``attn_dropout`` and ``resid_dropout``."""
 
     def __init__(self, n_embd, n_head, bias=True, dropout=0.0):
         super().__init__()
@@ -331,8 +332,25 @@ class CausalSelfAttention(Module):
         if len(x.shape) != 3 or x.shape[2] != self.n_embd:
             raise ValueError(f"CausalSelfAttention: expected [batch, time, {self.n_embd}], "
                              f"got {list(x.shape)}")
-        y = self.c_proj(F.causal_self_attention(self.c_attn(x), self.n_head))
+        qkv = self.c_attn(x)
+        if self.training and self.dropout:
+            y = self._attention_with_dropout(qkv)
+        else:
+            y = F.causal_self_attention(qkv, self.n_head)
+        y = self.c_proj(y)
         return F.dropout(y, self.dropout, self.training) if self.dropout else y
+
+    def _attention_with_dropout(self, qkv):
+        b, t, c3 = qkv.shape
+        c = c3 // 3
+        hs = c // self.n_head
+        q, k, v = (qkv[:, :, i * c:(i + 1) * c].reshape(b, t, self.n_head, hs).transpose(1, 2)
+                   for i in range(3))
+        scores = (q @ k.transpose(-2, -1)) * (1.0 / math.sqrt(hs))
+        hidden = _core.tensor(_np.array(-_np.inf, dtype=scores.dtype))
+        weights = F.softmax(_core.where(_np.tril(_np.ones((t, t), bool)), scores, hidden), -1)
+        weights = F.dropout(weights, self.dropout, True)
+        return (weights @ v).transpose(1, 2).reshape(b, t, c)
 
     def extra_repr(self):
         return f"n_embd={self.n_embd}, n_head={self.n_head}"
