@@ -272,7 +272,10 @@ impl Network {
         let n = features.len().checked_div(n_features).unwrap_or(0);
         let mut out = Vec::with_capacity(n * self.spec.outputs());
         let mut tape = Tape::<f32>::new();
-        const CHUNK: usize = 1024;
+        // 256 rows at a time: a convolutional network's first activations are 100 KB per
+        // image, and a 1-epoch Fashion-MNIST run peaked at 2.2 GB with chunks of 1,024 (870 MB
+        // with 256, no slower; the MLP's runs took the same time either way).
+        const CHUNK: usize = 256;
         let mut start = 0;
         while start < n {
             let end = (start + CHUNK).min(n);
