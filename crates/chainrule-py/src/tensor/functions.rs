@@ -472,13 +472,25 @@ fn take_buffer<T: Dtype>(t: &Bound<'_, PyAny>, name: &str) -> PyResult<Array<T>>
             "batch_norm: {name} must be a leaf tensor (a buffer), not the result of an operation"
         ))),
         None => {
-            let theirs = if T::NUMPY == "float64" { "float32" } else { "float64" };
+            let theirs = if T::NUMPY == "float64" {
+                "float32"
+            } else {
+                "float64"
+            };
             Err(PyTypeError::new_err(format!(
                 "batch_norm: the input is {} but {name} is {theirs}: convert the module with \
                  .{}() or the input with .{}()",
                 T::NUMPY,
-                if T::NUMPY == "float64" { "double" } else { "float" },
-                if T::NUMPY == "float64" { "float" } else { "double" },
+                if T::NUMPY == "float64" {
+                    "double"
+                } else {
+                    "float"
+                },
+                if T::NUMPY == "float64" {
+                    "float"
+                } else {
+                    "double"
+                },
             )))
         }
     }

@@ -104,24 +104,21 @@ pub fn par_blocks(total: usize, f: &(dyn Fn(usize) + Sync)) {
     };
     let shared = std::sync::Arc::new(helpers::Blocks::new(total, job));
     helpers::post(&shared, helpers);
-    // Waits for the helpers' blocks, also if a block panics on this thread: no helper may run
-    // `job` after this function has returned or unwound. (A panic on a helper aborts.)
-    struct Wait<'a>(&'a helpers::Blocks);
-    impl Drop for Wait<'_> {
-        fn drop(&mut self) {
-            self.0.close(std::thread::panicking());
-        }
+    // Waits for the helpers' blocks, also if a block panics on this thread (that block is then
+    // the one claimed and never finished): no helper may run `job` after this function has
+    // returned or unwound. (A panic on a helper aborts.)
+    let worked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shared.work()));
+    shared.close(worked.is_err());
+    if let Err(panic) = worked {
+        std::panic::resume_unwind(panic);
     }
-    let wait = Wait(&shared);
-    shared.work();
-    drop(wait);
 }
 
 /// How long an idle helper of [`par_blocks`] keeps looking for the next loop before it sleeps
 /// (checking a counter, and after the first 50 µs yielding its core between checks, so that
-/// other runnable threads are not held up). Intel's OpenMP runtime, which PyTorch uses, waits
-/// 200 ms by default; a training step's gaps between loops are far shorter than 2 ms, and a
-/// program that stops computing gives the cores back within 2 ms.
+/// other runnable threads are not held up). GNU OpenMP, which the PyTorch wheels use, spins
+/// 300,000 rounds by default before its threads sleep; a training step's gaps between loops are
+/// far shorter than 2 ms, and a program that stops computing gives the cores back within 2 ms.
 pub const HELPER_SPIN: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// The helper threads of [`par_blocks`] and the blocks they share with the caller.
