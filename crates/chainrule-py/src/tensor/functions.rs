@@ -472,25 +472,15 @@ fn take_buffer<T: Dtype>(t: &Bound<'_, PyAny>, name: &str) -> PyResult<Array<T>>
             "batch_norm: {name} must be a leaf tensor (a buffer), not the result of an operation"
         ))),
         None => {
-            let theirs = if T::NUMPY == "float64" {
-                "float32"
+            let (theirs, module, input) = if T::NUMPY == "float64" {
+                ("float32", "double", "float")
             } else {
-                "float64"
+                ("float64", "float", "double")
             };
             Err(PyTypeError::new_err(format!(
                 "batch_norm: the input is {} but {name} is {theirs}: convert the module with \
-                 .{}() or the input with .{}()",
-                T::NUMPY,
-                if T::NUMPY == "float64" {
-                    "double"
-                } else {
-                    "float"
-                },
-                if T::NUMPY == "float64" {
-                    "float"
-                } else {
-                    "double"
-                },
+                 .{module}() or the input with .{input}()",
+                T::NUMPY
             )))
         }
     }
