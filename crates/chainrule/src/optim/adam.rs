@@ -208,7 +208,7 @@ fn adam_step<T: Float>(
         for (gi, (p, g)) in params.iter_mut().zip(grads).enumerate() {
             let vm = m.max_exp_avg_sq.get_mut(gi).map(|v| &mut v[..]);
             let (ma, va) = (&mut m.exp_avg[gi][..], &mut m.exp_avg_sq[gi][..]);
-            update_dispatch(p, g, ma, va, vm, &c, decays_group(gi));
+            update(p, g, ma, va, vm, &c, decays_group(gi));
         }
         return;
     }
@@ -239,7 +239,7 @@ fn adam_step<T: Float>(
         // `par_blocks`.
         unsafe {
             let part = |p: SendPtr<T>| std::slice::from_raw_parts_mut(p.get().add(start), len);
-            update_dispatch(
+            update(
                 part(pp[gi]),
                 &grads[gi][start..start + len],
                 part(ma[gi]),
@@ -289,9 +289,11 @@ impl<T: Float> Constants<T> {
     }
 }
 
-/// [`update`] in the widest vector registers the processor has (AVX-512 only when the crate is
-/// built with its `avx512` feature, as every other loop).
-fn update_dispatch<T: Float>(
+/// The update of one group's parameters `p` (or a range of them) from their gradients `g`,
+/// the moments `ma` and `va`, and with AMSGrad the largest second moments `vm`, in the widest
+/// vector registers the processor has (AVX-512 only when the crate is built with its `avx512`
+/// feature, as every other loop).
+fn update<T: Float>(
     p: &mut [T],
     g: &[T],
     ma: &mut [T],
@@ -302,88 +304,75 @@ fn update_dispatch<T: Float>(
 ) {
     vectorized(
         #[inline(always)]
-        || update(p, g, ma, va, vm, c, decays),
-    )
-}
-
-/// The update of one group's parameters `p` (or a range of them) from their gradients `g`,
-/// the moments `ma` and `va`, and with AMSGrad the largest second moments `vm`.
-#[inline(always)]
-fn update<T: Float>(
-    p: &mut [T],
-    g: &[T],
-    ma: &mut [T],
-    va: &mut [T],
-    vm: Option<&mut [T]>,
-    c: &Constants<T>,
-    decays: bool,
-) {
-    let Constants {
-        lr,
-        amsgrad,
-        decoupled,
-        bias1,
-        bias2,
-        b1,
-        b2,
-        one_b1,
-        one_b2,
-        lr_t,
-        eps_t,
-        ..
-    } = *c;
-    let wd = if decays { c.wd } else { 0.0 };
-    let (wd_t, decay) = (T::from_f64(wd), T::from_f64(1.0 - lr * wd));
-    // One plain loop per case, over zipped slices, so that each compiles to vector code; every
-    // case does the arithmetic of the formula above, in the same order.
-    let moments = |ma: &mut T, va: &mut T, d: T| {
-        *ma = b1 * *ma + one_b1 * d;
-        *va = b2 * *va + one_b2 * d * d;
-    };
-    let update = |theta: &mut T, ma: T, v: T| {
-        let m_hat = ma / bias1;
-        let v_hat = v / bias2;
-        *theta = *theta - lr_t * m_hat / (v_hat.sqrt() + eps_t);
-    };
-    let lanes = p
-        .iter_mut()
-        .zip(g.iter())
-        .zip(ma.iter_mut().zip(va.iter_mut()));
-    if let (true, Some(vm)) = (amsgrad, vm) {
-        for (((theta, &grad), (ma, va)), vm) in lanes.zip(vm.iter_mut()) {
-            let mut d = grad;
-            if wd != 0.0 {
-                if decoupled {
+        || {
+            let Constants {
+                lr,
+                amsgrad,
+                decoupled,
+                bias1,
+                bias2,
+                b1,
+                b2,
+                one_b1,
+                one_b2,
+                lr_t,
+                eps_t,
+                ..
+            } = *c;
+            let wd = if decays { c.wd } else { 0.0 };
+            let (wd_t, decay) = (T::from_f64(wd), T::from_f64(1.0 - lr * wd));
+            // One plain loop per case, over zipped slices, so that each compiles to vector code; every
+            // case does the arithmetic of the formula above, in the same order.
+            let moments = |ma: &mut T, va: &mut T, d: T| {
+                *ma = b1 * *ma + one_b1 * d;
+                *va = b2 * *va + one_b2 * d * d;
+            };
+            let update = |theta: &mut T, ma: T, v: T| {
+                let m_hat = ma / bias1;
+                let v_hat = v / bias2;
+                *theta = *theta - lr_t * m_hat / (v_hat.sqrt() + eps_t);
+            };
+            let lanes = p
+                .iter_mut()
+                .zip(g.iter())
+                .zip(ma.iter_mut().zip(va.iter_mut()));
+            if let (true, Some(vm)) = (amsgrad, vm) {
+                for (((theta, &grad), (ma, va)), vm) in lanes.zip(vm.iter_mut()) {
+                    let mut d = grad;
+                    if wd != 0.0 {
+                        if decoupled {
+                            *theta = *theta * decay;
+                        } else {
+                            d = d + wd_t * *theta;
+                        }
+                    }
+                    moments(ma, va, d);
+                    if *va > *vm || va.value().is_nan() {
+                        // Also carries a NaN forward, as torch.maximum does.
+                        *vm = *va;
+                    }
+                    update(theta, *ma, *vm);
+                }
+            } else if wd == 0.0 {
+                for ((theta, &grad), (ma, va)) in lanes {
+                    moments(ma, va, grad);
+                    update(theta, *ma, *va);
+                }
+            } else if decoupled {
+                for ((theta, &grad), (ma, va)) in lanes {
                     *theta = *theta * decay;
-                } else {
-                    d = d + wd_t * *theta;
+                    moments(ma, va, grad);
+                    update(theta, *ma, *va);
+                }
+            } else {
+                for ((theta, &grad), (ma, va)) in lanes {
+                    let d = grad + wd_t * *theta;
+                    moments(ma, va, d);
+                    update(theta, *ma, *va);
                 }
             }
-            moments(ma, va, d);
-            if *va > *vm || va.value().is_nan() {
-                // Also carries a NaN forward, as torch.maximum does.
-                *vm = *va;
-            }
-            update(theta, *ma, *vm);
-        }
-    } else if wd == 0.0 {
-        for ((theta, &grad), (ma, va)) in lanes {
-            moments(ma, va, grad);
-            update(theta, *ma, *va);
-        }
-    } else if decoupled {
-        for ((theta, &grad), (ma, va)) in lanes {
-            *theta = *theta * decay;
-            moments(ma, va, grad);
-            update(theta, *ma, *va);
-        }
-    } else {
-        for ((theta, &grad), (ma, va)) in lanes {
-            let d = grad + wd_t * *theta;
-            moments(ma, va, d);
-            update(theta, *ma, *va);
-        }
-    }
+        },
+    )
 }
 
 impl<T: Float> Moments<T> {
