@@ -318,10 +318,8 @@ pub fn where_(
         Ok(t) => t.get().numpy(py)?,
         Err(_) => condition.clone(),
     };
-    let c = np
-        .call_method1("asarray", (c,))?
-        .call_method1("astype", ("bool",))?;
-    // C order without `ascontiguousarray`, which makes a 0-d condition one of shape [1].
+    // As booleans in C order, in one call (`ascontiguousarray` would make a 0-d condition one
+    // of shape [1]).
     let c = np.call_method1("asarray", (c, "bool", "C"))?;
     let shape: Vec<usize> = c.getattr("shape")?.extract()?;
     let flat: Vec<bool> = c.call_method0("ravel")?.call_method0("tolist")?.extract()?;
