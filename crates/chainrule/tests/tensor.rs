@@ -605,3 +605,52 @@ proptest! {
         prop_assert!(gb.data().iter().all(|&v| v == per));
     }
 }
+
+/// A sum hands its adjoint on to an input of the output's shape, and a reshape to its input,
+/// instead of copying it. The gradients must be what copies give: here against the closed form
+/// through sums with the full-shape input first and second, a constant beside a variable, a
+/// broadcast bias, a variable used twice in one sum, and chains of reshapes.
+#[test]
+fn handed_on_adjoints_give_the_closed_form_gradients() {
+    let (xv, bv, cv, wv) = (
+        randn(&[2, 3], 1),
+        randn(&[3], 2),
+        randn(&[2, 3], 3),
+        randn(&[6], 4),
+    );
+    for order in 0..2 {
+        let tape = Tape::<f64>::new();
+        let (x, b, c, w) = (
+            tape.var(xv.clone()),
+            tape.var(bv.clone()),
+            tape.constant(cv.clone()),
+            tape.constant(wv.clone()),
+        );
+        // h = c + x + b + x, in one order or the other.
+        let h = if order == 0 {
+            (c + (x + b))
+                .reshape(&[3, 2])
+                .unwrap()
+                .reshape(&[6])
+                .unwrap()
+                + x.reshape(&[6]).unwrap()
+        } else {
+            x.reshape(&[6]).unwrap()
+                + ((b + x) + c)
+                    .reshape(&[3, 2])
+                    .unwrap()
+                    .reshape(&[6])
+                    .unwrap()
+        };
+        let twice = x + x;
+        let loss = (h * w).sum_all() + (twice * twice).sum_all();
+        loss.backward().unwrap();
+        // dL/dx = 2w + 8x, dL/db = the column sums of w as [2, 3].
+        let want_x: Vec<f64> = (0..6)
+            .map(|k| 2.0 * wv.data()[k] + 8.0 * xv.data()[k])
+            .collect();
+        let want_b: Vec<f64> = (0..3).map(|j| wv.data()[j] + wv.data()[3 + j]).collect();
+        close(&x.grad().unwrap().to_vec(), &want_x, 1e-12);
+        close(&b.grad().unwrap().to_vec(), &want_b, 1e-12);
+    }
+}

@@ -34,7 +34,7 @@
 use super::array::{Array, Element};
 use super::rules::{Numbers, Op, Recorded};
 use super::shape::{fmt_shape, Result, TensorError};
-use super::tape::{Tape, Tensor};
+use super::tape::{Node, Tape, Tensor};
 use crate::anomaly::Anomaly;
 
 /// What the reverse sweep carries and how it applies the chain rule at a node.
@@ -49,6 +49,17 @@ trait Mode {
         g: &Self::Adjoint,
         out: &mut Vec<(usize, Self::Adjoint)>,
     ) -> Result<()>;
+    /// [`Mode::vjp`] for a node whose adjoint is not kept: the rule may hand `g` on to an input
+    /// instead of copying it. Returns `g` when it was not handed on.
+    fn vjp_owned(
+        &mut self,
+        i: usize,
+        g: Self::Adjoint,
+        out: &mut Vec<(usize, Self::Adjoint)>,
+    ) -> Result<Option<Self::Adjoint>> {
+        self.vjp(i, &g, out)?;
+        Ok(Some(g))
+    }
     /// `sum += d`.
     fn add(&mut self, sum: &mut Self::Adjoint, d: Self::Adjoint) -> Result<()>;
     /// Whether node `i`'s adjoint is still wanted after the sweep has passed it.
@@ -71,19 +82,22 @@ fn reverse<M: Mode>(
     let mut parts = Vec::new();
     for i in (stop..=output).rev() {
         let (earlier, here) = adjoint.split_at_mut(i);
-        let Some(g) = &here[0] else { continue };
         // The chain rule at node i: its adjoint times each local derivative, added into the
-        // adjoint of that input (every input was created before the node).
-        mode.vjp(i, g, &mut parts)?;
+        // adjoint of that input (every input was created before the node). An adjoint that is
+        // not kept goes to the rule, which may pass it on.
+        if mode.keep(i) {
+            let Some(g) = &here[0] else { continue };
+            mode.vjp(i, g, &mut parts)?;
+        } else {
+            let Some(g) = here[0].take() else { continue };
+            if let Some(g) = mode.vjp_owned(i, g, &mut parts)? {
+                mode.release(g);
+            }
+        }
         for (input, d) in parts.drain(..) {
             match &mut earlier[input] {
                 Some(sum) => mode.add(sum, d)?,
                 slot => *slot = Some(d),
-            }
-        }
-        if !mode.keep(i) {
-            if let Some(g) = here[0].take() {
-                mode.release(g);
             }
         }
     }
@@ -97,6 +111,20 @@ struct OnNumbers<'a, T: Element> {
     /// Whether to check every contribution for a NaN or an infinity made from finite numbers.
     detect: bool,
     found: Option<Anomaly>,
+}
+
+impl<T: Element> OnNumbers<'_, T> {
+    /// Takes back the contributions from `out[start..]` to inputs that need no gradient.
+    fn keep_needed(&self, nodes: &[Node<T>], start: usize, out: &mut Vec<(usize, Vec<T>)>) {
+        let mut k = start;
+        while k < out.len() {
+            if nodes[out[k].0].requires_grad {
+                k += 1;
+            } else {
+                self.tape.recycle(out.swap_remove(k).1);
+            }
+        }
+    }
 }
 
 impl<T: Element> Mode for OnNumbers<'_, T> {
@@ -114,18 +142,42 @@ impl<T: Element> Mode for OnNumbers<'_, T> {
         };
         let start = out.len();
         rule.vjp(&cx, &node.value, g, out);
-        let mut k = start;
-        while k < out.len() {
-            if self.detect && self.found.is_none() {
-                self.found = super::anomaly::check_gradient(&nodes, i, g, &out[k].1);
-            }
-            if nodes[out[k].0].requires_grad {
-                k += 1;
-            } else {
-                self.tape.recycle(out.swap_remove(k).1);
+        if self.detect {
+            for (_, d) in &out[start..] {
+                if self.found.is_some() {
+                    break;
+                }
+                self.found = super::anomaly::check_gradient(&nodes, i, g, d);
             }
         }
+        self.keep_needed(&nodes, start, out);
         Ok(())
+    }
+
+    fn vjp_owned(
+        &mut self,
+        i: usize,
+        g: Vec<T>,
+        out: &mut Vec<(usize, Vec<T>)>,
+    ) -> Result<Option<Vec<T>>> {
+        if self.detect {
+            // The checks compare each contribution with the adjoint, so it stays apart.
+            self.vjp(i, &g, out)?;
+            return Ok(Some(g));
+        }
+        let nodes = self.tape.nodes.borrow();
+        let node = &nodes[i];
+        let Some(rule) = node.op.rule::<T>() else {
+            return Ok(Some(g));
+        };
+        let cx = Numbers {
+            tape: self.tape,
+            nodes: &nodes,
+        };
+        let start = out.len();
+        let back = rule.vjp_owned(&cx, &node.value, g, out);
+        self.keep_needed(&nodes, start, out);
+        Ok(back)
     }
 
     fn add(&mut self, sum: &mut Vec<T>, d: Vec<T>) -> Result<()> {

@@ -109,44 +109,28 @@ impl<T: Element> Rule<T> for Zip {
             .collect()
     }
     fn vjp(&self, cx: &Numbers<'_, T>, y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
-        let (av, bv) = (cx.value(self.a), cx.value(self.b));
-        let shape = y.shape();
-        let n = y.numel();
-        // Inputs read at the output's shape (copied only when broadcast).
-        let expanded = |v: &Array<T>| -> Option<Vec<T>> {
-            (v.numel() != n).then(|| {
-                let mut e = cx.buffer(n);
-                kernels::expand(v.data(), v.shape(), shape, &mut e);
-                e
-            })
-        };
-        let (ea, eb) = (expanded(av), expanded(bv));
-        let ad = ea.as_deref().unwrap_or(av.data());
-        let bd = eb.as_deref().unwrap_or(bv.data());
-        for (input, first) in [(self.a, true), (self.b, false)] {
-            if !cx.needs(input) {
-                continue;
-            }
-            let mut full = cx.buffer(n);
-            self.op.with_backward(Map4 {
-                a: ad,
-                b: bd,
-                c: y.data(),
-                d: g,
-                first,
-                out: &mut full,
-            });
-            let target = cx.value(input).shape();
-            if numel(target) == n {
-                out.push((input, full));
-            } else {
-                let mut d = cx.buffer(numel(target));
-                kernels::sum_to_shape(&full, shape, target, &mut d);
-                cx.recycle(full);
-                out.push((input, d));
+        self.contributions(cx, y, g, [true, true], out);
+    }
+    fn vjp_owned(
+        &self,
+        cx: &Numbers<'_, T>,
+        y: &Array<T>,
+        g: Vec<T>,
+        out: &mut Vec<(usize, Vec<T>)>,
+    ) -> Option<Vec<T>> {
+        // In a sum, an input of the output's shape receives the adjoint itself (a residual
+        // connection's stream, say); the other input's contribution is computed first, from it.
+        if self.op == Binary::Add && self.a != self.b {
+            for (input, other) in [(self.a, [false, true]), (self.b, [true, false])] {
+                if cx.needs(input) && cx.value(input).numel() == y.numel() {
+                    self.contributions(cx, y, &g, other, out);
+                    out.push((input, g));
+                    return None;
+                }
             }
         }
-        ea.into_iter().chain(eb).for_each(|b| cx.recycle(b));
+        self.vjp(cx, y, &g, out);
+        Some(g)
     }
     fn vjp_recorded<'t>(
         &self,
@@ -181,6 +165,60 @@ impl<T: Element> Rule<T> for Zip {
             }
         }
         Ok(sum.expect("some input has a tangent"))
+    }
+}
+
+impl Zip {
+    /// The contributions of [`Rule::vjp`] to the inputs marked in `which` (`a`, `b`) that need
+    /// a gradient.
+    fn contributions<T: Element>(
+        &self,
+        cx: &Numbers<'_, T>,
+        y: &Array<T>,
+        g: &[T],
+        which: [bool; 2],
+        out: &mut Vec<(usize, Vec<T>)>,
+    ) {
+        let (av, bv) = (cx.value(self.a), cx.value(self.b));
+        let shape = y.shape();
+        let n = y.numel();
+        // Inputs read at the output's shape (copied only when broadcast, and not at all for a
+        // sum or a difference, whose derivatives do not read them).
+        let reads = !matches!(self.op, Binary::Add | Binary::Sub);
+        let expanded = |v: &Array<T>| -> Option<Vec<T>> {
+            (reads && v.numel() != n).then(|| {
+                let mut e = cx.buffer(n);
+                kernels::expand(v.data(), v.shape(), shape, &mut e);
+                e
+            })
+        };
+        let (ea, eb) = (expanded(av), expanded(bv));
+        let ad = ea.as_deref().unwrap_or(if reads { av.data() } else { g });
+        let bd = eb.as_deref().unwrap_or(if reads { bv.data() } else { g });
+        for ((input, first), wanted) in [(self.a, true), (self.b, false)].into_iter().zip(which) {
+            if !wanted || !cx.needs(input) {
+                continue;
+            }
+            let mut full = cx.buffer(n);
+            self.op.with_backward(Map4 {
+                a: ad,
+                b: bd,
+                c: y.data(),
+                d: g,
+                first,
+                out: &mut full,
+            });
+            let target = cx.value(input).shape();
+            if numel(target) == n {
+                out.push((input, full));
+            } else {
+                let mut d = cx.buffer(numel(target));
+                kernels::sum_to_shape(&full, shape, target, &mut d);
+                cx.recycle(full);
+                out.push((input, d));
+            }
+        }
+        ea.into_iter().chain(eb).for_each(|b| cx.recycle(b));
     }
 }
 

@@ -50,6 +50,17 @@ impl<T: Element> Rule<T> for Reshape {
         dx.copy_from_slice(g);
         out.push((self.x, dx));
     }
+    fn vjp_owned(
+        &self,
+        _cx: &Numbers<'_, T>,
+        _y: &Array<T>,
+        g: Vec<T>,
+        out: &mut Vec<(usize, Vec<T>)>,
+    ) -> Option<Vec<T>> {
+        // The same elements in the same order: the adjoint is the input's as it is.
+        out.push((self.x, g));
+        None
+    }
     fn vjp_recorded<'t>(
         &self,
         cx: &Recorded<'t, T>,

@@ -71,6 +71,20 @@ pub(crate) trait Rule<T: Element>: fmt::Debug {
     /// ([`Numbers::needs`]), in buffers of the tape's pool.
     fn vjp(&self, cx: &Numbers<'_, T>, y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>);
 
+    /// [`Rule::vjp`] when the sweep has no further use for the adjoint `g`: an operation whose
+    /// contribution to an input is `g` itself (a reshape, a sum) hands the buffer on instead of
+    /// copying it. Returns `g` when it was not handed on.
+    fn vjp_owned(
+        &self,
+        cx: &Numbers<'_, T>,
+        y: &Array<T>,
+        g: Vec<T>,
+        out: &mut Vec<(usize, Vec<T>)>,
+    ) -> Option<Vec<T>> {
+        self.vjp(cx, y, &g, out);
+        Some(g)
+    }
+
     /// The same product recorded as tensor operations on the tape, so that it can be
     /// differentiated again.
     fn vjp_recorded<'t>(
