@@ -7,7 +7,9 @@
 //! gradients sum over paths. The same loop serves two modes:
 //!
 //! - on numbers ([`Tensor::backward`]): adjoints are buffers from the tape's pool, the products
-//!   are fused kernels, and the variables' adjoints are accumulated into their gradients;
+//!   are fused kernels, and the variables' adjoints are accumulated into their gradients; an
+//!   adjoint the sweep has no further use for goes to the rule to keep, so that a reshape or a
+//!   sum hands the buffer on to an input instead of copying it;
 //! - recorded ([`Tape::grad_graph`], PyTorch's `create_graph=True`): adjoints are tensors on the
 //!   tape and the products are recorded tensor operations, so that the gradients can be
 //!   differentiated again, to any order.
