@@ -69,9 +69,14 @@ pub fn write_blocks<T: Element>(out: &mut [T], stream: bool, block: impl Fn(&mut
 
 /// Runs `f(0), …, f(total − 1)` on the calling thread and the helper threads, each block once.
 ///
-/// The caller works too, claiming blocks from a shared counter alongside the helpers it wakes,
-/// and waits only for blocks a helper has claimed: when the machine is busy and a helper is slow
-/// to wake, the caller simply does more of the work instead of sleeping until the helper runs.
+/// The caller works too, claiming blocks from the front of the range while the helpers it wakes
+/// claim them from the back, and waits only for blocks a helper has claimed: when the machine is
+/// busy and a helper is slow to wake, the caller simply does more of the work instead of
+/// sleeping until the helper runs. With two threads, the caller thus keeps to the first rows of
+/// a tensor and the helper to the last, loop after loop, and each finds the rows it reads in its
+/// own core's cache more often: the baby GPT's step took 0.955 of the time with this than with
+/// blocks claimed in turn from one counter (10 of 10 alternating rounds), `cnn-fashion` 0.951,
+/// and 0.962 and 0.967 with the AVX2 build.
 ///
 /// The helpers are threads of their own, one fewer than rayon's thread count, which keep
 /// looking for the next loop for [`HELPER_SPIN`] before they sleep. Between two loops of a
@@ -107,7 +112,7 @@ pub fn par_blocks(total: usize, f: &(dyn Fn(usize) + Sync)) {
     // Waits for the helpers' blocks, also if a block panics on this thread (that block is then
     // the one claimed and never finished): no helper may run `job` after this function has
     // returned or unwound. (A panic on a helper aborts.)
-    let worked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shared.work()));
+    let worked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shared.work(false)));
     shared.close(worked.is_err());
     if let Err(panic) = worked {
         std::panic::resume_unwind(panic);
@@ -128,13 +133,26 @@ mod helpers {
     use std::sync::{Arc, Condvar, Mutex, MutexGuard};
     use std::time::{Duration, Instant};
 
-    /// One call's blocks: the next one to claim, how many are done, and the function.
+    /// One call's blocks: how many were claimed from each end, how many are done, and the
+    /// function.
+    ///
+    /// The caller claims blocks from the front and the helpers from the back, so that with two
+    /// threads each keeps to one end of the data. Consecutive loops over the same rows then
+    /// find them in the cache of the core that last wrote them, instead of fetching the lines
+    /// from the other core's.
     pub(super) struct Blocks {
-        next: AtomicUsize,
+        /// Blocks claimed from the front (the low 32 bits) and from the back (the high 32).
+        claims: AtomicU64,
         done: AtomicUsize,
         total: usize,
         job: *const (dyn Fn(usize) + Sync + 'static),
     }
+    /// One claim from the back, in [`Blocks::claims`].
+    const BACK: u64 = 1 << 32;
+    /// The claims after [`Blocks::close`]: more than any loop's blocks, from the front, with
+    /// room below the back count for the few claims that still come.
+    const CLOSED: u64 = 1 << 31;
+
     // SAFETY: `job` is only called for a claimed block, and the caller keeps it alive until
     // every claimed block is done (see `close`).
     unsafe impl Send for Blocks {}
@@ -142,21 +160,32 @@ mod helpers {
 
     impl Blocks {
         pub(super) fn new(total: usize, job: *const (dyn Fn(usize) + Sync + 'static)) -> Self {
+            assert!(total < 1 << 30, "too many blocks for one loop");
             Blocks {
-                next: AtomicUsize::new(0),
+                claims: AtomicU64::new(0),
                 done: AtomicUsize::new(0),
                 total,
                 job,
             }
         }
 
-        /// Claims and runs blocks until none is left.
-        pub(super) fn work(&self) {
+        /// Claims and runs blocks until none is left, from the back of the range if `back`.
+        pub(super) fn work(&self, back: bool) {
+            let add = if back { BACK } else { 1 };
             loop {
-                let i = self.next.fetch_add(1, Ordering::AcqRel);
-                if i >= self.total {
+                // Every claim adds one to the sum of the two counts, so exactly `total` claims
+                // find the sum at most `total` after their own: those get a block, the front
+                // ones `0, 1, …` and the back ones `total − 1, total − 2, …`.
+                let claims = self.claims.fetch_add(add, Ordering::AcqRel) + add;
+                let (front, from_back) = (claims & (BACK - 1), claims >> 32);
+                if front + from_back > self.total as u64 {
                     return;
                 }
+                let i = if back {
+                    self.total - from_back as usize
+                } else {
+                    front as usize - 1
+                };
                 // SAFETY: block `i < total` was claimed, so the caller is still waiting for it
                 // and `job` is alive.
                 unsafe { (*self.job)(i) };
@@ -167,10 +196,8 @@ mod helpers {
         /// Lets no more blocks be claimed and waits until every claimed one is done (`one_short`
         /// when this thread is unwinding from a block it claimed and will not finish).
         pub(super) fn close(&self, one_short: bool) {
-            let claimed = self
-                .next
-                .swap(usize::MAX / 2, Ordering::AcqRel)
-                .min(self.total);
+            let claims = self.claims.swap(CLOSED, Ordering::AcqRel);
+            let claimed = ((claims & (BACK - 1)) + (claims >> 32)).min(self.total as u64) as usize;
             let unfinished_here = usize::from(one_short);
             let mut spins = 0u32;
             while self.done.load(Ordering::Acquire) + unfinished_here < claimed {
@@ -243,7 +270,7 @@ mod helpers {
             let blocks = state().blocks.clone();
             if let Some(blocks) = blocks {
                 let worked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                    blocks.work();
+                    blocks.work(true);
                 }));
                 if worked.is_err() {
                     // The caller would wait for this block for ever.
