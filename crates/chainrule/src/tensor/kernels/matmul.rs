@@ -2,6 +2,7 @@
 //! the transposition that keeps `gemm`'s packing clear of cache-set conflicts (register
 //! transposes on AVX).
 
+use super::isa::vectorized;
 use super::parallel::{par_blocks, SendPtr, PAR_MIN};
 use crate::tensor::array::Element;
 
@@ -137,6 +138,14 @@ pub unsafe fn gemm<T: Element>(
     if work > GEMM_SPLIT_MAX {
         return one(m, n, dst, lhs, rhs, gemm::Parallelism::Rayon(0));
     }
+    if splits_sum(m, n, k) {
+        let d = Strided::new(dst, dst_rs, dst_cs);
+        let (l, r) = (
+            Strided::new(lhs, lhs_rs, lhs_cs),
+            Strided::new(rhs, rhs_rs, rhs_cs),
+        );
+        return gemm_split_sum(m, n, k, threads, d, accumulate, l, r);
+    }
     // Split the longer of the output's two sides into one block per thread; but a result
     // stored by columns is split by rows when it has enough of them: then each block packs only
     // its own rows of `lhs` (the operand `gemm` packs in that layout) and reads `rhs` in place,
@@ -175,6 +184,138 @@ pub unsafe fn gemm<T: Element>(
             }
         }
     });
+}
+
+/// Whether a threaded product is split along its summed dimension rather than its result's
+/// rows or columns: when that dimension is at least 1.5 times the longer side of the result, as
+/// in a layer's weight gradient `dL/dY ᵀ · X` (the batch's 768 rows summed into a 128×384
+/// matrix, say).
+///
+/// Split by rows of the result, every block reads (and packs) the whole of one operand and its
+/// share of the other, and all of both come from wherever the last loop left them. Split along
+/// the sum, each thread multiplies its own rows of the batch (the rows [`par_blocks`] gave it
+/// in the loops before) and nothing is packed twice; the partial results are added after.
+fn splits_sum(m: usize, n: usize, k: usize) -> bool {
+    2 * k >= 3 * m.max(n)
+}
+
+/// `dst (+)= lhs · rhs` as `parts` products over consecutive ranges of the summed dimension,
+/// side by side: the first writes into `dst`, the others into scratch, whose sum is then added
+/// to `dst`. The ranges do not depend on which thread runs them, so the result is the same
+/// numbers from run to run.
+///
+/// # Safety
+/// As for [`gemm`].
+#[allow(clippy::too_many_arguments)]
+unsafe fn gemm_split_sum<T: Element>(
+    m: usize,
+    n: usize,
+    k: usize,
+    parts: usize,
+    dst: Strided<T>,
+    accumulate: bool,
+    lhs: Strided<T>,
+    rhs: Strided<T>,
+) {
+    let chunk = k.div_ceil(parts);
+    let parts = k.div_ceil(chunk);
+    let len = m * n;
+    with_partials::<T, ()>((parts - 1) * len, |partials| {
+        let pp = SendPtr(partials.as_mut_ptr());
+        let (dp, lp, rp) = (
+            SendPtr(dst.ptr as *mut T),
+            SendPtr(lhs.ptr as *mut T),
+            SendPtr(rhs.ptr as *mut T),
+        );
+        par_blocks(parts, &|p| {
+            let start = p * chunk;
+            let l = Strided::new(lp.get().offset(start as isize * lhs.cs), lhs.rs, lhs.cs);
+            let r = Strided::new(rp.get().offset(start as isize * rhs.rs), rhs.rs, rhs.cs);
+            let (d, acc) = if p == 0 {
+                (Strided::new(dp.get(), dst.rs, dst.cs), accumulate)
+            } else {
+                // SAFETY: part `p` has its own `len` elements of scratch.
+                (
+                    Strided::new(pp.get().add((p - 1) * len), n as isize, 1),
+                    false,
+                )
+            };
+            // SAFETY: the ranges of the sum lie inside both operands; each part writes its own
+            // matrix.
+            unsafe {
+                gemm_with(
+                    m,
+                    n,
+                    chunk.min(k - start),
+                    d,
+                    acc,
+                    l,
+                    r,
+                    gemm::Parallelism::None,
+                )
+            };
+        });
+        let rows = m.div_ceil(parts).max(1);
+        par_blocks(m.div_ceil(rows), &|b| {
+            vectorized(
+                #[inline(always)]
+                || {
+                    for i in b * rows..(m).min((b + 1) * rows) {
+                        // SAFETY: row `i` of `dst` and of each partial lie inside them; the
+                        // blocks' rows are disjoint.
+                        unsafe {
+                            let out = dp.get().offset(i as isize * dst.rs);
+                            for p in 1..parts {
+                                let part = std::slice::from_raw_parts(
+                                    pp.get().add((p - 1) * len + i * n),
+                                    n,
+                                );
+                                if dst.cs == 1 {
+                                    let out = std::slice::from_raw_parts_mut(out, n);
+                                    for (o, &x) in out.iter_mut().zip(part) {
+                                        *o = *o + x;
+                                    }
+                                } else {
+                                    for (j, &x) in part.iter().enumerate() {
+                                        let o = out.offset(j as isize * dst.cs);
+                                        *o = *o + x;
+                                    }
+                                }
+                            }
+                        }
+                    }
+                },
+            )
+        });
+    });
+}
+
+thread_local! {
+    /// The scratch of [`gemm_split_sum`] on this thread, kept from call to call (a `Vec<T>` of
+    /// the last element type used).
+    static PARTIALS: std::cell::RefCell<Option<Box<dyn std::any::Any>>> =
+        const { std::cell::RefCell::new(None) };
+}
+
+/// Calls `f` with `len` elements of this thread's kept scratch (a fresh buffer if the scratch
+/// is in use further up the stack).
+fn with_partials<T: Element, R>(len: usize, f: impl FnOnce(&mut [T]) -> R) -> R {
+    PARTIALS.with(|cell| {
+        let Ok(mut kept) = cell.try_borrow_mut() else {
+            return f(&mut vec![T::ZERO; len]);
+        };
+        if !kept.as_ref().is_some_and(|b| b.is::<Vec<T>>()) {
+            *kept = Some(Box::new(Vec::<T>::new()));
+        }
+        let buf = kept
+            .as_mut()
+            .and_then(|b| b.downcast_mut::<Vec<T>>())
+            .expect("the scratch was just made a Vec<T>");
+        if buf.len() < len {
+            buf.resize(len, T::ZERO);
+        }
+        f(&mut buf[..len])
+    })
 }
 
 /// `x · wᵀ` is computed transposed (into a scratch buffer, then copied out with the bias) when
@@ -516,6 +657,63 @@ mod tests {
             }
         }
         out
+    }
+
+    #[test]
+    fn products_split_along_the_sum_match_the_definition() {
+        // A weight gradient's shape (the sum 1.5 times or more the longer side, large enough to
+        // be threaded), a sum that does not split evenly, both layouts of the result, and
+        // accumulating into what is there.
+        let mut rng = Rng::new(7);
+        for &(m, n, k) in &[(96, 128, 769), (128, 64, 1000), (40, 200, 2001)] {
+            assert!(splits_sum(m, n, k) && m * n * k >= GEMM_PAR_MIN);
+            let (a, b) = (random(m * k, &mut rng), random(k * n, &mut rng));
+            let start = random(m * n, &mut rng);
+            for (column_major, accumulate) in [(false, false), (true, false), (false, true)] {
+                let (rs, cs) = if column_major {
+                    (1, m as isize)
+                } else {
+                    (n as isize, 1)
+                };
+                let mut dst = start.clone();
+                // `a` is stored by columns (as `dL/dYᵀ` is), `b` by rows.
+                unsafe {
+                    gemm(
+                        m,
+                        n,
+                        k,
+                        dst.as_mut_ptr(),
+                        rs,
+                        cs,
+                        accumulate,
+                        a.as_ptr(),
+                        1,
+                        m as isize,
+                        b.as_ptr(),
+                        n as isize,
+                        1,
+                    )
+                };
+                for i in 0..m {
+                    for j in 0..n {
+                        let at = (i as isize * rs + j as isize * cs) as usize;
+                        let mut want = if accumulate {
+                            f64::from(start[at])
+                        } else {
+                            0.0
+                        };
+                        for p in 0..k {
+                            want += f64::from(a[p * m + i]) * f64::from(b[p * n + j]);
+                        }
+                        let got = f64::from(dst[at]);
+                        assert!(
+                            (got - want).abs() <= 1e-4 * (k as f64).sqrt() * (1.0 + want.abs()),
+                            "{m}×{n}×{k} at ({i}, {j}): {got} against {want}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]

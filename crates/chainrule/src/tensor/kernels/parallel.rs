@@ -171,25 +171,28 @@ mod helpers {
 
         /// Claims and runs blocks until none is left, from the back of the range if `back`.
         pub(super) fn work(&self, back: bool) {
-            let add = if back { BACK } else { 1 };
-            loop {
-                // Every claim adds one to the sum of the two counts, so exactly `total` claims
-                // find the sum at most `total` after their own: those get a block, the front
-                // ones `0, 1, …` and the back ones `total − 1, total − 2, …`.
-                let claims = self.claims.fetch_add(add, Ordering::AcqRel) + add;
-                let (front, from_back) = (claims & (BACK - 1), claims >> 32);
-                if front + from_back > self.total as u64 {
-                    return;
-                }
-                let i = if back {
-                    self.total - from_back as usize
-                } else {
-                    front as usize - 1
-                };
+            while let Some(i) = self.claim(back) {
                 // SAFETY: block `i < total` was claimed, so the caller is still waiting for it
                 // and `job` is alive.
                 unsafe { (*self.job)(i) };
                 self.done.fetch_add(1, Ordering::AcqRel);
+            }
+        }
+
+        /// Claims the next block from the front or the back, if one is left.
+        fn claim(&self, back: bool) -> Option<usize> {
+            let add = if back { BACK } else { 1 };
+            // Every claim adds one to the sum of the two counts, so exactly `total` claims find
+            // the sum at most `total` after their own: those get a block, the front ones `0, 1,
+            // …` and the back ones `total − 1, total − 2, …`.
+            let claims = self.claims.fetch_add(add, Ordering::AcqRel) + add;
+            let (front, from_back) = (claims & (BACK - 1), claims >> 32);
+            if front + from_back > self.total as u64 {
+                None
+            } else if back {
+                Some(self.total - from_back as usize)
+            } else {
+                Some(front as usize - 1)
             }
         }
 
@@ -310,6 +313,48 @@ mod helpers {
             }
             st.sleeping -= 1;
             return POSTED.load(Ordering::Acquire);
+        }
+    }
+    #[cfg(test)]
+    mod tests {
+        use super::Blocks;
+
+        #[test]
+        fn claims_from_both_ends_meet_and_stop_at_close() {
+            fn nothing(_: usize) {}
+            let job: &(dyn Fn(usize) + Sync) = &nothing;
+            for total in [0, 1, 2, 5, 6] {
+                let blocks = Blocks::new(total, job);
+                let mut got = Vec::new();
+                // Alternate ends, and keep claiming past the end: every block exactly once.
+                for c in 0..2 * total + 3 {
+                    if let Some(i) = blocks.claim(c % 3 == 1) {
+                        got.push((c % 3 == 1, i));
+                        blocks
+                            .done
+                            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+                    }
+                }
+                let mut all: Vec<usize> = got.iter().map(|&(_, i)| i).collect();
+                all.sort_unstable();
+                assert_eq!(all, (0..total).collect::<Vec<_>>(), "{total} blocks");
+                // The front's blocks are the first ones in order, the back's the last ones.
+                let front: Vec<usize> = got.iter().filter(|g| !g.0).map(|g| g.1).collect();
+                let back: Vec<usize> = got.iter().filter(|g| g.0).map(|g| g.1).collect();
+                assert_eq!(front, (0..front.len()).collect::<Vec<_>>());
+                assert_eq!(back, (total - back.len()..total).rev().collect::<Vec<_>>());
+                blocks.close(false);
+                assert_eq!(blocks.claim(false), None);
+                assert_eq!(blocks.claim(true), None);
+            }
+            // Closed early, the blocks not yet claimed are never handed out.
+            let blocks = Blocks::new(4, job);
+            assert_eq!(blocks.claim(false), Some(0));
+            blocks
+                .done
+                .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+            blocks.close(false);
+            assert_eq!(blocks.claim(true), None);
         }
     }
 }
