@@ -7,7 +7,7 @@ both times and the ratio. Peers that are not installed are reported as such, not
     cargo build --release -p chainrule-cli
     python bench/compare.py --peers ../shared/peers [--micrograd] [--only scalar,matmul,elementwise,mlp]
     python bench/compare.py --peers ../shared/peers --only mlp --rounds 20
-    python bench/compare.py --only cnn,gpt --rounds 5 --chainrule target/avx2/release/chainrule
+    python bench/compare.py --only cnn,gpt --rounds 5 --chainrule target/avx2/release/chainrule --avx2
 
 The peers' scripts are the reference versions of each workload (see their README); this script
 only runs them and lines their numbers up with chainrule's. Each round runs chainrule once, then
@@ -15,6 +15,9 @@ each peer once; with several rounds the table gives each side's median over the 
 number of rounds in which chainrule was faster and chainrule's time over the peer's in its worst
 round, since on a shared machine one run of either side can be off by more than the difference
 being measured.
+
+`--avx2` restricts the peers to AVX2 with each library's own switch (`AVX2_PEERS`), for a
+comparison with a chainrule build without the AVX-512 kernels on a processor that has them.
 """
 
 import argparse
@@ -28,6 +31,16 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHAINRULE = os.path.join(ROOT, "target", "release", "chainrule")
+
+# The peers' switches to AVX2: PyTorch's kernels, MKL, oneDNN, and XLA's code generation. YNNPACK,
+# where JAX sends single matrix products, chooses its kernels from CPUID with no switch, so those
+# products are kept out of it (they then go to oneDNN).
+AVX2_PEERS = {
+    "ATEN_CPU_CAPABILITY": "avx2",
+    "MKL_ENABLE_INSTRUCTIONS": "AVX2",
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+    "XLA_FLAGS": "--xla_cpu_max_isa=AVX2 --xla_cpu_experimental_ynn_fusion_type=-individual_dot",
+}
 
 GROUPS = {
     "scalar": ["scalar-chain-1m"],
@@ -129,8 +142,12 @@ def main():
                     help="alternating rounds (chainrule, then the peers); medians over them")
     ap.add_argument("--chainrule", default=CHAINRULE,
                     help="the chainrule binary (e.g. an AVX2 build made with --no-default-features)")
+    ap.add_argument("--avx2", action="store_true",
+                    help="restrict the peers to AVX2 (the variables in AVX2_PEERS)")
     args = ap.parse_args()
     globals()["CHAINRULE"] = args.chainrule
+    if args.avx2:
+        os.environ.update(AVX2_PEERS)
     if args.rounds < 1:
         ap.error("--rounds must be at least 1")
     groups = args.only.split(",") + (["micrograd"] if args.micrograd else [])
@@ -153,7 +170,8 @@ def main():
 
     rounds = args.rounds > 1
     print(f"Measured {started} on {platform.machine()} with {os.cpu_count()} cores "
-          f"(load average before: {load:.1f}), {args.rounds} round{'s' if rounds else ''}.\n")
+          f"(load average before: {load:.1f}), {args.rounds} round{'s' if rounds else ''}"
+          f"{', peers restricted to AVX2' if args.avx2 else ''}.\n")
     header = "| workload | chainrule µs | peer | peer µs | peer ÷ chainrule |"
     rule = "|---|---:|---|---:|---:|"
     if rounds:
