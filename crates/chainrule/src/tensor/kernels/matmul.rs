@@ -188,7 +188,7 @@ pub unsafe fn gemm<T: Element>(
 
 /// Whether a threaded product is split along its summed dimension rather than its result's
 /// rows or columns: when that dimension is at least 1.5 times the longer side of the result, as
-/// in a layer's weight gradient `dL/dY ᵀ · X` (the batch's 768 rows summed into a 128×384
+/// in a layer's weight gradient `dL/dYᵀ · X` (the batch's 768 rows summed into a 128×384
 /// matrix, say).
 ///
 /// Split by rows of the result, every block reads (and packs) the whole of one operand and its
@@ -260,7 +260,7 @@ unsafe fn gemm_split_sum<T: Element>(
             vectorized(
                 #[inline(always)]
                 || {
-                    for i in b * rows..(m).min((b + 1) * rows) {
+                    for i in b * rows..m.min((b + 1) * rows) {
                         // SAFETY: row `i` of `dst` and of each partial lie inside them; the
                         // blocks' rows are disjoint.
                         unsafe {

@@ -315,6 +315,7 @@ mod helpers {
             return POSTED.load(Ordering::Acquire);
         }
     }
+
     #[cfg(test)]
     mod tests {
         use super::Blocks;
