@@ -124,12 +124,17 @@ pub unsafe fn gemm<T: Element>(
 ) {
     let work = m * n * k;
     let threads = rayon::current_num_threads();
-    let one = |m: usize, n: usize, dst: *mut T, lhs: *const T, rhs: *const T, par| {
-        let d = Strided::new(dst, dst_rs, dst_cs);
-        let (l, r) = (
+    // The three matrices with their strides, from pointers to their first elements (or to a
+    // block's).
+    let strided = |dst: *mut T, lhs: *const T, rhs: *const T| {
+        (
+            Strided::new(dst, dst_rs, dst_cs),
             Strided::new(lhs, lhs_rs, lhs_cs),
             Strided::new(rhs, rhs_rs, rhs_cs),
-        );
+        )
+    };
+    let one = |m: usize, n: usize, dst: *mut T, lhs: *const T, rhs: *const T, par| {
+        let (d, l, r) = strided(dst, lhs, rhs);
         gemm_with(m, n, k, d, accumulate, l, r, par)
     };
     if work < GEMM_PAR_MIN || threads < 2 {
@@ -139,11 +144,7 @@ pub unsafe fn gemm<T: Element>(
         return one(m, n, dst, lhs, rhs, gemm::Parallelism::Rayon(0));
     }
     if splits_sum(m, n, k) {
-        let d = Strided::new(dst, dst_rs, dst_cs);
-        let (l, r) = (
-            Strided::new(lhs, lhs_rs, lhs_cs),
-            Strided::new(rhs, rhs_rs, rhs_cs),
-        );
+        let (d, l, r) = strided(dst, lhs, rhs);
         return gemm_split_sum(m, n, k, threads, d, accumulate, l, r);
     }
     // Split the longer of the output's two sides into one block per thread; but a result
