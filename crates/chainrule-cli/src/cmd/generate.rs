@@ -30,7 +30,7 @@ pub struct GenerateArgs {
     /// Divides the logits: below 1 is more conservative, above 1 more adventurous.
     #[arg(long, default_value_t = 0.8, value_name = "T")]
     pub temperature: f64,
-    /// Draw only among the K likeliest characters (0: all) [default: 200, as nanoGPT].
+    /// Draw only among the K likeliest characters (0: all); the default is nanoGPT's.
     #[arg(long, default_value_t = 200, value_name = "K")]
     pub top_k: usize,
     /// The seed of the draws: the same seed gives the same text.
