@@ -6,7 +6,14 @@
 //! The operands are addressed through a [`HeadLayout`], so the same kernel reads the heads of
 //! `[batch, heads, time, dim]` tensors or, without copying, of the packed `[batch, time,
 //! 3·channels]` output of a transformer's query-key-value projection.
+//!
+//! In `f32` on a processor with AVX2, a head's products run through the register tiles of
+//! [`head_products`](super::head_products), which skip what a causal mask hides; this made the
+//! baby GPT's attention 0.69 of its time (forward and backward at its step's shapes, `cargo run
+//! --release -p chainrule --example step_ops`, AVX2 build) and its training step 0.974 (8 of 8
+//! alternating rounds).
 
+use super::head_products;
 use super::isa::{lane_max, lane_sum, lane_sum2, vectorized};
 use super::matmul::gemm_serial;
 use super::parallel::{par_blocks, SendPtr};
@@ -83,9 +90,15 @@ impl AttentionDims {
         self.queries * self.keys
     }
 
+    /// The elements of scratch one head needs: two score matrices and a transposed copy of its
+    /// keys or values (for [`head_products::a_bt`]).
+    fn per_head(&self) -> usize {
+        2 * self.scores() + self.dim.max(self.value_dim) * self.keys
+    }
+
     /// The elements of scratch [`attention`] and [`attention_backward`] need.
     pub fn scratch_len(&self) -> usize {
-        self.blocks() * 2 * self.scores()
+        self.blocks() * self.per_head()
     }
 
     fn blocks(&self) -> usize {
@@ -101,42 +114,165 @@ impl AttentionDims {
             self.keys
         }
     }
+
+    /// How many of query `i`'s scores the loops over a row touch: the visible ones rounded up to
+    /// whole vectors of 8, so that the loops have no scalar tail (the products of
+    /// [`head_products`] compute that many), and at most the row.
+    #[inline]
+    fn touched(&self, i: usize) -> usize {
+        self.visible(i).div_ceil(8).saturating_mul(8).min(self.keys)
+    }
 }
 
-/// One head's scores `s = scale · Q·Kᵀ` into `s` (`queries × keys`).
-///
-/// # Safety
-/// `q` and `k` address the head's rows as their layouts say.
-unsafe fn scores<T: Element>(
-    d: &AttentionDims,
-    q: *const T,
-    qrow: usize,
-    k: *const T,
-    krow: usize,
-    s: &mut [T],
-) {
-    if d.dim == 0 {
-        s.fill(T::ZERO);
-    } else {
-        gemm_serial(
-            d.queries,
-            d.keys,
-            d.dim,
-            s.as_mut_ptr(),
-            d.keys as isize,
-            1,
-            false,
-            q,
-            qrow as isize,
-            1,
-            k,
-            1,
-            krow as isize,
-        );
+/// The three kinds of product a head computes: through the register tiles of
+/// [`head_products`] where they apply, and through `gemm` elsewhere.
+#[derive(Clone, Copy)]
+struct Products {
+    tiles: bool,
+    causal: bool,
+}
+
+impl Products {
+    fn new<T: 'static>(d: &AttentionDims) -> Self {
+        Products {
+            tiles: head_products::usable::<T>(d.dim, d.value_dim, d.keys),
+            causal: d.causal,
+        }
     }
-    let scale = T::from_f64(d.scale);
-    for v in s.iter_mut() {
-        *v = *v * scale;
+
+    /// `c = scale · a·bᵀ` (`m × n`, row stride `ldc`) for `a` `m × k` and `b` `n × k` with the
+    /// row strides `lda` and `ldb`. When causal, row `i` may be written only up to column `i`
+    /// rounded up to a whole vector. `bt` is scratch for `k · n` values.
+    ///
+    /// # Safety
+    /// The matrices are readable (`c` writable) as their sizes and strides say.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn a_bt<T: Element>(
+        self,
+        (m, n, k): (usize, usize, usize),
+        a: *const T,
+        lda: usize,
+        b: *const T,
+        ldb: usize,
+        c: *mut T,
+        ldc: usize,
+        scale: f64,
+        bt: &mut [T],
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if self.tiles {
+            // SAFETY: `tiles` holds only for `T = f32` on a processor with AVX2 and FMA.
+            let bt = unsafe { std::slice::from_raw_parts_mut(bt.as_mut_ptr().cast(), bt.len()) };
+            let (a, b, c) = (a.cast(), b.cast(), c.cast());
+            return unsafe {
+                head_products::a_bt(
+                    (m, n, k),
+                    a,
+                    lda,
+                    b,
+                    ldb,
+                    c,
+                    ldc,
+                    scale as f32,
+                    self.causal,
+                    bt,
+                )
+            };
+        }
+        let _ = bt;
+        let scale = T::from_f64(scale);
+        // SAFETY: the caller's matrices.
+        unsafe {
+            if k > 0 && m > 0 && n > 0 {
+                gemm_serial(
+                    m,
+                    n,
+                    k,
+                    c,
+                    ldc as isize,
+                    1,
+                    false,
+                    a,
+                    lda as isize,
+                    1,
+                    b,
+                    1,
+                    ldb as isize,
+                );
+            }
+            for i in 0..m {
+                let row = std::slice::from_raw_parts_mut(c.add(i * ldc), n);
+                if k == 0 {
+                    row.fill(T::ZERO);
+                }
+                for x in row.iter_mut() {
+                    *x = *x * scale;
+                }
+            }
+        }
+    }
+
+    /// `c = p·b` (`m × n`) for `p` `m × kk` and `b` `kk × n`, or (with `transposed`) `c = pᵀ·b`
+    /// (`kk × n`) for `p` `m × kk` and `b` `m × n`; row strides `ldp`, `ldb`, `ldc`. When causal,
+    /// row `i` of `p` is zero past column `i`.
+    ///
+    /// # Safety
+    /// As for [`Products::a_bt`].
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    unsafe fn p_b<T: Element>(
+        self,
+        transposed: bool,
+        (m, n, kk): (usize, usize, usize),
+        p: *const T,
+        ldp: usize,
+        b: *const T,
+        ldb: usize,
+        c: *mut T,
+        ldc: usize,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if self.tiles {
+            let (p, b, c) = (p.cast(), b.cast(), c.cast());
+            // SAFETY: as in `a_bt`.
+            return unsafe {
+                if transposed {
+                    head_products::pt_b((m, n, kk), p, ldp, b, ldb, c, ldc, self.causal)
+                } else {
+                    head_products::p_b((m, n, kk), p, ldp, b, ldb, c, ldc, self.causal)
+                }
+            };
+        }
+        let (rows, sum) = if transposed { (kk, m) } else { (m, kk) };
+        let (p_rs, p_cs) = if transposed { (1, ldp) } else { (ldp, 1) };
+        if rows == 0 || n == 0 {
+            return;
+        }
+        // SAFETY: the caller's matrices.
+        unsafe {
+            if sum == 0 {
+                for r in 0..rows {
+                    std::slice::from_raw_parts_mut(c.add(r * ldc), n).fill(T::ZERO);
+                }
+            } else {
+                gemm_serial(
+                    rows,
+                    n,
+                    sum,
+                    c,
+                    ldc as isize,
+                    1,
+                    false,
+                    p,
+                    p_rs as isize,
+                    p_cs as isize,
+                    b,
+                    ldb as isize,
+                    1,
+                );
+            }
+        }
     }
 }
 
@@ -163,7 +299,7 @@ pub fn attention<T: Element>(
         SendPtr(lse.as_mut_ptr()),
         SendPtr(scratch.as_mut_ptr()),
     );
-    let per = 2 * d.scores();
+    let (per, products) = (d.per_head(), Products::new::<T>(d));
     par_blocks(d.batch * d.heads, &|bh| {
         let (b, h) = (bh / d.heads, bh % d.heads);
         // SAFETY: each head has its own scratch, its own rows of `out` and of `lse`; the
@@ -171,62 +307,54 @@ pub fn attention<T: Element>(
         vectorized(
             #[inline(always)]
             || unsafe {
-                let s = std::slice::from_raw_parts_mut(sp.get().add(bh * per), d.scores());
-                scores(
-                    d,
+                let (s, bt) = std::slice::from_raw_parts_mut(sp.get().add(bh * per), per)
+                    .split_at_mut(2 * d.scores());
+                let s = &mut s[..d.scores()];
+                products.a_bt(
+                    (d.queries, d.keys, d.dim),
                     q.as_ptr().add(ql.at(b, h)),
                     ql.row,
                     k.as_ptr().add(kl.at(b, h)),
                     kl.row,
-                    s,
+                    s.as_mut_ptr(),
+                    d.keys,
+                    d.scale,
+                    bt,
                 );
                 let lse = std::slice::from_raw_parts_mut(lp.get().add(bh * d.queries), d.queries);
                 for i in 0..d.queries {
                     let row = &mut s[i * d.keys..(i + 1) * d.keys];
-                    let n = d.visible(i);
+                    let (n, w) = (d.visible(i), d.touched(i));
                     let m = lane_max(&row[..n]);
                     if n == 0 || m == T::neg_infinity() {
                         row.fill(T::ZERO);
                         lse[i] = T::neg_infinity();
                         continue;
                     }
-                    // The whole row, then the hidden keys zeroed: one loop of the row's length
-                    // instead of one of `n`, whose scalar tail had cost more than the masked
-                    // exponentials do.
-                    for x in row.iter_mut() {
+                    // The visible keys rounded up to whole vectors, then the hidden keys
+                    // zeroed: a loop of whole vectors instead of one of `n`, whose scalar tail
+                    // had cost more than the masked exponentials do.
+                    for x in row[..w].iter_mut() {
                         *x = (*x - m).exp();
                     }
                     row[n..].fill(T::ZERO);
-                    let sum = lane_sum(row, |x| x);
+                    let sum = lane_sum(&row[..w], |x| x);
                     let inv = T::ONE / sum;
-                    for x in row.iter_mut() {
+                    for x in row[..w].iter_mut() {
                         *x = *x * inv;
                     }
                     lse[i] = m + sum.ln();
                 }
-                let o = op.get().add(ol.at(b, h));
-                if d.keys == 0 {
-                    for i in 0..d.queries {
-                        std::slice::from_raw_parts_mut(o.add(i * ol.row), d.value_dim)
-                            .fill(T::ZERO);
-                    }
-                } else {
-                    gemm_serial(
-                        d.queries,
-                        d.value_dim,
-                        d.keys,
-                        o,
-                        ol.row as isize,
-                        1,
-                        false,
-                        s.as_ptr(),
-                        d.keys as isize,
-                        1,
-                        v.as_ptr().add(vl.at(b, h)),
-                        vl.row as isize,
-                        1,
-                    );
-                }
+                products.p_b(
+                    false,
+                    (d.queries, d.value_dim, d.keys),
+                    s.as_ptr(),
+                    d.keys,
+                    v.as_ptr().add(vl.at(b, h)),
+                    vl.row,
+                    op.get().add(ol.at(b, h)),
+                    ol.row,
+                );
             },
         )
     });
@@ -253,7 +381,7 @@ pub(crate) fn attention_backward<T: Element>(
 ) {
     assert!(scratch.len() >= d.scratch_len());
     let sp = SendPtr(scratch.as_mut_ptr());
-    let per = 2 * d.scores();
+    let (per, products) = (d.per_head(), Products::new::<T>(d));
     let scale = T::from_f64(d.scale);
     par_blocks(d.batch * d.heads, &|bh| {
         let (b, h) = (bh / d.heads, bh % d.heads);
@@ -262,125 +390,104 @@ pub(crate) fn attention_backward<T: Element>(
         vectorized(
             #[inline(always)]
             || unsafe {
-                let (p, dp) = std::slice::from_raw_parts_mut(sp.get().add(bh * per), per)
-                    .split_at_mut(d.scores());
+                let (pd, bt) = std::slice::from_raw_parts_mut(sp.get().add(bh * per), per)
+                    .split_at_mut(2 * d.scores());
+                let (p, dp) = pd.split_at_mut(d.scores());
                 let (qh, kh, vh) = (
                     q.as_ptr().add(ql.at(b, h)),
                     k.as_ptr().add(kl.at(b, h)),
                     v.as_ptr().add(vl.at(b, h)),
                 );
                 let doh = dout.as_ptr().add(ol.at(b, h));
-                scores(d, qh, ql.row, kh, kl.row, p);
-                let lse = &lse[bh * d.queries..(bh + 1) * d.queries];
-                for i in 0..d.queries {
-                    let row = &mut p[i * d.keys..(i + 1) * d.keys];
-                    let n = if lse[i] == T::neg_infinity() {
-                        0
-                    } else {
-                        d.visible(i)
-                    };
-                    // As forward: the whole row, then the hidden keys zeroed.
-                    for x in row.iter_mut() {
-                        *x = (*x - lse[i]).exp();
-                    }
-                    row[n..].fill(T::ZERO);
-                }
-                let zero_rows = |ptr: *mut T, rows: usize, stride: usize, len: usize| {
-                    for r in 0..rows {
-                        std::slice::from_raw_parts_mut(ptr.add(r * stride), len).fill(T::ZERO);
-                    }
-                };
                 let (dqh, dkh, dvh) = (
                     dq.get().add(dql.at(b, h)),
                     dk.get().add(dkl.at(b, h)),
                     dv.get().add(dvl.at(b, h)),
                 );
-                if d.queries == 0 || d.keys == 0 {
-                    zero_rows(dqh, d.queries, dql.row, d.dim);
-                    zero_rows(dkh, d.keys, dkl.row, d.dim);
-                    zero_rows(dvh, d.keys, dvl.row, d.value_dim);
-                    return;
+                let (tq, tk) = (d.queries, d.keys);
+                products.a_bt(
+                    (tq, tk, d.dim),
+                    qh,
+                    ql.row,
+                    kh,
+                    kl.row,
+                    p.as_mut_ptr(),
+                    tk,
+                    d.scale,
+                    bt,
+                );
+                let lse = &lse[bh * tq..(bh + 1) * tq];
+                for i in 0..tq {
+                    let row = &mut p[i * tk..(i + 1) * tk];
+                    let (n, w) = if lse[i] == T::neg_infinity() {
+                        (0, 0)
+                    } else {
+                        (d.visible(i), d.touched(i))
+                    };
+                    // As forward: whole vectors, then the hidden keys zeroed.
+                    for x in row[..w].iter_mut() {
+                        *x = (*x - lse[i]).exp();
+                    }
+                    row[n..].fill(T::ZERO);
                 }
                 // dV = Pᵀ · dO.
-                gemm_serial(
-                    d.keys,
-                    d.value_dim,
-                    d.queries,
-                    dvh,
-                    dvl.row as isize,
-                    1,
-                    false,
+                products.p_b(
+                    true,
+                    (tq, d.value_dim, tk),
                     p.as_ptr(),
-                    1,
-                    d.keys as isize,
+                    tk,
                     doh,
-                    ol.row as isize,
-                    1,
+                    ol.row,
+                    dvh,
+                    dvl.row,
                 );
                 // dP = dO · Vᵀ.
-                if d.value_dim == 0 {
-                    dp.fill(T::ZERO);
-                } else {
-                    gemm_serial(
-                        d.queries,
-                        d.keys,
-                        d.value_dim,
-                        dp.as_mut_ptr(),
-                        d.keys as isize,
-                        1,
-                        false,
-                        doh,
-                        ol.row as isize,
-                        1,
-                        vh,
-                        1,
-                        vl.row as isize,
-                    );
-                }
-                // dS = P ∘ (dP − Σⱼ P·dP), scaled once here for both products below.
-                for i in 0..d.queries {
-                    let (pr, dr) = (
-                        &p[i * d.keys..(i + 1) * d.keys],
-                        &mut dp[i * d.keys..(i + 1) * d.keys],
-                    );
-                    let s = lane_sum2(pr, dr, |a, b| a * b);
-                    for (g, &a) in dr.iter_mut().zip(pr) {
+                products.a_bt(
+                    (tq, tk, d.value_dim),
+                    doh,
+                    ol.row,
+                    vh,
+                    vl.row,
+                    dp.as_mut_ptr(),
+                    tk,
+                    1.0,
+                    bt,
+                );
+                // dS = P ∘ (dP − Σⱼ P·dP), scaled once here for both products below, and zero
+                // where P is (past what the product above wrote, dP is not defined).
+                for i in 0..tq {
+                    let w = if lse[i] == T::neg_infinity() {
+                        0
+                    } else {
+                        d.touched(i)
+                    };
+                    let (pr, dr) = (&p[i * tk..i * tk + w], &mut dp[i * tk..(i + 1) * tk]);
+                    let s = lane_sum2(pr, &dr[..w], |a, b| a * b);
+                    for (g, &a) in dr[..w].iter_mut().zip(pr) {
                         *g = a * (*g - s) * scale;
                     }
-                }
-                if d.dim == 0 {
-                    return;
+                    dr[w..].fill(T::ZERO);
                 }
                 // dQ = dS · K, dK = dSᵀ · Q.
-                gemm_serial(
-                    d.queries,
-                    d.dim,
-                    d.keys,
-                    dqh,
-                    dql.row as isize,
-                    1,
+                products.p_b(
                     false,
+                    (tq, d.dim, tk),
                     dp.as_ptr(),
-                    d.keys as isize,
-                    1,
+                    tk,
                     kh,
-                    kl.row as isize,
-                    1,
+                    kl.row,
+                    dqh,
+                    dql.row,
                 );
-                gemm_serial(
-                    d.keys,
-                    d.dim,
-                    d.queries,
-                    dkh,
-                    dkl.row as isize,
-                    1,
-                    false,
+                products.p_b(
+                    true,
+                    (tq, d.dim, tk),
                     dp.as_ptr(),
-                    1,
-                    d.keys as isize,
+                    tk,
                     qh,
-                    ql.row as isize,
-                    1,
+                    ql.row,
+                    dkh,
+                    dkl.row,
                 );
             },
         )

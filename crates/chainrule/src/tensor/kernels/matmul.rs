@@ -582,7 +582,7 @@ fn simd_transpose<T: 'static>() -> bool {
 /// be readable (writable for `dst`).
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx")]
-unsafe fn transpose8_f32(
+pub(super) unsafe fn transpose8_f32(
     src: *const f32,
     src_stride: usize,
     dst: *mut f32,
