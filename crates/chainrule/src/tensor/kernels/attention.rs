@@ -8,7 +8,7 @@
 //! 3·channels]` output of a transformer's query-key-value projection.
 //!
 //! In `f32` on a processor with AVX2, a head's products run through the register tiles of
-//! [`head_products`](super::head_products), which skip what a causal mask hides; this made the
+//! `kernels/head_products.rs`, which skip what a causal mask hides; this made the
 //! baby GPT's attention 0.69 of its time (forward and backward at its step's shapes, `cargo run
 //! --release -p chainrule --example step_ops`, AVX2 build) and its training step 0.974 (8 of 8
 //! alternating rounds).
