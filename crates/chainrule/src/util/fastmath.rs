@@ -8,6 +8,13 @@
 //! special values (`exp(-inf) = 0`, `exp(inf) = inf`, NaN in, NaN out; `erf(±inf) = ±1`), and
 //! are used for `f32` only: `f64` keeps the C library's, so results checked to 1e-12 in double
 //! precision are unchanged.
+//!
+//! The polynomials are evaluated with fused multiply-adds (`mul_add`): inside the loops that
+//! [`vectorized`](crate::tensor::kernels::isa::vectorized) compiles for AVX2 with FMA, each step
+//! is one instruction instead of two, which made the baby GPT's GELU 0.79 (forward) and 0.76
+//! (backward) of its time and its training step 0.945 (7 of 8 alternating rounds, AVX2 build).
+//! Compiled without FMA, `mul_add` is the C library's `fmaf`, exactly rounded as the
+//! instruction is, so the results are the same everywhere; only slower there.
 
 /// `e^x` in `f32`: `x = n·ln 2 + r` with `|r| ≤ ln 2 / 2` (the constant split in two so that
 /// `n·ln 2` is exact), `e^r` by a degree-6 polynomial, and `2^n` put into the exponent bits.
@@ -25,20 +32,20 @@ pub fn exp_f32(x: f32) -> f32 {
     // instruction (the baseline x86-64 has none); the sum holds the integer in its low bits too,
     // read from there rather than by a cast (Rust's saturating float-to-integer conversion
     // kept the loops around this function from vectorising).
-    let shifted = c * LOG2E + 12_582_912.0;
+    let shifted = c.mul_add(LOG2E, 12_582_912.0);
     let n = shifted - 12_582_912.0;
     let ni = shifted.to_bits() as i32 - 0x4B40_0000;
-    let r = c - n * LN2_HI - n * LN2_LO;
+    let r = (-n).mul_add(LN2_LO, (-n).mul_add(LN2_HI, c));
     // e^r = 1 + r + r²/2 + ... to r⁷/5040 (Taylor; the first term left out is below 1e-8 on
     // |r| ≤ 0.35).
-    let p = 1.0 / 5040.0;
-    let p = p * r + 1.0 / 720.0;
-    let p = p * r + 1.0 / 120.0;
-    let p = p * r + 1.0 / 24.0;
-    let p = p * r + 1.0 / 6.0;
-    let p = p * r + 0.5;
-    let p = p * r + 1.0;
-    let p = p * r + 1.0;
+    let p: f32 = 1.0 / 5040.0;
+    let p = p.mul_add(r, 1.0 / 720.0);
+    let p = p.mul_add(r, 1.0 / 120.0);
+    let p = p.mul_add(r, 1.0 / 24.0);
+    let p = p.mul_add(r, 1.0 / 6.0);
+    let p = p.mul_add(r, 0.5);
+    let p = p.mul_add(r, 1.0);
+    let p = p.mul_add(r, 1.0);
     // 2^n in two halves, each inside the normal range for every n of [-126, 128].
     let n = ni;
     let half = n >> 1;
@@ -63,18 +70,18 @@ pub fn erf_f32(x: f32) -> f32 {
     let c = x.clamp(-4.0, 4.0);
     let x2 = c * c;
     let p = -2.726_142_3e-10_f32;
-    let p = p * x2 + 2.770_681_4e-8;
-    let p = p * x2 + -2.101_024e-6;
-    let p = p * x2 + -5.692_506_4e-5;
-    let p = p * x2 + -7.349_906e-4;
-    let p = p * x2 + -2.954_600_2e-3;
-    let p = p * x2 + -1.609_603_3e-2;
+    let p = p.mul_add(x2, 2.770_681_4e-8);
+    let p = p.mul_add(x2, -2.101_024e-6);
+    let p = p.mul_add(x2, -5.692_506_4e-5);
+    let p = p.mul_add(x2, -7.349_906e-4);
+    let p = p.mul_add(x2, -2.954_600_2e-3);
+    let p = p.mul_add(x2, -1.609_603_3e-2);
     let p = p * c;
     let q = -1.456_607_2e-5_f32;
-    let q = q * x2 + -2.133_740_5e-4;
-    let q = q * x2 + -1.682_827e-3;
-    let q = q * x2 + -7.373_329e-3;
-    let q = q * x2 + -1.426_473_9e-2;
+    let q = q.mul_add(x2, -2.133_740_5e-4);
+    let q = q.mul_add(x2, -1.682_827e-3);
+    let q = q.mul_add(x2, -7.373_329e-3);
+    let q = q.mul_add(x2, -1.426_473_9e-2);
     if x.is_nan() {
         x
     } else if c.abs() >= 3.85 {
