@@ -21,6 +21,9 @@
 //! [`usable`] says when they apply: `f32`, AVX2 with FMA, and every length the vectors cover a
 //! multiple of 8. Elsewhere the attention runs its products through `gemm`.
 
+// Off x86-64 only `usable` (which says no) is compiled into use.
+#![cfg_attr(not(target_arch = "x86_64"), allow(dead_code, unused_macros))]
+
 #[cfg(target_arch = "x86_64")]
 use std::arch::x86_64::*;
 
