@@ -277,6 +277,26 @@ fn f32_attention_agrees_with_f64() {
             |x| Tensor::scaled_dot_product_attention(x[0], x[1], x[2], true).unwrap(),
         ),
         (
+            "no keys",
+            vec![
+                randn(&[1, 2, 3, 8], 21),
+                randn(&[1, 2, 0, 8], 22),
+                randn(&[1, 2, 0, 8], 23),
+            ],
+            |x| Tensor::scaled_dot_product_attention(x[0], x[1], x[2], true).unwrap(),
+            |x| Tensor::scaled_dot_product_attention(x[0], x[1], x[2], true).unwrap(),
+        ),
+        (
+            "no queries",
+            vec![
+                randn(&[1, 2, 0, 8], 24),
+                randn(&[1, 2, 8, 8], 25),
+                randn(&[1, 2, 8, 8], 26),
+            ],
+            |x| Tensor::scaled_dot_product_attention(x[0], x[1], x[2], false).unwrap(),
+            |x| Tensor::scaled_dot_product_attention(x[0], x[1], x[2], false).unwrap(),
+        ),
+        (
             "causal_self_attention on a packed projection, 64 steps, 4 heads of 32",
             vec![scaled(randn(&[2, 64, 384], 20), 2.0)],
             |x| x[0].causal_self_attention(4).unwrap(),
