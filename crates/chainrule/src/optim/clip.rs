@@ -58,7 +58,7 @@ pub fn clip_grad_norm<T: Float>(grads: &mut [&mut [T]], max_norm: f64) -> f64 {
     });
     let norm = sums.iter().sum::<f64>().sqrt();
     let coef = max_norm / (norm + 1e-6);
-    if coef < 1.0 {
+    if coef < 1.0 && norm.is_finite() {
         let c = T::from_f64(coef);
         each(&|b| {
             vectorized(

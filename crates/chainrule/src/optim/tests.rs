@@ -518,3 +518,37 @@ fn clipping_scales_only_above_the_limit() {
     assert_eq!(clip_grad_norm(&mut [&mut f], 1.0), 5.0);
     assert!((f[0] - 0.6).abs() < 1e-6 && (f[1] - 0.8).abs() < 1e-6);
 }
+
+#[test]
+fn clipping_many_values_on_several_threads_matches_the_direct_sum() {
+    // Over the size where the blocks go to the threads, in groups that are not whole blocks.
+    let groups: Vec<Vec<f64>> = [70_001usize, 33_333, 5]
+        .iter()
+        .enumerate()
+        .map(|(g, &n)| {
+            (0..n)
+                .map(|i| ((i * 31 + g * 7) % 97) as f64 / 97.0 - 0.4)
+                .collect()
+        })
+        .collect();
+    let want = groups.iter().flatten().map(|x| x * x).sum::<f64>().sqrt();
+    let mut clipped = groups.clone();
+    let mut refs: Vec<&mut [f64]> = clipped.iter_mut().map(|g| g.as_mut_slice()).collect();
+    let norm = clip_grad_norm(&mut refs, 1.0);
+    assert!((norm - want).abs() <= 1e-12 * want, "{norm} vs {want}");
+    let c = 1.0 / (want + 1e-6);
+    for (g, h) in groups.iter().flatten().zip(clipped.iter().flatten()) {
+        assert!((g * c - h).abs() <= 1e-15, "{} vs {h}", g * c);
+    }
+}
+
+#[test]
+fn clipping_leaves_gradients_with_a_non_finite_norm_as_they_are() {
+    for bad in [f32::NAN, f32::INFINITY] {
+        let mut g = vec![1.0_f32, bad, 2.0];
+        let norm = clip_grad_norm(&mut [&mut g], 1.0);
+        assert!(!norm.is_finite());
+        assert_eq!(g[0], 1.0);
+        assert_eq!(g[2], 2.0);
+    }
+}
