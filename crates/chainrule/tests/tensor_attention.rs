@@ -217,11 +217,20 @@ fn shapes_that_cannot_work_are_errors() {
     );
 }
 
-/// The output and the gradients of `f` at `inputs`, from the loss `Σ f(x) · u` for fixed
+/// Which attention [`values_and_grads`] computes.
+#[derive(Clone, Copy)]
+enum Attention {
+    /// `scaled_dot_product_attention(q, k, v, causal)` of the three inputs.
+    Sdpa { causal: bool },
+    /// `causal_self_attention(heads)` of the one packed input.
+    Packed { heads: usize },
+}
+
+/// The output and the gradients of `attention` at `inputs`, from the loss `Σ y · u` for fixed
 /// random `u`, computed in `T`.
 fn values_and_grads<T: chainrule::tensor::Element>(
     inputs: &[Array<f64>],
-    f: for<'t> fn(&[Tensor<'t, T>]) -> Tensor<'t, T>,
+    attention: Attention,
 ) -> Vec<Vec<f64>> {
     let tape = Tape::<T>::new();
     let cast = |a: &Array<f64>| {
@@ -229,7 +238,12 @@ fn values_and_grads<T: chainrule::tensor::Element>(
         Array::from_vec(v, a.shape()).unwrap()
     };
     let xs: Vec<Tensor<'_, T>> = inputs.iter().map(|a| tape.var(cast(a))).collect();
-    let y = f(&xs);
+    let y = match attention {
+        Attention::Sdpa { causal } => {
+            Tensor::scaled_dot_product_attention(xs[0], xs[1], xs[2], causal).unwrap()
+        }
+        Attention::Packed { heads } => xs[0].causal_self_attention(heads).unwrap(),
+    };
     let u = tape.constant(cast(&randn(&y.shape(), 99)));
     (y * u).sum_all().backward().unwrap();
     let mut out = vec![y.value().to_f64().to_vec()];
@@ -243,9 +257,7 @@ fn values_and_grads<T: chainrule::tensor::Element>(
 /// `f32`'s precision, for query counts that leave partial tiles and for both masks.
 #[test]
 fn f32_attention_agrees_with_f64() {
-    type Sdpa = for<'t> fn(&[Tensor<'t, f32>]) -> Tensor<'t, f32>;
-    type Sdpa64 = for<'t> fn(&[Tensor<'t, f64>]) -> Tensor<'t, f64>;
-    let cases: Vec<(&str, Vec<Array<f64>>, Sdpa, Sdpa64)> = vec![
+    let cases: Vec<(&str, Vec<Array<f64>>, Attention)> = vec![
         (
             "causal, 40 queries and keys, 16 wide, 40-wide values",
             vec![
@@ -253,8 +265,7 @@ fn f32_attention_agrees_with_f64() {
                 randn(&[2, 3, 40, 16], 12),
                 randn(&[2, 3, 40, 40], 13),
             ],
-            |x| Tensor::scaled_dot_product_attention(x[0], x[1], x[2], true).unwrap(),
-            |x| Tensor::scaled_dot_product_attention(x[0], x[1], x[2], true).unwrap(),
+            Attention::Sdpa { causal: true },
         ),
         (
             "not causal, 13 queries, 24 keys, 8 wide, 32-wide values",
@@ -263,8 +274,7 @@ fn f32_attention_agrees_with_f64() {
                 randn(&[1, 2, 24, 8], 15),
                 randn(&[1, 2, 24, 32], 16),
             ],
-            |x| Tensor::scaled_dot_product_attention(x[0], x[1], x[2], false).unwrap(),
-            |x| Tensor::scaled_dot_product_attention(x[0], x[1], x[2], false).unwrap(),
+            Attention::Sdpa { causal: false },
         ),
         (
             "causal, 25 queries and 32 keys",
@@ -273,8 +283,7 @@ fn f32_attention_agrees_with_f64() {
                 randn(&[1, 2, 32, 8], 18),
                 randn(&[1, 2, 32, 16], 19),
             ],
-            |x| Tensor::scaled_dot_product_attention(x[0], x[1], x[2], true).unwrap(),
-            |x| Tensor::scaled_dot_product_attention(x[0], x[1], x[2], true).unwrap(),
+            Attention::Sdpa { causal: true },
         ),
         (
             "no keys",
@@ -283,8 +292,7 @@ fn f32_attention_agrees_with_f64() {
                 randn(&[1, 2, 0, 8], 22),
                 randn(&[1, 2, 0, 8], 23),
             ],
-            |x| Tensor::scaled_dot_product_attention(x[0], x[1], x[2], true).unwrap(),
-            |x| Tensor::scaled_dot_product_attention(x[0], x[1], x[2], true).unwrap(),
+            Attention::Sdpa { causal: true },
         ),
         (
             "no queries",
@@ -293,20 +301,18 @@ fn f32_attention_agrees_with_f64() {
                 randn(&[1, 2, 8, 8], 25),
                 randn(&[1, 2, 8, 8], 26),
             ],
-            |x| Tensor::scaled_dot_product_attention(x[0], x[1], x[2], false).unwrap(),
-            |x| Tensor::scaled_dot_product_attention(x[0], x[1], x[2], false).unwrap(),
+            Attention::Sdpa { causal: false },
         ),
         (
             "causal_self_attention on a packed projection, 64 steps, 4 heads of 32",
             vec![scaled(randn(&[2, 64, 384], 20), 2.0)],
-            |x| x[0].causal_self_attention(4).unwrap(),
-            |x| x[0].causal_self_attention(4).unwrap(),
+            Attention::Packed { heads: 4 },
         ),
     ];
-    for (name, inputs, f32_fn, f64_fn) in cases {
+    for (name, inputs, attention) in cases {
         let (single, double) = (
-            values_and_grads::<f32>(&inputs, f32_fn),
-            values_and_grads::<f64>(&inputs, f64_fn),
+            values_and_grads::<f32>(&inputs, attention),
+            values_and_grads::<f64>(&inputs, attention),
         );
         for (what, (a, b)) in single.iter().zip(&double).enumerate() {
             assert!(
