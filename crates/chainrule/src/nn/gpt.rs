@@ -114,8 +114,9 @@ impl Default for Sampling {
     }
 }
 
-/// nanoGPT's `GPT`: see the [module documentation](self).
-#[allow(clippy::upper_case_acronyms)]
+/// nanoGPT's `GPT`: token and learned position embeddings, a stack of pre-norm transformer
+/// [`Block`]s, a final layer norm and an output layer that may share its weight with the token
+/// embedding, with nanoGPT's parameter names.
 ///
 /// ```
 /// use chainrule::nn::{Context, GPT, GptConfig, Module};
@@ -134,6 +135,7 @@ impl Default for Sampling {
 /// let logits = gpt.logits(&ids, &mut Context::inference(&tape)).unwrap();
 /// assert_eq!(logits.shape(), vec![2, 3, 10]);
 /// ```
+#[allow(clippy::upper_case_acronyms)]
 #[derive(Clone, Debug)]
 pub struct GPT {
     /// The shape.

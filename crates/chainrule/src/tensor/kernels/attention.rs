@@ -96,7 +96,7 @@ impl AttentionDims {
         2 * self.scores() + self.dim.max(self.value_dim) * self.keys
     }
 
-    /// The elements of scratch [`attention`] and [`attention_backward`] need.
+    /// The elements of scratch [`attention`] and its backward pass need.
     pub fn scratch_len(&self) -> usize {
         self.blocks() * self.per_head()
     }

@@ -7,7 +7,7 @@
 //! chooses its own kernels the same way. Elsewhere (other architectures, or a processor without
 //! AVX2) the closure runs as compiled.
 //!
-//! Sums and maxima are taken in eight lanes ([`lane_sum3`], [`lane_max`]) so that they vectorise
+//! Sums and maxima are taken in eight lanes (`lane_sum3`, `lane_max`) so that they vectorise
 //! too: one running sum adds one element at a time, in order, which the compiler must respect.
 
 use crate::tensor::array::Element;

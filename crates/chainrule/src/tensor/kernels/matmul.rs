@@ -19,11 +19,11 @@ const GEMM_PAR_MIN: usize = 1 << 20;
 /// use `gemm`'s threading, which packs each panel once for all threads.
 const GEMM_SPLIT_MAX: usize = 1024 * 1024 * 1024;
 
-/// [`gemm`] on the calling thread only: for loops that are already split across threads (one
+/// [`gemm`](fn@gemm) on the calling thread only: for loops that are already split across threads (one
 /// image of a convolution per block, say).
 ///
 /// # Safety
-/// As for [`gemm`].
+/// As for [`gemm`](fn@gemm).
 #[allow(clippy::too_many_arguments)]
 pub unsafe fn gemm_serial<T: Element>(
     m: usize,

@@ -10,7 +10,7 @@
 //! - [`conv`]: two-dimensional convolution by unfolding each image into columns for `gemm`;
 //! - [`pool`]: maximum and average pooling over windows of each plane;
 //! - [`norm`]: batch and layer normalisation and their gradients;
-//! - [`attention`]: scaled dot-product attention one head at a time in cache, and its gradient,
+//! - [`attention`](mod@attention): scaled dot-product attention one head at a time in cache, and its gradient,
 //!   with `head_products`, the register tiles of its products for `f32`;
 //! - [`mod@softmax`]: softmax and log-softmax along an axis, and their gradient.
 //!

@@ -8,7 +8,7 @@
 //! - `dx = ∂B/∂x = convᵀ(g, w)`, the *transposed* convolution (the input's gradient);
 //! - `dw = ∂B/∂w = conv_w(x, g)`, the correlation of the input with the output's gradient.
 //!
-//! So the three are recorded as one operation with a [`Role`], and the products of each are
+//! So the three are recorded as one operation with a `Role`, and the products of each are
 //! the other two: the vector-Jacobian product of `z = convᵀ(g, w)` along `dz` is
 //! `(conv(dz, w), conv_w(dz, g))`, that of `v = conv_w(x, g)` along `dv` is
 //! `(convᵀ(g, dv), conv(x, dv))`. Second derivatives (and any order) follow, with no other rule
