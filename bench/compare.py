@@ -14,7 +14,7 @@ only runs them and lines their numbers up with chainrule's. Each round runs chai
 each peer once; with several rounds the table gives each side's median over the rounds and the
 number of rounds in which chainrule was faster and chainrule's time over the peer's in its worst
 round, since on a shared machine one run of either side can be off by more than the difference
-being measured.
+being measured. Each round's own figures go to stderr as the round ends.
 
 `--avx2` restricts the peers to AVX2 with each library's own switch (`AVX2_PEERS`), for a
 comparison with a chainrule build without the AVX-512 kernels on a processor that has them.
@@ -166,7 +166,15 @@ def main():
             theirs.setdefault(key, []).append((r, us))
         notes = notes or round_notes
         if args.rounds > 1:
-            print(f"round {r + 1} of {args.rounds} done", file=sys.stderr, flush=True)
+            # Each round's own figures, so that a worst round can be told from its neighbours.
+            pairs = [
+                f"{key}: {ours[key.removesuffix(' (torch)')][r]:,.0f} µs, {peer} {us:,.0f} µs "
+                f"({ours[key.removesuffix(' (torch)')][r] / us:.3f})"
+                for key, (peer, us) in measured.items()
+                if len(ours.get(key.removesuffix(" (torch)"), [])) > r
+            ]
+            print(f"round {r + 1} of {args.rounds} done" + "".join(f"; {p}" for p in pairs),
+                  file=sys.stderr, flush=True)
 
     rounds = args.rounds > 1
     print(f"Measured {started} on {platform.machine()} with {os.cpu_count()} cores "
