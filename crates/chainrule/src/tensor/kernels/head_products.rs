@@ -240,7 +240,8 @@ pub(super) unsafe fn pt_b(
                     b.add(start * ldb + c0),
                     c.add(j0 * ldc + c0),
                 );
-                dispatch!(p_b_tile, r, [1 2 3 4 5 6], v, [1 2], (m - start, p, 1, ldp, b, ldb, c, ldc));
+                let len = m - start;
+                dispatch!(p_b_tile, r, [1 2 3 4 5 6], v, [1 2], (len, p, 1, ldp, b, ldb, c, ldc));
             }
         }
     }

@@ -19,8 +19,8 @@ const GEMM_PAR_MIN: usize = 1 << 20;
 /// use `gemm`'s threading, which packs each panel once for all threads.
 const GEMM_SPLIT_MAX: usize = 1024 * 1024 * 1024;
 
-/// [`gemm`](fn@gemm) on the calling thread only: for loops that are already split across threads (one
-/// image of a convolution per block, say).
+/// [`gemm`](fn@gemm) on the calling thread only: for loops that are already split across threads
+/// (one image of a convolution per block, say).
 ///
 /// # Safety
 /// As for [`gemm`](fn@gemm).

@@ -10,8 +10,8 @@
 //! - [`conv`]: two-dimensional convolution by unfolding each image into columns for `gemm`;
 //! - [`pool`]: maximum and average pooling over windows of each plane;
 //! - [`norm`]: batch and layer normalisation and their gradients;
-//! - [`attention`](mod@attention): scaled dot-product attention one head at a time in cache, and its gradient,
-//!   with `head_products`, the register tiles of its products for `f32`;
+//! - [`attention`](mod@attention): scaled dot-product attention one head at a time in cache, and
+//!   its gradient, with `head_products`, the register tiles of its products for `f32`;
 //! - [`mod@softmax`]: softmax and log-softmax along an axis, and their gradient.
 //!
 //! Everything is re-exported here, so `kernels::gemm` and `kernels::reduce` name the same

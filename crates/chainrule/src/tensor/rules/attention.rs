@@ -3,10 +3,11 @@
 //! the packed query-key-value projection of a transformer block, heads split and merged without
 //! a copy.
 //!
-//! On numbers the kernels of [`crate::tensor::kernels::attention`](mod@crate::tensor::kernels::attention) compute one head at a time in
-//! cache and keep only each query's log-sum-exp for the backward pass. The recorded products
-//! come from the definition with ordinary operations (matrix products, the mask, softmax), so
-//! that the fused path is checked against the composed one and second derivatives work.
+//! On numbers the kernels of [`kernels::attention`](mod@crate::tensor::kernels::attention)
+//! compute one head at a time in cache and keep only each query's log-sum-exp for the backward
+//! pass. The recorded products come from the definition with ordinary operations (matrix
+//! products, the mask, softmax), so that the fused path is checked against the composed one and
+//! second derivatives work.
 
 use std::borrow::Cow;
 
