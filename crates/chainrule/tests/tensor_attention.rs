@@ -7,24 +7,22 @@ use common::*;
 
 use chainrule::tensor::{Array, Tape, Tensor};
 
+/// Random queries, keys and values of the given shapes, from the seeds `seed`, `seed + 1` and
+/// `seed + 2`.
+fn qkv(q: &[usize], k: &[usize], v: &[usize], seed: u64) -> Vec<Array<f64>> {
+    vec![randn(q, seed), randn(k, seed + 1), randn(v, seed + 2)]
+}
+
 fn cases() -> Vec<Case> {
     vec![
         Case {
             name: "scaled_dot_product_attention, causal",
-            inputs: vec![
-                randn(&[2, 2, 3, 4], 1),
-                randn(&[2, 2, 3, 4], 2),
-                randn(&[2, 2, 3, 2], 3),
-            ],
+            inputs: qkv(&[2, 2, 3, 4], &[2, 2, 3, 4], &[2, 2, 3, 2], 1),
             f: |x| Tensor::scaled_dot_product_attention(x[0], x[1], x[2], true),
         },
         Case {
             name: "scaled_dot_product_attention, more keys than queries",
-            inputs: vec![
-                randn(&[1, 1, 2, 3], 4),
-                randn(&[1, 1, 4, 3], 5),
-                randn(&[1, 1, 4, 3], 6),
-            ],
+            inputs: qkv(&[1, 1, 2, 3], &[1, 1, 4, 3], &[1, 1, 4, 3], 4),
             f: |x| Tensor::scaled_dot_product_attention(x[0], x[1], x[2], false),
         },
         Case {
@@ -260,47 +258,27 @@ fn f32_attention_agrees_with_f64() {
     let cases: Vec<(&str, Vec<Array<f64>>, Attention)> = vec![
         (
             "causal, 40 queries and keys, 16 wide, 40-wide values",
-            vec![
-                randn(&[2, 3, 40, 16], 11),
-                randn(&[2, 3, 40, 16], 12),
-                randn(&[2, 3, 40, 40], 13),
-            ],
+            qkv(&[2, 3, 40, 16], &[2, 3, 40, 16], &[2, 3, 40, 40], 11),
             Attention::Sdpa { causal: true },
         ),
         (
             "not causal, 13 queries, 24 keys, 8 wide, 32-wide values",
-            vec![
-                randn(&[1, 2, 13, 8], 14),
-                randn(&[1, 2, 24, 8], 15),
-                randn(&[1, 2, 24, 32], 16),
-            ],
+            qkv(&[1, 2, 13, 8], &[1, 2, 24, 8], &[1, 2, 24, 32], 14),
             Attention::Sdpa { causal: false },
         ),
         (
             "causal, 25 queries and 32 keys",
-            vec![
-                randn(&[1, 2, 25, 8], 17),
-                randn(&[1, 2, 32, 8], 18),
-                randn(&[1, 2, 32, 16], 19),
-            ],
+            qkv(&[1, 2, 25, 8], &[1, 2, 32, 8], &[1, 2, 32, 16], 17),
             Attention::Sdpa { causal: true },
         ),
         (
             "no keys",
-            vec![
-                randn(&[1, 2, 3, 8], 21),
-                randn(&[1, 2, 0, 8], 22),
-                randn(&[1, 2, 0, 8], 23),
-            ],
+            qkv(&[1, 2, 3, 8], &[1, 2, 0, 8], &[1, 2, 0, 8], 21),
             Attention::Sdpa { causal: true },
         ),
         (
             "no queries",
-            vec![
-                randn(&[1, 2, 0, 8], 24),
-                randn(&[1, 2, 8, 8], 25),
-                randn(&[1, 2, 8, 8], 26),
-            ],
+            qkv(&[1, 2, 0, 8], &[1, 2, 8, 8], &[1, 2, 8, 8], 24),
             Attention::Sdpa { causal: false },
         ),
         (
