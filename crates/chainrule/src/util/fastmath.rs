@@ -38,14 +38,19 @@ pub fn exp_f32(x: f32) -> f32 {
     let r = (-n).mul_add(LN2_LO, (-n).mul_add(LN2_HI, c));
     // e^r = 1 + r + r²/2 + ... to r⁷/5040 (Taylor; the first term left out is below 1e-8 on
     // |r| ≤ 0.35).
-    let p: f32 = 1.0 / 5040.0;
-    let p = p.mul_add(r, 1.0 / 720.0);
-    let p = p.mul_add(r, 1.0 / 120.0);
-    let p = p.mul_add(r, 1.0 / 24.0);
-    let p = p.mul_add(r, 1.0 / 6.0);
-    let p = p.mul_add(r, 0.5);
-    let p = p.mul_add(r, 1.0);
-    let p = p.mul_add(r, 1.0);
+    let p = horner(
+        r,
+        [
+            1.0 / 5040.0,
+            1.0 / 720.0,
+            1.0 / 120.0,
+            1.0 / 24.0,
+            1.0 / 6.0,
+            0.5,
+            1.0,
+            1.0,
+        ],
+    );
     // 2^n in two halves, each inside the normal range for every n of [-126, 128].
     let n = ni;
     let half = n >> 1;
@@ -69,19 +74,28 @@ pub fn exp_f32(x: f32) -> f32 {
 pub fn erf_f32(x: f32) -> f32 {
     let c = x.clamp(-4.0, 4.0);
     let x2 = c * c;
-    let p = -2.726_142_3e-10_f32;
-    let p = p.mul_add(x2, 2.770_681_4e-8);
-    let p = p.mul_add(x2, -2.101_024e-6);
-    let p = p.mul_add(x2, -5.692_506_4e-5);
-    let p = p.mul_add(x2, -7.349_906e-4);
-    let p = p.mul_add(x2, -2.954_600_2e-3);
-    let p = p.mul_add(x2, -1.609_603_3e-2);
-    let p = p * c;
-    let q = -1.456_607_2e-5_f32;
-    let q = q.mul_add(x2, -2.133_740_5e-4);
-    let q = q.mul_add(x2, -1.682_827e-3);
-    let q = q.mul_add(x2, -7.373_329e-3);
-    let q = q.mul_add(x2, -1.426_473_9e-2);
+    let p = c * horner(
+        x2,
+        [
+            -2.726_142_3e-10,
+            2.770_681_4e-8,
+            -2.101_024e-6,
+            -5.692_506_4e-5,
+            -7.349_906e-4,
+            -2.954_600_2e-3,
+            -1.609_603_3e-2,
+        ],
+    );
+    let q = horner(
+        x2,
+        [
+            -1.456_607_2e-5,
+            -2.133_740_5e-4,
+            -1.682_827e-3,
+            -7.373_329e-3,
+            -1.426_473_9e-2,
+        ],
+    );
     if x.is_nan() {
         x
     } else if c.abs() >= 3.85 {
@@ -89,6 +103,13 @@ pub fn erf_f32(x: f32) -> f32 {
     } else {
         p / q
     }
+}
+
+/// The polynomial with coefficients `c` (the highest power's first) at `x`, by Horner's rule:
+/// one fused multiply-add per coefficient after the first.
+#[inline(always)]
+fn horner<const N: usize>(x: f32, c: [f32; N]) -> f32 {
+    c[1..].iter().fold(c[0], |p, &k| p.mul_add(x, k))
 }
 
 #[cfg(test)]
