@@ -167,14 +167,12 @@ def main():
         notes = notes or round_notes
         if args.rounds > 1:
             # Each round's own figures, so that a worst round can be told from its neighbours.
-            pairs = [
-                f"{key}: {ours[key.removesuffix(' (torch)')][r]:,.0f} µs, {peer} {us:,.0f} µs "
-                f"({ours[key.removesuffix(' (torch)')][r] / us:.3f})"
-                for key, (peer, us) in measured.items()
-                if len(ours.get(key.removesuffix(" (torch)"), [])) > r
-            ]
-            print(f"round {r + 1} of {args.rounds} done" + "".join(f"; {p}" for p in pairs),
-                  file=sys.stderr, flush=True)
+            line = f"round {r + 1} of {args.rounds} done"
+            for key, (peer, us) in measured.items():
+                mine = ours.get(key.removesuffix(" (torch)"), [])
+                if len(mine) > r:
+                    line += f"; {key}: {mine[r]:,.0f} µs, {peer} {us:,.0f} µs ({mine[r] / us:.3f})"
+            print(line, file=sys.stderr, flush=True)
 
     rounds = args.rounds > 1
     print(f"Measured {started} on {platform.machine()} with {os.cpu_count()} cores "
