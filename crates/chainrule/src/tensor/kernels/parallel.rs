@@ -396,7 +396,7 @@ pub fn for_chunks<T: Copy + Send + Sync>(out: &mut [T], f: impl Fn(&mut [T], usi
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::sync::atomic::{AtomicUsize, Ordering};
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 
     /// Runs `par_blocks(total, …)` and returns how often each block ran.
     fn counts(total: usize) -> Vec<usize> {
@@ -467,10 +467,19 @@ mod tests {
 
     #[test]
     fn a_panic_in_the_callers_block_reaches_the_caller_and_the_next_call_works() {
+        // A helper's block waits (up to a second) until the caller has taken one: blocks that
+        // return at once could all go to a helper that is already spinning, before the caller
+        // claims its first, and then nothing would panic.
+        let caller_started = AtomicBool::new(false);
         let caught = std::panic::catch_unwind(|| {
             par_blocks(4, &|_| {
                 if !helpers::on_helper() {
+                    caller_started.store(true, Ordering::Release);
                     panic!("a block failed");
+                }
+                let t0 = std::time::Instant::now();
+                while !caller_started.load(Ordering::Acquire) && t0.elapsed().as_secs() < 1 {
+                    std::thread::yield_now();
                 }
             })
         });
