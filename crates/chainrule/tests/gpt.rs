@@ -465,3 +465,38 @@ fn attention_composed_for_dropout_agrees_with_the_fused_kernel() {
         .item();
     assert!((l - a).abs() < 1e-5);
 }
+
+#[test]
+fn a_block_and_its_attention_take_batch_time_channels_and_name_any_other_shape() {
+    let gpt = tiny(false);
+    let block = &gpt.h[0];
+    let c = gpt.config.n_embd;
+    let tape = Tape::<f32>::new();
+    let mut ctx = Context::new(&tape, 0);
+    let x = tape.constant(Array::randn(&[2, 5, c], 3));
+    // Applied to [batch, time, channels], each keeps the shape; the attention is causal along
+    // time, so the first sequence's output does not depend on the second's.
+    let y = block.forward(x, &mut ctx).unwrap();
+    assert_eq!(y.shape(), vec![2, 5, c]);
+    let a = block.attn.forward(x, &mut ctx).unwrap();
+    assert_eq!(a.shape(), vec![2, 5, c]);
+    let first = x.reshape(&[2, 5 * c as isize]).unwrap();
+    let alone =
+        tape.constant(Array::from_vec(first.to_vec()[..5 * c].to_vec(), &[1, 5, c]).unwrap());
+    let a1 = block.attn.forward(alone, &mut ctx).unwrap().to_vec();
+    for (p, q) in a1.iter().zip(&a.to_vec()[..5 * c]) {
+        assert!((p - q).abs() < 1e-6, "{p} vs {q}");
+    }
+    // Any other number of dimensions is an error that names the module and the shape.
+    let flat = tape.constant(Array::randn(&[10, c], 4));
+    let e = block.forward(flat, &mut ctx).unwrap_err().to_string();
+    assert!(
+        e.contains("block") && e.contains(&format!("got [10, {c}]")),
+        "{e}"
+    );
+    let e = block.attn.forward(flat, &mut ctx).unwrap_err().to_string();
+    assert!(
+        e.contains("attention") && e.contains("expected [batch, time, channels]"),
+        "{e}"
+    );
+}

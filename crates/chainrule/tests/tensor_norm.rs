@@ -254,3 +254,29 @@ fn shapes_that_cannot_work_are_errors() {
         "layer_norm: the input [2, 3] does not end with the normalized shape [2]"
     );
 }
+
+#[test]
+fn the_explanation_writes_each_normalisations_gradients_with_their_shapes() {
+    use chainrule::show::tape::TapeTrace;
+    let tape = Tape::<f32>::new();
+    let x = tape.var(Array::randn(&[4, 3], 1)).named("x");
+    let g = tape.var(Array::ones(&[3])).named("g");
+    let b = tape.var(Array::zeros(&[3])).named("b");
+    let y = x.layer_norm(&[3], g, b, 1e-5).unwrap().named("y");
+    let text = TapeTrace::new(&tape, y.sum_all().named("L")).to_string();
+    for line in [
+        "dL/dx = g/σ ⊙ (dL/dy − mean(dL/dy) − x̂ ⊙ mean(dL/dy ⊙ x̂)), per row   [4×3]",
+        "dL/dg = Σ dL/dy ⊙ x̂   [3]",
+        "dL/db = Σ dL/dy   [3]",
+    ] {
+        assert!(text.contains(line), "{line} not in\n{text}");
+    }
+    // Without a weight the scale is 1, and a batch normalisation's statistics are per channel.
+    let tape = Tape::<f32>::new();
+    let x = tape.var(Array::randn(&[4, 3], 2)).named("x");
+    let y = x.batch_norm(None, None, None, train()).unwrap().named("y");
+    let text = TapeTrace::new(&tape, y.sum_all().named("L")).to_string();
+    let line = "dL/dx = 1/σ ⊙ (dL/dy − mean(dL/dy) − x̂ ⊙ mean(dL/dy ⊙ x̂)), per channel   [4×3]";
+    assert!(text.contains(line), "{line} not in\n{text}");
+    assert!(!text.contains("dL/dg"), "{text}");
+}

@@ -275,6 +275,25 @@ impl CausalSelfAttention {
     }
 }
 
+/// `f` applied to `x` `[batch, time, channels]` as the `[batch · time, channels]` rows it
+/// takes (with `time` for the causal mask), and its result given `x`'s shape back; an error
+/// naming `op` when `x` has another number of dimensions.
+fn over_rows<'t>(
+    op: &'static str,
+    x: Tensor<'t, f32>,
+    f: impl FnOnce(Tensor<'t, f32>, usize) -> Result<Tensor<'t, f32>, TensorError>,
+) -> Result<Tensor<'t, f32>, TensorError> {
+    let s = x.shape();
+    if s.len() != 3 {
+        return Err(TensorError::new(
+            op,
+            format!("expected [batch, time, channels], got {s:?}"),
+        ));
+    }
+    let rows = x.reshape(&[s[0] * s[1], s[2]])?;
+    f(rows, s[1])?.reshape(&s)
+}
+
 impl Module for CausalSelfAttention {
     /// The attention of `x`, `[batch, time, channels]`.
     fn forward<'t>(
@@ -282,15 +301,9 @@ impl Module for CausalSelfAttention {
         x: Tensor<'t, f32>,
         ctx: &mut Context<'t>,
     ) -> Result<Tensor<'t, f32>, TensorError> {
-        let s = x.shape();
-        if s.len() != 3 {
-            return Err(TensorError::new(
-                "attention",
-                format!("expected [batch, time, channels], got {s:?}"),
-            ));
-        }
-        let rows = x.reshape(&[s[0] * s[1], s[2]])?;
-        self.forward_rows(rows, s[1], ctx)?.reshape(&s)
+        over_rows("attention", x, |rows, time| {
+            self.forward_rows(rows, time, ctx)
+        })
     }
 
     submodule_parameters!(c_attn, c_proj);
@@ -429,15 +442,7 @@ impl Module for Block {
         x: Tensor<'t, f32>,
         ctx: &mut Context<'t>,
     ) -> Result<Tensor<'t, f32>, TensorError> {
-        let s = x.shape();
-        if s.len() != 3 {
-            return Err(TensorError::new(
-                "block",
-                format!("expected [batch, time, channels], got {s:?}"),
-            ));
-        }
-        let rows = x.reshape(&[s[0] * s[1], s[2]])?;
-        self.forward_rows(rows, s[1], ctx)?.reshape(&s)
+        over_rows("block", x, |rows, time| self.forward_rows(rows, time, ctx))
     }
 
     submodule_parameters!(ln_1, attn, ln_2, mlp);

@@ -76,6 +76,33 @@ fn push_gradients<T: Element>(
     }
 }
 
+/// The lines of a normalisation's backward step for [`Rule::explain_vjp`]: its input's (the
+/// statistics taken `per` channel or row), and its weight's and bias's when it has them.
+fn explain_norm(
+    cx: &Explain<'_>,
+    y: usize,
+    (x, weight, bias): (usize, Option<usize>, Option<usize>),
+    per: &str,
+) -> Vec<(usize, String)> {
+    let gy = cx.grad(y);
+    let gamma = weight.map_or("1".to_string(), |w| cx.name(w).to_string());
+    let mut lines = vec![(
+        x,
+        format!(
+            "{} = {gamma}/σ ⊙ ({gy} − mean({gy}) − x̂ ⊙ mean({gy} ⊙ x̂)), {per}   {}",
+            cx.grad(x),
+            cx.shape(x)
+        ),
+    )];
+    if let Some(w) = weight {
+        lines.push((w, format!("{} = Σ {gy} ⊙ x̂   {}", cx.grad(w), cx.shape(w))));
+    }
+    if let Some(b) = bias {
+        lines.push((b, format!("{} = Σ {gy}   {}", cx.grad(b), cx.shape(b))));
+    }
+    lines
+}
+
 impl BatchNorm {
     fn ids(&self) -> Vec<usize> {
         ids(self.x, self.weight, self.bias)
@@ -114,25 +141,7 @@ impl<T: Element> Rule<T> for BatchNorm {
         self.ids()
     }
     fn explain_vjp(&self, cx: &Explain<'_>, y: usize) -> Vec<(usize, String)> {
-        let (x, gy) = (self.x, cx.grad(y));
-        let gamma = self
-            .weight
-            .map_or("1".to_string(), |w| cx.name(w).to_string());
-        let mut lines = vec![(
-            x,
-            format!(
-                "{} = {gamma}/σ ⊙ ({gy} − mean({gy}) − x̂ ⊙ mean({gy} ⊙ x̂)), per channel   {}",
-                cx.grad(x),
-                cx.shape(x)
-            ),
-        )];
-        if let Some(w) = self.weight {
-            lines.push((w, format!("{} = Σ {gy} ⊙ x̂   {}", cx.grad(w), cx.shape(w))));
-        }
-        if let Some(b) = self.bias {
-            lines.push((b, format!("{} = Σ {gy}   {}", cx.grad(b), cx.shape(b))));
-        }
-        lines
+        explain_norm(cx, y, (self.x, self.weight, self.bias), "per channel")
     }
     fn vjp(&self, cx: &Numbers<'_, T>, _y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
         let x = cx.value(self.x);
@@ -206,25 +215,7 @@ impl<T: Element> Rule<T> for LayerNorm {
         self.ids()
     }
     fn explain_vjp(&self, cx: &Explain<'_>, y: usize) -> Vec<(usize, String)> {
-        let (x, gy) = (self.x, cx.grad(y));
-        let gamma = self
-            .weight
-            .map_or("1".to_string(), |w| cx.name(w).to_string());
-        let mut lines = vec![(
-            x,
-            format!(
-                "{} = {gamma}/σ ⊙ ({gy} − mean({gy}) − x̂ ⊙ mean({gy} ⊙ x̂)), per row   {}",
-                cx.grad(x),
-                cx.shape(x)
-            ),
-        )];
-        if let Some(w) = self.weight {
-            lines.push((w, format!("{} = Σ {gy} ⊙ x̂   {}", cx.grad(w), cx.shape(w))));
-        }
-        if let Some(b) = self.bias {
-            lines.push((b, format!("{} = Σ {gy}   {}", cx.grad(b), cx.shape(b))));
-        }
-        lines
+        explain_norm(cx, y, (self.x, self.weight, self.bias), "per row")
     }
     fn vjp(&self, cx: &Numbers<'_, T>, _y: &Array<T>, g: &[T], out: &mut Vec<(usize, Vec<T>)>) {
         let x = cx.value(self.x);
