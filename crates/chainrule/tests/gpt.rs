@@ -474,8 +474,8 @@ fn a_block_and_its_attention_take_batch_time_channels_and_name_any_other_shape()
     let tape = Tape::<f32>::new();
     let mut ctx = Context::new(&tape, 0);
     let x = tape.constant(Array::randn(&[2, 5, c], 3));
-    // Applied to [batch, time, channels], each keeps the shape; the attention is causal along
-    // time, so the first sequence's output does not depend on the second's.
+    // Applied to [batch, time, channels], each keeps the shape, and the sequences of a batch do
+    // not see each other: the first one's attention is the same when it is alone.
     let y = block.forward(x, &mut ctx).unwrap();
     assert_eq!(y.shape(), vec![2, 5, c]);
     let a = block.attn.forward(x, &mut ctx).unwrap();
