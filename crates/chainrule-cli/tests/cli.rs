@@ -59,6 +59,14 @@ fn non_finite_results_name_the_first_bad_node() {
         "{}",
         stderr(&o)
     );
+    // A value given as infinite (1e400 overflows) is named as the input it is.
+    let o = chainrule(&["grad", "x^2 + y", "--at", "x=1e400,y=1"]);
+    assert!(o.status.success());
+    assert!(
+        stderr(&o).contains("warning: the input x is inf\n"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

@@ -318,6 +318,14 @@ impl Trace {
                 .inputs()
                 .map(|i| format!("{} = {}", self.name(i), fmt_num(graph.node(i).value)))
                 .collect();
+            if inputs.is_empty() {
+                // A variable or a constant: nothing computed it, it was given so.
+                return Some(format!(
+                    "the input {} is {}",
+                    self.name(step.node),
+                    fmt_num(step.value)
+                ));
+            }
             return Some(format!(
                 "{} = {} is {} (its input{}: {})",
                 self.name(step.node),
