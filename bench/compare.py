@@ -45,7 +45,7 @@ AVX2_PEERS = {
 GROUPS = {
     "scalar": ["scalar-chain-1m"],
     "matmul": ["matmul-256", "matmul-512", "matmul-1024", "matmul-2048"],
-    "elementwise": ["add-10m", "mul-10m"],
+    "elementwise": ["add-10m", "mul-10m", "tanh-10m"],
     "mlp": ["mlp-tiny", "mlp-small", "mlp-mnist", "mlp-wide"],
     "micrograd": ["micrograd-moons"],
     "cnn": ["cnn-fashion"],
@@ -91,7 +91,7 @@ def peers(args, groups):
         try:
             rows = json.loads(run([py, os.path.join(ROOT, "bench", "torch_tensor.py"), "--json"]))
             for r in rows:
-                if r["name"] in ("add-10m", "mul-10m"):
+                if r["name"] in GROUPS["elementwise"]:
                     out[r["name"]] = ("PyTorch", r["median_us"])
         except Exception as e:  # noqa: BLE001
             notes.append(f"PyTorch element-wise: not measured ({e})")

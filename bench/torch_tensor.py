@@ -1,9 +1,9 @@
 """PyTorch's numbers for chainrule's tensor workloads, measured the same way.
 
 Each workload is one f32 operation per iteration: an n x n matrix product (n = 256, 512, 1024,
-2048) or the element-wise sum / product of two tensors of 10^7 elements. Like chainrule's
-`bench::measure`: one warm-up iteration, then iterations until at least 10 and 2 seconds
-(at most 1000), and the median.
+2048), the element-wise sum / product of two tensors of 10^7 elements, or the tanh of one.
+Like chainrule's `bench::measure`: one warm-up iteration, then iterations until at least 10 and
+2 seconds (at most 1000), and the median.
 
     python bench/torch_tensor.py          # table
     python bench/torch_tensor.py --json   # name / median_us / iterations
@@ -46,6 +46,8 @@ def workloads(with_out=False):
     b = torch.rand(N_ELEMENTWISE, generator=g)
     yield "add-10m", (lambda: a + b), 3 * 4 * N_ELEMENTWISE, "GB/s"
     yield "mul-10m", (lambda: a * b), 3 * 4 * N_ELEMENTWISE, "GB/s"
+    x = torch.randn(N_ELEMENTWISE, generator=g)
+    yield "tanh-10m", (lambda: torch.tanh(x)), 2 * 4 * N_ELEMENTWISE, "GB/s"
     if with_out:
         c = torch.empty(N_ELEMENTWISE)
         yield "add-10m-out", (lambda: torch.add(a, b, out=c)), 3 * 4 * N_ELEMENTWISE, "GB/s"

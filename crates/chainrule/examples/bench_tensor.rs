@@ -16,6 +16,9 @@ fn work(name: &str) -> Option<(f64, &'static str)> {
     if let Some(n) = name.strip_prefix("matmul-") {
         let n: f64 = n.parse().ok()?;
         Some((2.0 * n * n * n, "GFLOP/s"))
+    } else if name == "tanh-10m" {
+        // One input read, one output written, 4 bytes each.
+        Some((2.0 * 4.0 * ELEMENTWISE_LEN as f64, "GB/s"))
     } else if name.ends_with("-10m") {
         // Two inputs read, one output written, 4 bytes each.
         Some((3.0 * 4.0 * ELEMENTWISE_LEN as f64, "GB/s"))

@@ -52,7 +52,7 @@ pub fn scalar_chain_in(g: &mut Graph, n: usize) -> f64 {
     g.grad(y, &[x])[0]
 }
 
-/// Number of elements in the `add-10m` and `mul-10m` workloads.
+/// Number of elements in the `add-10m`, `mul-10m` and `tanh-10m` workloads.
 pub const ELEMENTWISE_LEN: usize = 10_000_000;
 
 /// A job that records one f32 tensor operation per iteration on a reused tape: `op` receives
@@ -250,6 +250,14 @@ pub fn workloads() -> Vec<Workload> {
                     Array::rand(&[ELEMENTWISE_LEN], 2),
                     |a, b| (a * b).id(),
                 )
+            },
+        },
+        Workload {
+            name: "tanh-10m",
+            description: "element-wise tanh of an f32 tensor of 10,000,000 elements",
+            setup: || {
+                let a = Array::<f32>::randn(&[ELEMENTWISE_LEN], 1);
+                tensor_job(a.clone(), a, |a, _| a.tanh().id())
             },
         },
         Workload {

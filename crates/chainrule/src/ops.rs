@@ -180,21 +180,15 @@ pub trait Real:
     }
 }
 
-/// `f64` computes with the C library; `f32` with the straight-line `exp` and `erf` of
-/// [`crate::util::fastmath`], which vectorise (softmax and GELU are most of a transformer's
-/// element-wise work).
+/// `f64` computes with the C library; `f32` with the straight-line `exp`, `erf`, `tanh`, `ln`,
+/// `ln_1p` and `exp_m1` of [`crate::util::fastmath`], which vectorise (softmax, GELU and the
+/// activations are most of a network's element-wise work).
 macro_rules! real_for_float {
-    (@erf f64, $x:expr) => {
-        libm::erf($x)
+    (@f64 $f:ident, $libm:path, $x:expr) => {
+        $libm($x)
     };
-    (@erf f32, $x:expr) => {
-        $crate::util::fastmath::erf_f32($x)
-    };
-    (@exp f64, $x:expr) => {
-        f64::exp($x)
-    };
-    (@exp f32, $x:expr) => {
-        $crate::util::fastmath::exp_f32($x)
+    (@f32 $f:ident, $libm:path, $x:expr) => {
+        $crate::util::fastmath::$f($x)
     };
     ($t:tt) => {
         impl Real for $t {
@@ -216,11 +210,11 @@ macro_rules! real_for_float {
             }
             #[inline(always)]
             fn exp(self) -> Self {
-                real_for_float!(@exp $t, self)
+                real_for_float!(@$t exp_f32, f64::exp, self)
             }
             #[inline(always)]
             fn ln(self) -> Self {
-                <$t>::ln(self)
+                real_for_float!(@$t ln_f32, f64::ln, self)
             }
             #[inline(always)]
             fn sqrt(self) -> Self {
@@ -240,11 +234,11 @@ macro_rules! real_for_float {
             }
             #[inline(always)]
             fn tanh(self) -> Self {
-                <$t>::tanh(self)
+                real_for_float!(@$t tanh_f32, f64::tanh, self)
             }
             #[inline(always)]
             fn erf(self) -> Self {
-                real_for_float!(@erf $t, self)
+                real_for_float!(@$t erf_f32, libm::erf, self)
             }
             #[inline(always)]
             fn abs(self) -> Self {
@@ -264,11 +258,11 @@ macro_rules! real_for_float {
             }
             #[inline(always)]
             fn ln_1p(self) -> Self {
-                <$t>::ln_1p(self)
+                real_for_float!(@$t ln_1p_f32, f64::ln_1p, self)
             }
             #[inline(always)]
             fn exp_m1(self) -> Self {
-                <$t>::exp_m1(self)
+                real_for_float!(@$t exp_m1_f32, f64::exp_m1, self)
             }
             #[inline(always)]
             fn div_c(self, c: f64) -> Self {
