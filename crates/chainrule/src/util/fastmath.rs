@@ -19,48 +19,55 @@
 //! Compiled without FMA, `mul_add` is the C library's `fmaf`, exactly rounded as the
 //! instruction is, so the results are the same everywhere; only slower there.
 
-/// `e^x` in `f32`: `x = n·ln 2 + r` with `|r| ≤ ln 2 / 2` (the constant split in two so that
-/// `n·ln 2` is exact), `e^r` by a degree-6 polynomial, and `2^n` put into the exponent bits.
-/// Results below the smallest normal number flush to 0.
+/// `1/k!` for `k` from 8 down to 0: the Taylor coefficients of `e^x`, the highest power's first.
+const INV_FACTORIALS: [f32; 9] = [
+    1.0 / 40320.0,
+    1.0 / 5040.0,
+    1.0 / 720.0,
+    1.0 / 120.0,
+    1.0 / 24.0,
+    1.0 / 6.0,
+    0.5,
+    1.0,
+    1.0,
+];
+
+/// Past this, `e^x` overflows `f32`.
+const EXP_HI: f32 = 88.722_83;
+
+/// `x = n·ln 2 + r`: the integer `n` nearest to `x / ln 2`, and `r`, with `|r| ≤ ln 2 / 2` (the
+/// constant split in two so that `n·ln 2` is exact), for `x` clamped to where `e^x` is finite.
 #[inline(always)]
-pub fn exp_f32(x: f32) -> f32 {
+fn ln2_multiple(x: f32) -> (i32, f32) {
     const LOG2E: f32 = std::f32::consts::LOG2_E;
     const LN2_HI: f32 = 0.693_145_75;
     const LN2_LO: f32 = 1.428_606_8e-6;
-    // Past these, e^x is inf or below the normal range.
-    const HI: f32 = 88.722_83;
-    const LO: f32 = -87.336_55;
-    let c = x.clamp(LO, HI);
     // Rounded to the nearest integer by adding and removing 1.5·2²³, which needs no rounding
     // instruction (the baseline x86-64 has none); the sum holds the integer in its low bits too,
     // read from there rather than by a cast (Rust's saturating float-to-integer conversion
     // kept the loops around this function from vectorising).
-    let shifted = c.mul_add(LOG2E, 12_582_912.0);
+    let shifted = x.mul_add(LOG2E, 12_582_912.0);
     let n = shifted - 12_582_912.0;
     let ni = shifted.to_bits() as i32 - 0x4B40_0000;
-    let r = (-n).mul_add(LN2_LO, (-n).mul_add(LN2_HI, c));
+    (ni, (-n).mul_add(LN2_LO, (-n).mul_add(LN2_HI, x)))
+}
+
+/// `e^x` in `f32`: `x = n·ln 2 + r` (`ln2_multiple`), `e^r` by a degree-7 polynomial, and
+/// `2^n` put into the exponent bits. Results below the smallest normal number flush to 0.
+#[inline(always)]
+pub fn exp_f32(x: f32) -> f32 {
+    // Below this, e^x is below the normal range.
+    const LO: f32 = -87.336_55;
+    let (n, r) = ln2_multiple(x.clamp(LO, EXP_HI));
     // e^r = 1 + r + r²/2 + ... to r⁷/5040 (Taylor; the first term left out is below 1e-8 on
     // |r| ≤ 0.35).
-    let p = horner(
-        r,
-        [
-            1.0 / 5040.0,
-            1.0 / 720.0,
-            1.0 / 120.0,
-            1.0 / 24.0,
-            1.0 / 6.0,
-            0.5,
-            1.0,
-            1.0,
-        ],
-    );
+    let p = horner(r, std::array::from_fn::<_, 8, _>(|k| INV_FACTORIALS[k + 1]));
     // 2^n in two halves, each inside the normal range for every n of [-126, 128].
-    let n = ni;
     let half = n >> 1;
     let y = p
         * f32::from_bits(((half + 127) as u32) << 23)
         * f32::from_bits(((n - half + 127) as u32) << 23);
-    if x > HI {
+    if x > EXP_HI {
         f32::INFINITY
     } else if x < LO {
         0.0
@@ -198,40 +205,21 @@ pub fn ln_1p_f32(x: f32) -> f32 {
     }
 }
 
-/// `e^x − 1` in `f32`, accurate for small `x`: `x = n·ln 2 + r` as in [`exp_f32`], `e^r − 1`
+/// `e^x − 1` in `f32`, accurate for small `x`: `x = n·ln 2 + r` (`ln2_multiple`), `e^r − 1`
 /// by its Taylor polynomial, and `2^n·(e^r − 1) + 2^n − 1` as `2 · (h·(e^r − 1) + h − ½)` with
 /// `h = 2^(n−1)`, one rounding and a normal `h` for every `n` of `[-26, 128]`.
 #[inline(always)]
 pub fn exp_m1_f32(x: f32) -> f32 {
-    const LOG2E: f32 = std::f32::consts::LOG2_E;
-    const LN2_HI: f32 = 0.693_145_75;
-    const LN2_LO: f32 = 1.428_606_8e-6;
-    // Past HI, e^x − 1 is inf; below LO, it rounds to −1.
-    const HI: f32 = 88.722_83;
+    // Below this, e^x − 1 rounds to −1.
     const LO: f32 = -18.0;
-    let c = x.clamp(LO, HI);
-    let shifted = c.mul_add(LOG2E, 12_582_912.0);
-    let n = shifted - 12_582_912.0;
-    let ni = shifted.to_bits() as i32 - 0x4B40_0000;
-    let r = (-n).mul_add(LN2_LO, (-n).mul_add(LN2_HI, c));
+    let (n, r) = ln2_multiple(x.clamp(LO, EXP_HI));
     // e^r − 1 = r + r²·(1/2 + r/6 + ... + r⁶/40320); the first term left out is below 1e-9
     // of the result on |r| ≤ 0.35.
-    let q = horner(
-        r,
-        [
-            1.0 / 40320.0,
-            1.0 / 5040.0,
-            1.0 / 720.0,
-            1.0 / 120.0,
-            1.0 / 24.0,
-            1.0 / 6.0,
-            0.5,
-        ],
-    );
+    let q = horner(r, std::array::from_fn::<_, 7, _>(|k| INV_FACTORIALS[k]));
     let p = (r * r).mul_add(q, r);
-    let h = f32::from_bits(((ni - 1 + 127) as u32) << 23);
+    let h = f32::from_bits(((n - 1 + 127) as u32) << 23);
     let y = 2.0 * h.mul_add(p, h - 0.5);
-    if x > HI {
+    if x > EXP_HI {
         f32::INFINITY
     } else if x.is_nan() || x == 0.0 {
         x
