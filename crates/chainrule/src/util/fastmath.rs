@@ -239,12 +239,25 @@ fn horner<const N: usize>(x: f32, c: [f32; N]) -> f32 {
 mod tests {
     use super::*;
 
-    /// The distance in units in the last place between two finite `f32`s of one sign.
+    /// The distance in units in the last place between any two `f32`s: 0 for two NaNs or for
+    /// two equal numbers (the zeros' signs are checked apart), `u32::MAX` for a NaN and a number.
     fn ulps(a: f32, b: f32) -> u32 {
-        if a == b {
+        if a == b || (a.is_nan() && b.is_nan()) {
             return 0;
         }
-        (a.to_bits() as i64 - b.to_bits() as i64).unsigned_abs() as u32
+        if a.is_nan() || b.is_nan() {
+            return u32::MAX;
+        }
+        // The bits read as one ordered scale, negative numbers below the positive ones.
+        let key = |v: f32| {
+            let i = v.to_bits() as i32;
+            if i < 0 {
+                (i32::MIN - i) as i64
+            } else {
+                i as i64
+            }
+        };
+        (key(a) - key(b)).unsigned_abs().min(u32::MAX as u64) as u32
     }
 
     #[test]
@@ -301,27 +314,6 @@ mod tests {
         assert!(erf_f32(f32::NAN).is_nan());
     }
 
-    /// The distance in units in the last place between any two `f32`s: 0 for two NaNs or for
-    /// two equal numbers (the zeros' signs are checked apart), `u32::MAX` for a NaN and a number.
-    fn ulps_apart(a: f32, b: f32) -> u32 {
-        if a == b || (a.is_nan() && b.is_nan()) {
-            return 0;
-        }
-        if a.is_nan() || b.is_nan() {
-            return u32::MAX;
-        }
-        // The bits read as one ordered scale, negative numbers below the positive ones.
-        let key = |v: f32| {
-            let i = v.to_bits() as i32;
-            if i < 0 {
-                (i32::MIN - i) as i64
-            } else {
-                i as i64
-            }
-        };
-        (key(a) - key(b)).unsigned_abs().min(u32::MAX as u64) as u32
-    }
-
     /// The largest distance of `fast` from the correctly rounded `exact` (the `f64` function,
     /// rounded once) over every `step`-th bit pattern of `f32` (so over every magnitude and both
     /// signs, subnormals, infinities and NaNs included) and over `extra`, with the argument it
@@ -336,7 +328,7 @@ mod tests {
         let patterns = (0..=u32::MAX).step_by(step).map(f32::from_bits);
         for x in patterns.chain(extra) {
             let (got, want) = (fast(x), exact(x as f64) as f32);
-            let u = ulps_apart(got, want);
+            let u = ulps(got, want);
             if u > worst.0 {
                 worst = (u, x);
             }
