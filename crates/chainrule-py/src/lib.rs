@@ -5,6 +5,7 @@
 //! exceptions ([`errors`]). The pure-Python part of the package (in `python/chainrule/`) builds
 //! the PyTorch-style modules on top.
 
+pub mod activations;
 pub mod errors;
 pub mod expr;
 pub mod io;

@@ -11,6 +11,7 @@ use pyo3::exceptions::{PyOSError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::PyList;
 
+use crate::activations;
 use crate::errors::invalid;
 use crate::local::Local;
 use crate::scalar::{self, Node, Recording, Source};
@@ -367,9 +368,44 @@ impl Value {
     fn abs(&self) -> Value {
         self.unary(Unary::Abs)
     }
-    /// The Gaussian error linear unit `x·Φ(x)` (exact, as PyTorch's default).
-    fn gelu(&self) -> Value {
-        self.unary(Unary::Gelu)
+    /// The Gaussian error linear unit `x·Φ(x)`: exact by default, as PyTorch's, or by its
+    /// tanh form with `approximate="tanh"` (GPT-2's).
+    #[pyo3(signature = (approximate = "none"))]
+    fn gelu(&self, approximate: &str) -> PyResult<Value> {
+        Ok(self.unary(activations::gelu(approximate)?))
+    }
+    /// `ln(1 + self)`, accurate for small values (PyTorch's `log1p`).
+    fn log1p(&self) -> Value {
+        self.unary(Unary::Log1p)
+    }
+    /// `e^self − 1`, accurate for small values (PyTorch's `expm1`).
+    fn expm1(&self) -> Value {
+        self.unary(Unary::Expm1)
+    }
+    /// `ln(1 + e^self)`, as PyTorch's `softplus` with its defaults (`self` itself above 20);
+    /// its derivative is `sigmoid(self)`.
+    fn softplus(&self) -> Value {
+        self.unary(Unary::Softplus)
+    }
+    /// `ln sigmoid(self)`, stable for any value, as PyTorch's `logsigmoid`.
+    fn log_sigmoid(&self) -> Value {
+        self.unary(Unary::LogSigmoid)
+    }
+    /// `self · sigmoid(self)`, as PyTorch's `silu` (the swish).
+    fn silu(&self) -> Value {
+        self.unary(Unary::Silu)
+    }
+    /// `self` where `self > 0`, `alpha·(e^self − 1)` elsewhere, as PyTorch's `elu`; its
+    /// derivative at 0 is `alpha`.
+    #[pyo3(signature = (alpha = 1.0))]
+    fn elu(&self, alpha: f64) -> PyResult<Value> {
+        Ok(self.unary(activations::elu(alpha)?))
+    }
+    /// `self` where `self > 0`, `negative_slope · self` elsewhere, as PyTorch's `leaky_relu`;
+    /// its derivative at 0 is `negative_slope`.
+    #[pyo3(signature = (negative_slope = 0.01))]
+    fn leaky_relu(&self, negative_slope: f64) -> PyResult<Value> {
+        Ok(self.unary(activations::leaky_relu(negative_slope)?))
     }
     /// The error function.
     fn erf(&self) -> Value {

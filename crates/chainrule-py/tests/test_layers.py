@@ -1,6 +1,6 @@
-"""The convolutional and transformer layers against PyTorch (values and gradients that
-torch_reference.py computed and stored in torch_layers.json), and the modules' buffers, modes
-and state dicts."""
+"""The convolutional and transformer layers and the activations against PyTorch (values and
+gradients that torch_reference.py computed and stored in torch_layers.json), and the modules'
+buffers, modes and state dicts."""
 
 import json
 from pathlib import Path
@@ -38,6 +38,8 @@ def _run(c, ts):
         return F.causal_self_attention(ts["qkv"], kw["n_head"])
     if name == "embedding":
         return F.embedding(np.array(c["indices"]), ts["weight"])
+    if name in ("log1p", "expm1"):
+        return getattr(cr, name)(ts["input"])
     return getattr(F, name)(ts["input"], **kw)
 
 

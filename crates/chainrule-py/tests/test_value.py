@@ -45,9 +45,19 @@ def test_arithmetic_with_numbers_on_either_side():
     ("tan", math.tan, lambda x: 1 / math.cos(x) ** 2),
     ("abs", abs, lambda x: math.copysign(1, x)),
     ("erf", math.erf, lambda x: 2 / math.sqrt(math.pi) * math.exp(-x * x)),
+    ("log1p", math.log1p, lambda x: 1 / (1 + x)),
+    ("expm1", math.expm1, math.exp),
+    ("softplus", lambda x: math.log1p(math.exp(x)), lambda x: 1 / (1 + math.exp(-x))),
+    ("log_sigmoid", lambda x: -math.log1p(math.exp(-x)), lambda x: 1 / (1 + math.exp(x))),
+    ("silu", lambda x: x / (1 + math.exp(-x)),
+     lambda x: (1 + math.exp(-x) + x * math.exp(-x)) / (1 + math.exp(-x)) ** 2),
+    ("elu", lambda x: x if x > 0 else math.expm1(x), lambda x: 1.0 if x > 0 else math.exp(x)),
+    ("leaky_relu", lambda x: x if x > 0 else 0.01 * x, lambda x: 1.0 if x > 0 else 0.01),
 ])
 def test_functions_match_closed_forms(name, f, df):
-    for x0 in (0.3, 1.7):
+    for x0 in (0.3, 1.7, -0.6):
+        if name in ("log", "sqrt") and x0 < 0:
+            continue
         x = Value(x0)
         y = getattr(x, name)()
         y.backward()
@@ -58,9 +68,14 @@ def test_functions_match_closed_forms(name, f, df):
 def test_every_function_of_the_expression_language_is_a_method():
     from chainrule import parse
     for name in ["exp", "ln", "log", "sqrt", "sin", "cos", "tan", "tanh", "sigmoid", "relu",
-                 "abs", "step", "sign", "gelu", "erf"]:
-        x0 = 0.7
-        assert getattr(Value(x0), name)().data == pytest.approx(parse(f"{name}(x)").eval(x=x0))
+                 "abs", "step", "sign", "gelu", "erf", "log1p", "expm1", "softplus",
+                 "log_sigmoid", "silu", "elu", "leaky_relu"]:
+        for x0 in (0.7, -0.4):
+            if name in ("ln", "log", "sqrt") and x0 < 0:
+                continue
+            want = parse(f"{name}(x)").eval(x=x0)
+            assert getattr(Value(x0), name)().data == pytest.approx(want, rel=1e-15), name
+    assert Value(0.7).gelu(approximate="tanh").data == parse("gelu_tanh(x)").eval(x=0.7)
     assert Value(2.0).max(3.0).data == 3.0
     assert Value(2.0).min(Value(3.0)).data == 2.0
 

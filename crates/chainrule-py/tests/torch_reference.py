@@ -1,5 +1,5 @@
 """Writes torch_layers.json: PyTorch's values and gradients for the convolutional and
-transformer layers, which test_layers.py compares chainrule with.
+transformer layers and the activations, which test_layers.py compares chainrule with.
 
     python crates/chainrule-py/tests/torch_reference.py
 
@@ -125,6 +125,37 @@ cases.append(case("causal_self_attention", lambda qkv, **kw: causal_self_attenti
 idx = rng.integers(0, 7, size=(3, 4))
 cases.append(case("embedding", lambda weight, **kw: F.embedding(torch.tensor(idx), weight),
                   {"weight": arr(7, 5)}, {}, extra=lambda ts: {"indices": idx.tolist()}))
+
+
+
+def activation_input(*special):
+    """Normal draws spread over [-8, 8] and beyond, then the points where a rule changes."""
+    x = np.concatenate([4.0 * arr(20), [0.0, 1e-9, -1e-9, 19.5, 20.0, 20.5, -30.0, 40.0], special])
+    return x.reshape(4, -1)
+
+
+for name, fn, kwargs, special in [
+    ("gelu", F.gelu, {"approximate": "none"}, []),
+    ("gelu", F.gelu, {"approximate": "tanh"}, []),
+    ("silu", F.silu, {}, []),
+    ("elu", F.elu, {"alpha": 1.0}, []),
+    ("elu", F.elu, {"alpha": 0.7}, []),
+    ("leaky_relu", F.leaky_relu, {"negative_slope": 0.01}, []),
+    ("leaky_relu", F.leaky_relu, {"negative_slope": 0.2}, []),
+    ("logsigmoid", F.logsigmoid, {}, []),
+    ("softplus", F.softplus, {"beta": 1.0, "threshold": 20.0}, []),
+    # The threshold at beta·x = 5 exactly (x = 2.5) and on either side of it.
+    ("softplus", F.softplus, {"beta": 2.0, "threshold": 5.0}, [2.5, 2.4999, 2.5001, -2.5]),
+    ("softplus", F.softplus, {"beta": 0.5, "threshold": 30.0}, [59.0, 60.0, 61.0, -70.0]),
+    ("expm1", torch.expm1, {}, [1e-12, -1e-12, 1e-5, -700.0]),
+]:
+    cases.append(case(name, lambda input, fn=fn, **kw: fn(input, **kw),
+                      {"input": activation_input(*special)}, kwargs))
+# log1p where it is defined, x > -1, with the small values where ln(1 + x) loses digits.
+cases.append(case("log1p", lambda input: torch.log1p(input),
+                  {"input": np.concatenate([np.abs(arr(16)) * 5.0 - 0.9,
+                                            [0.0, 1e-12, -1e-12, 1e-5, -0.999999, 1e300]])
+                   .reshape(2, -1)}, {}))
 
 OUT.write_text(json.dumps({"torch": torch.__version__, "cases": cases}) + "\n")
 print(f"{OUT}: {len(cases)} cases, PyTorch {torch.__version__}")

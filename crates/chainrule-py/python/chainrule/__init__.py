@@ -73,8 +73,9 @@ float64 = "float64"
 __all__ = [
     "ChainruleError", "Expression", "ModelFileError", "ParseError", "Report", "ShapeError",
     "Tensor", "Value", "abs", "arange", "cat", "concat", "cos", "einsum", "enable_grad", "erf",
-    "exp", "eye", "float32", "float64", "from_numpy", "full", "gelu", "grad", "is_grad_enabled",
-    "load", "load_metadata", "load_model", "log", "manual_seed", "matmul", "maximum", "minimum",
+    "exp", "expm1", "eye", "float32", "float64", "from_numpy", "full", "gelu", "grad",
+    "is_grad_enabled", "load", "load_metadata", "load_model", "log", "log1p", "manual_seed",
+    "matmul", "maximum", "minimum",
     "no_grad", "ones", "ones_like", "parse", "rand", "randn", "relu", "save", "set_grad_enabled",
     "sigmoid", "sin", "sqrt", "stack", "tan", "tanh", "tensor", "where", "zeros", "zeros_like",
 ]
@@ -170,6 +171,10 @@ relu = _elementwise("relu", "``max(x, 0)`` of a Value, a Tensor or a number.")
 gelu = _elementwise("gelu", "The GELU of a Value, a Tensor or a number.")
 erf = _elementwise("erf", "The error function of a Value, a Tensor or a number.")
 abs = _elementwise("abs", "``|x|`` of a Value, a Tensor or a number.")
+log1p = _elementwise("log1p", "``ln(1 + x)`` of a Value, a Tensor or a number, accurate for "
+                                "small ``x``.")
+expm1 = _elementwise("expm1", "``e^x − 1`` of a Value, a Tensor or a number, accurate for small "
+                              "``x``.")
 
 
 def maximum(a, b):

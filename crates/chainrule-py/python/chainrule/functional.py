@@ -6,6 +6,8 @@ Every function is one or a few of the library's tensor operations, so gradients 
 come from the library's rules.
 """
 
+import math as _math
+
 import numpy as _np
 
 from . import _core
@@ -23,10 +25,10 @@ from ._core import (
 
 __all__ = [
     "adaptive_avg_pool2d", "avg_pool2d", "batch_norm", "binary_cross_entropy_with_logits",
-    "causal_self_attention", "conv2d", "cross_entropy", "dropout", "embedding", "gelu",
-    "hinge_loss", "layer_norm", "linear", "log_softmax", "max_pool2d", "mse_loss", "multinomial",
-    "nll_loss", "one_hot", "pad", "relu", "scaled_dot_product_attention", "sigmoid", "softmax",
-    "tanh",
+    "causal_self_attention", "conv2d", "cross_entropy", "dropout", "elu", "embedding", "gelu",
+    "hinge_loss", "layer_norm", "leaky_relu", "linear", "log_softmax", "logsigmoid", "max_pool2d",
+    "mse_loss", "multinomial", "nll_loss", "one_hot", "pad", "relu", "scaled_dot_product_attention",
+    "sigmoid", "silu", "softmax", "softplus", "tanh",
 ]
 
 
@@ -45,9 +47,51 @@ def tanh(x):
     return x.tanh()
 
 
-def gelu(x):
-    """The Gaussian error linear unit (exact), element-wise."""
-    return x.gelu()
+def gelu(x, approximate="none"):
+    """The Gaussian error linear unit ``x·Φ(x)``, element-wise: exact by default, or by its
+    tanh form with ``approximate="tanh"`` (GPT-2's), as ``F.gelu``."""
+    return x.gelu(approximate)
+
+
+def silu(x):
+    """``x · sigmoid(x)``, element-wise (the swish)."""
+    return x.silu()
+
+
+def elu(x, alpha=1.0):
+    """``x`` where ``x > 0``, ``alpha·(e^x − 1)`` elsewhere; its derivative at 0 is ``alpha``."""
+    return x.elu(alpha)
+
+
+def leaky_relu(x, negative_slope=0.01):
+    """``x`` where ``x > 0``, ``negative_slope · x`` elsewhere; its derivative at 0 is
+    ``negative_slope``."""
+    return x.leaky_relu(negative_slope)
+
+
+def logsigmoid(x):
+    """``ln sigmoid(x)``, element-wise, stable for any ``x``."""
+    return x.log_sigmoid()
+
+
+def softplus(x, beta=1.0, threshold=20.0):
+    """``ln(1 + e^(beta·x)) / beta``, element-wise, and ``x`` itself where ``beta·x >
+    threshold``, as ``F.softplus``; its derivative is ``sigmoid(beta·x)`` (1 above the
+    threshold).
+
+    With the defaults this is one operation of the library; other values compose it with
+    ``where`` (above a threshold over 20 the library's softplus is already linear, within
+    ``e^-20`` of ``ln(1 + e^z)``)."""
+    beta, threshold = float(beta), float(threshold)
+    if not (_math.isfinite(beta) and beta != 0.0):
+        raise _core.ChainruleError(f"softplus: beta must be a finite non-zero number, got {beta}")
+    if _math.isnan(threshold):
+        raise _core.ChainruleError("softplus: threshold must be a number, got nan")
+    if beta == 1.0 and threshold == 20.0:
+        return x.softplus()
+    bx = x * beta
+    # Clamped so that the branch not taken neither overflows nor sends back a NaN gradient.
+    return _core.where(bx > threshold, x, bx.clamp(max=threshold).softplus() / beta)
 
 
 def softmax(x, dim=-1):

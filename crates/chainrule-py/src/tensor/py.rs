@@ -2,7 +2,7 @@
 
 use std::rc::Rc;
 
-use chainrule::ops::Binary;
+use chainrule::ops::{Binary, Unary};
 use chainrule::show::tape::TapeTrace;
 use chainrule::tensor::{Array, Element, Tensor, TensorError};
 use numpy::PyArrayDyn;
@@ -12,6 +12,7 @@ use pyo3::types::{PyBool, PyFloat, PyInt, PySlice, PyTuple};
 
 use super::convert::{array_from_py, to_numpy};
 use super::state::{self, apply, apply1, BackwardError, Dtype, Handle, OpError, St, State};
+use crate::activations;
 use crate::errors::{invalid, shape, ChainruleError};
 use crate::local::Local;
 
@@ -312,8 +313,16 @@ unary_methods! {
     sigmoid => |x| x.sigmoid();
     /// `max(x, 0)`, element-wise (derivative 0 at 0).
     relu => |x| x.relu();
-    /// The Gaussian error linear unit (exact), element-wise.
-    gelu => |x| x.gelu();
+    /// `ln(1 + x)`, element-wise, accurate for small `x`.
+    log1p => |x| x.unary(Unary::Log1p);
+    /// `e^x − 1`, element-wise, accurate for small `x`.
+    expm1 => |x| x.unary(Unary::Expm1);
+    /// `ln(1 + e^x)`, element-wise, as `F.softplus` with its defaults (`x` itself above 20).
+    softplus => |x| x.softplus();
+    /// `ln sigmoid(x)`, element-wise and stable for any `x`, as `F.logsigmoid`.
+    log_sigmoid => |x| x.log_sigmoid();
+    /// `x · sigmoid(x)`, element-wise, as `F.silu` (the swish).
+    silu => |x| x.silu();
     /// The error function, element-wise.
     erf => |x| x.erf();
     /// `|x|`, element-wise (derivative 0 at 0).
@@ -329,12 +338,43 @@ unary_methods! {
     /// A copy that records an identity (gradients flow through it).
     clone => |x| x.mul_scalar(1.0);
     /// The sign: -1, 0 or 1, element-wise (derivative 0).
-    sign => |x| x.unary(chainrule::ops::Unary::Sign);
+    sign => |x| x.unary(Unary::Sign);
     /// All elements summed into one.
     _sum_all => |x| x.sum_all();
 }
 
+#[pymethods]
 impl PyTensor {
+    /// The Gaussian error linear unit, element-wise: exact by default, or by its tanh form with
+    /// `approximate="tanh"`, as `F.gelu`.
+    #[pyo3(signature = (approximate = "none"))]
+    fn gelu(&self, py: Python<'_>, approximate: &str) -> PyResult<Py<PyAny>> {
+        self.unary_op(py, activations::gelu(approximate)?)
+    }
+
+    /// `x` where `x > 0`, `alpha·(e^x − 1)` elsewhere, as `F.elu`; its derivative at 0 is
+    /// `alpha`.
+    #[pyo3(signature = (alpha = 1.0))]
+    fn elu(&self, py: Python<'_>, alpha: f64) -> PyResult<Py<PyAny>> {
+        self.unary_op(py, activations::elu(alpha)?)
+    }
+
+    /// `x` where `x > 0`, `negative_slope · x` elsewhere, as `F.leaky_relu`; its derivative at
+    /// 0 is `negative_slope`.
+    #[pyo3(signature = (negative_slope = 0.01))]
+    fn leaky_relu(&self, py: Python<'_>, negative_slope: f64) -> PyResult<Py<PyAny>> {
+        self.unary_op(py, activations::leaky_relu(negative_slope)?)
+    }
+}
+
+impl PyTensor {
+    /// The library's element-wise operation `op` of this tensor.
+    fn unary_op(&self, py: Python<'_>, op: Unary) -> PyResult<Py<PyAny>> {
+        let h = self.handle();
+        let out = with_dtype!(h, T => apply1::<T>(&[h], |xs| Ok(xs[0].unary(op))));
+        wrap(py, out.map_err(op_err)?)
+    }
+
     /// `self op other` (or `other op self` when `reflected`).
     fn arith(
         &self,

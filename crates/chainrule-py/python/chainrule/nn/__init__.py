@@ -15,9 +15,9 @@ buffer names, so that ``load_model`` reads every network ``chainrule train --sav
 
 from .module import Module, ModuleDict, ModuleList, Parameter, Sequential
 from .layers import (
-    GELU, AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, CausalSelfAttention, Conv2d,
-    Dropout, Embedding, Flatten, Identity, LayerNorm, Linear, MaxPool2d, ReLU, Sigmoid, Softmax,
-    Tanh,
+    ELU, GELU, AdaptiveAvgPool2d, AvgPool2d, BatchNorm1d, BatchNorm2d, CausalSelfAttention, Conv2d,
+    Dropout, Embedding, Flatten, Identity, LayerNorm, LeakyReLU, Linear, LogSigmoid, MaxPool2d,
+    ReLU, Sigmoid, SiLU, Softmax, Softplus, Tanh,
 )
 from .transformer import GPT, MLP, Block, GPTConfig, Residual
 from .loss import BCEWithLogitsLoss, CrossEntropyLoss, MSELoss, NLLLoss
@@ -27,8 +27,9 @@ from . import functional
 
 __all__ = [
     "AdaptiveAvgPool2d", "AvgPool2d", "BCEWithLogitsLoss", "BatchNorm1d", "BatchNorm2d", "Block",
-    "CausalSelfAttention", "Classifier", "Conv2d", "CrossEntropyLoss", "Dropout", "Embedding",
-    "Flatten", "GELU", "GPT", "GPTConfig", "Identity", "LayerNorm", "Linear", "MLP", "MSELoss",
-    "MaxPool2d", "Module", "ModuleDict", "ModuleList", "NLLLoss", "Parameter", "ReLU",
-    "Residual", "Sequential", "Sigmoid", "Softmax", "Tanh", "functional", "load_model",
+    "CausalSelfAttention", "Classifier", "Conv2d", "CrossEntropyLoss", "Dropout", "ELU",
+    "Embedding", "Flatten", "GELU", "GPT", "GPTConfig", "Identity", "LayerNorm", "LeakyReLU",
+    "Linear", "LogSigmoid", "MLP", "MSELoss", "MaxPool2d", "Module", "ModuleDict", "ModuleList",
+    "NLLLoss", "Parameter", "ReLU", "Residual", "Sequential", "SiLU", "Sigmoid", "Softmax",
+    "Softplus", "Tanh", "functional", "load_model",
 ]

@@ -48,7 +48,12 @@ class Linear(Module):
 
 
 class ReLU(Module):
-    """``max(x, 0)``."""
+    """``max(x, 0)``. ``inplace`` is accepted for PyTorch's signature; the output is always a
+    new tensor, which is what the graph needs."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
 
     def forward(self, x):
         return x.relu()
@@ -69,10 +74,80 @@ class Sigmoid(Module):
 
 
 class GELU(Module):
-    """The Gaussian error linear unit (exact)."""
+    """The Gaussian error linear unit: exact by default, or by its tanh form with
+    ``approximate="tanh"`` (GPT-2's)."""
+
+    def __init__(self, approximate="none"):
+        super().__init__()
+        self.approximate = approximate
 
     def forward(self, x):
-        return x.gelu()
+        return x.gelu(self.approximate)
+
+    def extra_repr(self):
+        return f"approximate={self.approximate!r}"
+
+
+class SiLU(Module):
+    """``x · sigmoid(x)`` (the swish). ``inplace`` is accepted, as for :class:`ReLU`."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
+
+    def forward(self, x):
+        return x.silu()
+
+
+class ELU(Module):
+    """``x`` where ``x > 0``, ``alpha·(e^x − 1)`` elsewhere. ``inplace`` is accepted, as for
+    :class:`ReLU`."""
+
+    def __init__(self, alpha=1.0, inplace=False):
+        super().__init__()
+        self.alpha, self.inplace = alpha, inplace
+
+    def forward(self, x):
+        return x.elu(self.alpha)
+
+    def extra_repr(self):
+        return f"alpha={self.alpha}"
+
+
+class LeakyReLU(Module):
+    """``x`` where ``x > 0``, ``negative_slope · x`` elsewhere. ``inplace`` is accepted, as for
+    :class:`ReLU`."""
+
+    def __init__(self, negative_slope=0.01, inplace=False):
+        super().__init__()
+        self.negative_slope, self.inplace = negative_slope, inplace
+
+    def forward(self, x):
+        return x.leaky_relu(self.negative_slope)
+
+    def extra_repr(self):
+        return f"negative_slope={self.negative_slope}"
+
+
+class Softplus(Module):
+    """``ln(1 + e^(beta·x)) / beta``, and ``x`` itself where ``beta·x > threshold``."""
+
+    def __init__(self, beta=1.0, threshold=20.0):
+        super().__init__()
+        self.beta, self.threshold = beta, threshold
+
+    def forward(self, x):
+        return F.softplus(x, self.beta, self.threshold)
+
+    def extra_repr(self):
+        return f"beta={self.beta}, threshold={self.threshold}"
+
+
+class LogSigmoid(Module):
+    """``ln sigmoid(x)``, stable for any ``x``."""
+
+    def forward(self, x):
+        return x.log_sigmoid()
 
 
 class Softmax(Module):
