@@ -2,10 +2,10 @@
 //! sequences of 64 tokens, 128 channels, 4 heads): the forward pass, and the backward pass
 //! through it and a product with fixed weights summed to a loss (the `identity` rows are that
 //! product and sum alone, to subtract). BENCHMARKS.md ("The GPT step, faster") used it to find
-//! the slow loops.
+//! the slow loops. With `--activations` it also times the other activations at GELU's shape.
 //!
 //! ```sh
-//! cargo run --release -p chainrule --example step_ops
+//! cargo run --release -p chainrule --example step_ops [-- --activations]
 //! ```
 
 use std::time::Instant;
@@ -45,7 +45,7 @@ fn time(shape: &[usize], op: &StepOp) -> (f64, f64) {
 
 fn main() {
     let (b, t, c) = (12usize, 64usize, 128usize);
-    let ops: Vec<(&str, Vec<usize>, Box<StepOp>)> = vec![
+    let mut ops: Vec<(&str, Vec<usize>, Box<StepOp>)> = vec![
         ("identity", vec![b, t, c], Box::new(|_, x| x)),
         (
             "layer_norm",
@@ -64,6 +64,24 @@ fn main() {
         ),
         ("residual add", vec![b, t, c], Box::new(|_, x| x + x)),
     ];
+    if std::env::args().any(|a| a == "--activations") {
+        let hidden = vec![b, t, 4 * c];
+        let more: [(&str, Box<StepOp>); 9] = [
+            ("relu", Box::new(|_, x| x.relu())),
+            ("tanh", Box::new(|_, x| x.tanh())),
+            ("sigmoid", Box::new(|_, x| x.sigmoid())),
+            ("gelu_tanh", Box::new(|_, x| x.gelu_tanh())),
+            ("silu", Box::new(|_, x| x.silu())),
+            ("elu", Box::new(|_, x| x.elu(1.0))),
+            ("leaky_relu", Box::new(|_, x| x.leaky_relu(0.01))),
+            ("softplus", Box::new(|_, x| x.softplus())),
+            ("log_sigmoid", Box::new(|_, x| x.log_sigmoid())),
+        ];
+        ops.extend(
+            more.into_iter()
+                .map(|(name, op)| (name, hidden.clone(), op)),
+        );
+    }
     println!(
         "{:>14}  {:>12}  {:>12}",
         "operation", "forward µs", "backward µs"
