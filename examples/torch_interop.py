@@ -8,11 +8,12 @@
 2. The other way: PyTorch changes the weights and saves them with `safetensors.torch.save_file`
    (keeping the metadata); `chainrule predict` loads that file and agrees with PyTorch again.
 
-Both ways for perceptrons (iris, digits with GELU) and for convolutional networks with batch
-normalisation and dropout (digits with `--model cnn`, and Fashion-MNIST when Debian's
-`dataset-fashion-mnist` is installed): their files hold the running statistics as PyTorch's
-buffers, `num_batches_tracked` as a 0-dimensional int64 tensor, and PyTorch's edits of the
-running statistics reach chainrule too.
+Both ways for perceptrons (iris, with leaky ReLU too; digits with GELU, SiLU and softplus) and
+for convolutional networks with batch normalisation and dropout (digits with `--model cnn`,
+with ReLU and with ELU, and Fashion-MNIST when Debian's `dataset-fashion-mnist` is
+installed): their files hold the running statistics as PyTorch's buffers,
+`num_batches_tracked` as a 0-dimensional int64 tensor, and PyTorch's edits of the running
+statistics reach chainrule too.
 
 Usage: python examples/torch_interop.py [path/to/chainrule]
 (default: target/release/chainrule, then target/debug/chainrule, then chainrule on PATH).
@@ -65,9 +66,9 @@ def build(meta):
         # A convolutional network's file holds the PyTorch code of its Sequential.
         return eval(meta["torch"], {"nn": nn}).eval()  # noqa: S307 (our own file)
     sizes = [int(s) for s in meta["architecture"].split("-")]
-    act = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}[
-        meta["activation"]
-    ]
+    act = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU,
+           "silu": nn.SiLU, "elu": nn.ELU, "leaky_relu": nn.LeakyReLU,
+           "softplus": nn.Softplus}[meta["activation"]]
     dropout = float(meta.get("dropout", "0"))
     layers = []
     for i, (a, b) in enumerate(zip(sizes, sizes[1:])):
@@ -134,7 +135,12 @@ def main():
     runs = [
         ("iris", lambda: features(os.path.join(ROOT, "data", "iris.csv"), "species"), []),
         ("digits", digits, ["--activation", "gelu", "--model", "64-32-32-10"]),
+        ("iris", lambda: features(os.path.join(ROOT, "data", "iris.csv"), "species"),
+         ["--activation", "leaky_relu"]),
+        ("digits", digits, ["--activation", "silu", "--model", "64-32-10", "--epochs", "5"]),
+        ("digits", digits, ["--activation", "softplus", "--model", "64-32-10", "--epochs", "5"]),
         ("digits", digits, ["--model", "cnn", "--epochs", "3"]),
+        ("digits", digits, ["--model", "cnn", "--activation", "elu", "--epochs", "1"]),
     ]
     if os.path.exists(os.path.join(FASHION, "t10k-images-idx3-ubyte.gz")):
         runs.append(("fashion-mnist", fashion_test_images,

@@ -107,6 +107,49 @@ fn a_saved_model_predicts_with_its_standardisation() {
 }
 
 #[test]
+fn every_activation_trains_and_its_file_names_it_for_pytorch() {
+    let dir = scratch("activations");
+    for (name, torch) in [
+        ("silu", "nn.SiLU()"),
+        ("elu", "nn.ELU()"),
+        ("leaky_relu", "nn.LeakyReLU()"),
+        ("softplus", "nn.Softplus()"),
+    ] {
+        let model = dir.join(format!("{name}.safetensors"));
+        let run = json(&[
+            "train",
+            "--data",
+            "iris",
+            "--activation",
+            name,
+            "--save",
+            p(&model),
+            "--json",
+        ]);
+        let acc = run["test_accuracy"].as_f64().unwrap();
+        assert!(acc >= 0.9, "{name}: {run}");
+        let bytes = fs::read(&model).unwrap();
+        let n = u64::from_le_bytes(bytes[..8].try_into().unwrap()) as usize;
+        let header: Value = serde_json::from_slice(&bytes[8..8 + n]).unwrap();
+        let meta = &header["__metadata__"];
+        assert_eq!(meta["activation"], name);
+        assert_eq!(
+            meta["torch"],
+            format!("nn.Sequential(nn.Linear(4, 16), {torch}, nn.Linear(16, 3))")
+        );
+        let v = json(&["predict", "--model", p(&model), "--data", "iris", "--json"]);
+        assert_eq!(v["predictions"].as_array().unwrap().len(), 150, "{name}");
+    }
+    assert_bad_input_saying(
+        &["train", "--data", "iris", "--activation", "swish"],
+        &[
+            "unknown activation 'swish'",
+            "relu, tanh, sigmoid, gelu, silu, elu, leaky_relu or softplus",
+        ],
+    );
+}
+
+#[test]
 fn model_files_have_the_layout_of_the_torch_state_dict() {
     let dir = scratch("layout");
     let model = dir.join("m.safetensors");

@@ -93,12 +93,7 @@ fn conv_layers<'py>(
     spec: &chainrule::nn::ConvSpec,
 ) -> PyResult<Vec<(String, Bound<'py, PyDict>)>> {
     use chainrule::nn::LayerSpec;
-    let act = match spec.activation.name() {
-        "relu" => "ReLU",
-        "tanh" => "Tanh",
-        "sigmoid" => "Sigmoid",
-        _ => "GELU",
-    };
+    let act = spec.activation.torch_class();
     let mut out: Vec<(String, Bound<'py, PyDict>)> = Vec::new();
     for (layer, before, last) in spec.walk() {
         let kw = PyDict::new(py);
@@ -185,7 +180,7 @@ pub fn _load_network<'py>(py: Python<'py>, path: PathBuf) -> PyResult<Bound<'py,
         chainrule::nn::ModelSpec::Mlp(spec) => {
             d.set_item("kind", "mlp")?;
             d.set_item("sizes", spec.sizes.clone())?;
-            d.set_item("activation", spec.activation.to_string())?;
+            d.set_item("activation", spec.activation.torch_class())?;
             d.set_item("dropout", spec.dropout)?;
         }
         chainrule::nn::ModelSpec::Conv(spec) => {

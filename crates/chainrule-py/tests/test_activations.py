@@ -2,6 +2,7 @@
 ReLU, GELU's tanh form, log1p, expm1): their modules, their parameters and errors, float32, and
 second derivatives. Their values and gradients against PyTorch's are in test_layers.py."""
 
+import json
 import math
 
 import numpy as np
@@ -10,6 +11,7 @@ import pytest
 import chainrule as cr
 import chainrule.nn.functional as F
 from chainrule import nn
+from conftest import run
 
 GRID = np.concatenate([np.linspace(-12, 12, 97), [0.0, 1e-7, -1e-7, 19.9, 20.1, 25.0]])
 
@@ -140,3 +142,19 @@ def test_bad_parameters_are_refused_by_name(call, message):
         call(cr.tensor(GRID))
     assert message in str(e.value)
     assert isinstance(e.value, ValueError)
+
+
+@pytest.mark.parametrize("name,cls", [("silu", nn.SiLU), ("elu", nn.ELU),
+                                      ("leaky_relu", nn.LeakyReLU), ("softplus", nn.Softplus)])
+def test_a_model_trained_with_the_activation_loads_and_predicts_the_same(cli, tmp_path, name, cls):
+    model = tmp_path / "m.safetensors"
+    o = run(cli, "train", "--data", "digits", "--epochs", "2", "--activation", name,
+            "--save", str(model), "--json")
+    assert o.returncode == 0, o.stderr
+    o = run(cli, "predict", "--model", str(model), "--data", "digits", "--json")
+    assert o.returncode == 0, o.stderr
+    theirs = [str(p) for p in json.loads(o.stdout)["predictions"]]
+    net = cr.load_model(model)
+    assert any(isinstance(m, cls) for m in net.modules())
+    ours = [net.classes[i] for i in net.predict(cr.data.digits().features)]
+    assert ours == theirs

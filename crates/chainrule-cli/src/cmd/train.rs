@@ -69,7 +69,8 @@ pub struct TrainArgs {
     /// for iris, 2-16-16-2 for moons, FEATURES-64-OUTPUTS otherwise].
     #[arg(long, value_name = "SPEC", verbatim_doc_comment)]
     pub model: Option<String>,
-    /// The activation between layers: relu, tanh, sigmoid or gelu [default: relu].
+    /// The activation between layers: relu, tanh, sigmoid, gelu, silu, elu, leaky_relu or
+    /// softplus (with PyTorch's default parameters) [default: relu].
     #[arg(long)]
     pub activation: Option<String>,
     /// Dropout probability after each hidden fully connected layer [default: 0; 0.3 in cnn].

@@ -118,7 +118,9 @@ activation_module!(GELU, gelu, "GELU(approximate='none')");
 activation_module!(SiLU, silu, "SiLU()");
 activation_module!(Softplus, softplus, "Softplus(beta=1.0, threshold=20.0)");
 
-/// The choice of activation for an MLP, by name: `relu`, `tanh`, `sigmoid`, `gelu`.
+/// The choice of activation for an MLP or a convolutional network, by name: `relu`, `tanh`,
+/// `sigmoid`, `gelu`, `silu`, `elu`, `leaky_relu`, `softplus` (the last four with PyTorch's
+/// default parameters).
 ///
 /// ```
 /// use chainrule::nn::Activation;
@@ -126,7 +128,9 @@ activation_module!(Softplus, softplus, "Softplus(beta=1.0, threshold=20.0)");
 /// let a: Activation = "gelu".parse().unwrap();
 /// assert_eq!(a, Activation::Gelu);
 /// assert_eq!(a.to_string(), "gelu");
-/// assert!("swish".parse::<Activation>().is_err());
+/// assert_eq!(Activation::LeakyRelu.torch_class(), "LeakyReLU");
+/// let err = "swish".parse::<Activation>().unwrap_err();
+/// assert!(err.to_string().contains("silu, elu, leaky_relu or softplus"));
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Activation {
@@ -139,15 +143,27 @@ pub enum Activation {
     Sigmoid,
     /// [`GELU`].
     Gelu,
+    /// [`SiLU`].
+    Silu,
+    /// [`ELU`] with `alpha = 1`.
+    Elu,
+    /// [`LeakyReLU`] with `negative_slope = 0.01`.
+    LeakyRelu,
+    /// [`Softplus`] with `beta = 1`, `threshold = 20`.
+    Softplus,
 }
 
 impl Activation {
     /// All activations, in the order of their names in help texts.
-    pub const ALL: [Activation; 4] = [
+    pub const ALL: [Activation; 8] = [
         Activation::Relu,
         Activation::Tanh,
         Activation::Sigmoid,
         Activation::Gelu,
+        Activation::Silu,
+        Activation::Elu,
+        Activation::LeakyRelu,
+        Activation::Softplus,
     ];
 
     /// The layer.
@@ -157,6 +173,10 @@ impl Activation {
             Activation::Tanh => Box::new(Tanh),
             Activation::Sigmoid => Box::new(Sigmoid),
             Activation::Gelu => Box::new(GELU),
+            Activation::Silu => Box::new(SiLU),
+            Activation::Elu => Box::new(ELU::default()),
+            Activation::LeakyRelu => Box::new(LeakyReLU::default()),
+            Activation::Softplus => Box::new(Softplus),
         }
     }
 
@@ -167,6 +187,25 @@ impl Activation {
             Activation::Tanh => "tanh",
             Activation::Sigmoid => "sigmoid",
             Activation::Gelu => "gelu",
+            Activation::Silu => "silu",
+            Activation::Elu => "elu",
+            Activation::LeakyRelu => "leaky_relu",
+            Activation::Softplus => "softplus",
+        }
+    }
+
+    /// The name of PyTorch's module for it (`ReLU`, `LeakyReLU`, ...), whose defaults are this
+    /// activation's parameters: `nn.{class}()` builds it.
+    pub fn torch_class(self) -> &'static str {
+        match self {
+            Activation::Relu => "ReLU",
+            Activation::Tanh => "Tanh",
+            Activation::Sigmoid => "Sigmoid",
+            Activation::Gelu => "GELU",
+            Activation::Silu => "SiLU",
+            Activation::Elu => "ELU",
+            Activation::LeakyRelu => "LeakyReLU",
+            Activation::Softplus => "Softplus",
         }
     }
 }
@@ -186,10 +225,13 @@ pub struct UnknownActivation {
 
 impl fmt::Display for UnknownActivation {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let names: Vec<&str> = Activation::ALL.iter().map(|a| a.name()).collect();
+        let (last, rest) = names.split_last().expect("activations exist");
         write!(
             f,
-            "unknown activation '{}' (choose relu, tanh, sigmoid or gelu)",
-            self.name
+            "unknown activation '{}' (choose {} or {last})",
+            self.name,
+            rest.join(", ")
         )
     }
 }

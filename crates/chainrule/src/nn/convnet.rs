@@ -636,7 +636,7 @@ impl ConvSpec {
                     if batch_norm {
                         parts.push(format!("nn.BatchNorm2d({channels})"));
                     }
-                    parts.push(act.into());
+                    parts.push(act.clone());
                 }
                 LayerSpec::MaxPool { kernel, stride } | LayerSpec::AvgPool { kernel, stride } => {
                     let kind = if matches!(layer, LayerSpec::MaxPool { .. }) {
@@ -665,7 +665,7 @@ impl ConvSpec {
                         if batch_norm {
                             parts.push(format!("nn.BatchNorm1d({features})"));
                         }
-                        parts.push(act.into());
+                        parts.push(act.clone());
                     }
                 }
             }

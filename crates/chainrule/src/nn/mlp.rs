@@ -192,13 +192,8 @@ impl MlpSpec {
 }
 
 /// The PyTorch code of an activation layer (`nn.ReLU()`).
-pub(crate) fn torch_activation(a: Activation) -> &'static str {
-    match a {
-        Activation::Relu => "nn.ReLU()",
-        Activation::Tanh => "nn.Tanh()",
-        Activation::Sigmoid => "nn.Sigmoid()",
-        Activation::Gelu => "nn.GELU()",
-    }
+pub(crate) fn torch_activation(a: Activation) -> String {
+    format!("nn.{}()", a.torch_class())
 }
 
 impl fmt::Display for MlpSpec {

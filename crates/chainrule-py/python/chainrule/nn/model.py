@@ -5,10 +5,8 @@ import numpy as _np
 
 from .. import _core, no_grad
 from . import layers as _layers
-from .layers import GELU, Dropout, Linear, ReLU, Sigmoid, Tanh
+from .layers import Dropout, Linear
 from .module import Sequential
-
-_ACTIVATIONS = {"relu": ReLU, "tanh": Tanh, "sigmoid": Sigmoid, "gelu": GELU}
 
 
 class Classifier(Sequential):
@@ -67,7 +65,8 @@ def load_model(path):
         for i in range(len(sizes) - 1):
             layers.append(Linear(sizes[i], sizes[i + 1]))
             if i < len(sizes) - 2:
-                layers.append(_ACTIVATIONS[info["activation"]]())
+                # The class of chainrule.nn with PyTorch's name (`LeakyReLU`), its defaults.
+                layers.append(getattr(_layers, info["activation"])())
                 if info["dropout"] > 0:
                     layers.append(Dropout(info["dropout"]))
         model = Classifier(*layers)
