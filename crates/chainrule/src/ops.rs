@@ -198,43 +198,20 @@ macro_rules! real_for_float {
     // elements vectorises where the branches are arithmetic (ELU's forward pass, a branch
     // around `exp_m1`, took 9 times as long as `exp` while it branched).
     (@select f32) => {
+        real_for_float!(@choose select_eq, ==);
+        real_for_float!(@choose select_ge, >=);
+        real_for_float!(@choose select_gt, >);
+    };
+    (@choose $name:ident, $cmp:tt) => {
         #[inline(always)]
-        fn select_eq(
+        fn $name(
             self,
             c: f64,
             then: impl FnOnce() -> Self,
             otherwise: impl FnOnce() -> Self,
         ) -> Self {
             let (a, b) = (then(), otherwise());
-            if self.value() == c {
-                a
-            } else {
-                b
-            }
-        }
-        #[inline(always)]
-        fn select_ge(
-            self,
-            c: f64,
-            then: impl FnOnce() -> Self,
-            otherwise: impl FnOnce() -> Self,
-        ) -> Self {
-            let (a, b) = (then(), otherwise());
-            if self.value() >= c {
-                a
-            } else {
-                b
-            }
-        }
-        #[inline(always)]
-        fn select_gt(
-            self,
-            c: f64,
-            then: impl FnOnce() -> Self,
-            otherwise: impl FnOnce() -> Self,
-        ) -> Self {
-            let (a, b) = (then(), otherwise());
-            if self.value() > c {
+            if self.value() $cmp c {
                 a
             } else {
                 b
