@@ -409,13 +409,10 @@ mod tests {
 
     #[test]
     fn exp_m1_is_within_one_ulp_of_the_rounded_value() {
-        let extra = grid(-1.0, 1.0, 200_001).chain(grid(-19.0, -17.0, 2_001));
-        let (u, x) = worst(
-            exp_m1_f32,
-            f64::exp_m1,
-            4099,
-            extra.chain(grid(88.0, 88.8, 2_001)),
-        );
+        let extra = grid(-1.0, 1.0, 200_001)
+            .chain(grid(-19.0, -17.0, 2_001))
+            .chain(grid(88.0, 88.8, 2_001));
+        let (u, x) = worst(exp_m1_f32, f64::exp_m1, 4099, extra);
         assert!(u <= 1, "{u} ulps at {x}");
     }
 
