@@ -1,6 +1,7 @@
 """The activations beyond ReLU, tanh, sigmoid and GELU (softplus, logsigmoid, SiLU, ELU, leaky
-ReLU, GELU's tanh form, log1p, expm1): their modules, their parameters and errors, float32, and
-second derivatives. Their values and gradients against PyTorch's are in test_layers.py."""
+ReLU, GELU's tanh form, log1p, expm1): their modules, their parameters and errors, float32,
+second derivatives, and networks trained with them by the command line and loaded here. Their
+values and gradients against PyTorch's are in test_layers.py."""
 
 import json
 import math
