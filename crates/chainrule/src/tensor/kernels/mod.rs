@@ -6,7 +6,8 @@
 //! - [`elementwise`]: maps with the rules of [`crate::ops`] inlined, broadcasting, expanding;
 //! - [`mod@reduce`]: sums, maxima and minima over axes, and summing a broadcast gradient back;
 //! - [`layout`]: permutations and reversals of axes, padding and cropping;
-//! - [`matmul`]: matrix products through `gemm`, and the fused fully connected layer;
+//! - [`matmul`]: matrix products through `gemm` (on AVX2 without AVX-512, `f32` through
+//!   `sgemm_avx2`'s own packed kernel), and the fused fully connected layer;
 //! - [`conv`]: two-dimensional convolution by unfolding each image into columns for `gemm`;
 //! - [`pool`]: maximum and average pooling over windows of each plane;
 //! - [`norm`]: batch and layer normalisation and their gradients;
@@ -28,6 +29,8 @@ pub mod norm;
 pub mod parallel;
 pub mod pool;
 pub mod reduce;
+#[cfg(target_arch = "x86_64")]
+mod sgemm_avx2;
 pub mod softmax;
 
 pub use attention::*;
