@@ -63,8 +63,8 @@ struct Lhs {
 ///
 /// # Safety
 /// [`available`] must be true, `lhs` must have its rows or its columns adjacent (`lhs_cs == 1`
-/// or `lhs_rs == 1`), the pointers must address matrices of the given
-/// sizes and strides, and `dst` must not overlap `lhs` or `rhs`.
+/// or `lhs_rs == 1`), the pointers must address matrices of the given sizes and strides, and
+/// `dst` must not overlap `lhs` or `rhs`.
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn sgemm(
     (m, n, k): (usize, usize, usize),
