@@ -95,12 +95,11 @@ pub fn vectorized_over<R>(n: usize, f: impl FnOnce() -> R) -> R {
     #[cfg(target_arch = "x86_64")]
     {
         #[cfg(feature = "avx512")]
-        if n >= WIDE_MIN && std::arch::is_x86_feature_detected!("avx512f") {
+        if n >= WIDE_MIN && has_avx512() {
             // SAFETY: the processor has the features the copy is compiled for.
             return unsafe { avx512(f) };
         }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if has_avx2_fma() {
             // SAFETY: as above.
             return unsafe { avx2(f) };
         }
@@ -113,16 +112,34 @@ pub fn vectorized_over<R>(n: usize, f: impl FnOnce() -> R) -> R {
 pub fn name() -> &'static str {
     #[cfg(target_arch = "x86_64")]
     {
-        #[cfg(feature = "avx512")]
-        if std::arch::is_x86_feature_detected!("avx512f") {
+        if has_avx512() {
             return "AVX-512";
         }
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        if has_avx2_fma() {
             return "AVX2";
         }
     }
     "baseline"
+}
+
+/// Whether the AVX-512 copies run here: they are compiled in (the `avx512` feature) and the
+/// processor has every extension they are compiled for (AVX-512 F, VL, DQ and BW, AVX2, FMA).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub(crate) fn has_avx512() -> bool {
+    cfg!(feature = "avx512")
+        && std::arch::is_x86_feature_detected!("avx512f")
+        && std::arch::is_x86_feature_detected!("avx512vl")
+        && std::arch::is_x86_feature_detected!("avx512dq")
+        && std::arch::is_x86_feature_detected!("avx512bw")
+        && has_avx2_fma()
+}
+
+/// Whether the processor has AVX2 and FMA, what the AVX2 copies are compiled for.
+#[cfg(target_arch = "x86_64")]
+#[inline]
+pub(crate) fn has_avx2_fma() -> bool {
+    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
 }
 
 #[cfg(all(target_arch = "x86_64", feature = "avx512"))]

@@ -10,6 +10,7 @@
 //! the baby GPT's step it ran at 0.81–0.88 of the speed of PyTorch's (MKL's) AVX2 products on
 //! one thread, where its AVX-512 kernel is level with MKL's.
 
+use super::isa;
 use std::arch::x86_64::*;
 
 /// Rows of the register tile.
@@ -31,16 +32,7 @@ const NC: usize = 512;
 /// AVX-512 kernel is used, which is as fast as MKL's), and the left operand has its rows or its
 /// columns adjacent.
 pub(super) fn applies((lhs_rs, lhs_cs): (isize, isize)) -> bool {
-    #[cfg(feature = "avx512")]
-    if std::arch::is_x86_feature_detected!("avx512f") {
-        return false;
-    }
-    (lhs_cs == 1 || lhs_rs == 1) && available()
-}
-
-/// Whether the processor has what [`sgemm`] needs: AVX2 and FMA.
-pub(super) fn available() -> bool {
-    std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+    (lhs_cs == 1 || lhs_rs == 1) && !isa::has_avx512() && isa::has_avx2_fma()
 }
 
 thread_local! {
@@ -62,9 +54,9 @@ struct Lhs {
 /// adjacent and `rhs` with any strides. Without `accumulate`, `dst` is written and never read.
 ///
 /// # Safety
-/// [`available`] must be true, `lhs` must have its rows or its columns adjacent (`lhs_cs == 1`
-/// or `lhs_rs == 1`), the pointers must address matrices of the given sizes and strides, and
-/// `dst` must not overlap `lhs` or `rhs`.
+/// The processor must have AVX2 and FMA ([`isa::has_avx2_fma`]), `lhs` must have its rows or
+/// its columns adjacent (`lhs_cs == 1` or `lhs_rs == 1`), the pointers must address matrices of
+/// the given sizes and strides, and `dst` must not overlap `lhs` or `rhs`.
 #[target_feature(enable = "avx2,fma")]
 pub(super) unsafe fn sgemm(
     (m, n, k): (usize, usize, usize),
@@ -444,7 +436,7 @@ mod tests {
     fn products_match_the_definition_at_every_edge() {
         // The kernel runs on any processor with AVX2 and FMA, whether or not it is the one
         // chosen there (with AVX-512, `gemm`'s kernel is).
-        if !available() {
+        if !isa::has_avx2_fma() {
             return;
         }
         let mut rng = Rng::new(11);
@@ -477,32 +469,24 @@ mod tests {
     fn an_empty_sum_writes_zeros_and_leaves_an_accumulated_result() {
         // The kernel runs on any processor with AVX2 and FMA, whether or not it is the one
         // chosen there (with AVX-512, `gemm`'s kernel is).
-        if !available() {
+        if !isa::has_avx2_fma() {
             return;
         }
-        let mut dst = vec![f32::NAN; 6];
-        unsafe {
+        let empty_sum = |dst: &mut [f32], accumulate: bool| unsafe {
             sgemm(
                 (2, 3, 0),
                 dst.as_mut_ptr(),
                 3,
-                false,
+                accumulate,
                 (std::ptr::null(), 0, 1),
                 (std::ptr::null(), 3, 1),
             )
         };
+        let mut dst = vec![f32::NAN; 6];
+        empty_sum(&mut dst, false);
         assert_eq!(dst, vec![0.0; 6]);
         let mut kept = vec![1.5f32; 6];
-        unsafe {
-            sgemm(
-                (2, 3, 0),
-                kept.as_mut_ptr(),
-                3,
-                true,
-                (std::ptr::null(), 0, 1),
-                (std::ptr::null(), 3, 1),
-            )
-        };
+        empty_sum(&mut kept, true);
         assert_eq!(kept, vec![1.5; 6]);
     }
 
@@ -510,9 +494,7 @@ mod tests {
     fn a_left_operand_without_an_adjacent_side_goes_to_gemm() {
         assert!(!applies((3, 2)));
         assert!(!applies((-1, 4)));
-        if available()
-            && !(cfg!(feature = "avx512") && std::arch::is_x86_feature_detected!("avx512f"))
-        {
+        if isa::has_avx2_fma() && !isa::has_avx512() {
             assert!(applies((128, 1)) && applies((1, 384)));
         }
     }
